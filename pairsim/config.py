@@ -1,0 +1,194 @@
+"""Typed configuration: dataclasses checked on load, so a typo in a recipe is an error.
+
+Every component (tower, head, loss, dataset, ...) has a ``Config`` dataclass with keyword-only fields and
+commented defaults. :func:`from_dict` turns plain data (a recipe's YAML, a saved ``config.json``) into
+those dataclasses and rejects unknown keys and wrong types with one message naming the key.
+
+A field typed as a :class:`ComponentConfig` subclass that carries a ``registry`` is polymorphic: the
+``name`` key picks the registered component, whose own ``Config`` class parses the rest.
+
+Example:
+    >>> from dataclasses import dataclass
+    >>> @dataclass(kw_only=True)
+    ... class Train:
+    ...     epochs: int = 1  # passes over the data
+    >>> from_dict(Train, {"epochs": 3}).epochs
+    3
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any, ClassVar, Literal, TypeVar, Union
+
+import yaml
+
+from pairsim.errors import ConfigError
+
+C = TypeVar("C")
+
+
+@dataclasses.dataclass(kw_only=True)
+class ComponentConfig:
+    """Base of the configs of registered components; ``name`` is the registered short name."""
+
+    name: str  # registered name, e.g. "lstm", "cosine", "contrastive"
+    registry: ClassVar[Any] = None  # set on the family's base class (TowerConfig.registry = TOWERS)
+
+
+def _type_name(tp: Any) -> str:
+    if isinstance(tp, type):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+def _convert(tp: Any, value: Any, where: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` and convert nested data; raise ConfigError naming ``where``."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None:
+            if type(None) in args:
+                return None
+            raise ConfigError(f"{where}: expected {_type_name(tp)}, got null")
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(arg, value, where)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise (
+            errors[0]
+            if len(errors) == 1
+            else ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+        )
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise ConfigError(f"{where}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        args = typing.get_args(tp)
+        item = args[0] if args else Any
+        out = [_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return out if origin is list else tuple(out)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        args = typing.get_args(tp)
+        item = args[1] if args else Any
+        return {str(k): _convert(item, v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return from_dict(tp, value, where=where)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"{where}: unsupported annotation {tp!r} in a config class")  # a bug, not bad input
+
+
+def from_dict(cls: type[C], data: dict[str, Any], *, where: str = "config") -> C:
+    """Build the dataclass ``cls`` from plain data, strictly.
+
+    Args:
+        cls: A dataclass. If it is a :class:`ComponentConfig` family base with a ``registry``, the
+            ``name`` key selects the registered component and its ``Config`` class is used.
+        data: Plain data (from YAML or JSON).
+        where: Dotted path of ``data`` in the whole config, for error messages.
+
+    Returns:
+        An instance of ``cls`` (or of the selected component's config class).
+
+    Raises:
+        ConfigError: Unknown key, missing required key, wrong type or unknown registered name.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {data!r}")
+    registry = getattr(cls, "registry", None)
+    if registry is not None and issubclass(cls, ComponentConfig):
+        if "name" not in data:
+            raise ConfigError(
+                f"{where}: missing 'name'; valid {registry.kind}s: {', '.join(registry.names())}"
+            )
+        try:
+            cls = registry.get(data["name"]).Config
+        except ConfigError as err:
+            raise ConfigError(f"{where}.name: {err}") from None
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(fields))}")
+    kwargs = {}
+    for name, f in fields.items():
+        if name in data:
+            kwargs[name] = _convert(hints[name], data[name], f"{where}.{name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{where}: missing required key {name!r}")
+    obj = cls(**kwargs)
+    check = getattr(obj, "check", None)
+    if callable(check):
+        try:
+            check()
+        except ConfigError as err:
+            raise ConfigError(f"{where}: {err}") from None
+    return obj
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """Plain, JSON-ready data of a config dataclass (inverse of :func:`from_dict`)."""
+    return dataclasses.asdict(obj)
+
+
+def set_override(data: dict[str, Any], assignment: str) -> None:
+    """Apply one ``dotted.key=value`` override to nested plain data, in place.
+
+    The value is parsed as YAML, so ``train.epochs=3`` sets an integer and ``model.tower_b=null`` clears
+    a field. Unknown keys are caught later, when the data is checked with :func:`from_dict`.
+
+    Raises:
+        ConfigError: The assignment has no ``=`` or walks through a value that is not a mapping.
+    """
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {assignment!r}: expected key=value, e.g. train.epochs=1")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    parts = key.strip().split(".")
+    node = data
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(
+                f"override {assignment!r}: {'.'.join(parts[: i + 1])} is {child!r}, not a mapping"
+            )
+        node = child
+    node[parts[-1]] = value

@@ -1,0 +1,105 @@
+"""Heads: two embeddings -> one score per pair. Every head states its direction.
+
+A head is the single place that knows whether a higher score means "more similar" (a similarity such as
+cosine) or "less similar" (a distance). Losses and metrics ask the head through
+:attr:`Head.higher_is_similar`, :meth:`Head.margin` and :attr:`Head.best` instead of checking its type
+(the pattern of pytorch-metric-learning's distances).
+
+An optional learnable scale and bias (``calibrated: true``) turn a score into a probability for
+binary cross-entropy and calibration: ``p = sigmoid(scale * signed(score) + bias)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from pairsim.config import ComponentConfig
+from pairsim.registry import Registry
+
+HEADS: Registry[type[Head]] = Registry("head")
+
+
+@dataclasses.dataclass(kw_only=True)
+class HeadConfig(ComponentConfig):
+    """Config shared by all heads."""
+
+    registry: ClassVar[Any] = HEADS
+    calibrated: bool = False  # learn scale and bias so that sigmoid(scale * score + bias) is P(similar)
+    init_scale: float = 10.0  # initial scale of the calibration (used when calibrated)
+    init_bias: float | None = None  # initial bias; None: -scale * (the head's neutral score)
+
+
+class Head(nn.Module):
+    """Base class of heads.
+
+    Subclasses set ``higher_is_similar``, ``best`` (the score of two identical embeddings) and ``neutral``
+    (a score halfway between similar and dissimilar, used to initialise calibration) and implement
+    :meth:`matrix`. :meth:`forward` defaults to the diagonal of :meth:`matrix` computed pairwise.
+
+    Args:
+        config: The head's config.
+    """
+
+    Config: ClassVar[type[HeadConfig]] = HeadConfig
+    higher_is_similar: ClassVar[bool] = True
+    best: ClassVar[float] = 1.0
+    neutral: ClassVar[float] = 0.5
+
+    def __init__(self, config: HeadConfig) -> None:
+        super().__init__()
+        self.config = config
+        if config.calibrated:
+            bias = (
+                -config.init_scale * self._signed(self.neutral)
+                if config.init_bias is None
+                else config.init_bias
+            )
+            self.scale = nn.Parameter(torch.tensor(float(config.init_scale)))
+            self.bias = nn.Parameter(torch.tensor(float(bias)))
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Score each pair ``(a[i], b[i])``.
+
+        Args:
+            a: ``(B, D)`` embeddings.
+            b: ``(B, D)`` embeddings.
+
+        Returns:
+            ``(B,)`` scores.
+        """
+        raise NotImplementedError
+
+    def matrix(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Score every ``a[i]`` against every ``b[j]``: ``(Ba, D), (Bb, D) -> (Ba, Bb)``."""
+        raise NotImplementedError
+
+    # -- direction helpers used by losses and metrics ---------------------------------------------------
+    def _signed(self, scores: torch.Tensor | float) -> torch.Tensor | float:
+        return scores if self.higher_is_similar else -scores
+
+    def margin(self, x: torch.Tensor | float, y: torch.Tensor | float) -> torch.Tensor | float:
+        """How much more similar score ``x`` is than score ``y`` (positive when ``x`` is the better match)."""
+        return x - y if self.higher_is_similar else y - x
+
+    @property
+    def gives_probability(self) -> bool:
+        """Whether :meth:`logit` is meaningful (the head is calibrated or natively probabilistic)."""
+        return self.config.calibrated
+
+    def logit(self, scores: torch.Tensor) -> torch.Tensor:
+        """Scores ``(B,)`` -> logits of P(similar) ``(B,)``; needs ``calibrated: true`` unless overridden."""
+        if not self.config.calibrated:
+            raise RuntimeError(f"head {self.config.name!r} gives no probability; set head.calibrated=true")
+        return self.scale * self._signed(scores) + self.bias
+
+    def probability(self, scores: torch.Tensor) -> torch.Tensor:
+        """Scores ``(B,)`` -> P(similar) in (0, 1)."""
+        return torch.sigmoid(self.logit(scores))
+
+    def is_similar(self, scores: torch.Tensor, threshold: float) -> torch.Tensor:
+        """Boolean decision per pair at ``threshold`` (in score units)."""
+        return scores >= threshold if self.higher_is_similar else scores <= threshold

@@ -1,0 +1,56 @@
+"""Koch et al. (2015) head: a learned weighting of ``|a - b|``, giving the logit of P(same)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import nn
+
+from pairsim.heads.base import HEADS, Head, HeadConfig
+
+
+@dataclasses.dataclass(kw_only=True)
+class WeightedL1Config(HeadConfig):
+    dim: int = 0  # embedding size; 0: taken from the towers when the model is built
+
+
+@HEADS.register("weighted_l1")
+class WeightedL1Head(Head):
+    """``w . |a - b| + c``, the siamese convnet head of Koch et al.; the score is a logit, higher is similar.
+
+    ``sigmoid(score)`` is the probability that the pair is the same class, trained with the ``bce`` loss.
+
+    Example:
+        >>> head = WeightedL1Head(WeightedL1Config(name="weighted_l1", dim=4))
+        >>> head(torch.zeros(2, 4), torch.ones(2, 4)).shape
+        torch.Size([2])
+    """
+
+    Config = WeightedL1Config
+    higher_is_similar = True
+    best = float("inf")
+    neutral = 0.0
+
+    def __init__(self, config: WeightedL1Config) -> None:
+        if config.dim <= 0:
+            raise ValueError("weighted_l1 head needs dim > 0 (PairModel fills it from the towers)")
+        super().__init__(config)
+        self.linear = nn.Linear(config.dim, 1)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.linear((a - b).abs()).squeeze(-1)  # (B,)
+
+    def matrix(self, a: torch.Tensor, b: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+        rows = []
+        for start in range(0, a.shape[0], chunk):  # chunks bound memory at (chunk, Bb, D)
+            diff = (a[start : start + chunk, None, :] - b[None, :, :]).abs()  # (c, Bb, D)
+            rows.append(self.linear(diff).squeeze(-1))  # (c, Bb)
+        return torch.cat(rows)  # (Ba, Bb)
+
+    @property
+    def gives_probability(self) -> bool:
+        return True
+
+    def logit(self, scores: torch.Tensor) -> torch.Tensor:
+        return super().logit(scores) if self.config.calibrated else scores

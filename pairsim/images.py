@@ -1,0 +1,79 @@
+"""Reading images from whatever a user hands over: a path, a PIL image, a numpy array or a tensor.
+
+Example:
+    >>> import numpy as np
+    >>> load_image(np.zeros((8, 8), dtype=bool)).size
+    (8, 8)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from pairsim.errors import DataError
+
+ImageLike = str | Path | Image.Image | np.ndarray | torch.Tensor
+
+
+def load_image(item: Any, *, mode: str | None = None) -> Image.Image:
+    """Return ``item`` as a PIL image, converted to ``mode`` ("L" grayscale, "RGB") when given.
+
+    Args:
+        item: A file path; a PIL image; a numpy array (H, W) or (H, W, C) of bool, uint8 or float in
+            [0, 1]; or a tensor (H, W) or (C, H, W) with values in [0, 1].
+        mode: PIL mode to convert to, or None to keep the image's own.
+
+    Returns:
+        The PIL image.
+
+    Raises:
+        DataError: The file is missing or unreadable, or the array has an unusable shape; the message
+            names the file or the shape.
+    """
+    if isinstance(item, (str, Path)):
+        path = Path(item)
+        if not path.is_file():
+            raise DataError(f"image file not found: {path}")
+        try:
+            with Image.open(path) as img:
+                img.load()
+                image = img
+        except (UnidentifiedImageError, OSError) as err:
+            raise DataError(f"cannot read image {path}: {err}") from None
+    elif isinstance(item, Image.Image):
+        image = item
+    elif isinstance(item, (np.ndarray, torch.Tensor)):
+        image = _from_array(item)
+    else:
+        raise DataError(
+            f"cannot use {type(item).__name__} as an image; expected a path, PIL image, numpy array or tensor"
+        )
+    if mode is not None and image.mode != mode:
+        image = image.convert(mode)
+    return image
+
+
+def _from_array(array: np.ndarray | torch.Tensor) -> Image.Image:
+    if isinstance(array, torch.Tensor):
+        array = array.detach().cpu()
+        if array.ndim == 3 and array.shape[0] in (1, 3, 4):
+            array = array.permute(1, 2, 0)  # (C, H, W) -> (H, W, C)
+        array = array.numpy()
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise DataError(
+            f"cannot use an array of shape {tuple(array.shape)} as an image; expected (H, W) or (H, W, C)"
+        )
+    if array.dtype == bool:
+        array = array.astype(np.uint8) * 255
+    elif np.issubdtype(array.dtype, np.floating):
+        array = (np.clip(array, 0.0, 1.0) * 255).round().astype(np.uint8)
+    elif array.dtype != np.uint8:
+        array = np.clip(array, 0, 255).astype(np.uint8)
+    return Image.fromarray(np.ascontiguousarray(array))

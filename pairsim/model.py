@@ -1,0 +1,204 @@
+"""PairModel: one tower (tied, siamese) or two (untied, pseudo-siamese) and a head that scores pairs."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from pairsim.config import from_dict, to_dict
+from pairsim.errors import ConfigError
+from pairsim.heads import HEADS, Head, HeadConfig
+from pairsim.towers import TOWERS, Batch, Tower, TowerConfig
+
+
+@dataclasses.dataclass(kw_only=True)
+class PairModelConfig:
+    """What a pair model is made of; saved as ``config.json`` and read back strictly."""
+
+    tower: TowerConfig  # the tower for side a (and for side b too when tied)
+    tower_b: TowerConfig | None = None  # None: tied (siamese, one set of weights); else the side-b tower
+    head: HeadConfig = dataclasses.field(default_factory=lambda: HEADS.get("cosine").Config(name="cosine"))
+    threshold: float | None = None  # decision threshold in score units, calibrated on validation data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, where: str = "model") -> PairModelConfig:
+        return from_dict(cls, data, where=where)
+
+
+def _build_tower(config: TowerConfig) -> Tower:
+    return TOWERS.get(config.name)(config)
+
+
+class PairModel(nn.Module):
+    """Scores pairs of inputs: ``score = head(tower_a(x_a), tower_b(x_b))``.
+
+    Tied (siamese) models have ``tower_b is None`` and run ``tower_a`` on both sides, so the state dict
+    holds one set of tower weights. Untied (pseudo-siamese) towers may be of different kinds (a text
+    transformer and an image CNN) and must give embeddings of the same size.
+
+    ``__init__`` builds from the config only; use :meth:`from_config` to also load pretrained backbones
+    and :meth:`from_pretrained` to load a saved model (never touches a hub for a local directory).
+
+    Args:
+        config: The model's config.
+
+    Example:
+        >>> cfg = PairModelConfig.from_dict({"tower": {"name": "lstm", "embed_dim": 8, "hidden_dim": 4},
+        ...                                  "head": {"name": "exp"}})
+        >>> model = PairModel(cfg)
+        >>> model.adapt(["how old are you", "what is your age"])
+        >>> model.score(["how old are you"], ["what is your age"]).shape
+        torch.Size([1])
+    """
+
+    def __init__(self, config: PairModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.tower_a = _build_tower(config.tower)
+        self.tower_b = None if config.tower_b is None else _build_tower(config.tower_b)
+        if self.tower_b is not None and self.tower_b.out_dim != self.tower_a.out_dim:
+            raise ConfigError(
+                f"model: untied towers give embeddings of different sizes ({self.tower_a.out_dim} and "
+                f"{self.tower_b.out_dim}); set out_dim on the towers to a common size"
+            )
+        if "dim" in {f.name for f in dataclasses.fields(config.head)} and not config.head.dim:
+            config.head.dim = self.tower_a.out_dim  # heads with weights over embedding dimensions
+        self.head: Head = HEADS.get(config.head.name)(config.head)
+
+    # -- construction ---------------------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: PairModelConfig | dict[str, Any], *, pretrained: bool = True) -> PairModel:
+        """Build a model and (by default) load each tower's pretrained weights once.
+
+        Args:
+            config: A config or its plain-data form (as in a recipe's ``model:`` section).
+            pretrained: Load pretrained backbones (GloVe, a Hugging Face encoder, a torchvision / timm file).
+        """
+        if isinstance(config, dict):
+            config = PairModelConfig.from_dict(config)
+        model = cls(config)
+        if pretrained:
+            model.load_pretrained()
+        return model
+
+    def load_pretrained(self) -> None:
+        """Load every tower's pretrained weights (after :meth:`adapt`, which sizes vocabularies)."""
+        for tower in self.distinct_towers:
+            tower.load_pretrained()
+
+    def adapt(self, items_a: Sequence[Any], items_b: Sequence[Any] | None = None) -> None:
+        """Fit data-dependent parts (vocabularies) on training inputs of each side."""
+        if self.tower_b is None:
+            self.tower_a.adapt([*items_a, *(items_b or [])])
+        else:
+            self.tower_a.adapt(items_a)
+            self.tower_b.adapt(items_b if items_b is not None else items_a)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path, **kwargs: Any) -> PairModel:
+        """Load a model saved with :meth:`save_pretrained` from a directory or a Hugging Face hub id."""
+        from pairsim.hub import load_pretrained
+
+        return load_pretrained(cls, name_or_path, **kwargs)
+
+    def save_pretrained(self, directory: str | Path, *, metrics: dict[str, Any] | None = None) -> Path:
+        """Write ``config.json``, ``model.safetensors``, tokenizer / vocabulary files and a model card."""
+        from pairsim.hub import save_pretrained
+
+        return save_pretrained(self, directory, metrics=metrics)
+
+    # -- towers ------------------------------------------------------------------------------------------------
+    @property
+    def tied(self) -> bool:
+        return self.tower_b is None
+
+    @property
+    def side_b(self) -> Tower:
+        """The tower used for side b (``tower_a`` when tied)."""
+        return self.tower_a if self.tower_b is None else self.tower_b
+
+    @property
+    def distinct_towers(self) -> list[Tower]:
+        return [self.tower_a] if self.tower_b is None else [self.tower_a, self.tower_b]
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # -- batches (already preprocessed) ----------------------------------------------------------------------
+    def embed_a(self, batch: Batch) -> torch.Tensor:
+        """Preprocessed batch of side a -> ``(B, D)`` embeddings."""
+        return self.tower_a(batch)
+
+    def embed_b(self, batch: Batch) -> torch.Tensor:
+        """Preprocessed batch of side b -> ``(B, D)`` embeddings."""
+        return self.side_b(batch)
+
+    def forward(self, batch_a: Batch, batch_b: Batch) -> torch.Tensor:
+        """Preprocessed batches -> ``(B,)`` scores."""
+        return self.head(self.embed_a(batch_a), self.embed_b(batch_b))
+
+    # -- raw inputs ---------------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def _encode(
+        self, tower: Tower, items: Sequence[Any], batch_size: int, progress: Callable[[int], None] | None
+    ) -> torch.Tensor:
+        keys = [tower.item_key(x) for x in items]
+        first: dict[Any, int] = {}
+        for i, key in enumerate(keys):
+            first.setdefault(key, i)
+        unique = list(first.values())  # index of the first occurrence of each distinct input
+        if tower.modality == "text":  # length-sorted batches pad less
+            unique.sort(key=lambda i: len(str(items[i])), reverse=True)
+        was_training = self.training
+        self.eval()
+        device = self.device
+        out = torch.empty(len(unique), tower.out_dim)  # (U, D)
+        for start in range(0, len(unique), batch_size):
+            idx = unique[start : start + batch_size]
+            batch = {k: v.to(device) for k, v in tower.preprocess([items[i] for i in idx]).items()}
+            out[start : start + len(idx)] = tower(batch).float().cpu()  # (b, D)
+            if progress:
+                progress(len(idx))
+        self.train(was_training)
+        row = {keys[i]: r for r, i in enumerate(unique)}
+        return out[torch.tensor([row[k] for k in keys], dtype=torch.long)] if keys else out  # (N, D)
+
+    def encode_a(
+        self, items: Sequence[Any], *, batch_size: int = 64, progress: Callable[[int], None] | None = None
+    ) -> torch.Tensor:
+        """Raw side-a inputs (texts, image paths, PIL images, arrays) -> ``(N, D)`` embeddings on the CPU.
+
+        Repeated inputs are encoded once; texts are batched by length.
+        """
+        return self._encode(self.tower_a, items, batch_size, progress)
+
+    def encode_b(
+        self, items: Sequence[Any], *, batch_size: int = 64, progress: Callable[[int], None] | None = None
+    ) -> torch.Tensor:
+        """Raw side-b inputs -> ``(N, D)`` embeddings (with ``tower_a`` when tied)."""
+        return self._encode(self.side_b, items, batch_size, progress)
+
+    @torch.inference_mode()
+    def score(self, items_a: Sequence[Any], items_b: Sequence[Any], *, batch_size: int = 64) -> torch.Tensor:
+        """Score raw pairs ``(items_a[i], items_b[i])`` -> ``(N,)``; see ``head.higher_is_similar``."""
+        if len(items_a) != len(items_b):
+            raise ValueError(f"score needs as many a-items as b-items, got {len(items_a)} and {len(items_b)}")
+        a = self.encode_a(items_a, batch_size=batch_size)  # (N, D)
+        b = self.encode_b(items_b, batch_size=batch_size)  # (N, D)
+        return self.head(a.to(self.device), b.to(self.device)).float().cpu()  # (N,)
+
+    def is_similar(self, scores: torch.Tensor) -> torch.Tensor:
+        """Same / different decisions at the calibrated threshold."""
+        if self.config.threshold is None:
+            raise ValueError("this model has no calibrated threshold (train it with a validation split)")
+        return self.head.is_similar(scores, self.config.threshold)
+
+    def config_dict(self) -> dict[str, Any]:
+        """The model's config as plain data."""
+        return to_dict(self.config)

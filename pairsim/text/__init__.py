@@ -1,0 +1,1 @@
+"""Text utilities: the word-level tokenizer and GloVe reader used by the LSTM tower."""

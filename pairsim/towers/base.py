@@ -1,0 +1,104 @@
+"""The tower interface: one input (text or image) -> one vector.
+
+A tower owns its preprocessing in two stages so the data pipeline can run the first in worker processes
+(or cache it) and the second per batch:
+
+* :meth:`Tower.featurize` turns raw items (texts, image paths, PIL images, arrays) into per-item
+  features (token ids, an image tensor) on the CPU;
+* :meth:`Tower.collate` pads / stacks a list of features into a batch ``dict[str, Tensor]``;
+* :meth:`Tower.forward` maps a batch to embeddings ``(B, out_dim)``.
+
+``preprocess(items) == collate(featurize(items))``.
+
+Construction follows "build from config, load pretrained once": ``__init__`` builds the modules from the
+config alone (no downloads, no weight files); :meth:`load_pretrained` pulls pretrained weights in a
+separate step; :meth:`save_assets` / :meth:`load_assets` move non-weight files (tokenizer, vocabulary)
+in and out of a saved model directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import nn
+
+from pairsim.config import ComponentConfig
+from pairsim.registry import Registry
+
+Features = dict[str, Any]  # one item's features, e.g. {"input_ids": [101, 2023, 102]}
+Batch = dict[
+    str, torch.Tensor
+]  # a padded / stacked batch, e.g. {"input_ids": (B, T), "attention_mask": (B, T)}
+Modality = Literal["text", "image"]
+
+TOWERS: Registry[type[Tower]] = Registry("tower")
+
+
+@dataclasses.dataclass(kw_only=True)
+class TowerConfig(ComponentConfig):
+    """Base of every tower's config; ``name`` picks the registered tower."""
+
+    registry: ClassVar[Any] = TOWERS
+
+
+class Tower(nn.Module):
+    """Base class of towers. Subclasses set ``Config`` and ``modality`` and register with ``@TOWERS.register``.
+
+    Args:
+        config: The tower's config dataclass.
+    """
+
+    Config: ClassVar[type[TowerConfig]] = TowerConfig
+    modality: ClassVar[Modality] = "text"
+
+    def __init__(self, config: TowerConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    @property
+    def out_dim(self) -> int:
+        """Size of the embeddings this tower returns."""
+        raise NotImplementedError
+
+    def featurize(self, items: Sequence[Any]) -> list[Features]:
+        """Raw items -> per-item features (CPU). Raises DataError naming an unreadable item."""
+        raise NotImplementedError
+
+    def collate(self, features: Sequence[Features]) -> Batch:
+        """Per-item features -> one batch of tensors (padded / stacked)."""
+        raise NotImplementedError
+
+    def preprocess(self, items: Sequence[Any]) -> Batch:
+        """Raw items -> a batch ready for :meth:`forward`."""
+        return self.collate(self.featurize(items))
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        """A batch -> embeddings ``(B, out_dim)``."""
+        raise NotImplementedError
+
+    # -- lifecycle hooks; the defaults do nothing ---------------------------------------------------------
+    def adapt(self, items: Iterable[Any]) -> None:
+        """Fit data-dependent parts (e.g. a word vocabulary) on training inputs, before training."""
+
+    def load_pretrained(self) -> None:
+        """Load pretrained weights named by the config (a local file or a hub id); never called on load."""
+
+    def save_assets(self, directory: Path) -> None:
+        """Write non-weight files this tower needs (tokenizer, vocabulary) into ``directory``."""
+
+    def load_assets(self, directory: Path) -> None:
+        """Read back what :meth:`save_assets` wrote."""
+
+    def item_key(self, item: Any) -> Any:
+        """A hashable key identifying a raw item, so repeated inputs are encoded once."""
+        if isinstance(item, (str, Path)):
+            return str(item)
+        return id(item)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device

@@ -1,0 +1,103 @@
+"""Small convnets trained from scratch: Koch et al.'s one-shot convnet and the face-similarity tutorial's CNN."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import torch
+from torch import nn
+
+from pairsim.errors import ConfigError
+from pairsim.towers.base import TOWERS, Batch
+from pairsim.towers.image import ImageTower, ImageTowerConfig
+
+
+@dataclasses.dataclass(kw_only=True)
+class CNNConfig(ImageTowerConfig):
+    arch: Literal["koch", "face"] = (
+        "koch"  # koch: Koch et al. 2015; face: the PyTorch face-similarity tutorial
+    )
+    width: float = 1.0  # multiplies every layer's channel count (0.25 for a quick model)
+    out_dim: int = (
+        4096  # koch: units of the sigmoid layer (4096 in the paper); face: last layer (5 in the tutorial)
+    )
+    dropout: float = 0.2  # face: Dropout2d after each conv block
+    channels: int = 1
+    image_size: list[int] = dataclasses.field(default_factory=lambda: [105, 105])
+    mean: list[float] = dataclasses.field(default_factory=lambda: [0.0])
+    std: list[float] = dataclasses.field(default_factory=lambda: [1.0])
+
+
+def _koch(c: CNNConfig) -> nn.Sequential:
+    w = lambda n: max(1, round(n * c.width))  # noqa: E731
+    return nn.Sequential(
+        nn.Conv2d(c.channels, w(64), 10), nn.ReLU(inplace=True), nn.MaxPool2d(2),  # 64@10x10
+        nn.Conv2d(w(64), w(128), 7), nn.ReLU(inplace=True), nn.MaxPool2d(2),  # 128@7x7
+        nn.Conv2d(w(128), w(128), 4), nn.ReLU(inplace=True), nn.MaxPool2d(2),  # 128@4x4
+        nn.Conv2d(w(128), w(256), 4), nn.ReLU(inplace=True),  # 256@4x4
+        nn.Flatten(),
+    )  # fmt: skip
+
+
+def _face(c: CNNConfig) -> nn.Sequential:
+    w = lambda n: max(1, round(n * c.width))  # noqa: E731
+    layers: list[nn.Module] = []
+    for cin, cout in [(c.channels, w(4)), (w(4), w(8)), (w(8), w(8))]:
+        layers += [
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(cin, cout, 3),
+            nn.ReLU(inplace=True),
+            nn.BatchNorm2d(cout),
+        ]
+        layers.append(nn.Dropout2d(c.dropout))
+    return nn.Sequential(*layers, nn.Flatten())
+
+
+@TOWERS.register("cnn")
+class CNNTower(ImageTower):
+    """A convnet for small grayscale images.
+
+    ``arch: koch`` is the siamese convnet of Koch et al. 2015 for 105x105 Omniglot characters: conv
+    64@10x10, 128@7x7, 128@4x4 with max-pooling, 256@4x4, then a sigmoid layer of ``out_dim`` (4096)
+    units. ``arch: face`` is the PyTorch face-similarity tutorial's net for 100x100 faces: three
+    reflection-padded 3x3 conv blocks with ReLU, BatchNorm and dropout, then 500-500-``out_dim`` fully
+    connected layers. ``width`` scales every layer; ``image_size`` may differ from the papers'.
+
+    Example:
+        >>> tower = CNNTower(CNNConfig(name="cnn", width=0.25, out_dim=32, image_size=[72, 72]))
+        >>> tower.preprocess([torch.zeros(72, 72)])["pixel_values"].shape
+        torch.Size([1, 1, 72, 72])
+        >>> tower(tower.preprocess([torch.zeros(72, 72)])).shape
+        torch.Size([1, 32])
+    """
+
+    Config = CNNConfig
+
+    def __init__(self, config: CNNConfig) -> None:
+        super().__init__(config)
+        self.features = _koch(config) if config.arch == "koch" else _face(config)
+        try:
+            with torch.no_grad():
+                flat = self.features(torch.zeros(1, config.channels, *config.image_size)).shape[1]
+        except RuntimeError:
+            smallest = "65x65" if config.arch == "koch" else "1x1"
+            raise ConfigError(
+                f"image_size {config.image_size} is too small for arch {config.arch!r} (at least {smallest})"
+            ) from None
+        if config.arch == "koch":
+            self.fc = nn.Sequential(nn.Linear(flat, config.out_dim), nn.Sigmoid())
+        else:
+            hidden = max(1, round(500 * config.width))
+            self.fc = nn.Sequential(
+                nn.Linear(flat, hidden), nn.ReLU(inplace=True),
+                nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
+                nn.Linear(hidden, config.out_dim),
+            )  # fmt: skip
+
+    @property
+    def out_dim(self) -> int:
+        return self.config.out_dim
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return self.fc(self.features(batch["pixel_values"]))  # (B, C, H, W) -> (B, out_dim)

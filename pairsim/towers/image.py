@@ -1,0 +1,59 @@
+"""Shared preprocessing of image towers: load, convert to the tower's channels, resize, normalise."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torchvision.transforms import v2
+
+from pairsim.images import load_image
+from pairsim.towers.base import Batch, Features, Tower, TowerConfig
+
+
+@dataclasses.dataclass(kw_only=True)
+class ImageTowerConfig(TowerConfig):
+    """Fields every image tower has; the defaults suit ImageNet backbones."""
+
+    channels: int = 3  # 1: grayscale input, 3: RGB
+    image_size: list[int] = dataclasses.field(
+        default_factory=lambda: [224, 224]
+    )  # (height, width) fed to the net
+    mean: list[float] = dataclasses.field(default_factory=lambda: [0.485, 0.456, 0.406])  # per channel
+    std: list[float] = dataclasses.field(default_factory=lambda: [0.229, 0.224, 0.225])  # per channel
+
+    def check(self) -> None:
+        from pairsim.errors import ConfigError
+
+        if self.channels not in (1, 3):
+            raise ConfigError(f"channels: expected 1 or 3, got {self.channels}")
+        if len(self.image_size) != 2:
+            raise ConfigError(f"image_size: expected [height, width], got {self.image_size}")
+        if len(self.mean) != self.channels or len(self.std) != self.channels:
+            raise ConfigError(f"mean and std need {self.channels} values each (one per channel)")
+
+
+class ImageTower(Tower):
+    """Base of image towers: accepts paths, PIL images, arrays or tensors and yields ``(B, C, H, W)``."""
+
+    modality = "image"
+
+    def __init__(self, config: ImageTowerConfig) -> None:
+        super().__init__(config)
+        self._transform = v2.Compose(
+            [
+                v2.PILToTensor(),
+                v2.Resize(list(config.image_size), antialias=True),
+                v2.ToDtype(torch.float32, scale=True),
+                v2.Normalize(list(config.mean), list(config.std)),
+            ]
+        )
+
+    def featurize(self, items: Sequence[Any]) -> list[Features]:
+        mode = "L" if self.config.channels == 1 else "RGB"
+        return [{"pixel_values": self._transform(load_image(item, mode=mode))} for item in items]  # (C, H, W)
+
+    def collate(self, features: Sequence[Features]) -> Batch:
+        return {"pixel_values": torch.stack([f["pixel_values"] for f in features])}  # (B, C, H, W)
