@@ -40,10 +40,7 @@ class Registry(Generic[T]):
             if name in self._entries:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._entries[name] = obj
-            try:
-                obj.registered_name = name  # type: ignore[attr-defined]
-            except (AttributeError, TypeError):  # pragma: no cover - builtins cannot take attributes
-                pass
+            obj.registered_name = name  # type: ignore[attr-defined]
             return obj
 
         return add
