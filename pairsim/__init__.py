@@ -1,26 +1,37 @@
 """pairsim: learn and score the similarity of pairs (siamese and pseudo-siamese networks) in PyTorch.
 
+The public names are imported on first use, so ``import pairsim.metrics`` or the command line's
+``--help`` do not pay for loading torch models and transformers.
+
 Example:
     >>> from pairsim import PairModel, TOWERS, HEADS, LOSSES
     >>> "lstm" in TOWERS and "cosine" in HEADS and "contrastive" in LOSSES
     True
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-from pairsim.heads import HEADS, Head
-from pairsim.losses import LOSSES, Loss
-from pairsim.model import PairModel, PairModelConfig
-from pairsim.towers import TOWERS, Tower
+_EXPORTS = {
+    "HEADS": "pairsim.heads",
+    "Head": "pairsim.heads",
+    "LOSSES": "pairsim.losses",
+    "Loss": "pairsim.losses",
+    "TOWERS": "pairsim.towers",
+    "Tower": "pairsim.towers",
+    "PairModel": "pairsim.model",
+    "PairModelConfig": "pairsim.model",
+    "DATASETS": "pairsim.data",
+    "Recipe": "pairsim.recipe",
+}
+__all__ = [*_EXPORTS, "__version__"]
 
-__all__ = [
-    "HEADS",
-    "LOSSES",
-    "TOWERS",
-    "Head",
-    "Loss",
-    "PairModel",
-    "PairModelConfig",
-    "Tower",
-    "__version__",
-]
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'pairsim' has no attribute {name!r}")

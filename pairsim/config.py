@@ -62,7 +62,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
             try:
                 return _convert(arg, value, where)
             except ConfigError as err:
-                errors.append(str(err))
+                errors.append(err)
         raise (
             errors[0]
             if len(errors) == 1

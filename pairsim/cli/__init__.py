@@ -1,0 +1,38 @@
+"""The ``pairsim`` command line: train, eval, score, encode, enroll, identify.
+
+Every user error (bad recipe, missing file, unreadable image, ...) is printed as one line
+``pairsim: error: ...`` with exit code 2; nothing is a bare traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from pairsim.cli import encode, evaluate, gallery, score, train
+from pairsim.errors import PairsimError
+
+COMMANDS = (train, evaluate, score, encode, gallery)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pairsim", description="Learn and score the similarity of pairs.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``pairsim`` console script. Returns the exit code."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except PairsimError as err:
+        print(f"pairsim: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pairsim: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,49 @@
+"""``pairsim encode INPUTS --model DIR --out FILE.safetensors|.npy``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pairsim.errors import ConfigError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("encode", help="write embeddings of a list of inputs",
+                       description="Embed one input (text or image path) per line.")  # fmt: skip
+    p.add_argument("inputs", help="file with one input per line")
+    p.add_argument("--model", required=True, help="saved model directory or hub id")
+    p.add_argument("--out", required=True, help="output file: .safetensors (key 'embeddings') or .npy")
+    p.add_argument("--side", choices=["a", "b"], default="a", help="which tower encodes (untied models)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(run=run)
+
+
+def save_embeddings(embeddings, path: Path) -> None:
+    """Write ``(N, D)`` embeddings as safetensors (key ``embeddings``) or .npy, atomically."""
+    import numpy as np
+    from safetensors.torch import save_file
+
+    if path.suffix not in (".safetensors", ".npy"):
+        raise ConfigError(f"--out {path}: expected a .safetensors or .npy file name")
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    if path.suffix == ".npy":
+        np.save(tmp, embeddings.numpy())
+    else:
+        save_file({"embeddings": embeddings.contiguous()}, tmp)
+    tmp.replace(path)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pairsim.cli.inputs import read_lines
+    from pairsim.model import PairModel
+    from pairsim.train.distributed import pick_device
+
+    items = read_lines(args.inputs)
+    model = PairModel.from_pretrained(args.model, device=str(pick_device(args.device)))
+    encode = model.encode_a if args.side == "a" else model.encode_b
+    out = Path(args.out)
+    save_embeddings(encode(items, batch_size=args.batch_size), out)
+    print(f"{len(items)} embeddings of size {model.tower_a.out_dim} written to {out}")
+    return 0

@@ -1,0 +1,97 @@
+"""``pairsim score a.txt b.txt --model DIR [--top-k K] [--out FILE]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+import torch
+
+from pairsim.errors import DataError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "score",
+        help="score line i of A with line i of B (or rank all of B for each line of A)",
+        description="Each line is a text or an image path, whatever the model's towers take. Output: TSV with "
+        "the score and same/different at the model's stored threshold. Repeated lines are encoded once.",
+    )
+    p.add_argument("a", help="file with one side-a input per line")
+    p.add_argument("b", help="file with one side-b input per line")
+    p.add_argument("--model", required=True, help="saved model directory or hub id")
+    p.add_argument("--top-k", type=int, default=0, help="rank every line of B for each line of A and keep the K best")
+    p.add_argument("--out", help="write the TSV here instead of stdout")
+    p.add_argument("--batch-size", type=int, default=64, help="inputs per encoding batch")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
+    p.set_defaults(run=run)
+
+
+@contextmanager
+def output(path: str | None) -> Iterator[TextIO]:
+    """stdout, or a file written next to its target and renamed in place at the end."""
+    if path is None:
+        yield sys.stdout
+        return
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        yield f
+    tmp.replace(target)
+
+
+def _pairwise(model, a: torch.Tensor, b: torch.Tensor, f: TextIO, chunk: int = 65536) -> None:
+    threshold = model.config.threshold
+    f.write("score\tsame\n" if threshold is not None else "score\n")
+    for start in range(0, a.shape[0], chunk):
+        with torch.inference_mode():
+            s = model.head(a[start : start + chunk], b[start : start + chunk])  # (c,)
+        if threshold is None:
+            f.writelines(f"{v:.6f}\n" for v in s.tolist())
+        else:
+            same = model.head.is_similar(s, threshold).tolist()
+            f.writelines(f"{v:.6f}\t{'same' if d else 'different'}\n" for v, d in zip(s.tolist(), same, strict=True))
+
+
+def _top_k(model, a: torch.Tensor, b: torch.Tensor, k: int, f: TextIO, chunk: int = 1024) -> None:
+    threshold = model.config.threshold
+    f.write("a_line\trank\tb_line\tscore" + ("\tsame\n" if threshold is not None else "\n"))
+    k = min(k, b.shape[0])
+    for start in range(0, a.shape[0], chunk):
+        with torch.inference_mode():
+            sim = model.head.matrix(a[start : start + chunk], b)  # (c, Nb)
+        values, index = sim.topk(k, dim=1, largest=model.head.higher_is_similar)  # (c, k)
+        for row in range(values.shape[0]):
+            for rank in range(k):
+                v = float(values[row, rank])
+                line = f"{start + row + 1}\t{rank + 1}\t{int(index[row, rank]) + 1}\t{v:.6f}"
+                if threshold is not None:
+                    line += "\tsame" if model.head.is_similar(torch.tensor(v), threshold) else "\tdifferent"
+                f.write(line + "\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pairsim.cli.inputs import read_lines
+    from pairsim.model import PairModel
+    from pairsim.train.distributed import pick_device
+
+    items_a, items_b = read_lines(args.a), read_lines(args.b)
+    if not args.top_k and len(items_a) != len(items_b):
+        raise DataError(
+            f"{args.a} has {len(items_a)} lines but {args.b} has {len(items_b)}: pairwise scoring needs equal counts "
+            "(or use --top-k to rank every line of B for each line of A)"
+        )
+    model = PairModel.from_pretrained(args.model, device=str(pick_device(args.device)))
+    a = model.encode_a(items_a, batch_size=args.batch_size)  # (Na, D), distinct lines encoded once
+    b = model.encode_b(items_b, batch_size=args.batch_size)  # (Nb, D)
+    model.head.cpu()
+    with output(args.out) as f:
+        if args.top_k:
+            _top_k(model, a, b, args.top_k, f)
+        else:
+            _pairwise(model, a, b, f)
+    return 0

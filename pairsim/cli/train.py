@@ -1,0 +1,28 @@
+"""``pairsim train RECIPE [key=value ...] [--resume]``."""
+
+from __future__ import annotations
+
+import argparse
+
+from pairsim.recipe import Recipe
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a recipe", description="Train the model a recipe describes.")
+    p.add_argument("recipe", help="recipe YAML file, e.g. recipes/digits_pairs.yaml")
+    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.epochs=1 output_dir=runs/x")
+    p.add_argument("--resume", action="store_true", help="continue from output_dir/checkpoints/last.pt")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pairsim.metrics import format_table
+    from pairsim.train.trainer import Trainer
+
+    recipe = Recipe.load(args.recipe, args.overrides)
+    metrics = Trainer(recipe, resume=args.resume, progress=not args.no_progress).run()
+    if metrics:
+        print(format_table({"test": metrics["test"]}))
+        print(f"model, metrics.json, plots and log in {recipe.output_dir}")
+    return 0

@@ -1,0 +1,124 @@
+"""The dataset registry: a recipe names a dataset, its ``Config`` parses the rest, ``load()`` gives splits.
+
+Each named dataset reads the same files whether they came from its ``download: true`` option or were put
+in place by hand; a dataset that is not on disk is one :class:`~pairsim.errors.DataError` saying where the
+files go and how to get them. Nothing is ever downloaded unless the config asks for it.
+
+Example:
+    >>> from pairsim.data.sources import DATASETS, load_dataset
+    >>> splits = load_dataset({"name": "digits", "seed": 0})
+    >>> sorted(set(splits.train.labels)) == list(range(10))
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pairsim.config import ComponentConfig, from_dict
+from pairsim.data.paths import data_root
+from pairsim.data.types import Splits
+from pairsim.errors import DataError
+from pairsim.registry import Registry
+
+DATASETS: Registry[type[Source[Any]]] = Registry("dataset")
+
+
+@dataclasses.dataclass(kw_only=True)
+class DatasetConfig(ComponentConfig):
+    """Base of every dataset's config; ``name`` picks the registered dataset."""
+
+    registry: ClassVar[Any] = DATASETS
+    seed: int = 0  # seed of the train/val/test split; the same seed gives the same split everywhere
+
+
+@dataclasses.dataclass(kw_only=True)
+class NamedDatasetConfig(DatasetConfig):
+    """Config of a named public dataset with a default folder and a download option."""
+
+    path: str | None = None  # folder with the files; None: $PAIRSIM_DATA_DIR/<folder> or ~/.cache/pairsim/data/<folder>
+    download: bool = False  # fetch the files from their public source when missing (never implicit)
+
+
+C = TypeVar("C", bound=DatasetConfig)
+
+
+class Source(Generic[C]):
+    """Base class of dataset sources. Subclasses set ``Config`` (and ``folder`` for named datasets).
+
+    Args:
+        config: The dataset's config.
+    """
+
+    Config: ClassVar[type[DatasetConfig]] = DatasetConfig
+    folder: ClassVar[str] = ""  # default folder name under the data directory
+    citation: ClassVar[str] = ""  # where the data comes from (see data_cards/<name>.md)
+
+    def __init__(self, config: C) -> None:
+        self.config = config
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def root(self) -> Path:
+        """The folder holding the files (explicit path, else $PAIRSIM_DATA_DIR/<folder>, else the cache)."""
+        return data_root(getattr(self.config, "path", None), self.folder or self.config.name)
+
+    def prepare(self) -> Path:
+        """The data folder, downloading into it first when the config says ``download: true``.
+
+        Raises:
+            DataError: The files are missing; the message says where to put them and how to get them.
+        """
+        root = self.root()
+        if getattr(self.config, "download", False) and not self.present(root):
+            self.download(root)
+        self.check(root)
+        return root
+
+    def present(self, root: Path) -> bool:
+        """Whether the files are in ``root``."""
+        try:
+            self.check(root)
+        except DataError:
+            return False
+        return True
+
+    def check(self, root: Path) -> None:
+        """Raise DataError naming the folder and how to get the files unless they are in ``root``."""
+
+    def download(self, root: Path) -> None:
+        """Fetch the files into ``root`` from the public source."""
+        raise DataError(f"dataset {self.name!r} has no download; put its files in {root}")
+
+    def load(self) -> Splits[Any]:
+        """The train/val/test splits."""
+        raise NotImplementedError
+
+
+def load_dataset(config: DatasetConfig | dict[str, Any]) -> Splits[Any]:
+    """Load the splits of the dataset a config names.
+
+    Args:
+        config: A dataset config, or plain data (``{"name": "omniglot", ...}``) parsed strictly.
+
+    Returns:
+        The dataset's train/val/test :class:`~pairsim.data.types.Splits`.
+    """
+    import pairsim.data.sources  # noqa: F401  (registers every source)
+
+    if isinstance(config, dict):
+        config = from_dict(DatasetConfig, config, where="dataset")
+    return DATASETS.get(config.name)(config).load()
+
+
+def build_source(config: DatasetConfig | dict[str, Any]) -> Source[Any]:
+    """The :class:`Source` object for a config (to call ``load`` or source-specific helpers)."""
+    import pairsim.data.sources  # noqa: F401
+
+    if isinstance(config, dict):
+        config = from_dict(DatasetConfig, config, where="dataset")
+    return DATASETS.get(config.name)(config)

@@ -1,0 +1,211 @@
+"""The three kinds of data pairsim trains on, and the train/val/test triple that holds them.
+
+* :class:`LabelledItems`: items with a class id each (Omniglot characters, face subjects, digits); pairs,
+  triplets and episodes are sampled from them.
+* :class:`PairTable`: fixed pairs with a 0/1 label (MRPC, Quora) and optionally a graded score (STS-B).
+* :class:`CaptionImages`: images with several captions each (Flickr8k).
+
+**Label 1 = similar** everywhere.
+
+Example:
+    >>> items = LabelledItems(items=["a", "b", "c", "d"], labels=[0, 0, 1, 1], modality="text")
+    >>> items.by_class()
+    {0: [0, 1], 1: [2, 3]}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, Generic, Literal, TypeVar
+
+from pairsim.errors import DataError
+
+Modality = Literal["image", "text"]
+
+
+def _check_lengths(kind: str, **columns: Sequence[Any] | None) -> None:
+    lengths = {name: len(col) for name, col in columns.items() if col is not None}
+    if len(set(lengths.values())) > 1:
+        found = ", ".join(f"{name}={n}" for name, n in lengths.items())
+        raise DataError(f"{kind}: columns must have the same length, got {found}")
+
+
+@dataclasses.dataclass
+class LabelledItems:
+    """Items with one class id each.
+
+    Args:
+        items: Image paths, image arrays or texts.
+        labels: Class id of each item (e.g. Omniglot character, face subject).
+        groups: Optional coarser group of each item (Omniglot alphabet, face subject name); episodes can
+            be drawn within a group.
+        modality: "image" or "text".
+    """
+
+    items: list[Any]
+    labels: list[int]
+    groups: list[str] | None = None
+    modality: Modality = "image"
+
+    def __post_init__(self) -> None:
+        _check_lengths("LabelledItems", items=self.items, labels=self.labels, groups=self.groups)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def classes(self) -> list[int]:
+        """The distinct class ids, sorted."""
+        return sorted(set(self.labels))
+
+    def by_class(self) -> dict[int, list[int]]:
+        """Class id -> indices of its items, classes sorted, indices ascending."""
+        out: dict[int, list[int]] = {}
+        for i, label in enumerate(self.labels):
+            out.setdefault(int(label), []).append(i)
+        return dict(sorted(out.items()))
+
+    def subset(self, indices: Sequence[int]) -> LabelledItems:
+        """The items at ``indices``, in that order."""
+        return LabelledItems(
+            items=[self.items[i] for i in indices],
+            labels=[self.labels[i] for i in indices],
+            groups=None if self.groups is None else [self.groups[i] for i in indices],
+            modality=self.modality,
+        )
+
+    def check_pairable(self, where: str) -> None:
+        """Raise DataError unless every class has at least two items and there are two classes.
+
+        Args:
+            where: Name of this data in the message, e.g. "omniglot train".
+        """
+        if not self.items:
+            raise DataError(f"{where}: the split is empty; expected at least two classes of two items")
+        counts = {c: len(ix) for c, ix in self.by_class().items()}
+        single = [c for c, n in counts.items() if n < 2]
+        if single:
+            raise DataError(
+                f"{where}: class {single[0]} has {counts[single[0]]} example(s); every class needs at least "
+                f"2 for a positive pair ({len(single)} such classes)"
+            )
+        if len(counts) < 2:
+            raise DataError(f"{where}: only one class; negative pairs need at least two classes")
+
+
+@dataclasses.dataclass
+class PairTable:
+    """Fixed pairs ``(a[i], b[i])`` with a 0/1 label and optionally a graded score.
+
+    Args:
+        a: First item of each pair (text, or image path / array).
+        b: Second item of each pair.
+        labels: 1.0 = similar (paraphrase, duplicate), 0.0 = not.
+        scores: Graded similarity where the data has one (STS-B 0-5), else None.
+        modality: "text" or "image".
+    """
+
+    a: list[Any]
+    b: list[Any]
+    labels: list[float]
+    scores: list[float] | None = None
+    modality: Modality = "text"
+
+    def __post_init__(self) -> None:
+        _check_lengths("PairTable", a=self.a, b=self.b, labels=self.labels, scores=self.scores)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, indices: Sequence[int]) -> PairTable:
+        """The pairs at ``indices``, in that order."""
+        return PairTable(
+            a=[self.a[i] for i in indices],
+            b=[self.b[i] for i in indices],
+            labels=[self.labels[i] for i in indices],
+            scores=None if self.scores is None else [self.scores[i] for i in indices],
+            modality=self.modality,
+        )
+
+    def positives(self) -> PairTable:
+        """Only the pairs labelled similar (for in-batch-negative losses)."""
+        return self.subset([i for i, y in enumerate(self.labels) if y >= 0.5])
+
+
+@dataclasses.dataclass
+class CaptionImages:
+    """Images with captions; each caption belongs to one image.
+
+    Args:
+        images: Image file paths (or arrays).
+        image_ids: One id per image (the file name for Flickr8k); splits are made by id.
+        captions: All captions.
+        caption_image: For each caption, the index of its image in ``images``.
+    """
+
+    images: list[Any]
+    image_ids: list[str]
+    captions: list[str]
+    caption_image: list[int]
+
+    def __post_init__(self) -> None:
+        _check_lengths("CaptionImages images", images=self.images, image_ids=self.image_ids)
+        _check_lengths("CaptionImages captions", captions=self.captions, caption_image=self.caption_image)
+        bad = [j for j in self.caption_image if not 0 <= j < len(self.images)]
+        if bad:
+            raise DataError(f"CaptionImages: caption_image {bad[0]} is out of range for {len(self.images)} images")
+
+    def __len__(self) -> int:
+        return len(self.captions)
+
+    def image_captions(self) -> list[list[int]]:
+        """For each image, the indices of its captions (ascending)."""
+        out: list[list[int]] = [[] for _ in self.images]
+        for c, i in enumerate(self.caption_image):
+            out[i].append(c)
+        return out
+
+    def subset_images(self, indices: Sequence[int]) -> CaptionImages:
+        """The images at ``indices`` (in that order) with all their captions, re-indexed."""
+        new_index = {old: new for new, old in enumerate(indices)}
+        keep = [c for c, i in enumerate(self.caption_image) if i in new_index]
+        return CaptionImages(
+            images=[self.images[i] for i in indices],
+            image_ids=[self.image_ids[i] for i in indices],
+            captions=[self.captions[c] for c in keep],
+            caption_image=[new_index[self.caption_image[c]] for c in keep],
+        )
+
+
+Data = LabelledItems | PairTable | CaptionImages
+D = TypeVar("D", LabelledItems, PairTable, CaptionImages)
+
+
+@dataclasses.dataclass
+class Splits(Generic[D]):
+    """Train, validation and test data of one kind.
+
+    Args:
+        train: Training data.
+        val: Validation data (model selection, early stopping).
+        test: Test data (reported once).
+    """
+
+    train: D
+    val: D
+    test: D
+
+    def __post_init__(self) -> None:
+        kinds = {type(self.train), type(self.val), type(self.test)}
+        if len(kinds) != 1:
+            names = ", ".join(sorted(k.__name__ for k in kinds))
+            raise DataError(f"Splits: train, val and test must be of one kind, got {names}")
+
+    @property
+    def kind(self) -> type[D]:
+        """The data class of the three splits."""
+        return type(self.train)
+
+    def items(self) -> list[tuple[str, D]]:
+        """``[("train", train), ("val", val), ("test", test)]``."""
+        return [("train", self.train), ("val", self.val), ("test", self.test)]

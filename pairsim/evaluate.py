@@ -1,0 +1,168 @@
+"""Evaluating a pair model on a split, with the metrics that fit the data.
+
+* pair tables (MRPC, STS-B, Quora, ...): verification metrics at the model's threshold (accuracy, F1,
+  ROC-AUC, average precision, EER) and, for graded data, Spearman / Pearson;
+* class-labelled items (Omniglot, faces, digits): verification on balanced pairs drawn with a fixed
+  seed, and N-way one-shot accuracy on episodes (plus Omniglot's 20 official runs when asked);
+* caption-image data (Flickr8k): Recall@1/5/10 both ways and median rank.
+
+The threshold is calibrated on the validation split only (``calibrate=True``); test metrics use the
+threshold stored in the model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pairsim.data.episodes import Episode, EpisodeSampler
+from pairsim.data.sampling import fixed_pairs
+from pairsim.data.types import CaptionImages, LabelledItems, PairTable
+from pairsim.errors import ConfigError
+from pairsim.metrics import (
+    calibrate_threshold,
+    graded_metrics,
+    oneshot_metrics,
+    plot_hardest_pairs,
+    plot_roc,
+    plot_score_histograms,
+    retrieval_metrics,
+    verification_metrics,
+)
+from pairsim.model import PairModel
+
+
+@dataclasses.dataclass
+class Scored:
+    """Scored pairs kept for plots: the inputs, their scores and labels (1 = similar)."""
+
+    items_a: list[Any]
+    items_b: list[Any]
+    scores: torch.Tensor
+    labels: torch.Tensor
+    threshold: float | None
+
+
+def _verification(
+    model: PairModel, pairs: PairTable, calibrate: bool, batch_size: int
+) -> tuple[dict[str, Any], Scored]:
+    scores = model.score(pairs.a, pairs.b, batch_size=batch_size)  # (N,)
+    labels = torch.tensor(pairs.labels, dtype=torch.float32)  # (N,)
+    hi = model.head.higher_is_similar
+    threshold = calibrate_threshold(scores, labels, higher_is_similar=hi) if calibrate else model.config.threshold
+    if threshold is None:  # an uncalibrated model: report the threshold-free metrics only
+        threshold = calibrate_threshold(scores, labels, higher_is_similar=hi)
+        metrics = verification_metrics(scores, labels, higher_is_similar=hi, threshold=threshold)
+        metrics = {k: v for k, v in metrics.items() if k not in ("accuracy", "f1", "precision", "recall", "threshold")}
+        threshold = None
+    else:
+        metrics = verification_metrics(scores, labels, higher_is_similar=hi, threshold=threshold)
+    if pairs.scores is not None:
+        metrics.update(graded_metrics(scores, pairs.scores, higher_is_similar=hi))
+    return metrics, Scored(list(pairs.a), list(pairs.b), scores, labels, threshold)
+
+
+def episode_scores(model: PairModel, episodes: list[Episode], batch_size: int) -> dict[str, Any]:
+    """One-shot accuracy: each query against its episode's support, best-scoring support wins.
+
+    All episodes' inputs are encoded in one pass (an input shared by episodes is encoded once).
+    """
+    queries = model.encode_a([q for ep in episodes for q in ep.query], batch_size=batch_size)  # (sum Q, D)
+    supports = model.encode_b([s for ep in episodes for s in ep.support], batch_size=batch_size)  # (sum S, D)
+    matrices, answers, q0, s0 = [], [], 0, 0
+    for ep in episodes:
+        q, s = queries[q0 : q0 + len(ep.query)], supports[s0 : s0 + len(ep.support)]  # (Q, D), (S, D)
+        q0, s0 = q0 + len(ep.query), s0 + len(ep.support)
+        with torch.inference_mode():
+            sim = model.head.matrix(q.to(model.device), s.to(model.device)).float().cpu()  # (Q, S)
+        if ep.k_shot > 1:  # average each way's k support scores
+            sim = sim.reshape(len(ep.query), ep.n_way, ep.k_shot).mean(-1)  # (Q, n_way)
+        matrices.append(sim.numpy())
+        answers.append(ep.targets)
+    metrics = oneshot_metrics(matrices, answers, higher_is_similar=model.head.higher_is_similar)
+    metrics.pop("per_episode", None)
+    return metrics
+
+
+def _retrieval(model: PairModel, data: CaptionImages, batch_size: int) -> dict[str, Any]:
+    text = model.encode_a(data.captions, batch_size=batch_size)  # (C, D)
+    image = model.encode_b(data.images, batch_size=batch_size)  # (I, D)
+    with torch.inference_mode():
+        sim = model.head.matrix(text.to(model.device), image.to(model.device)).float().cpu()  # (C, I)
+    return retrieval_metrics(sim.numpy(), data.caption_image, higher_is_similar=model.head.higher_is_similar)
+
+
+def evaluate_split(
+    model: PairModel,
+    data: PairTable | LabelledItems | CaptionImages,
+    config: Any,
+    *,
+    split: str,
+    calibrate: bool,
+    official_runs: list[Episode] | None = None,
+) -> tuple[dict[str, Any], Scored | None]:
+    """Metrics of ``model`` on one split.
+
+    Args:
+        model: The model to evaluate.
+        data: The split.
+        config: The recipe's :class:`~pairsim.recipe.EvalConfig`.
+        split: Its name ("val", "test"), seeding the pairs and episodes drawn from class-labelled data.
+        calibrate: Choose the decision threshold on this split (validation only) and report it.
+        official_runs: Extra episodes (Omniglot's 20 official runs) reported as ``official_*``.
+
+    Returns:
+        ``(metrics, scored pairs for plots or None)``.
+    """
+    model.eval()
+    bs = config.batch_size
+    if isinstance(data, CaptionImages):
+        return _retrieval(model, data, bs), None
+    if isinstance(data, PairTable):
+        return _verification(model, data, calibrate, bs)
+    if not isinstance(data, LabelledItems):
+        raise ConfigError(f"cannot evaluate data of type {type(data).__name__}")
+    seed = {"val": 1, "test": 2}.get(split, 3)
+    metrics, scored = _verification(
+        model, fixed_pairs(data, num_pairs=config.pairs, seed=seed, where=f"{split} pairs"), calibrate, bs
+    )
+    if config.episodes:
+        # within-group episodes need groups coarser than classes (alphabets of characters, not one subject each)
+        within = config.within_group and data.groups is not None and len(set(data.groups)) < len(set(data.labels))
+        sampler = EpisodeSampler(data, n_way=config.n_way, within_group=within, num_episodes=config.episodes, seed=seed)
+        metrics.update({f"oneshot_{k}": v for k, v in episode_scores(model, sampler.episodes(), bs).items()})
+    if official_runs:
+        metrics.update({f"official_{k}": v for k, v in episode_scores(model, official_runs, bs).items()})
+    return metrics, scored
+
+
+_PREFERRED = ("spearman", "official_accuracy", "oneshot_accuracy", "t2i_recall@1", "roc_auc")
+HEADLINE = (*_PREFERRED, "i2t_recall@1", "accuracy", "f1", "eer")  # metrics worth a curve
+
+
+def primary_metric(metrics: dict[str, Any], name: str = "auto") -> str:
+    """The metric that picks the best model: ``name``, or for ``auto`` the first of spearman, one-shot
+    accuracy, text-to-image Recall@1 and ROC-AUC that the metrics hold (higher is better for all)."""
+    if name != "auto":
+        if name not in metrics:
+            raise ConfigError(f"train.metric: {name!r} is not computed here; available: {', '.join(sorted(metrics))}")
+        return name
+    return next(m for m in (*_PREFERRED, *metrics) if m in metrics)
+
+
+def save_eval_plots(model: PairModel, scored: Scored | None, directory: Path, *, prefix: str) -> list[Path]:
+    """ROC curve, score histograms by label and the hardest pairs, as PNGs in ``directory``."""
+    if scored is None:
+        return []
+    hi = model.head.higher_is_similar
+    kind = "text" if model.tower_a.modality == "text" and model.side_b.modality == "text" else "auto"
+    return [
+        plot_roc(scored.scores, scored.labels, higher_is_similar=hi, path=directory / f"{prefix}_roc.png"),
+        plot_score_histograms(scored.scores, scored.labels, higher_is_similar=hi, threshold=scored.threshold,
+                              path=directory / f"{prefix}_score_histograms.png"),
+        plot_hardest_pairs(scored.items_a, scored.items_b, scored.scores, scored.labels, higher_is_similar=hi,
+                           threshold=scored.threshold, kind=kind, path=directory / f"{prefix}_hardest_pairs.png"),
+    ]  # fmt: skip

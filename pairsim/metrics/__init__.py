@@ -1,0 +1,45 @@
+"""Evaluation metrics and plots for pair similarity.
+
+Convention: label 1 = similar. Every function that takes scores also takes ``higher_is_similar`` (True
+for similarity heads such as cosine, False for distance heads such as euclidean) and gives the same
+metrics for a distance as for the negated similarity. Rates and correlations are fractions / raw
+coefficients, never percentages.
+
+* :mod:`~pairsim.metrics.verification`: thresholds, decisions, accuracy / F1 / ROC AUC / AP / EER;
+* :mod:`~pairsim.metrics.oneshot`: N-way one-shot episode accuracy with a 95% confidence interval;
+* :mod:`~pairsim.metrics.retrieval`: caption-image Recall@K and median rank, both directions;
+* :mod:`~pairsim.metrics.graded`: Spearman and Pearson correlation with graded gold similarity;
+* :mod:`~pairsim.metrics.table`: a printable table, and atomic JSON output;
+* :mod:`~pairsim.metrics.plots`: training curves, ROC, score histograms and hardest pairs as PNGs.
+
+Example:
+    >>> m = verification_metrics([0.9, 0.7, 0.2], [1, 0, 0], higher_is_similar=True, threshold=0.8)
+    >>> m["accuracy"], m["roc_auc"]
+    (1.0, 1.0)
+"""
+
+from pairsim.metrics.graded import graded_metrics
+from pairsim.metrics.oneshot import episode_accuracies, episode_accuracy, oneshot_metrics
+from pairsim.metrics.plots import hardest_pair_indices, plot_curves, plot_hardest_pairs, plot_roc, plot_score_histograms
+from pairsim.metrics.retrieval import retrieval_metrics
+from pairsim.metrics.table import format_table, write_json
+from pairsim.metrics.verification import calibrate_threshold, decide, equal_error_rate, verification_metrics
+
+__all__ = [
+    "calibrate_threshold",
+    "decide",
+    "episode_accuracies",
+    "episode_accuracy",
+    "equal_error_rate",
+    "format_table",
+    "graded_metrics",
+    "hardest_pair_indices",
+    "oneshot_metrics",
+    "plot_curves",
+    "plot_hardest_pairs",
+    "plot_roc",
+    "plot_score_histograms",
+    "retrieval_metrics",
+    "verification_metrics",
+    "write_json",
+]

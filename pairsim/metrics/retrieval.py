@@ -1,0 +1,118 @@
+"""Cross-modal retrieval (image-caption matching, as on Flickr30k / COCO): Recall@K and median rank.
+
+The input is a ``(n_captions, n_images)`` score matrix where caption ``i`` describes image
+``caption_image[i]``; an image usually has several captions (5 on Flickr30k and COCO).
+
+* text -> image: each caption ranks all images; the rank of its image gives Recall@K (the fraction of
+  captions whose image is in the top K) and the median rank.
+* image -> text: each image ranks all captions; it is a hit at K when any of its captions is in the top
+  K, and its rank is that of its best-ranked caption.
+
+Ranks start at 1. Ties are counted against the query (the correct item is ranked below every item that
+scores the same), so a model that gives equal scores cannot look good. Recalls are fractions in [0, 1],
+not percentages.
+
+Example:
+    >>> sim = [[0.9, 0.1], [0.4, 0.6], [0.2, 0.7]]
+    >>> m = retrieval_metrics(sim, [0, 0, 1], higher_is_similar=True, ks=(1,))
+    >>> round(m["t2i_recall@1"], 4), m["i2t_recall@1"]
+    (0.6667, 1.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from pairsim.errors import DataError
+from pairsim.metrics._inputs import oriented, to_numpy
+
+_CHUNK = 1024  # rows compared at a time, so a COCO-sized matrix needs no (n, n) temporaries
+
+
+def _ranks_of(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Return, per row of ``scores``, the rank of column ``targets[row]`` (1 = best, ties counted against)."""
+    ranks = np.empty(scores.shape[0], dtype=np.int64)
+    for start in range(0, scores.shape[0], _CHUNK):
+        block = scores[start : start + _CHUNK]
+        own = block[np.arange(block.shape[0]), targets[start : start + _CHUNK]]
+        ranks[start : start + _CHUNK] = (block >= own[:, None]).sum(axis=1)
+    return ranks
+
+
+def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
+    values = tuple(ks)
+    if not values or not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1 for k in values):
+        raise DataError(f"ks must be one or more positive integers, got {ks!r}")
+    return tuple(int(k) for k in values)
+
+
+def retrieval_metrics(
+    sim: Any, caption_image: Any, *, higher_is_similar: bool, ks: Sequence[int] = (1, 5, 10)
+) -> dict[str, float | int]:
+    """Return text->image and image->text Recall@K and median ranks of a caption-image score matrix.
+
+    Images without any caption still compete in text->image ranking (as distractors) but are not
+    queries for image->text.
+
+    Args:
+        sim: ``(n_captions, n_images)`` scores, caption by image.
+        caption_image: For each caption, the index of its image (``n_captions`` ints).
+        higher_is_similar: True for similarity scores, False for distances.
+        ks: The K of each Recall@K.
+
+    Returns:
+        A dict with, for each ``k`` in ``ks``, ``t2i_recall@k`` and ``i2t_recall@k`` (fractions in [0, 1]);
+        ``t2i_median_rank`` and ``i2t_median_rank`` (1 = best; may end in .5); ``n_captions``,
+        ``n_images`` and ``n_query_images`` (images with at least one caption).
+
+    Raises:
+        DataError: ``sim`` is not a non-empty 2-D matrix of finite numbers, ``caption_image`` does not
+            give one image index in range per caption, or ``ks`` is not positive integers.
+
+    Example:
+        >>> m = retrieval_metrics([[0.1, 0.9], [0.8, 0.3]], [1, 0], higher_is_similar=False, ks=(1,))
+        >>> m["t2i_recall@1"], m["t2i_median_rank"]
+        (0.0, 2.0)
+    """
+    scores = to_numpy(sim)
+    if scores.ndim != 2 or scores.size == 0:
+        raise DataError(f"sim must be a (n_captions, n_images) matrix, got shape {tuple(scores.shape)}")
+    scores = oriented(scores.astype(np.float64), higher_is_similar)
+    if not np.all(np.isfinite(scores)):
+        raise DataError("sim contains NaN or infinite values")
+    n_captions, n_images = scores.shape
+    targets = to_numpy(caption_image)
+    if targets.shape != (n_captions,):
+        raise DataError(
+            f"caption_image has shape {tuple(targets.shape)} but sim has {n_captions} caption rows; "
+            "need one image index per caption"
+        )
+    if not np.issubdtype(targets.dtype, np.integer):
+        raise DataError(f"caption_image must be integer image indices, got dtype {targets.dtype}")
+    if targets.min() < 0 or targets.max() >= n_images:
+        raise DataError(f"caption_image must be in [0, {n_images - 1}] for a matrix with {n_images} image columns")
+    ks = _check_ks(ks)
+
+    t2i = _ranks_of(scores, targets)
+    # Image -> text: rank each caption within its own image's column, then keep each image's best caption.
+    own_scores = scores[np.arange(n_captions), targets]
+    caption_rank = np.empty(n_captions, dtype=np.int64)
+    for start in range(0, n_captions, _CHUNK):
+        columns = scores[:, targets[start : start + _CHUNK]].T  # (chunk, n_captions)
+        caption_rank[start : start + _CHUNK] = (columns >= own_scores[start : start + _CHUNK, None]).sum(axis=1)
+    best = np.full(n_images, np.iinfo(np.int64).max)
+    np.minimum.at(best, targets, caption_rank)
+    i2t = best[np.unique(targets)]
+
+    metrics: dict[str, float | int] = {}
+    for k in ks:
+        metrics[f"t2i_recall@{k}"] = float(np.mean(t2i <= k))
+    metrics["t2i_median_rank"] = float(np.median(t2i))
+    for k in ks:
+        metrics[f"i2t_recall@{k}"] = float(np.mean(i2t <= k))
+    metrics["i2t_median_rank"] = float(np.median(i2t))
+    metrics.update(n_captions=n_captions, n_images=n_images, n_query_images=int(i2t.size))
+    return metrics

@@ -1,0 +1,282 @@
+"""``pairsim train``: the training loop, with evaluation, checkpoints, resume and early stopping."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+from transformers import get_scheduler
+
+from pairsim.data import build_source, load_dataset
+from pairsim.errors import PairsimError
+from pairsim.evaluate import HEADLINE, evaluate_split, primary_metric, save_eval_plots
+from pairsim.losses import LOSSES
+from pairsim.metrics import plot_curves, write_json
+from pairsim.model import PairModel
+from pairsim.recipe import Recipe
+from pairsim.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from pairsim.train.data import TrainBatches, training_inputs
+from pairsim.train.distributed import Runtime, setup, teardown
+from pairsim.train.step import TrainStep, batch_size_of, to_device
+
+log = logging.getLogger("pairsim.train")
+
+
+class TrainingError(PairsimError):
+    """Training cannot go on (a NaN / inf loss, ...); the last good checkpoint is kept."""
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _setup_logging(output_dir: Path, is_main: bool) -> None:
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+        handler.close()
+    if not is_main:
+        log.addHandler(logging.NullHandler())
+        return
+    output_dir.mkdir(parents=True, exist_ok=True)
+    fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
+    for handler in (logging.FileHandler(output_dir / "train.log"), logging.StreamHandler()):
+        handler.setFormatter(fmt)
+        log.addHandler(handler)
+
+
+def _optimizer(params: list[torch.nn.Parameter], recipe: Recipe) -> torch.optim.Optimizer:
+    t = recipe.train
+    if t.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+    cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
+    return cls(params, lr=t.lr, weight_decay=t.weight_decay)
+
+
+class Trainer:
+    """Trains the model a recipe describes and writes everything to ``recipe.output_dir``.
+
+    The output directory holds ``model/`` (the best model, ``save_pretrained`` layout, with the decision
+    threshold calibrated on the validation split), ``metrics.json`` (validation history and the final
+    test metrics), ``recipe.yaml`` (the resolved recipe), ``train.log``, ``plots/*.png`` and
+    ``checkpoints/last.pt`` (for ``--resume``).
+
+    Args:
+        recipe: The run to do.
+        resume: Continue from ``checkpoints/last.pt`` exactly where a killed run stopped.
+        progress: Show a progress bar.
+
+    Example:
+        >>> recipe = Recipe.load("recipes/digits_pairs.yaml", ["train.epochs=1"])  # doctest: +SKIP
+        >>> Trainer(recipe).run()["test"]["roc_auc"]  # doctest: +SKIP
+        0.97
+    """
+
+    def __init__(self, recipe: Recipe, *, resume: bool = False, progress: bool = True) -> None:
+        self.recipe = recipe
+        self.resume = resume
+        self.progress = progress
+        self.out = Path(recipe.output_dir)
+        self.ckpt_path = self.out / "checkpoints" / "last.pt"
+
+    # -- set-up ---------------------------------------------------------------------------------------------
+    def _build(self, rt: Runtime) -> None:
+        r = self.recipe
+        _seed_everything(r.train.seed)
+        self.splits = load_dataset(r.data)
+        model = PairModel(r.model)
+        items_a, items_b = training_inputs(self.splits.train)
+        model.adapt(items_a, items_b)
+        model.load_pretrained()
+        self.model = model.to(rt.device)
+        self.loss = LOSSES.get(r.loss.name)(r.loss, head=model.head).to(rt.device)
+        self.step_module = TrainStep(self.model, self.loss)
+        self.runner: torch.nn.Module = self.step_module
+        if rt.distributed:
+            self.runner = DistributedDataParallel(
+                self.step_module, device_ids=[rt.device.index] if rt.device.type == "cuda" else None
+            )
+        self.batches = TrainBatches(
+            self.splits.train, self.loss.input_kind, model.tower_a, model.side_b,
+            batch_size=r.train.batch_size, seed=r.train.seed, rank=rt.rank, world_size=rt.world_size,
+            num_workers=r.train.num_workers, pin_memory=rt.device.type == "cuda",
+            augment=getattr(r.data, "augment", None), pairs_per_epoch=r.train.pairs_per_epoch,
+            classes_per_batch=r.train.classes_per_batch, samples_per_class=r.train.samples_per_class,
+        )  # fmt: skip
+        per_epoch = self.batches.steps_per_epoch
+        self.steps_per_epoch = min(per_epoch, r.train.steps_per_epoch) if r.train.steps_per_epoch else per_epoch
+        total = self.steps_per_epoch * r.train.epochs
+        self.total_steps = min(total, r.train.max_steps) if r.train.max_steps else total
+        params = [p for p in self.step_module.parameters() if p.requires_grad]
+        self.optimizer = _optimizer(params, r)
+        self.scheduler = get_scheduler(
+            r.train.schedule if r.train.schedule != "constant" else "constant_with_warmup",
+            self.optimizer,
+            num_warmup_steps=int(r.train.warmup * self.total_steps),
+            num_training_steps=max(1, self.total_steps),
+        )
+        self.state: dict[str, Any] = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [],
+                                      "best": None, "best_epoch": None, "stale_epochs": 0}  # fmt: skip
+
+    def _checkpoint(self) -> None:
+        state = {
+            "step_module": self.step_module.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "trainer": self.state,
+            "rng": rng_state(),
+            "recipe": self.recipe.to_dict(),
+        }
+        save_checkpoint(self.ckpt_path, state)
+
+    def _restore(self) -> None:
+        ckpt = load_checkpoint(self.ckpt_path)
+        self.step_module.load_state_dict(ckpt["step_module"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.state = ckpt["trainer"]
+        set_rng_state(ckpt["rng"])
+        log.info("resumed from %s at epoch %d, step %d", self.ckpt_path, self.state["epoch"], self.state["global_step"])
+
+    # -- loop -------------------------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        """Train, evaluate and save. Returns the metrics written to ``metrics.json``."""
+        rt = setup(self.recipe.train.device)
+        try:
+            _setup_logging(self.out, rt.is_main)
+            self._build(rt)
+            if self.resume:
+                self._restore()
+            elif rt.is_main:
+                self.out.mkdir(parents=True, exist_ok=True)
+                (self.out / "recipe.yaml").write_text(self.recipe.to_yaml())
+            log.info(
+                "training %s on %s (%d train examples, %s loss, %d steps of %d, device %s, %d process(es))",
+                self.recipe.model.tower.name, self.recipe.data.name, len(self.splits.train), self.recipe.loss.name,
+                self.total_steps, self.recipe.train.batch_size, rt.device, rt.world_size,
+            )  # fmt: skip
+            self._train(rt)
+            return self._finish(rt)
+        finally:
+            teardown()
+
+    def _train(self, rt: Runtime) -> None:
+        t = self.recipe.train
+        autocast = rt.device.type == "cuda" and t.bf16
+        bar = tqdm(total=self.total_steps, initial=self.state["global_step"], disable=not (self.progress and rt.is_main),
+                   unit="step", dynamic_ncols=True)  # fmt: skip
+        while self.state["epoch"] < t.epochs and self.state["global_step"] < self.total_steps:
+            epoch = self.state["epoch"]
+            self.runner.train()
+            seen, started, running = 0, time.perf_counter(), None
+            for batch in self.batches.epoch(epoch, start=self.state["step_in_epoch"], limit=self.steps_per_epoch):
+                batch = to_device(batch, rt.device)
+                with torch.autocast(rt.device.type, dtype=torch.bfloat16, enabled=autocast):
+                    loss = self.runner(batch)
+                if not torch.isfinite(loss):
+                    raise TrainingError(
+                        f"loss is {loss.item()} at step {self.state['global_step']} (epoch {epoch}); stopped, the last "
+                        f"good checkpoint is kept at {self.ckpt_path} (lower train.lr or check the data)"
+                    )
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if t.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(self.step_module.parameters(), t.grad_clip)
+                self.optimizer.step()
+                self.scheduler.step()
+                self.state["global_step"] += 1
+                self.state["step_in_epoch"] += 1
+                seen += batch_size_of(batch) * rt.world_size
+                value = loss.item()
+                running = value if running is None else 0.9 * running + 0.1 * value
+                step = self.state["global_step"]
+                if step % t.log_every == 0 or step == self.total_steps:
+                    rate = seen / max(1e-9, time.perf_counter() - started)
+                    self.state["history"].append(
+                        {"step": step, "epoch": epoch, "loss": running, "lr": self.scheduler.get_last_lr()[0]}
+                    )
+                    bar.set_postfix(loss=f"{running:.4f}", ex_per_s=f"{rate:.0f}", epoch=epoch)
+                bar.update(1)
+                if rt.is_main and t.checkpoint_every and step % t.checkpoint_every == 0:
+                    self._checkpoint()
+                if step >= self.total_steps:
+                    break
+            self.state["epoch"] += 1
+            self.state["step_in_epoch"] = 0
+            stop = self._end_epoch(rt, epoch)
+            if rt.is_main:
+                self._checkpoint()
+            if stop:
+                break
+        bar.close()
+
+    def _end_epoch(self, rt: Runtime, epoch: int) -> bool:
+        """Validate, keep the best model, decide on early stopping. Returns True to stop."""
+        if not (self.recipe.train.eval_every_epoch and rt.is_main):
+            return False
+        metrics, _ = evaluate_split(self.model, self.splits.val, self.recipe.eval, split="val", calibrate=True)
+        name = primary_metric(metrics, self.recipe.train.metric)
+        value = metrics[name]
+        self.state["history"].append(
+            {
+                "epoch": epoch,
+                "step": self.state["global_step"],
+                **{f"val_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))},
+            }
+        )
+        log.info(
+            "epoch %d: val %s", epoch, ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+        )
+        best = self.state["best"]
+        if best is None or value > best:
+            self.state.update(best=value, best_epoch=epoch, stale_epochs=0)
+            self.model.config.threshold = metrics.get("threshold")
+            self.model.save_pretrained(self.out / "model", metrics={f"val_{name}": value})
+            log.info("new best val %s=%.4f, model saved to %s", name, value, self.out / "model")
+            return False
+        self.state["stale_epochs"] += 1
+        patience = self.recipe.train.early_stopping
+        if patience and self.state["stale_epochs"] >= patience:
+            log.info("early stopping: no val %s improvement for %d epochs", name, patience)
+            return True
+        return False
+
+    def _finish(self, rt: Runtime) -> dict[str, Any]:
+        if not rt.is_main:
+            return {}
+        model_dir = self.out / "model"
+        if (model_dir / "config.json").is_file():
+            model = PairModel.from_pretrained(model_dir, device=str(rt.device))
+        else:  # no validation ran: keep the last weights, calibrated on val
+            model = self.model
+            val, _ = evaluate_split(model, self.splits.val, self.recipe.eval, split="val", calibrate=True)
+            model.config.threshold = val.get("threshold")
+            model.save_pretrained(model_dir)
+        official = build_source(self.recipe.data).one_shot_runs() if self.recipe.eval.official_runs else None
+        test, details = evaluate_split(
+            model, self.splits.test, self.recipe.eval, split="test", calibrate=False, official_runs=official
+        )
+        metrics = {"best_epoch": self.state["best_epoch"], "best_val": self.state["best"], "test": test,
+                   "history": self.state["history"], "steps": self.state["global_step"]}  # fmt: skip
+        write_json(metrics, self.out / "metrics.json")
+        plots = self.out / "plots"
+        plots.mkdir(exist_ok=True)
+        logged = {key for entry in self.state["history"] for key in entry}
+        plot_curves(
+            self.state["history"], plots / "curves.png", val_keys=[f"val_{k}" for k in HEADLINE if f"val_{k}" in logged]
+        )
+        if self.recipe.eval.plots:
+            save_eval_plots(model, details, plots, prefix="test")
+        log.info("test: %s", ", ".join(f"{k}={v:.4f}" for k, v in test.items() if isinstance(v, float)))
+        log.info("done: model in %s, metrics in %s, plots in %s", model_dir, self.out / "metrics.json", plots)
+        return metrics
