@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from typing import Any, ClassVar, Literal, TypeVar, Union
@@ -28,6 +29,29 @@ import yaml
 from pairsim.errors import ConfigError
 
 C = TypeVar("C")
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, also reading ``1e-3`` as a float (YAML 1.1 needs ``1.0e-3``; YAML 1.2 does not)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML safely (no code), with exponent floats such as ``1e-4`` read as numbers."""
+    return yaml.load(text, Loader=_Loader)
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -63,11 +87,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
                 return _convert(arg, value, where)
             except ConfigError as err:
                 errors.append(err)
-        raise (
-            errors[0]
-            if len(errors) == 1
-            else ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
-        )
+        raise (errors[0] if len(errors) == 1 else ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}"))
     if origin is Literal:
         choices = typing.get_args(tp)
         if value not in choices:
@@ -131,9 +151,7 @@ def from_dict(cls: type[C], data: dict[str, Any], *, where: str = "config") -> C
     registry = getattr(cls, "registry", None)
     if registry is not None and issubclass(cls, ComponentConfig):
         if "name" not in data:
-            raise ConfigError(
-                f"{where}: missing 'name'; valid {registry.kind}s: {', '.join(registry.names())}"
-            )
+            raise ConfigError(f"{where}: missing 'name'; valid {registry.kind}s: {', '.join(registry.names())}")
         try:
             cls = registry.get(data["name"]).Config
         except ConfigError as err:
@@ -177,7 +195,7 @@ def set_override(data: dict[str, Any], assignment: str) -> None:
     if not sep or not key.strip():
         raise ConfigError(f"override {assignment!r}: expected key=value, e.g. train.epochs=1")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     parts = key.strip().split(".")
@@ -187,8 +205,6 @@ def set_override(data: dict[str, Any], assignment: str) -> None:
         if child is None:
             child = node[part] = {}
         if not isinstance(child, dict):
-            raise ConfigError(
-                f"override {assignment!r}: {'.'.join(parts[: i + 1])} is {child!r}, not a mapping"
-            )
+            raise ConfigError(f"override {assignment!r}: {'.'.join(parts[: i + 1])} is {child!r}, not a mapping")
         node = child
     node[parts[-1]] = value

@@ -143,6 +143,16 @@ _PREFERRED = ("spearman", "official_accuracy", "oneshot_accuracy", "t2i_recall@1
 HEADLINE = (*_PREFERRED, "i2t_recall@1", "accuracy", "f1", "eer")  # metrics worth a curve
 
 
+LOWER_IS_BETTER = {"eer", "t2i_median_rank", "i2t_median_rank"}
+
+
+def improved(name: str, value: float, best: float | None) -> bool:
+    """Whether ``value`` of metric ``name`` beats ``best`` (None: nothing yet); error rates and ranks go down."""
+    if best is None:
+        return True
+    return value < best if name.removeprefix("official_").removeprefix("oneshot_") in LOWER_IS_BETTER else value > best
+
+
 def primary_metric(metrics: dict[str, Any], name: str = "auto") -> str:
     """The metric that picks the best model: ``name``, or for ``auto`` the first of spearman, one-shot
     accuracy, text-to-image Recall@1 and ROC-AUC that the metrics hold (higher is better for all)."""

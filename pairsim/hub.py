@@ -39,13 +39,11 @@ def _tower_dirs(model: PairModel) -> list[tuple[str, Any]]:
     return [("tower_a", model.tower_a)] + ([] if model.tower_b is None else [("tower_b", model.tower_b)])
 
 
-def save_pretrained(
-    model: PairModel, directory: str | Path, *, metrics: dict[str, Any] | None = None
-) -> Path:
+def save_pretrained(model: PairModel, directory: str | Path, *, metrics: dict[str, Any] | None = None) -> Path:
     """Save ``model`` to ``directory`` (created or replaced as a whole). Returns the directory."""
     from pairsim import __version__
 
-    target = Path(directory)
+    target = Path(directory).expanduser()
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
@@ -86,7 +84,7 @@ def resolve(name_or_path: str | Path, *, revision: str | None = None) -> Path:
     Raises:
         ModelFileError: Neither a local model directory nor a reachable hub id.
     """
-    path = Path(name_or_path)
+    path = Path(name_or_path).expanduser()
     if path.is_dir():
         return path
     name = str(name_or_path)
@@ -117,7 +115,7 @@ def load_pretrained(
     except ValueError as err:
         raise ModelFileError(f"{config_path} is not valid JSON: {err}") from None
     version = saved.get("format_version") if isinstance(saved, dict) else None
-    if not isinstance(version, int) or version > FORMAT_VERSION or "model" not in saved:
+    if type(version) is not int or not 1 <= version <= FORMAT_VERSION or "model" not in saved:
         raise ModelFileError(
             f"{config_path}: unsupported format_version {version!r} (this pairsim reads <= {FORMAT_VERSION})"
         )
@@ -159,9 +157,7 @@ def model_card(model: PairModel, metrics: dict[str, Any] | None = None) -> str:
             f"untied towers: `{c.tower.name}` for side a, `{c.tower_b.name}` for side b (pseudo-siamese)"  # type: ignore[union-attr]
         )
     )
-    direction = (
-        "higher = more similar" if model.head.higher_is_similar else "lower = more similar (a distance)"
-    )
+    direction = "higher = more similar" if model.head.higher_is_similar else "lower = more similar (a distance)"
     lines = [
         "---", "library_name: pairsim", "tags: [pairsim, similarity, siamese]", "---", "",
         "# pairsim pair model", "",
@@ -176,7 +172,5 @@ def model_card(model: PairModel, metrics: dict[str, Any] | None = None) -> str:
     ]  # fmt: skip
     if metrics:
         lines += ["", "## Metrics", "", "| metric | value |", "|---|---|"]
-        lines += [
-            f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()
-        ]
+        lines += [f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()]
     return "\n".join(lines) + "\n"

@@ -67,9 +67,7 @@ def _from_array(array: np.ndarray | torch.Tensor) -> Image.Image:
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
-        raise DataError(
-            f"cannot use an array of shape {tuple(array.shape)} as an image; expected (H, W) or (H, W, C)"
-        )
+        raise DataError(f"cannot use an array of shape {tuple(array.shape)} as an image; expected (H, W) or (H, W, C)")
     if array.dtype == bool:
         array = array.astype(np.uint8) * 255
     elif np.issubdtype(array.dtype, np.floating):

@@ -72,22 +72,32 @@ class PairModel(nn.Module):
 
     # -- construction ---------------------------------------------------------------------------------------
     @classmethod
-    def from_config(cls, config: PairModelConfig | dict[str, Any], *, pretrained: bool = True) -> PairModel:
-        """Build a model and (by default) load each tower's pretrained weights once.
+    def from_config(
+        cls,
+        config: PairModelConfig | dict[str, Any],
+        *,
+        pretrained: bool = True,
+        adapt_on: tuple[Sequence[Any], Sequence[Any] | None] | None = None,
+    ) -> PairModel:
+        """Build a model, fit its data-dependent parts, then load each tower's pretrained weights once.
 
         Args:
             config: A config or its plain-data form (as in a recipe's ``model:`` section).
             pretrained: Load pretrained backbones (GloVe, a Hugging Face encoder, a torchvision / timm file).
+            adapt_on: Training inputs ``(side_a, side_b or None)`` for :meth:`adapt` (an LSTM's vocabulary),
+                fitted before the pretrained weights so GloVe fills the final vocabulary.
         """
         if isinstance(config, dict):
             config = PairModelConfig.from_dict(config)
         model = cls(config)
+        if adapt_on is not None:
+            model.adapt(*adapt_on)
         if pretrained:
             model.load_pretrained()
         return model
 
     def load_pretrained(self) -> None:
-        """Load every tower's pretrained weights (after :meth:`adapt`, which sizes vocabularies)."""
+        """Load every tower's pretrained weights (after :meth:`adapt`, which sizes vocabularies and resets them)."""
         for tower in self.distinct_towers:
             tower.load_pretrained()
 

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import yaml
 
-from pairsim.config import from_dict, set_override, to_dict
+from pairsim.config import from_dict, load_yaml, set_override, to_dict
 from pairsim.data import DatasetConfig
 from pairsim.errors import ConfigError
 from pairsim.losses import LossConfig
@@ -93,9 +93,12 @@ class Recipe:
         if not path.is_file():
             raise ConfigError(f"recipe not found: {path}")
         try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: invalid YAML: {err}") from None
+            data = load_yaml(path.read_text())
+        except yaml.YAMLError as err:  # one line: where it broke and what was wrong
+            mark = getattr(err, "problem_mark", None)
+            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            problem = " ".join(str(getattr(err, "problem", None) or err).split())
+            raise ConfigError(f"{path}: invalid YAML{at}: {problem}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a mapping with model, loss, data, train, eval, output_dir")
         return cls.from_dict(data, overrides=overrides, where=path.name)

@@ -27,6 +27,8 @@ def save_embeddings(embeddings, path: Path) -> None:
 
     if path.suffix not in (".safetensors", ".npy"):
         raise ConfigError(f"--out {path}: expected a .safetensors or .npy file name")
+    if not path.parent.is_dir():
+        raise ConfigError(f"--out {path}: folder {path.parent} does not exist")
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     if path.suffix == ".npy":
         np.save(tmp, embeddings.numpy())

@@ -72,6 +72,8 @@ def run_enroll(args: argparse.Namespace) -> int:
         raise DataError(f"enroll: {root}/{empty[0] if empty else '<identity>'}/ has no examples (images or .txt files)")
     model = PairModel.from_pretrained(args.model, device=str(pick_device(args.device)))
     gallery = Path(args.gallery)
+    if not gallery.parent.is_dir():
+        raise DataError(f"enroll: --gallery {gallery}: folder {gallery.parent} does not exist")
     names, rows = load_gallery(gallery) if gallery.is_file() else ([], torch.empty(0, model.tower_a.out_dim))
     keep = [i for i, n in enumerate(names) if n not in people]  # re-enrolling a person replaces them
     names, rows = [names[i] for i in keep], rows[keep]

@@ -38,6 +38,8 @@ def output(path: str | None) -> Iterator[TextIO]:
         yield sys.stdout
         return
     target = Path(path)
+    if not target.parent.is_dir():
+        raise DataError(f"--out {target}: folder {target.parent} does not exist")
     tmp = target.with_name(f".{target.name}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         yield f

@@ -170,12 +170,15 @@ class CaptionBatchSampler(EpochBatchSampler):
     """Batches of caption indices in which no two captions belong to the same image.
 
     For in-batch-negative (InfoNCE) training on caption-image data: a second caption of the same image in
-    a batch would be a false negative. Each epoch visits every caption once.
+    a batch would be a false negative. Each epoch visits every caption once. With ``world_size`` > 1 the
+    batches are drawn at the global size (``batch_size`` x ``world_size``, no image twice) and each is cut
+    into one ``batch_size`` slice per rank, so a distributed step (negatives gathered over the ranks) sees
+    exactly the batch one process sees with the global batch size.
 
     Args:
         caption_image: For each caption, the index of its image.
-        batch_size: Captions per batch (at most the number of images).
-        drop_last: Drop batches smaller than ``batch_size``.
+        batch_size: Captions per batch and rank (``batch_size`` x ``world_size`` at most the number of images).
+        drop_last: Drop batches smaller than ``batch_size`` (x ``world_size``).
         seed: Sampling seed.
         rank: This process's rank.
         world_size: Number of processes.
@@ -194,10 +197,9 @@ class CaptionBatchSampler(EpochBatchSampler):
         super().__init__(seed=seed, rank=rank, world_size=world_size)
         self.caption_image = np.asarray(caption_image, dtype=np.int64)
         n_images = len(np.unique(self.caption_image))
-        if not 1 <= batch_size <= n_images:
-            raise DataError(
-                f"caption batches: batch_size {batch_size} must lie in 1..{n_images} (the number of images)"
-            )
+        if not (batch_size >= 1 and batch_size * world_size <= n_images):
+            size = f"{batch_size}" if world_size == 1 else f"{batch_size} x {world_size} processes"
+            raise DataError(f"caption batches: batch_size {size} must lie in 1..{n_images} (the number of images)")
         self.batch_size, self.drop_last = batch_size, drop_last
 
     def global_batches(self, epoch: int) -> list[list[int]]:
@@ -213,10 +215,11 @@ class CaptionBatchSampler(EpochBatchSampler):
                 caps = by_image[images[j]]
                 if r < len(caps):
                     sequence.append(caps[r])
+        size = self.batch_size * self.world_size  # one optimiser step over all ranks
         queue, out = deque(sequence), []
         while queue:
             batch, seen, deferred = [], set(), []
-            while queue and len(batch) < self.batch_size:
+            while queue and len(batch) < size:
                 c = queue.popleft()
                 img = int(self.caption_image[c])
                 if img in seen:
@@ -227,5 +230,6 @@ class CaptionBatchSampler(EpochBatchSampler):
             queue.extendleft(reversed(deferred))
             out.append(batch)
         if self.drop_last:
-            out = [b for b in out if len(b) == self.batch_size]
-        return out
+            out = [b for b in out if len(b) == size]
+        bs = self.batch_size  # each global batch -> one slice per rank, in rank order (see batches())
+        return [b[r * bs : (r + 1) * bs] for b in out for r in range(self.world_size) if b[r * bs : (r + 1) * bs]]

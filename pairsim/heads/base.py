@@ -53,11 +53,7 @@ class Head(nn.Module):
         super().__init__()
         self.config = config
         if config.calibrated:
-            bias = (
-                -config.init_scale * self._signed(self.neutral)
-                if config.init_bias is None
-                else config.init_bias
-            )
+            bias = -config.init_scale * self._signed(self.neutral) if config.init_bias is None else config.init_bias
             self.scale = nn.Parameter(torch.tensor(float(config.init_scale)))
             self.bias = nn.Parameter(torch.tensor(float(bias)))
 

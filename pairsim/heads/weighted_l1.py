@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from pairsim.heads.base import HEADS, Head, HeadConfig
@@ -17,7 +19,7 @@ class WeightedL1Config(HeadConfig):
 
 @HEADS.register("weighted_l1")
 class WeightedL1Head(Head):
-    """``w . |a - b| + c``, the siamese convnet head of Koch et al.; the score is a logit, higher is similar.
+    """``w . |a - b| + c`` with ``w < 0``, the siamese convnet head of Koch et al.; the score is a logit, higher is similar.
 
     ``sigmoid(score)`` is the probability that the pair is the same class, trained with the ``bce`` loss.
 
@@ -36,16 +38,24 @@ class WeightedL1Head(Head):
         if config.dim <= 0:
             raise ValueError("weighted_l1 head needs dim > 0 (PairModel fills it from the towers)")
         super().__init__(config)
-        self.linear = nn.Linear(config.dim, 1)
+        # w = -softplus(raw) < 0: a larger |a - b| always lowers the score, so "higher is similar" holds from
+        # initialisation on, not only after training has found the sign (Koch et al. learn w unconstrained)
+        self.raw_weight = nn.Parameter(torch.full((config.dim,), math.log(math.expm1(1.0 / config.dim))))
+        self.offset = nn.Parameter(torch.zeros(()))
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The per-dimension weights of ``|a - b|``, all negative ``(D,)``."""
+        return -F.softplus(self.raw_weight)
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return self.linear((a - b).abs()).squeeze(-1)  # (B,)
+        return (a - b).abs() @ self.weight + self.offset  # (B,)
 
     def matrix(self, a: torch.Tensor, b: torch.Tensor, chunk: int = 256) -> torch.Tensor:
-        rows = []
+        rows, w = [], self.weight
         for start in range(0, a.shape[0], chunk):  # chunks bound memory at (chunk, Bb, D)
             diff = (a[start : start + chunk, None, :] - b[None, :, :]).abs()  # (c, Bb, D)
-            rows.append(self.linear(diff).squeeze(-1))  # (c, Bb)
+            rows.append(diff @ w + self.offset)  # (c, Bb)
         return torch.cat(rows)  # (Ba, Bb)
 
     @property

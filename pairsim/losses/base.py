@@ -56,6 +56,4 @@ class Loss(nn.Module):
 
     def _require(self, ok: bool, why: str) -> None:
         if not ok:
-            raise ConfigError(
-                f"loss {self.config.name!r} cannot be used with head {self.head.config.name!r}: {why}"
-            )
+            raise ConfigError(f"loss {self.config.name!r} cannot be used with head {self.head.config.name!r}: {why}")

@@ -36,9 +36,7 @@ class BCELoss(Loss):
 
     def __init__(self, config: BCEConfig, *, head: Head) -> None:
         super().__init__(config, head=head)
-        self._require(
-            head.gives_probability, "it gives no probability; use weighted_l1, exp or calibrated: true"
-        )
+        self._require(head.gives_probability, "it gives no probability; use weighted_l1, exp or calibrated: true")
 
     def forward(self, a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Args: ``a, b``: ``(B, D)``; ``labels``: ``(B,)``, 1 = similar. Returns: scalar loss."""

@@ -36,9 +36,7 @@ def read_glove(path: str | Path, vocab: dict[str, int], dim: int) -> tuple[torch
                 continue
             values = rest.split(" ")
             if len(values) != dim:
-                raise DataError(
-                    f"{path} line {n + 1}: vector of size {len(values)}, expected embed_dim={dim}"
-                )
+                raise DataError(f"{path} line {n + 1}: vector of size {len(values)}, expected embed_dim={dim}")
             rows.append(vocab[word])
             vectors.append([float(v) for v in values])
     return torch.tensor(rows, dtype=torch.long), torch.tensor(vectors, dtype=torch.float32).reshape(-1, dim)

@@ -57,9 +57,7 @@ class WordTokenizer:
         return ids
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(
-            json.dumps({"lowercase": self.lowercase, "itos": self.itos}, ensure_ascii=False)
-        )
+        Path(path).write_text(json.dumps({"lowercase": self.lowercase, "itos": self.itos}, ensure_ascii=False))
 
     @classmethod
     def load(cls, path: str | Path) -> WordTokenizer:

@@ -30,9 +30,7 @@ from pairsim.config import ComponentConfig
 from pairsim.registry import Registry
 
 Features = dict[str, Any]  # one item's features, e.g. {"input_ids": [101, 2023, 102]}
-Batch = dict[
-    str, torch.Tensor
-]  # a padded / stacked batch, e.g. {"input_ids": (B, T), "attention_mask": (B, T)}
+Batch = dict[str, torch.Tensor]  # a padded / stacked batch, e.g. {"input_ids": (B, T), "attention_mask": (B, T)}
 Modality = Literal["text", "image"]
 
 TOWERS: Registry[type[Tower]] = Registry("tower")

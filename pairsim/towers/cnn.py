@@ -15,13 +15,9 @@ from pairsim.towers.image import ImageTower, ImageTowerConfig
 
 @dataclasses.dataclass(kw_only=True)
 class CNNConfig(ImageTowerConfig):
-    arch: Literal["koch", "face"] = (
-        "koch"  # koch: Koch et al. 2015; face: the PyTorch face-similarity tutorial
-    )
+    arch: Literal["koch", "face"] = "koch"  # koch: Koch et al. 2015; face: the PyTorch face-similarity tutorial
     width: float = 1.0  # multiplies every layer's channel count (0.25 for a quick model)
-    out_dim: int = (
-        4096  # koch: units of the sigmoid layer (4096 in the paper); face: last layer (5 in the tutorial)
-    )
+    out_dim: int = 4096  # koch: units of the sigmoid layer (4096 in the paper); face: last layer (5 in the tutorial)
     dropout: float = 0.2  # face: Dropout2d after each conv block
     channels: int = 1
     image_size: list[int] = dataclasses.field(default_factory=lambda: [105, 105])

@@ -18,9 +18,7 @@ class ImageTowerConfig(TowerConfig):
     """Fields every image tower has; the defaults suit ImageNet backbones."""
 
     channels: int = 3  # 1: grayscale input, 3: RGB
-    image_size: list[int] = dataclasses.field(
-        default_factory=lambda: [224, 224]
-    )  # (height, width) fed to the net
+    image_size: list[int] = dataclasses.field(default_factory=lambda: [224, 224])  # (height, width) fed to the net
     mean: list[float] = dataclasses.field(default_factory=lambda: [0.485, 0.456, 0.406])  # per channel
     std: list[float] = dataclasses.field(default_factory=lambda: [0.229, 0.224, 0.225])  # per channel
 

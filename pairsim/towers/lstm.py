@@ -82,13 +82,9 @@ class LSTMTower(Tower):
     def adapt(self, items: Iterable[Any]) -> None:
         """Build the vocabulary from training texts and resize the embedding table to it."""
         c = self.config
-        self.tokenizer = WordTokenizer.build(
-            items, min_freq=c.min_freq, max_size=c.max_vocab, lowercase=c.lowercase
-        )
+        self.tokenizer = WordTokenizer.build(items, min_freq=c.min_freq, max_size=c.max_vocab, lowercase=c.lowercase)
         c.vocab_size = len(self.tokenizer)
-        self.embedding = nn.Embedding(c.vocab_size, c.embed_dim, padding_idx=0).to(
-            self.embedding.weight.device
-        )
+        self.embedding = nn.Embedding(c.vocab_size, c.embed_dim, padding_idx=0).to(self.embedding.weight.device)
         self.embedding.weight.requires_grad_(not c.freeze_embeddings)
 
     def load_pretrained(self) -> None:
@@ -125,9 +121,7 @@ class LSTMTower(Tower):
             pooled = torch.cat(list(h[-dirs:]), dim=-1)  # (B, H * dirs)
         else:
             out, _ = pad_packed_sequence(out, batch_first=True)  # (B, T, H * dirs)
-            mask = (torch.arange(out.shape[1], device=out.device)[None] < lengths.to(out.device)[:, None])[
-                ..., None
-            ]
+            mask = (torch.arange(out.shape[1], device=out.device)[None] < lengths.to(out.device)[:, None])[..., None]
             if self.config.pooling == "mean":
                 pooled = (out * mask).sum(1) / mask.sum(1).clamp(min=1)  # (B, H * dirs)
             else:

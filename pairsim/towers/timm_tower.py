@@ -25,9 +25,7 @@ class TimmConfig(ImageTowerConfig):
     model: str = "efficientnet_lite0"  # a timm model name
     weights: str | None = None  # a local .safetensors / .pth file with timm's key names, or "hub" to let timm
     #                             download its pretrained weights (online only); None: random init
-    out_dim: int = (
-        0  # projection size; 0 keeps the backbone's pooled feature size (1280 for EfficientNet-Lite0)
-    )
+    out_dim: int = 0  # projection size; 0 keeps the backbone's pooled feature size (1280 for EfficientNet-Lite0)
 
 
 @TOWERS.register("timm")
@@ -61,9 +59,7 @@ class TimmTower(ImageTower):
             pretrained = _timm().create_model(self.config.model, pretrained=True, num_classes=0)
             self.backbone.load_state_dict(pretrained.state_dict())
             return
-        load_backbone_weights(
-            self.backbone, self.config.weights, ignore_prefixes=("classifier.", "fc.", "head.")
-        )
+        load_backbone_weights(self.backbone, self.config.weights, ignore_prefixes=("classifier.", "fc.", "head."))
 
     def forward(self, batch: Batch) -> torch.Tensor:
         return self.proj(self.backbone(batch["pixel_values"]))  # (B, 3, H, W) -> (B, out_dim)

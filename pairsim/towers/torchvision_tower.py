@@ -24,9 +24,7 @@ class TorchvisionConfig(ImageTowerConfig):
     def check(self) -> None:
         super().check()
         if self.model not in torchvision.models.list_models(module=torchvision.models):
-            raise ConfigError(
-                f"model: unknown torchvision model {self.model!r}; e.g. resnet18, efficientnet_b0"
-            )
+            raise ConfigError(f"model: unknown torchvision model {self.model!r}; e.g. resnet18, efficientnet_b0")
 
 
 def _strip_classifier(net: nn.Module) -> tuple[str, int]:

@@ -25,16 +25,10 @@ class TransformerConfig(TowerConfig):
     model: str = "sentence-transformers/all-MiniLM-L6-v2"  # hub id or local directory of the encoder
     pooling: Literal["auto", "mean", "cls", "max"] = "auto"  # auto: the sentence-transformers directory's
     #                                                        1_Pooling config when present, else mean
-    normalize: bool | None = (
-        None  # L2-normalise embeddings; None: as the sentence-transformers directory says
-    )
-    max_length: int = (
-        0  # tokens per text; 0: sentence_bert_config.json's max_seq_length, else the tokenizer's (<= 512)
-    )
+    normalize: bool | None = None  # L2-normalise embeddings; None: as the sentence-transformers directory says
+    max_length: int = 0  # tokens per text; 0: sentence_bert_config.json's max_seq_length, else the tokenizer's (<= 512)
     out_dim: int = 0  # projection size; 0 keeps the encoder's hidden size
-    backbone_config: dict[str, Any] | None = (
-        None  # the encoder's full config, filled at build and saved inline
-    )
+    backbone_config: dict[str, Any] | None = None  # the encoder's full config, filled at build and saved inline
     #                                                 so that loading a saved model fetches nothing
 
 
@@ -53,9 +47,7 @@ def _resolve_sentence_transformers(config: TransformerConfig) -> None:
     if config.pooling == "auto":
         pool = _read_json(root / types.get("Pooling", "1_Pooling") / "config.json") or {}
         config.pooling = (
-            "cls"
-            if pool.get("pooling_mode_cls_token")
-            else ("max" if pool.get("pooling_mode_max_tokens") else "mean")
+            "cls" if pool.get("pooling_mode_cls_token") else ("max" if pool.get("pooling_mode_max_tokens") else "mean")
         )
     if config.normalize is None:
         config.normalize = "Normalize" in types
@@ -124,16 +116,12 @@ class TransformerTower(Tower):
 
     def _require_tokenizer(self) -> Any:
         if self.tokenizer is None:
-            raise RuntimeError(
-                "the tokenizer is not loaded: call load_pretrained() or PairModel.from_pretrained()"
-            )
+            raise RuntimeError("the tokenizer is not loaded: call load_pretrained() or PairModel.from_pretrained()")
         return self.tokenizer
 
     # -- preprocessing -------------------------------------------------------------------------------------
     def featurize(self, items: Sequence[Any]) -> list[Features]:
-        enc = self._require_tokenizer()(
-            [str(t) for t in items], truncation=True, max_length=self.config.max_length
-        )
+        enc = self._require_tokenizer()([str(t) for t in items], truncation=True, max_length=self.config.max_length)
         return [{k: enc[k][i] for k in enc} for i in range(len(items))]
 
     def collate(self, features: Sequence[Features]) -> Batch:
@@ -143,9 +131,7 @@ class TransformerTower(Tower):
         # one tokenizer call (tokenise + pad) is faster than featurize + collate for a ready batch
         tok = self._require_tokenizer()
         texts = [str(t) for t in items]
-        return dict(
-            tok(texts, padding=True, truncation=True, max_length=self.config.max_length, return_tensors="pt")
-        )
+        return dict(tok(texts, padding=True, truncation=True, max_length=self.config.max_length, return_tensors="pt"))
 
     # -- forward -------------------------------------------------------------------------------------------
     def forward(self, batch: Batch) -> torch.Tensor:

@@ -34,9 +34,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_backbone_weights(
-    module: nn.Module, path: str | Path, *, ignore_prefixes: tuple[str, ...] = ()
-) -> None:
+def load_backbone_weights(module: nn.Module, path: str | Path, *, ignore_prefixes: tuple[str, ...] = ()) -> None:
     """Load ``path`` into ``module``; keys starting with ``ignore_prefixes`` (a replaced classifier) are skipped.
 
     Raises:

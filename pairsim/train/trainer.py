@@ -16,7 +16,7 @@ from transformers import get_scheduler
 
 from pairsim.data import build_source, load_dataset
 from pairsim.errors import PairsimError
-from pairsim.evaluate import HEADLINE, evaluate_split, primary_metric, save_eval_plots
+from pairsim.evaluate import HEADLINE, evaluate_split, improved, primary_metric, save_eval_plots
 from pairsim.losses import LOSSES
 from pairsim.metrics import plot_curves, write_json
 from pairsim.model import PairModel
@@ -94,10 +94,7 @@ class Trainer:
         r = self.recipe
         _seed_everything(r.train.seed)
         self.splits = load_dataset(r.data)
-        model = PairModel(r.model)
-        items_a, items_b = training_inputs(self.splits.train)
-        model.adapt(items_a, items_b)
-        model.load_pretrained()
+        model = PairModel.from_config(r.model, adapt_on=training_inputs(self.splits.train))
         self.model = model.to(rt.device)
         self.loss = LOSSES.get(r.loss.name)(r.loss, head=model.head).to(rt.device)
         self.step_module = TrainStep(self.model, self.loss)
@@ -178,7 +175,9 @@ class Trainer:
         while self.state["epoch"] < t.epochs and self.state["global_step"] < self.total_steps:
             epoch = self.state["epoch"]
             self.runner.train()
-            seen, started, running = 0, time.perf_counter(), None
+            seen, started = 0, time.perf_counter()
+            if self.state["step_in_epoch"] == 0:  # the smoothed loss restarts each epoch; kept mid-epoch for --resume
+                self.state["running_loss"] = None
             for batch in self.batches.epoch(epoch, start=self.state["step_in_epoch"], limit=self.steps_per_epoch):
                 batch = to_device(batch, rt.device)
                 with torch.autocast(rt.device.type, dtype=torch.bfloat16, enabled=autocast):
@@ -198,14 +197,16 @@ class Trainer:
                 self.state["step_in_epoch"] += 1
                 seen += batch_size_of(batch) * rt.world_size
                 value = loss.item()
+                running = self.state.get("running_loss")
                 running = value if running is None else 0.9 * running + 0.1 * value
+                self.state["running_loss"] = running
                 step = self.state["global_step"]
                 if step % t.log_every == 0 or step == self.total_steps:
                     rate = seen / max(1e-9, time.perf_counter() - started)
                     self.state["history"].append(
                         {"step": step, "epoch": epoch, "loss": running, "lr": self.scheduler.get_last_lr()[0]}
                     )
-                    bar.set_postfix(loss=f"{running:.4f}", ex_per_s=f"{rate:.0f}", epoch=epoch)
+                    bar.set_postfix(loss=f"{running:.4f}", pairs_per_s=f"{rate:.0f}", epoch=epoch)
                 bar.update(1)
                 if rt.is_main and t.checkpoint_every and step % t.checkpoint_every == 0:
                     self._checkpoint()
@@ -214,6 +215,10 @@ class Trainer:
             self.state["epoch"] += 1
             self.state["step_in_epoch"] = 0
             stop = self._end_epoch(rt, epoch)
+            if rt.distributed:  # rank 0 validates and decides; every rank must stop together
+                flag = [stop]
+                torch.distributed.broadcast_object_list(flag, src=0)
+                stop = bool(flag[0])
             if rt.is_main:
                 self._checkpoint()
             if stop:
@@ -237,8 +242,7 @@ class Trainer:
         log.info(
             "epoch %d: val %s", epoch, ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float))
         )
-        best = self.state["best"]
-        if best is None or value > best:
+        if improved(name, value, self.state["best"]):
             self.state.update(best=value, best_epoch=epoch, stale_epochs=0)
             self.model.config.threshold = metrics.get("threshold")
             self.model.save_pretrained(self.out / "model", metrics={f"val_{name}": value})
@@ -255,7 +259,7 @@ class Trainer:
         if not rt.is_main:
             return {}
         model_dir = self.out / "model"
-        if (model_dir / "config.json").is_file():
+        if self.state["best_epoch"] is not None:  # this run validated and saved its best model (not a stale one)
             model = PairModel.from_pretrained(model_dir, device=str(rt.device))
         else:  # no validation ran: keep the last weights, calibrated on val
             model = self.model

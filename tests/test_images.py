@@ -1,0 +1,98 @@
+"""load_image: paths, PIL images, numpy arrays and tensors -> PIL images; bad input -> DataError."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pairsim.errors import DataError
+from pairsim.images import load_image
+
+
+@pytest.fixture
+def rgb() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (6, 5, 3), dtype=np.uint8)
+
+
+def test_every_kind_of_input_gives_the_same_pixels(rgb: np.ndarray, tmp_path: Path) -> None:
+    path = tmp_path / "x.png"
+    Image.fromarray(rgb).save(path)
+    as_float = rgb.astype(np.float64) / 255
+    inputs = [
+        rgb,
+        str(path),
+        path,
+        Image.fromarray(rgb),
+        as_float,  # float (H, W, C) in [0, 1]
+        as_float.astype(np.float32),
+        torch.from_numpy(as_float).permute(2, 0, 1).float(),  # tensor (C, H, W)
+        torch.from_numpy(as_float).float(),  # tensor (H, W, C)
+        rgb.astype(np.int64),  # other integer types are taken as 0..255
+    ]
+    for item in inputs:
+        image = load_image(item)
+        assert image.mode == "RGB" and image.size == (5, 6), type(item)
+        assert np.array_equal(np.asarray(image), rgb), type(item)
+
+
+def test_grayscale_inputs(rgb: np.ndarray) -> None:
+    mask = rgb[:, :, 0] > 127
+    image = load_image(mask)  # bool (H, W): True -> 255
+    assert image.mode == "L" and np.array_equal(np.asarray(image), mask.astype(np.uint8) * 255)
+    single = load_image(rgb[:, :, :1])  # (H, W, 1)
+    assert single.mode == "L" and np.array_equal(np.asarray(single), rgb[:, :, 0])
+    from_tensor = load_image(torch.from_numpy(rgb[:, :, 0]).float()[None] / 255)  # (1, H, W)
+    assert np.array_equal(np.asarray(from_tensor), rgb[:, :, 0])
+    assert load_image(torch.ones(4, 4) * 2.0).getextrema() == (255, 255)  # floats are clipped to [0, 1]
+    assert load_image(np.full((3, 3), -7, dtype=np.int32)).getextrema() == (0, 0)  # ints clipped to 0..255
+
+
+def test_mode_conversion(rgb: np.ndarray) -> None:
+    gray = load_image(rgb, mode="L")
+    assert gray.mode == "L"
+    assert np.array_equal(np.asarray(gray), np.asarray(Image.fromarray(rgb).convert("L")))
+    assert load_image(rgb[:, :, 0], mode="RGB").mode == "RGB"
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, dtype=np.uint8)])
+    assert load_image(rgba).mode == "RGBA" and load_image(rgba, mode="RGB").mode == "RGB"
+
+
+def test_pil_image_is_returned_as_is(rgb: np.ndarray) -> None:
+    image = Image.fromarray(rgb)
+    assert load_image(image) is image
+
+
+def test_missing_and_unreadable_files_name_the_file(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.png"
+    with pytest.raises(DataError, match=f"^{re.escape(f'image file not found: {missing}')}$"):
+        load_image(missing)
+    with pytest.raises(DataError, match="image file not found"):
+        load_image(str(tmp_path))  # a directory is no image file
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(DataError, match=f"^{re.escape(f'cannot read image {bad}')}"):
+        load_image(bad)
+    truncated = tmp_path / "truncated.png"
+    Image.fromarray(np.zeros((64, 64, 3), dtype=np.uint8) + 7).save(truncated)
+    truncated.write_bytes(truncated.read_bytes()[:60])
+    with pytest.raises(DataError, match="cannot read image"):
+        load_image(truncated)
+
+
+@pytest.mark.parametrize("shape", [(5,), (2, 3, 4, 5), (4, 4, 2), (4, 4, 5)])
+def test_unusable_array_shapes_name_the_shape(shape: tuple[int, ...]) -> None:
+    with pytest.raises(
+        DataError, match=rf"cannot use an array of shape \({', '.join(map(str, shape))},?\) as an image"
+    ):
+        load_image(np.zeros(shape, dtype=np.uint8))
+
+
+def test_unusable_types_are_named() -> None:
+    with pytest.raises(DataError, match="cannot use list as an image"):
+        load_image([[0, 1], [1, 0]])
+    with pytest.raises(DataError, match="cannot use NoneType as an image"):
+        load_image(None)

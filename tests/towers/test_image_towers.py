@@ -1,0 +1,149 @@
+"""Image towers: preprocessing, the two small convnets, and backbone weights from local files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from pairsim.config import from_dict
+from pairsim.errors import ConfigError, ModelFileError
+from pairsim.towers import TOWERS, Tower, TowerConfig
+from pairsim.towers.weights import read_state_dict
+
+
+def build(config: dict[str, Any]) -> Tower:
+    torch.manual_seed(0)
+    cfg = from_dict(TowerConfig, config, where="tower")
+    return TOWERS.get(cfg.name)(cfg)
+
+
+def test_preprocess_resizes_converts_and_normalises(tower_config: Callable[..., dict[str, Any]]) -> None:
+    tower = build(tower_config("torchvision", image_size=[16, 12]))
+    white = np.full((30, 20, 3), 255, dtype=np.uint8)
+    gray = np.full((10, 10), 0, dtype=np.uint8)  # grayscale in, RGB out
+    batch = tower.preprocess([white, gray])
+    assert list(batch) == ["pixel_values"]
+    x = batch["pixel_values"]
+    assert x.shape == (2, 3, 16, 12) and x.dtype == torch.float32
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    torch.testing.assert_close(x[0], ((1 - mean) / std)[:, None, None].expand(3, 16, 12))
+    torch.testing.assert_close(x[1], ((0 - mean) / std)[:, None, None].expand(3, 16, 12))
+
+
+def test_grayscale_tower_converts_rgb(tower_config: Callable[..., dict[str, Any]], pngs) -> None:
+    tower = build(tower_config("cnn", mean=[0.5], std=[0.5]))
+    paths = pngs(n=2)
+    x = tower.preprocess([*paths, np.ones((80, 80), dtype=bool)])["pixel_values"]
+    assert x.shape == (3, 1, 72, 72)
+    torch.testing.assert_close(x[2], torch.ones(1, 72, 72))  # (1 - 0.5) / 0.5
+    assert x[:2].min() >= -1 and x[:2].max() <= 1 and x[0].std() > 0.1
+
+
+def test_paths_and_arrays_of_one_image_agree(tower_config: Callable[..., dict[str, Any]], pngs) -> None:
+    tower = build(tower_config("timm"))
+    path = pngs(n=1)[0]
+    from PIL import Image
+
+    array = np.asarray(Image.open(path).convert("RGB"))
+    a, b = tower.preprocess([path])["pixel_values"], tower.preprocess([array])["pixel_values"]
+    assert torch.equal(a, b)
+
+
+def test_cnn_rejects_too_small_images() -> None:
+    with pytest.raises(ConfigError, match=r"image_size \[40, 40\] is too small for arch 'koch' \(at least 65x65\)"):
+        build({"name": "cnn", "width": 0.25, "out_dim": 8, "image_size": [40, 40]})
+    build({"name": "cnn", "width": 0.25, "out_dim": 8, "image_size": [65, 65]})  # the smallest that works
+
+
+def test_cnn_architectures(tower_config: Callable[..., dict[str, Any]]) -> None:
+    koch = build(tower_config("cnn"))
+    assert isinstance(koch.fc[-1], torch.nn.Sigmoid)  # Koch et al.: a sigmoid embedding layer
+    out = koch(koch.preprocess([np.zeros((72, 72))]))
+    assert ((out > 0) & (out < 1)).all()
+    face = build(tower_config("cnn", arch="face", image_size=[32, 32]))
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in face.modules()) == 3
+    assert sum(isinstance(m, torch.nn.Linear) for m in face.fc) == 3
+    assert build({"name": "cnn", "width": 1.0, "out_dim": 8})._modules["features"][0].out_channels == 64
+
+
+def test_torchvision_classifier_is_replaced(tower_config: Callable[..., dict[str, Any]]) -> None:
+    tower = build(tower_config("torchvision"))
+    assert isinstance(tower.backbone.fc, torch.nn.Identity) and tower.feature_dim == 512
+    assert tower.proj.in_features == 512 and tower.proj.out_features == 8
+    keep = build(tower_config("torchvision", out_dim=0))
+    assert keep.out_dim == 512 and isinstance(keep.proj, torch.nn.Identity)
+
+
+def test_timm_unknown_model_raises(tower_config: Callable[..., dict[str, Any]]) -> None:
+    with pytest.raises(ConfigError, match="unknown timm model 'no_such_net'"):
+        build(tower_config("timm", model="no_such_net"))
+
+
+def test_timm_loads_efficientnet_lite0_weights(
+    tower_config: Callable[..., dict[str, Any]], efficientnet_lite0_weights: Path
+) -> None:
+    random_init = build(tower_config("timm"))
+    tower = build(tower_config("timm", weights=str(efficientnet_lite0_weights)))
+    tower.load_pretrained()
+    expected = load_file(efficientnet_lite0_weights)
+    own = tower.backbone.state_dict()
+    loaded = [k for k in own if k in expected]
+    # every weight and BN statistic is in the file (only the BN step counters are not)
+    assert loaded == [k for k in own if not k.endswith("num_batches_tracked")]
+    assert len(loaded) > 200
+    for key in loaded:
+        assert torch.equal(own[key], expected[key]), key
+    assert tower.out_dim == 8 and tower.backbone.num_features == 1280
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    tower.eval(), random_init.eval()
+    with torch.no_grad():
+        assert not torch.allclose(tower.backbone(x), random_init.backbone(x))
+
+
+def test_torchvision_loads_a_local_weights_file(tower_config: Callable[..., dict[str, Any]], tmp_path: Path) -> None:
+    import torchvision
+
+    torch.manual_seed(1)
+    source = torchvision.models.resnet18(weights=None)  # with its classifier, as published files are
+    pth, st = tmp_path / "resnet18.pth", tmp_path / "resnet18.safetensors"
+    torch.save(source.state_dict(), pth)
+    save_file({k: v.contiguous() for k, v in source.state_dict().items()}, st)
+    for path in (pth, st):
+        tower = build(tower_config("torchvision", weights=str(path)))
+        tower.load_pretrained()
+        own = tower.backbone.state_dict()
+        for key, value in source.state_dict().items():
+            if not key.startswith("fc."):
+                assert torch.equal(own[key], value), key
+
+
+def test_weight_file_errors(tower_config: Callable[..., dict[str, Any]], tmp_path: Path) -> None:
+    tower = build(tower_config("torchvision", weights=str(tmp_path / "missing.pth")))
+    with pytest.raises(ModelFileError, match="weights file not found"):
+        tower.load_pretrained()
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"\x01" * 100)
+    with pytest.raises(ModelFileError, match="cannot read weights file"):
+        read_state_dict(garbage)
+    other = tmp_path / "other.safetensors"
+    save_file({"conv1.weight": torch.zeros(64, 3, 7, 7)}, other)
+    tower.config.weights = str(other)
+    with pytest.raises(ModelFileError, match="does not fit the backbone: missing keys"):
+        tower.load_pretrained()
+    wrong = tmp_path / "wrong.pth"
+    state = {k: v.clone() for k, v in tower.backbone.state_dict().items()}
+    state["conv1.weight"] = torch.zeros(8, 3, 7, 7)
+    torch.save({"state_dict": state}, wrong)  # a {"state_dict": ...} checkpoint
+    tower.config.weights = str(wrong)
+    with pytest.raises(ModelFileError, match=r"shape mismatch at \['conv1.weight'\]"):
+        tower.load_pretrained()
+    not_a_dict = tmp_path / "list.pt"
+    torch.save([torch.zeros(1)], not_a_dict)
+    with pytest.raises(ModelFileError, match="holds no state dict"):
+        read_state_dict(not_a_dict)
