@@ -151,7 +151,7 @@ def from_dict(cls: type[C], data: dict[str, Any], *, where: str = "config") -> C
     registry = getattr(cls, "registry", None)
     if registry is not None and issubclass(cls, ComponentConfig):
         if "name" not in data:
-            raise ConfigError(f"{where}: missing 'name'; valid {registry.kind}s: {', '.join(registry.names())}")
+            raise ConfigError(f"{where}: missing 'name'; valid {registry.plural}: {', '.join(registry.names())}")
         try:
             cls = registry.get(data["name"]).Config
         except ConfigError as err:

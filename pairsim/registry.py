@@ -52,8 +52,13 @@ class Registry(Generic[T]):
             ConfigError: ``name`` is unknown; the message lists the valid names.
         """
         if name not in self._entries:
-            raise ConfigError(f"unknown {self.kind} {name!r}; valid {self.kind}s: {', '.join(self.names())}")
+            raise ConfigError(f"unknown {self.kind} {name!r}; valid {self.plural}: {', '.join(self.names())}")
         return self._entries[name]
+
+    @property
+    def plural(self) -> str:
+        """The kind in the plural, for messages ("towers", "losses")."""
+        return f"{self.kind}es" if self.kind.endswith("s") else f"{self.kind}s"
 
     def names(self) -> list[str]:
         """All registered names, sorted."""

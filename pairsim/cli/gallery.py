@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from pairsim.errors import DataError, ModelFileError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".gif", ".tif", ".tiff", ".webp"}
+
+if TYPE_CHECKING:
+    import torch
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -47,6 +49,7 @@ def _examples(folder: Path) -> list[str]:
 
 def load_gallery(path: Path) -> tuple[list[str], torch.Tensor]:
     """Identity of each gallery row and the ``(N, D)`` embeddings."""
+
     from safetensors import SafetensorError, safe_open
 
     try:
@@ -58,6 +61,7 @@ def load_gallery(path: Path) -> tuple[list[str], torch.Tensor]:
 
 
 def run_enroll(args: argparse.Namespace) -> int:
+    import torch
     from safetensors.torch import save_file
 
     from pairsim.model import PairModel
@@ -89,6 +93,8 @@ def run_enroll(args: argparse.Namespace) -> int:
 
 
 def run_identify(args: argparse.Namespace) -> int:
+    import torch
+
     from pairsim.model import PairModel
     from pairsim.train.distributed import pick_device
 

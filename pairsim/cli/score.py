@@ -7,11 +7,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
-
-import torch
+from typing import TYPE_CHECKING, TextIO
 
 from pairsim.errors import DataError
+
+if TYPE_CHECKING:
+    import torch
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -47,6 +48,8 @@ def output(path: str | None) -> Iterator[TextIO]:
 
 
 def _pairwise(model, a: torch.Tensor, b: torch.Tensor, f: TextIO, chunk: int = 65536) -> None:
+    import torch
+
     threshold = model.config.threshold
     f.write("score\tsame\n" if threshold is not None else "score\n")
     for start in range(0, a.shape[0], chunk):
@@ -60,6 +63,8 @@ def _pairwise(model, a: torch.Tensor, b: torch.Tensor, f: TextIO, chunk: int = 6
 
 
 def _top_k(model, a: torch.Tensor, b: torch.Tensor, k: int, f: TextIO, chunk: int = 1024) -> None:
+    import torch
+
     threshold = model.config.threshold
     f.write("a_line\trank\tb_line\tscore" + ("\tsame\n" if threshold is not None else "\n"))
     k = min(k, b.shape[0])

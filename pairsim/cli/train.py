@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from pairsim.recipe import Recipe
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a recipe", description="Train the model a recipe describes.")
@@ -18,6 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pairsim.metrics import format_table
+    from pairsim.recipe import Recipe
     from pairsim.train.trainer import Trainer
 
     recipe = Recipe.load(args.recipe, args.overrides)

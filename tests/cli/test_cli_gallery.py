@@ -1,0 +1,150 @@
+"""``pairsim enroll`` / ``pairsim identify``: a gallery of identities (one folder each), extended without
+retraining; each probe gets its best identity, or ``unknown`` past the model's threshold."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from pairsim.model import PairModel
+
+
+def _people(
+    root: Path, digits: list[Any], per_person: int = 2, classes: tuple[int, ...] = (0, 1, 2)
+) -> dict[str, list[str]]:
+    """``root/digit<c>/`` with ``per_person`` PNGs of digit ``c``, for each class: identity -> enrolled paths."""
+    people: dict[str, list[str]] = {}
+    for c in classes:
+        folder = root / f"digit{c}"
+        folder.mkdir(parents=True)
+        for d in [d for d in digits if d.label == c][:per_person]:
+            shutil.copy(d.path, folder)
+            people.setdefault(folder.name, []).append(str(folder / Path(d.path).name))
+    return people
+
+
+def _gallery(path: Path) -> tuple[list[str], torch.Tensor]:
+    with safe_open(path, framework="pt") as f:
+        return json.loads(f.metadata()["identities"]), f.get_tensor("embeddings")
+
+
+def _identified(out: str) -> list[tuple[str, str, float]]:
+    lines = out.splitlines()
+    assert lines[0] == "probe\tidentity\tscore"
+    return [(p, who, float(score)) for p, who, score in (line.split("\t") for line in lines[1:])]
+
+
+def _digest(directory: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def enrolled(model_dir: Path, digit_pngs: list[Any], cli: Callable[..., Any], tmp_path: Path) -> dict[str, Any]:
+    people = _people(tmp_path / "people", digit_pngs)
+    gallery = tmp_path / "gallery.safetensors"
+    result = cli("enroll", tmp_path / "people", "--model", model_dir, "--gallery", gallery)
+    assert result.code == 0, result.err
+    return {"people": people, "gallery": gallery, "out": result.out}
+
+
+def test_enroll_writes_one_row_per_example(enrolled: dict[str, Any], model_dir: Path) -> None:
+    assert enrolled["out"] == f"enrolled 3 identities (6 examples); gallery {enrolled['gallery']} holds 3 identities\n"
+    names, rows = _gallery(enrolled["gallery"])
+    people = enrolled["people"]
+    assert names == [name for name in sorted(people) for _ in people[name]]
+    model = PairModel.from_pretrained(model_dir)
+    expected = model.encode_b([path for name in sorted(people) for path in people[name]])
+    assert rows.shape == (6, model.tower_a.out_dim) and torch.allclose(rows, expected, atol=1e-6)
+
+
+def test_identify_finds_the_enrolled_person(
+    enrolled: dict[str, Any], model_dir: Path, digit_pngs: list[Any], cli: Callable[..., Any]
+) -> None:
+    people = enrolled["people"]
+    enrolled_paths = {p for paths in people.values() for p in paths}
+    # probes: an enrolled picture of each person, and new pictures of the same digits
+    known = [people[name][0] for name in sorted(people)]
+    new = [
+        d.path
+        for d in digit_pngs
+        if d.label in (0, 1, 2) and Path(d.path).name not in {Path(p).name for p in enrolled_paths}
+    ][:4]
+    result = cli("identify", *known, *new, "--model", model_dir, "--gallery", enrolled["gallery"])
+    assert result.code == 0, result.err
+    rows = _identified(result.out)
+    assert [r[0] for r in rows] == [*known, *new]
+    for (_, who, score), name in zip(rows[:3], sorted(people), strict=True):
+        assert who == name and score == pytest.approx(0.0, abs=1e-3)  # its own picture: distance 0
+
+    # new pictures: the identity whose closest example is nearest, as the model itself ranks them
+    model = PairModel.from_pretrained(model_dir)
+    names, gallery = _gallery(enrolled["gallery"])
+    dist = torch.cdist(model.encode_a(new), gallery)  # (P, N), euclidean: lower is more similar
+    threshold = model.config.threshold
+    for (probe, who, score), row in zip(rows[3:], dist, strict=True):
+        best = int(row.argmin())
+        assert score == pytest.approx(float(row[best]), abs=1e-5)
+        assert who == (names[best] if float(row[best]) <= threshold else "unknown"), probe
+
+
+def test_identify_says_unknown_when_nothing_is_close_enough(
+    enrolled: dict[str, Any], model_dir: Path, cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    strict = PairModel.from_pretrained(model_dir)
+    strict.config.threshold = -1.0  # a distance is never below -1: nothing matches
+    strict.save_pretrained(tmp_path / "strict")
+    probe = enrolled["people"]["digit1"][0]  # even an enrolled picture
+    result = cli("identify", probe, "--model", tmp_path / "strict", "--gallery", enrolled["gallery"])
+    assert result.code == 0, result.err
+    assert [(p, who) for p, who, _ in _identified(result.out)] == [(probe, "unknown")]
+
+
+def test_enrolling_a_new_person_needs_no_retraining(
+    enrolled: dict[str, Any], model_dir: Path, digit_pngs: list[Any], cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    model_before = _digest(model_dir)
+    names_before, rows_before = _gallery(enrolled["gallery"])
+    newcomer = _people(tmp_path / "newcomers", digit_pngs, classes=(3,))
+    result = cli("enroll", tmp_path / "newcomers", "--model", model_dir, "--gallery", enrolled["gallery"])
+    assert result.code == 0, result.err
+    assert result.out.endswith(f"gallery {enrolled['gallery']} holds 4 identities\n")
+    names, rows = _gallery(enrolled["gallery"])
+    assert names == [*names_before, "digit3", "digit3"]
+    assert torch.equal(rows[:6], rows_before)  # the people enrolled before are untouched
+    assert _digest(model_dir) == model_before  # the model did not change
+
+    probe = newcomer["digit3"][1]
+    result = cli("identify", probe, "--model", model_dir, "--gallery", enrolled["gallery"])
+    assert [who for _, who, _ in _identified(result.out)] == ["digit3"]
+
+    # enrolling someone again replaces their examples instead of adding duplicates
+    shutil.rmtree(tmp_path / "newcomers" / "digit3")
+    again = _people(tmp_path / "newcomers", digit_pngs, per_person=3, classes=(3,))
+    assert cli("enroll", tmp_path / "newcomers", "--model", model_dir, "--gallery", enrolled["gallery"]).code == 0
+    names, _ = _gallery(enrolled["gallery"])
+    assert names == [*names_before, *["digit3"] * len(again["digit3"])]
+
+
+def test_gallery_errors(enrolled: dict[str, Any], model_dir: Path, cli: Callable[..., Any], tmp_path: Path) -> None:
+    (tmp_path / "empty" / "nobody").mkdir(parents=True)
+    result = cli("enroll", tmp_path / "empty", "--model", model_dir, "--gallery", tmp_path / "g.safetensors")
+    assert result.code == 2
+    assert (
+        result.err == f"pairsim: error: enroll: {tmp_path / 'empty'}/nobody/ has no examples (images or .txt files)\n"
+    )
+
+    result = cli("identify", tmp_path / "missing.png", "--model", model_dir, "--gallery", enrolled["gallery"])
+    assert result.code == 2
+    assert result.err.startswith(f"pairsim: error: identify: probe file not found: {tmp_path / 'missing.png'}")
+
+    result = cli("identify", enrolled["people"]["digit0"][0], "--model", model_dir, "--gallery", tmp_path / "none.st")
+    assert result.code == 2 and result.err.startswith(f"pairsim: error: cannot read gallery {tmp_path / 'none.st'}")
+    assert len(result.err.splitlines()) == 1

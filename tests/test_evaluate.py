@@ -1,0 +1,258 @@
+"""``evaluate_split``: the metrics that fit each kind of data, the threshold rules, plots, the primary metric.
+
+Values are checked against the metric functions applied to the model's own scores, and against inputs
+built so the answer is known: items of one class that are copies of one image (distance 0 within a class)
+give perfect verification, one-shot and retrieval results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+from pairsim.data import CaptionImages, Episode, LabelledItems, PairTable
+from pairsim.errors import ConfigError
+from pairsim.evaluate import evaluate_split, improved, primary_metric, save_eval_plots
+from pairsim.metrics import calibrate_threshold, verification_metrics
+from pairsim.model import PairModel
+from pairsim.recipe import EvalConfig
+
+THRESHOLD_KEYS = {"accuracy", "f1", "precision", "recall", "threshold"}
+
+
+@pytest.fixture
+def text_pairs(texts: list[str]) -> PairTable:
+    t = texts  # 0 and 1 are paraphrases
+    return PairTable(
+        a=[t[0], t[2], t[0], t[1], t[3], t[2], t[1], t[0]],
+        b=[t[1], t[3], t[2], t[3], t[0], t[1], t[0], t[3]],
+        labels=[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0],
+        scores=[4.8, 0.2, 1.0, 0.5, 0.3, 0.1, 4.5, 3.9],
+    )
+
+
+@pytest.fixture
+def image_model(tower_config: Callable[..., dict[str, Any]]) -> PairModel:
+    """A tiny tied CNN with a euclidean head (a distance: lower is more similar)."""
+    torch.manual_seed(0)
+    tower = tower_config("cnn", arch="face", image_size=[16, 16], width=0.25, out_dim=8, dropout=0.0)
+    return PairModel.from_config({"tower": tower, "head": {"name": "euclidean"}})
+
+
+def _images(n: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.random((12, 12)).astype(np.float32) for _ in range(n)]
+
+
+def _copies_per_class(classes: int, copies: int, groups: bool = False) -> LabelledItems:
+    """``classes`` distinct random images, each repeated ``copies`` times (separate arrays, same pixels)."""
+    base = _images(classes)
+    items = [base[c].copy() for c in range(classes) for _ in range(copies)]
+    labels = [c for c in range(classes) for _ in range(copies)]
+    return LabelledItems(items=items, labels=labels, groups=[f"g{c}" for c in labels] if groups else None)
+
+
+# -- pair tables ------------------------------------------------------------------------------------------------
+def test_pair_table_with_graded_scores(make_model: Callable[..., PairModel], text_pairs: PairTable) -> None:
+    model = make_model("lstm", head="cosine")
+    metrics, scored = evaluate_split(model, text_pairs, EvalConfig(batch_size=3), split="val", calibrate=True)
+
+    scores = model.score(text_pairs.a, text_pairs.b)
+    labels = torch.tensor(text_pairs.labels)
+    threshold = calibrate_threshold(scores, labels, higher_is_similar=True)
+    expected = verification_metrics(scores, labels, higher_is_similar=True, threshold=threshold)
+    for key, value in expected.items():
+        assert metrics[key] == pytest.approx(value, abs=1e-6), key
+    assert metrics["threshold"] == pytest.approx(threshold, abs=1e-6)
+    assert metrics["spearman"] == pytest.approx(spearmanr(scores.numpy(), text_pairs.scores).statistic, abs=1e-6)
+    assert -1 <= metrics["pearson"] <= 1
+    assert scored is not None and scored.items_a == text_pairs.a and scored.items_b == text_pairs.b
+    assert torch.allclose(scored.scores, scores, atol=1e-6) and torch.equal(scored.labels, labels)
+    assert scored.threshold == metrics["threshold"]
+
+
+def test_test_split_uses_the_stored_threshold(make_model: Callable[..., PairModel], text_pairs: PairTable) -> None:
+    model = make_model("lstm", head="cosine")
+    model.config.threshold = 0.95  # deliberately not the calibrated one
+    metrics, scored = evaluate_split(model, text_pairs, EvalConfig(), split="test", calibrate=False)
+    scores = model.score(text_pairs.a, text_pairs.b)
+    assert metrics["threshold"] == 0.95 and scored.threshold == 0.95
+    decided = (scores >= 0.95).float()
+    assert metrics["accuracy"] == pytest.approx(float((decided == torch.tensor(text_pairs.labels)).float().mean()))
+
+
+def test_uncalibrated_model_gets_threshold_free_metrics_only(
+    make_model: Callable[..., PairModel], text_pairs: PairTable
+) -> None:
+    model = make_model("lstm", head="cosine")
+    assert model.config.threshold is None
+    metrics, scored = evaluate_split(model, text_pairs, EvalConfig(), split="test", calibrate=False)
+    assert not THRESHOLD_KEYS & set(metrics)
+    assert {"roc_auc", "average_precision", "eer", "spearman"} <= set(metrics)
+    assert scored.threshold is None
+
+
+def test_distance_heads_correlate_positively_when_good(
+    image_model: PairModel,
+) -> None:
+    """Spearman of a distance head is computed on the negated distance: a good model is positive."""
+    base = _images(6)
+    a = [base[i] for i in range(6)]
+    b = [base[0].copy(), base[1].copy(), base[2].copy(), base[4], base[5], base[3]]  # 3 identical, 3 different
+    table = PairTable(
+        a=a, b=b, labels=[1.0, 1.0, 1.0, 0.0, 0.0, 0.0], scores=[5.0, 5.0, 5.0, 0.0, 0.0, 0.0], modality="image"
+    )
+    metrics, _ = evaluate_split(image_model, table, EvalConfig(), split="val", calibrate=True)
+    assert metrics["roc_auc"] == 1.0 and metrics["accuracy"] == 1.0 and metrics["spearman"] > 0.8
+
+
+# -- class-labelled items -----------------------------------------------------------------------------------------
+def test_labelled_items_verification_and_one_shot_episodes(image_model: PairModel) -> None:
+    data = _copies_per_class(classes=5, copies=3)
+    config = EvalConfig(pairs=40, episodes=6, n_way=3, within_group=False)
+    metrics, scored = evaluate_split(image_model, data, config, split="val", calibrate=True)
+    assert metrics["n_pairs"] == 40 and metrics["positive_rate"] == 0.5
+    assert metrics["roc_auc"] == 1.0 and metrics["accuracy"] == 1.0  # copies within a class: distance 0
+    assert metrics["oneshot_accuracy"] == 1.0 and metrics["oneshot_n_episodes"] == 6
+    assert "oneshot_per_episode" not in metrics
+    assert len(scored.items_a) == 40
+
+    # the same split always gives the same pairs; val and test draw different ones
+    again, scored_again = evaluate_split(image_model, data, config, split="val", calibrate=True)
+    assert again == metrics and torch.equal(scored_again.scores, scored.scores)
+    _, scored_test = evaluate_split(image_model, data, config, split="test", calibrate=True)
+    assert not torch.equal(scored_test.scores, scored.scores)
+
+
+def test_no_episodes_without_asking(image_model: PairModel) -> None:
+    metrics, _ = evaluate_split(image_model, _copies_per_class(4, 2), EvalConfig(pairs=10), split="val", calibrate=True)
+    assert not [k for k in metrics if k.startswith(("oneshot_", "official_"))]
+
+
+def test_one_group_per_class_falls_back_to_episodes_across_groups(image_model: PairModel) -> None:
+    """Faces have one group per subject: 3-way episodes cannot come from one group, so they span groups."""
+    data = _copies_per_class(classes=4, copies=2, groups=True)
+    config = EvalConfig(pairs=10, episodes=4, n_way=3, within_group=True)
+    metrics, _ = evaluate_split(image_model, data, config, split="test", calibrate=True)
+    assert metrics["oneshot_n_episodes"] == 4 and metrics["oneshot_accuracy"] == 1.0
+
+
+def test_official_runs_are_scored_separately(image_model: PairModel) -> None:
+    a, b, c = _images(3, seed=5)
+    episodes = [
+        Episode(support=[a, b], support_labels=[0, 1], query=[a.copy()], targets=[0]),  # right
+        Episode(support=[a, b, c], support_labels=[0, 1, 2], query=[c.copy(), b.copy()], targets=[2, 1]),  # right
+        Episode(
+            support=[a, a.copy(), b, b.copy()], support_labels=[0, 0, 1, 1], query=[b.copy()], targets=[0]
+        ),  # 2-shot, wrong answer key
+    ]
+    data = _copies_per_class(classes=3, copies=2)
+    metrics, _ = evaluate_split(
+        image_model, data, EvalConfig(pairs=10), split="test", calibrate=False, official_runs=episodes
+    )
+    assert metrics["official_n_episodes"] == 3
+    assert metrics["official_accuracy"] == pytest.approx(2 / 3)
+    assert not THRESHOLD_KEYS & set(metrics)  # no stored threshold, none calibrated on test
+
+
+def test_items_without_groups_get_episodes_across_classes(image_model: PairModel) -> None:
+    """Digits have no groups: within_group (the default) cannot apply and is not an error."""
+    data = _copies_per_class(classes=4, copies=2)
+    config = EvalConfig(pairs=10, episodes=3, n_way=4)
+    assert config.within_group and data.groups is None
+    metrics, _ = evaluate_split(image_model, data, config, split="val", calibrate=True)
+    assert metrics["oneshot_n_episodes"] == 3 and metrics["oneshot_accuracy"] == 1.0
+
+
+# -- captions and images ---------------------------------------------------------------------------------------
+def test_caption_images_give_recall_both_ways(make_model: Callable[..., PairModel], texts: list[str]) -> None:
+    model = make_model("lstm", tower_b="cnn")  # a text tower and an image tower, both 8-d
+    data = CaptionImages(
+        images=_images(3), image_ids=["i0", "i1", "i2"], captions=[*texts, "one more"], caption_image=[0, 0, 1, 2, 2]
+    )
+    metrics, scored = evaluate_split(model, data, EvalConfig(), split="test", calibrate=False)
+    assert scored is None
+    for direction in ("t2i", "i2t"):
+        for k in (1, 5, 10):
+            assert 0.0 <= metrics[f"{direction}_recall@{k}"] <= 1.0
+        assert metrics[f"{direction}_recall@5"] == 1.0  # only 3 images / 5 captions to rank
+        assert metrics[f"{direction}_median_rank"] >= 1.0
+    assert (metrics["n_captions"], metrics["n_images"]) == (5, 3)
+
+
+def test_perfect_retrieval(image_model: PairModel) -> None:
+    """'Captions' that are copies of their image: every caption finds its image first, and back."""
+    images = _images(4, seed=3)
+    data = CaptionImages(
+        images=images,
+        image_ids=list("abcd"),
+        captions=[images[i].copy() for i in (0, 1, 1, 2, 3)],
+        caption_image=[0, 1, 1, 2, 3],
+    )
+    metrics, _ = evaluate_split(image_model, data, EvalConfig(), split="test", calibrate=False)
+    assert metrics["t2i_recall@1"] == metrics["i2t_recall@1"] == 1.0
+    assert metrics["t2i_median_rank"] == metrics["i2t_median_rank"] == 1.0
+
+
+def test_other_data_is_a_config_error(image_model: PairModel) -> None:
+    with pytest.raises(ConfigError, match="cannot evaluate data of type list"):
+        evaluate_split(image_model, [1, 2, 3], EvalConfig(), split="test", calibrate=False)  # type: ignore[arg-type]
+
+
+# -- plots ---------------------------------------------------------------------------------------------------------
+def test_eval_plots(make_model: Callable[..., PairModel], text_pairs: PairTable, tmp_path: Path) -> None:
+    model = make_model("lstm", head="cosine")
+    assert save_eval_plots(model, None, tmp_path, prefix="test") == []  # retrieval: nothing to plot
+    _, scored = evaluate_split(model, text_pairs, EvalConfig(), split="val", calibrate=True)
+    paths = save_eval_plots(model, scored, tmp_path, prefix="val")
+    assert [Path(p).name for p in paths] == ["val_roc.png", "val_score_histograms.png", "val_hardest_pairs.png"]
+    assert all(Path(p).read_bytes().startswith(b"\x89PNG") for p in paths)
+
+
+# -- the metric that picks the best model -----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "keys, expected",
+    [
+        (["accuracy", "roc_auc", "spearman", "pearson"], "spearman"),  # graded data (STS-B)
+        (["accuracy", "roc_auc", "oneshot_accuracy"], "oneshot_accuracy"),  # class-labelled data
+        (["roc_auc", "oneshot_accuracy", "official_accuracy"], "official_accuracy"),  # Omniglot official runs
+        (["t2i_recall@1", "i2t_recall@1", "t2i_median_rank"], "t2i_recall@1"),  # captions
+        (["accuracy", "f1", "roc_auc", "eer"], "roc_auc"),  # plain verification
+        (["n_pairs", "custom"], "n_pairs"),  # none of the preferred: the first one
+    ],
+)
+def test_primary_metric_auto(keys: list[str], expected: str) -> None:
+    assert primary_metric({k: 0.5 for k in keys}) == expected
+    assert primary_metric({k: 0.5 for k in keys}, "auto") == expected
+
+
+def test_primary_metric_by_name() -> None:
+    metrics = {"accuracy": 0.9, "roc_auc": 0.8, "f1": 0.7}
+    assert primary_metric(metrics, "f1") == "f1"
+    with pytest.raises(ConfigError) as info:
+        primary_metric(metrics, "spearman")
+    assert str(info.value) == "train.metric: 'spearman' is not computed here; available: accuracy, f1, roc_auc"
+
+
+@pytest.mark.parametrize(
+    "name, value, best, expected",
+    [
+        ("roc_auc", 0.8, None, True),  # the first value is always the best so far
+        ("roc_auc", 0.9, 0.8, True),
+        ("roc_auc", 0.8, 0.8, False),  # a tie keeps the earlier model
+        ("spearman", 0.1, 0.2, False),
+        ("eer", 0.1, 0.2, True),  # error rates and ranks improve downwards
+        ("eer", 0.3, 0.2, False),
+        ("t2i_median_rank", 2.0, 3.0, True),
+        ("i2t_median_rank", 4.0, 3.0, False),
+        ("t2i_recall@1", 0.5, 0.4, True),
+    ],
+)
+def test_improved_knows_each_metric_direction(name: str, value: float, best: float | None, expected: bool) -> None:
+    assert improved(name, value, best) is expected

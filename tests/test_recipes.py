@@ -1,0 +1,254 @@
+"""Every shipped recipe loads and trains: two optimiser steps on a tiny slice of its data, on the CPU.
+
+Each recipe runs as written except for the overrides below, which shrink the data (a few subjects,
+alphabets, images or pairs), the towers (a tiny random BERT instead of MiniLM, narrow CNNs, no timm
+weights) and the schedule (2 steps, no per-epoch validation, no plots). Recipes whose data is not on disk
+are skipped with the reason; the real data is read from ``$PAIRSIM_DATA_DIR`` or ``<repo>/../shared/data``.
+Quora has no offline copy: its recipe reads the fixture in ``tests/fixtures/quora``.
+
+A bad recipe or override is one :class:`ConfigError`, one line, naming the key.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import yaml
+
+from pairsim.data import build_source
+from pairsim.errors import ConfigError
+from pairsim.model import PairModel
+from pairsim.recipe import Recipe
+from pairsim.towers import TOWERS
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPES = sorted((REPO / "recipes").glob("*.yaml"))
+QUORA_FIXTURE = REPO / "tests" / "fixtures" / "quora"
+
+COMMON = [
+    "train.epochs=1",
+    "train.max_steps=2",
+    "train.batch_size=4",
+    "train.eval_every_epoch=false",
+    "train.device=cpu",
+    "train.num_workers=0",
+    "eval.pairs=20",
+    "eval.episodes=0",
+    "eval.plots=false",
+]
+TINY_BERT = ["model.tower.model={bert}", "model.tower.backbone_config=null"]
+# recipe file stem -> overrides that shrink it; a new recipe needs a row here (see test_every_recipe_has_a_row)
+TINY: dict[str, list[str]] = {
+    "att_faces": [
+        "data.subjects=[s1,s2,s3,s4,s5,s6,s7,s8,s9]",
+        "data.val_count=2",
+        "model.tower.image_size=[32,32]",
+        "model.tower.width=0.25",
+    ],
+    "digits_pairs": ["model.tower.width=0.25"],
+    "flickr8k_caption_image": [
+        "data.max_images=30",
+        *TINY_BERT,
+        "model.tower.out_dim=16",
+        "model.tower_b.weights=null",
+        "model.tower_b.out_dim=16",
+        "model.tower_b.image_size=[64,64]",
+    ],
+    "mrpc_minilm": ["data.limit=60", *TINY_BERT],
+    "omniglot_oneshot": [
+        "data.background_alphabets=[Arcadian]",
+        "data.evaluation_alphabets=[Angelic]",
+        "data.drawers=4",
+        "model.tower.width=0.125",
+        "model.tower.out_dim=16",
+    ],
+    "quora_pairs": [f"data.path={QUORA_FIXTURE}"],
+    "stsb_minilm": ["data.limit=60", *TINY_BERT],
+}
+# the test metric each recipe's data must produce (the one that picks its best model)
+HEADLINE = {
+    "att_faces": "roc_auc",
+    "digits_pairs": "roc_auc",
+    "flickr8k_caption_image": "t2i_recall@1",
+    "mrpc_minilm": "roc_auc",
+    "omniglot_oneshot": "official_accuracy",  # official_runs: true, read from the real all_runs.zip
+    "quora_pairs": "roc_auc",
+    "stsb_minilm": "spearman",
+}
+
+
+def _data_dir() -> Path | None:
+    env = os.environ.get("PAIRSIM_DATA_DIR")
+    for candidate in ([Path(env)] if env else []) + [REPO.parent / "shared" / "data"]:
+        if candidate.is_dir():
+            return candidate.resolve()
+    return None
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: data}
+
+
+def test_every_recipe_has_a_row() -> None:
+    assert RECIPES, "no recipes found"
+    assert sorted(p.stem for p in RECIPES) == sorted(TINY) == sorted(HEADLINE)
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
+def test_recipe_loads_as_written(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)  # recipes name ../shared/... relative to the repository root, as the README runs them
+    recipe = Recipe.load(path)
+    assert recipe.output_dir == f"runs/{path.stem}"
+    # the resolved recipe is a fixed point of YAML round trips (what the trainer writes to recipe.yaml)
+    assert Recipe.from_dict(yaml.safe_load(recipe.to_yaml())).to_dict() == recipe.to_dict()
+    # the header's command names this file
+    assert f"recipes/{path.name}" in path.read_text().split("model:")[0]
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
+def test_recipe_trains_two_steps(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    monkeypatch.chdir(REPO)
+    data_dir = _data_dir()
+    if data_dir is not None:
+        monkeypatch.setenv("PAIRSIM_DATA_DIR", str(data_dir))
+    tiny = TINY[path.stem]
+    if any("{bert}" in o for o in tiny):
+        bert = request.getfixturevalue("tiny_bert_dir")  # skips, saying why, without ../shared/models
+        tiny = [o.format(bert=bert) for o in tiny]
+    out = tmp_path / "run"
+    overrides = [*COMMON, *tiny, f"output_dir={out}"]
+    recipe = Recipe.load(path, overrides)
+
+    source = build_source(recipe.data)
+    if not source.present(source.root()):
+        pytest.skip(f"{recipe.data.name} data not found in {source.root()} (set PAIRSIM_DATA_DIR)")
+    glove = getattr(recipe.model.tower, "glove", None)
+    if glove and not Path(glove).is_file():  # the MaLSTM recipe's GloVe file lives in ../shared/models
+        overrides.append("model.tower.glove=null")
+        recipe = Recipe.load(path, overrides)
+
+    from pairsim.train.trainer import Trainer
+
+    metrics = Trainer(recipe, progress=False).run()
+
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["steps"] == 2 == metrics["steps"]
+    assert saved["history"][-1]["step"] == 2
+    assert math.isfinite(saved["history"][-1]["loss"])
+    test = saved["test"]
+    assert HEADLINE[path.stem] in test
+    numbers = {k: v for k, v in _flatten(test).items() if isinstance(v, (int, float))}
+    assert numbers and all(math.isfinite(v) for v in numbers.values()), test
+    # the resolved recipe loads back; all but the model (whose build fills in vocabularies, pooling, ...) as given
+    written, given = Recipe.load(out / "recipe.yaml").to_dict(), Recipe.load(path, overrides).to_dict()
+    assert written.pop("model")["tower"]["name"] == given.pop("model")["tower"]["name"]
+    assert written == given
+    assert torch.load(out / "checkpoints" / "last.pt", weights_only=False)["trainer"]["global_step"] == 2
+
+    config = json.loads((out / "model" / "config.json").read_text())["model"]
+    assert config["tower"]["name"] == recipe.model.tower.name
+    model = PairModel.from_pretrained(out / "model")
+    if HEADLINE[path.stem] == "t2i_recall@1":  # retrieval data calibrates no threshold
+        assert config["threshold"] is None
+    else:  # verification data: calibrated on val without per-epoch validation, used as is on test
+        assert math.isfinite(config["threshold"]) and test["threshold"] == config["threshold"]
+        assert model.config.threshold == config["threshold"]
+
+
+# -- bad recipes and overrides: one ConfigError naming the key ------------------------------------------------
+DIGITS = REPO / "recipes" / "digits_pairs.yaml"
+
+
+def _error(path: Path, overrides: list[str] = ()) -> str:  # type: ignore[assignment]
+    with pytest.raises(ConfigError) as info:
+        Recipe.load(path, overrides)
+    message = str(info.value)
+    assert "\n" not in message, f"not one line: {message!r}"
+    return message
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("train.epochz=1", ["train: unknown key 'epochz'", "valid keys:", "epochs"]),
+        ("train.epochs=abc", ["train.epochs: expected an integer, got 'abc'"]),
+        ("train.lr=fast", ["train.lr: expected a number"]),
+        ("train.eval_every_epoch=maybe", ["train.eval_every_epoch: expected true or false"]),
+        ("train.optimizer=lion", ["train.optimizer: expected one of 'adamw', 'adam', 'sgd', got 'lion'"]),
+        ("model.tower.widht=0.5", ["model.tower: unknown key 'widht'", "width"]),
+        ("loss.name=hinge", ["loss.name: unknown loss 'hinge'", "contrastive", "triplet"]),
+        ("data.name=imagenet", ["data.name: unknown dataset 'imagenet'", "digits", "omniglot"]),
+        ("colour=blue", ["unknown key 'colour'", "output_dir"]),
+        ("train.epochs", ["train.epochs", "expected key=value"]),
+        ("model.tower.name.kind=cnn", ["model.tower.name", "not a mapping"]),
+    ],
+)
+def test_bad_override_is_one_config_error_naming_the_key(override: str, expected: list[str]) -> None:
+    message = _error(DIGITS, [override])
+    for part in expected:
+        assert part in message
+
+
+def test_unknown_tower_name_lists_the_valid_towers() -> None:
+    message = _error(DIGITS, ["model.tower.name=cnnx"])
+    assert "model.tower.name" in message and "'cnnx'" in message
+    assert f"valid towers: {', '.join(TOWERS.names())}" in message
+    assert {"cnn", "lstm", "transformer"} <= set(TOWERS.names())
+
+
+def test_missing_recipe_file(tmp_path: Path) -> None:
+    assert _error(tmp_path / "nope.yaml") == f"recipe not found: {tmp_path / 'nope.yaml'}"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("model: {tower: [cnn\n", "invalid YAML at line 2"),
+        ("model:\n  tower: {name: cnn}\n head: x: y\n", "invalid YAML at line 3"),
+        ("- model\n- loss\n", "expected a mapping with model, loss, data"),
+        ("", "expected a mapping"),
+    ],
+)
+def test_invalid_yaml_is_one_line_naming_the_file(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    message = _error(path)
+    assert message.startswith(f"{path}: ") and expected in message
+
+
+def test_errors_in_a_recipe_file_name_the_file_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(DIGITS.read_text().replace("epochs: 4", "epochs: four"))
+    assert _error(path) == "mine.yaml.train.epochs: expected an integer, got 'four'"
+    path.write_text(DIGITS.read_text().replace("data: {name: digits}", "data: {seed: 1}"))
+    assert "mine.yaml.data: missing 'name'" in _error(path)
+
+
+def test_overrides_win_over_the_file_and_parse_as_yaml() -> None:
+    recipe = Recipe.load(
+        DIGITS,
+        [
+            "train.epochs=7",
+            "train.lr=0.01",
+            "eval.plots=false",
+            "model.tower_b=null",
+            "data.split_by=class",
+            "output_dir=somewhere",
+        ],
+    )
+    assert (recipe.train.epochs, recipe.train.lr, recipe.eval.plots) == (7, 0.01, False)
+    assert recipe.model.tower_b is None and recipe.data.split_by == "class" and recipe.output_dir == "somewhere"
+    assert recipe.train.batch_size == 64  # untouched fields keep the file's values

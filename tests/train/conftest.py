@@ -1,0 +1,57 @@
+"""Fixtures of the trainer tests: a tiny digits recipe and one uninterrupted reference run of it.
+
+The digits recipe needs no data files (scikit-learn bundles the images). Shrunk to 2 epochs of 6 steps of
+16 pairs with a quarter-width CNN, a checkpoint every 3 steps and a log entry every 2, a run takes a few
+seconds on a CPU and still goes through everything a real run does: validation and best-model saving after
+each epoch, mid-epoch and end-of-epoch checkpoints, test evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pairsim.recipe import Recipe
+
+REPO = Path(__file__).resolve().parents[2]
+DIGITS = REPO / "recipes" / "digits_pairs.yaml"
+TINY_DIGITS = [
+    "train.steps_per_epoch=6",
+    "train.epochs=2",
+    "train.checkpoint_every=3",
+    "train.batch_size=16",
+    "train.log_every=2",
+    "train.device=cpu",
+    "train.num_workers=0",
+    "model.tower.width=0.25",
+    "eval.episodes=0",
+    "eval.pairs=50",
+    "eval.plots=false",
+]
+
+
+def tiny_digits(output_dir: Path, *overrides: str) -> Recipe:
+    return Recipe.load(DIGITS, [*TINY_DIGITS, f"output_dir={output_dir}", *overrides])
+
+
+@pytest.fixture
+def digits_recipe(tmp_path: Path) -> Callable[..., Recipe]:
+    """``digits_recipe(*overrides, output_dir=tmp_path / "run")``: the tiny digits recipe."""
+
+    def make(*overrides: str, output_dir: Path | None = None) -> Recipe:
+        return tiny_digits(output_dir or tmp_path / "run", *overrides)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def reference_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """The tiny digits recipe trained once, uninterrupted: ``(output_dir, metrics)``."""
+    from pairsim.train.trainer import Trainer
+
+    out = tmp_path_factory.mktemp("digits-reference")
+    metrics = Trainer(tiny_digits(out), progress=False).run()
+    return out, metrics

@@ -1,0 +1,113 @@
+"""Checkpoints and failures: atomic writes, unreadable checkpoints, random-state round trips, NaN losses."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from pairsim.errors import ModelFileError
+from pairsim.losses.contrastive import ContrastiveLoss
+from pairsim.recipe import Recipe
+from pairsim.train import trainer as trainer_module
+from pairsim.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from pairsim.train.trainer import Trainer, TrainingError
+
+
+def test_checkpoint_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "dir" / "last.pt"  # parents are created
+    state = {"weights": torch.arange(6.0).reshape(2, 3), "trainer": {"global_step": 7, "best": None}}
+    save_checkpoint(path, state)
+    loaded = load_checkpoint(path)
+    assert torch.equal(loaded["weights"], state["weights"]) and loaded["trainer"] == state["trainer"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["last.pt"]  # no temporary file left behind
+
+
+def test_failed_checkpoint_write_leaves_the_previous_checkpoint_intact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "checkpoints" / "last.pt"
+    save_checkpoint(path, {"trainer": {"global_step": 3}, "w": torch.ones(4)})
+    before = path.read_bytes()
+
+    def torch_save_that_dies_halfway(obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
+        Path(f).write_bytes(before[: len(before) // 2])  # half a file, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", torch_save_that_dies_halfway)
+    with pytest.raises(OSError, match="No space left"):
+        save_checkpoint(path, {"trainer": {"global_step": 6}, "w": torch.zeros(4)})
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert load_checkpoint(path)["trainer"]["global_step"] == 3
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint", None])
+def test_unreadable_checkpoint_is_a_model_file_error(tmp_path: Path, content: bytes | None) -> None:
+    path = tmp_path / "last.pt"
+    if content is None:
+        save_checkpoint(path, {"w": torch.ones(1000)})
+        content = path.read_bytes()[:-100]  # truncated
+    path.write_bytes(content)
+    with pytest.raises(ModelFileError, match=f"cannot read checkpoint {path}"):
+        load_checkpoint(path)
+    with pytest.raises(ModelFileError, match=f"no checkpoint to resume from at {tmp_path / 'missing.pt'}"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_rng_state_round_trip_replays_every_generator() -> None:
+    state = rng_state()
+    first = (random.random(), np.random.rand(), torch.rand(3))
+    set_rng_state(state)
+    second = (random.random(), np.random.rand(), torch.rand(3))
+    assert first[:2] == second[:2] and torch.equal(first[2], second[2])
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
+    digits_recipe: Callable[..., Recipe], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recipe = digits_recipe()  # checkpoint every 3 steps
+    ckpt = Path(recipe.output_dir) / "checkpoints" / "last.pt"
+    written: list[tuple[int, bytes]] = []  # (global step, file bytes) of every checkpoint written
+
+    def spy_save(path: Path, state: dict[str, Any]) -> None:
+        save_checkpoint(path, state)
+        written.append((state["trainer"]["global_step"], path.read_bytes()))
+
+    real_forward = ContrastiveLoss.forward
+    calls = {"n": 0}
+
+    def nan_at_fifth_step(self: Any, *args: Any) -> torch.Tensor:
+        calls["n"] += 1
+        loss = real_forward(self, *args)
+        return loss * float("nan") if calls["n"] == 5 else loss
+
+    monkeypatch.setattr(trainer_module, "save_checkpoint", spy_save)
+    monkeypatch.setattr(ContrastiveLoss, "forward", nan_at_fifth_step)
+    with pytest.raises(TrainingError) as info:
+        Trainer(recipe, progress=False).run()
+
+    message = str(info.value)
+    assert message.startswith("loss is nan at step 4 (epoch 0)")  # 4 steps done, the 5th gave NaN
+    assert f"last good checkpoint is kept at {ckpt}" in message and "\n" not in message
+    assert [step for step, _ in written] == [3]
+    assert ckpt.read_bytes() == written[-1][1]  # unchanged since step 3
+    state = load_checkpoint(ckpt)
+    assert state["trainer"]["global_step"] == 3
+    assert all(torch.isfinite(t).all() for t in state["step_module"].values() if t.is_floating_point())
+    assert not (Path(recipe.output_dir) / "metrics.json").exists()
+
+
+def test_inf_loss_at_the_first_step_is_an_error_too(
+    digits_recipe: Callable[..., Recipe], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_forward = ContrastiveLoss.forward
+    monkeypatch.setattr(ContrastiveLoss, "forward", lambda self, *a: real_forward(self, *a) + float("inf"))
+    with pytest.raises(TrainingError, match="loss is inf at step 0 "):
+        Trainer(digits_recipe(), progress=False).run()
+    assert not (Path(digits_recipe().output_dir) / "checkpoints" / "last.pt").exists()

@@ -1,0 +1,116 @@
+"""``--resume``: a run killed after a checkpoint and resumed ends exactly where the uninterrupted run ends.
+
+The kill is a KeyboardInterrupt raised by the training forward of step k (after the checkpoint at step 3,
+or after the end-of-epoch checkpoint at step 6), so the killed run follows the same schedule as the
+reference run up to that point; the resumed run must then reproduce the reference's weights bit for bit,
+and its metrics.json (loss / learning-rate history, validation metrics, best epoch, test metrics).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from pairsim.errors import ModelFileError
+from pairsim.recipe import Recipe
+from pairsim.train import step as step_module
+from pairsim.train.checkpoint import load_checkpoint
+from pairsim.train.trainer import Trainer
+
+
+def _kill_at_forward(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    """Make the ``n``-th training forward (1-based, i.e. optimiser step ``n``) raise KeyboardInterrupt."""
+    real = step_module.TrainStep.forward
+    calls = {"n": 0}
+
+    def forward(self: Any, batch: Any) -> torch.Tensor:
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise KeyboardInterrupt
+        return real(self, batch)
+
+    monkeypatch.setattr(step_module.TrainStep, "forward", forward)
+
+
+def _assert_same_tensors(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    different = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not different, f"tensors differ: {different}"
+
+
+@pytest.mark.parametrize(
+    "kill_at, resumed_from",
+    [
+        (4, {"epoch": 0, "step_in_epoch": 3, "global_step": 3}),  # mid-epoch checkpoint (checkpoint_every=3)
+        (7, {"epoch": 1, "step_in_epoch": 0, "global_step": 6}),  # end-of-epoch checkpoint, after validation
+    ],
+)
+def test_killed_and_resumed_run_equals_uninterrupted_run(
+    kill_at: int,
+    resumed_from: dict[str, int],
+    reference_run: tuple[Path, dict[str, Any]],
+    digits_recipe: Callable[..., Recipe],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ref_dir, ref_metrics = reference_run
+    recipe = digits_recipe()
+    out = Path(recipe.output_dir)
+
+    with monkeypatch.context() as m:
+        _kill_at_forward(m, kill_at)
+        with pytest.raises(KeyboardInterrupt):
+            Trainer(recipe, progress=False).run()
+    assert not (out / "metrics.json").exists()
+    state = load_checkpoint(out / "checkpoints" / "last.pt")["trainer"]
+    assert {k: state[k] for k in resumed_from} == resumed_from
+    assert (out / "model").exists() == (resumed_from["epoch"] == 1)  # best model saved after epoch 0 only
+
+    metrics = Trainer(digits_recipe(), resume=True, progress=False).run()
+
+    assert metrics["steps"] == ref_metrics["steps"] == 12
+    # the best model and the last weights (with optimiser / scheduler state) are the reference run's
+    _assert_same_tensors(
+        load_file(out / "model" / "model.safetensors"), load_file(ref_dir / "model" / "model.safetensors")
+    )
+    last, ref_last = (load_checkpoint(d / "checkpoints" / "last.pt") for d in (out, ref_dir))
+    _assert_same_tensors(last["step_module"], ref_last["step_module"])
+    assert last["scheduler"] == ref_last["scheduler"]
+    assert json.loads((out / "model" / "config.json").read_text()) == json.loads(
+        (ref_dir / "model" / "config.json").read_text()
+    )
+    # the same history (smoothed losses and learning rates every 2 steps, validation after each epoch)
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved == json.loads((ref_dir / "metrics.json").read_text())
+    assert [h["step"] for h in saved["history"] if "loss" in h] == [2, 4, 6, 8, 10, 12]
+    assert [h["step"] for h in saved["history"] if "val_roc_auc" in h] == [6, 12]
+    # the killed run's log is continued, not replaced
+    log = (out / "train.log").read_text()
+    assert log.count("training cnn on digits") == 2 and "resumed from" in log
+
+
+def test_resuming_a_finished_run_trains_nothing_more(
+    reference_run: tuple[Path, dict[str, Any]], digits_recipe: Callable[..., Recipe], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ref_dir, ref_metrics = reference_run
+    import shutil
+
+    recipe = digits_recipe()
+    shutil.copytree(ref_dir, recipe.output_dir)
+    calls = []
+    real = step_module.TrainStep.forward
+    monkeypatch.setattr(step_module.TrainStep, "forward", lambda self, batch: calls.append(1) or real(self, batch))
+    metrics = Trainer(recipe, resume=True, progress=False).run()
+    assert calls == []
+    assert metrics["steps"] == 12 and metrics["test"] == ref_metrics["test"]
+
+
+def test_resume_without_a_checkpoint_is_an_error(digits_recipe: Callable[..., Recipe]) -> None:
+    recipe = digits_recipe()
+    with pytest.raises(ModelFileError, match=r"no checkpoint to resume from at .*checkpoints/last\.pt"):
+        Trainer(recipe, resume=True, progress=False).run()
