@@ -44,6 +44,7 @@ class Loss(nn.Module):
 
     Config: ClassVar[type[LossConfig]] = LossConfig
     input_kind: InputKind = "pairs"
+    target: ClassVar[Literal["label", "score"]] = "label"  # "pairs" targets: 0/1 labels, or graded scores if any
 
     def __init__(self, config: LossConfig, *, head: Head) -> None:
         super().__init__()

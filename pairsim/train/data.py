@@ -38,13 +38,14 @@ class TrainBatches:
         pairs_per_epoch: Pairs / triplets drawn from class-labelled data per epoch; 0: one per item.
         classes_per_batch: P of P x K batches ("classes" batches, online triplet mining).
         samples_per_class: K of P x K batches.
+        target: "score" feeds graded targets (STS-B's 0-5) instead of 0/1 labels when the split has them.
     """
 
     def __init__(
         self, split: Any, kind: InputKind, tower_a: Tower, tower_b: Tower, *, batch_size: int, seed: int,
         rank: int = 0, world_size: int = 1, num_workers: int = 0, pin_memory: bool = False,
         augment: AugmentConfig | None = None, pairs_per_epoch: int = 0, classes_per_batch: int = 8,
-        samples_per_class: int = 4,
+        samples_per_class: int = 4, target: str = "label",
     ) -> None:  # fmt: skip
         if batch_size % world_size:
             raise ConfigError(f"train.batch_size: {batch_size} does not split evenly over {world_size} processes")
@@ -52,6 +53,7 @@ class TrainBatches:
             batch_size=batch_size // world_size, num_workers=num_workers, pin_memory=pin_memory, seed=seed,
             pairs_per_epoch=pairs_per_epoch or None, classes_per_batch=classes_per_batch,
             samples_per_class=samples_per_class, augment=augment or AugmentConfig(),
+            pair_target="score" if target == "score" and getattr(split, "scores", None) is not None else "label",
         )  # fmt: skip
         self.loader = build_loader(
             split, kind, tower_a, tower_b, config=config, train=True, rank=rank, world_size=world_size

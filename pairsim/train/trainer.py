@@ -109,6 +109,7 @@ class Trainer:
             num_workers=r.train.num_workers, pin_memory=rt.device.type == "cuda",
             augment=getattr(r.data, "augment", None), pairs_per_epoch=r.train.pairs_per_epoch,
             classes_per_batch=r.train.classes_per_batch, samples_per_class=r.train.samples_per_class,
+            target=self.loss.target,
         )  # fmt: skip
         per_epoch = self.batches.steps_per_epoch
         self.steps_per_epoch = min(per_epoch, r.train.steps_per_epoch) if r.train.steps_per_epoch else per_epoch

@@ -43,6 +43,9 @@ def _separated(name: str) -> tuple[tuple, tuple]:
     if name == "infonce":  # orthogonal rows matched with themselves; swapped: matched with the next row
         x = torch.eye(4)
         return (x, x), (x, x.roll(1, 0))
+    if name == "cosent":  # the more similar pair (target 5) scores higher; swapped: ordered the wrong way
+        a, b = T([[1.0, 0.0], [1.0, 0.0]]), T([[1.0, 0.0], [0.0, 1.0]])  # cosines 1 and 0
+        return (a, b, T([5.0, 0.0])), (a, b, T([0.0, 5.0]))
     if name == "ranking":  # label 1 = a ranks higher
         a, b = T([[2.0], [0.0]]), T([[0.0], [2.0]])
         return (a, b, T([1.0, 0.0])), (a, b, T([0.0, 1.0]))
@@ -54,6 +57,7 @@ def _separated(name: str) -> tuple[tuple, tuple]:
 LOSS_CASES: dict[str, dict[str, Any]] = {
     "bce": {"head": ("exp", {}), "config": {}, "dim": 4},
     "contrastive": {"head": ("euclidean", {}), "config": {"margin": 2.0}, "dim": 4},
+    "cosent": {"head": ("euclidean", {}), "config": {}, "dim": 4},
     "infonce": {"head": ("cosine", {}), "config": {}, "dim": 4},
     "ranking": {"head": ("cosine", {}), "config": {"margin": 10.0}, "dim": 1},
     "triplet": {"head": ("euclidean", {}), "config": {"margin": 10.0, "mining": "batch_hard"}, "dim": 4},
@@ -349,3 +353,20 @@ def test_input_kinds() -> None:
     for kind, make in kinds.items():
         assert make().input_kind == kind
     assert build_case("bce").input_kind == "pairs" and build_case("ranking").input_kind == "pairs"
+
+
+# -- cosent ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("head_name", ["cosine", "euclidean"])
+def test_cosent_by_hand(head_name: str) -> None:
+    """Three pairs with graded targets 3 > 1 > 0; each ordered couple (i, j) adds exp(scale * (s_j - s_i)),
+    with s read in the head's direction (a distance is negated)."""
+    a = T([[0.0, 1.0], [0.0, 1.0], [0.0, 1.0]])
+    b = T([[0.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
+    head = head_of(head_name)
+    s = head(a, b)
+    s = s if head.higher_is_similar else -s
+    scale = 2.0
+    expected = torch.log(1 + sum(torch.exp(scale * (s[j] - s[i])) for i, j in [(0, 1), (0, 2), (1, 2)]))
+    torch.testing.assert_close(loss_of("cosent", head, scale=scale)(a, b, T([3.0, 1.0, 0.0])), expected)
+    # equal targets are not ordered: no term, log(1 + 0) = 0
+    torch.testing.assert_close(loss_of("cosent", head)(a, b, T([2.0, 2.0, 2.0])), T(0.0))
