@@ -155,9 +155,27 @@ class PairModel(nn.Module):
 
     # -- raw inputs ---------------------------------------------------------------------------------------------
     @torch.inference_mode()
-    def _encode(
-        self, tower: Tower, items: Sequence[Any], batch_size: int, progress: Callable[[int], None] | None
-    ) -> torch.Tensor:
+    def encode_unique(
+        self,
+        items: Sequence[Any],
+        *,
+        side: str = "a",
+        batch_size: int = 64,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings of the distinct inputs only, and which row each input uses.
+
+        Args:
+            items: Raw inputs of one side (repeats allowed).
+            side: "a" or "b" (the tower that encodes them).
+            batch_size: Inputs per encoding batch.
+            progress: Called with the number of inputs encoded after each batch.
+
+        Returns:
+            ``(embeddings (U, D), index (N,))`` with ``embeddings[index[i]]`` the embedding of ``items[i]``:
+            memory grows with the number of distinct inputs, not of inputs.
+        """
+        tower = self.tower_a if side == "a" else self.side_b
         keys = [tower.item_key(x) for x in items]
         first: dict[Any, int] = {}
         for i, key in enumerate(keys):
@@ -177,7 +195,7 @@ class PairModel(nn.Module):
                 progress(len(idx))
         self.train(was_training)
         row = {keys[i]: r for r, i in enumerate(unique)}
-        return out[torch.tensor([row[k] for k in keys], dtype=torch.long)] if keys else out  # (N, D)
+        return out, torch.tensor([row[k] for k in keys], dtype=torch.long)  # (U, D), (N,)
 
     def encode_a(
         self, items: Sequence[Any], *, batch_size: int = 64, progress: Callable[[int], None] | None = None
@@ -186,13 +204,15 @@ class PairModel(nn.Module):
 
         Repeated inputs are encoded once; texts are batched by length.
         """
-        return self._encode(self.tower_a, items, batch_size, progress)
+        embeddings, index = self.encode_unique(items, side="a", batch_size=batch_size, progress=progress)
+        return embeddings[index]  # (N, D)
 
     def encode_b(
         self, items: Sequence[Any], *, batch_size: int = 64, progress: Callable[[int], None] | None = None
     ) -> torch.Tensor:
         """Raw side-b inputs -> ``(N, D)`` embeddings (with ``tower_a`` when tied)."""
-        return self._encode(self.side_b, items, batch_size, progress)
+        embeddings, index = self.encode_unique(items, side="b", batch_size=batch_size, progress=progress)
+        return embeddings[index]  # (N, D)
 
     @torch.inference_mode()
     def score(self, items_a: Sequence[Any], items_b: Sequence[Any], *, batch_size: int = 64) -> torch.Tensor:

@@ -47,14 +47,17 @@ def output(path: str | None) -> Iterator[TextIO]:
     tmp.replace(target)
 
 
-def _pairwise(model, a: torch.Tensor, b: torch.Tensor, f: TextIO, chunk: int = 65536) -> None:
+def _pairwise(
+    model, a: torch.Tensor, ia: torch.Tensor, b: torch.Tensor, ib: torch.Tensor, f: TextIO, chunk: int = 65536
+) -> None:
+    """Score pair i as head(a[ia[i]], b[ib[i]]), gathering rows chunk by chunk (distinct embeddings only)."""
     import torch
 
     threshold = model.config.threshold
     f.write("score\tsame\n" if threshold is not None else "score\n")
-    for start in range(0, a.shape[0], chunk):
+    for start in range(0, ia.shape[0], chunk):
         with torch.inference_mode():
-            s = model.head(a[start : start + chunk], b[start : start + chunk])  # (c,)
+            s = model.head(a[ia[start : start + chunk]], b[ib[start : start + chunk]])  # (c,)
         if threshold is None:
             f.writelines(f"{v:.6f}\n" for v in s.tolist())
         else:
@@ -93,12 +96,12 @@ def run(args: argparse.Namespace) -> int:
             "(or use --top-k to rank every line of B for each line of A)"
         )
     model = PairModel.from_pretrained(args.model, device=str(pick_device(args.device)))
-    a = model.encode_a(items_a, batch_size=args.batch_size)  # (Na, D), distinct lines encoded once
-    b = model.encode_b(items_b, batch_size=args.batch_size)  # (Nb, D)
+    a, ia = model.encode_unique(items_a, side="a", batch_size=args.batch_size)  # (Ua, D), (Na,): distinct lines once
+    b, ib = model.encode_unique(items_b, side="b", batch_size=args.batch_size)  # (Ub, D), (Nb,)
     model.head.cpu()
     with output(args.out) as f:
         if args.top_k:
-            _top_k(model, a, b, args.top_k, f)
+            _top_k(model, a[ia], b[ib], args.top_k, f)  # ranks report line numbers, so rows follow the lines
         else:
-            _pairwise(model, a, b, f)
+            _pairwise(model, a, ia, b, ib, f)
     return 0
