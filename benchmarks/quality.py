@@ -1,0 +1,316 @@
+"""Quality of pairsim's recipes on real data, next to published anchors. Flags pick the runs.
+
+Every run goes through :class:`pairsim.train.trainer.Trainer` with a recipe from ``recipes/`` and
+``key=value`` overrides, exactly as ``pairsim train RECIPE overrides...`` does; each figure is printed with
+that command. ``--quick`` shrinks every run to a smoke test (its figures mean nothing).
+
+* ``--stsb``: STS-B test Spearman x100 of all-MiniLM-L6-v2 frozen (evaluated as downloaded, see
+  :func:`evaluate_untrained`) and fine-tuned for ``--stsb-epochs`` epochs (anchor: 82.03 frozen).
+* ``--mrpc``: MRPC test accuracy / F1 (threshold calibrated on the validation split) frozen and fine-tuned.
+* ``--faces``: AT&T faces, subject-disjoint folds (``--face-folds`` folds of 40 / folds test subjects, as
+  many validation subjects, the rest for training; the validation split needs n_way subjects too):
+  verification ROC-AUC, EER, accuracy at the threshold calibrated on validation subjects, 1-shot
+  identification accuracy among all held-out subjects (n_way = test subjects, 1 support image each);
+  mean +- sample std over folds.
+* ``--flickr``: Flickr8k held-out images, Recall@1/5/10 caption->image and image->caption: the
+  pseudo-siamese recipe trained end to end vs. the same towers frozen (pretrained MiniLM and
+  EfficientNet-Lite0 kept fixed, in eval mode) with only the two linear projections and the temperature trained.
+* ``--omniglot``: a CPU-sized reduction of the Koch et al. recipe (narrower, smaller images, far fewer
+  steps; noted as such): the 20 official within-alphabet 20-way runs (Koch et al.'s protocol) and random
+  20-way episodes drawn across the evaluation alphabets (``eval.within_group=false``: the recipe's
+  within-alphabet episodes cannot be drawn on its validation split, which holds at most 8 characters of
+  any background alphabet, so the recipe as shipped stops at its first validation).
+* ``--quora``: prints the command of the full run (Quora Question Pairs is not available offline).
+
+    PAIRSIM_DATA_DIR=../shared/data python benchmarks/quality.py --stsb --mrpc --json benchmarks/results/quality.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import sys
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if "PAIRSIM_DATA_DIR" not in os.environ and (REPO.parent / "shared" / "data").is_dir():
+    os.environ["PAIRSIM_DATA_DIR"] = str(REPO.parent / "shared" / "data")
+
+from torch import nn  # noqa: E402
+
+from pairsim.recipe import Recipe  # noqa: E402
+from pairsim.train.trainer import Trainer  # noqa: E402
+
+ANCHORS = {
+    "stsb": "all-MiniLM-L6-v2 frozen: 82.03 Spearman x100 on STS-B test (sentence-transformers model card / MTEB)",
+    "mrpc": "no anchor for this model; frozen vs fine-tuned shown side by side",
+    "faces": "no published anchor for this protocol (the tutorial reports no test figure)",
+    "flickr": "no anchor for this 1,000-image subset; frozen towers + linear projections vs end-to-end",
+    "omniglot": "Koch et al. 2015: 92.0% 20-way one-shot (official runs); Prototypical Networks: 96.0%",
+    "quora": "MaLSTM (Mueller & Thyagarajan 2016): about 82% accuracy on Quora Question Pairs",
+}
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)"
+
+
+def command(recipe: str, overrides: list[str]) -> str:
+    data = os.environ.get("PAIRSIM_DATA_DIR", "")
+    if data and Path(data).resolve().is_relative_to(REPO.parent):
+        data = os.path.relpath(Path(data).resolve(), REPO)
+    return f"PAIRSIM_DATA_DIR={data} pairsim train {recipe} " + " ".join(shlex.quote(o) for o in overrides)
+
+
+class FrozenBackboneTrainer(Trainer):
+    """The Trainer with every tower's pretrained backbone fixed: no gradients, and kept in eval mode (no
+    dropout, BatchNorm statistics untouched) even while the rest trains. Only what sits on top (the
+    towers' projections, the head's and the loss's parameters such as InfoNCE's temperature) learns."""
+
+    BACKBONES = ("encoder", "backbone", "embedding")  # transformer, timm / torchvision, lstm
+
+    def _build(self, rt: Any) -> None:
+        super()._build(rt)
+        frozen = 0
+        for tower in self.model.distinct_towers:
+            for name in self.BACKBONES:
+                module = getattr(tower, name, None)
+                if isinstance(module, nn.Module):
+                    module.requires_grad_(False)
+                    module.train = types.MethodType(lambda m, mode=True: nn.Module.train(m, False), module)
+                    module.eval()
+                    frozen += sum(p.numel() for p in module.parameters())
+        for group in self.optimizer.param_groups:  # built before freezing; no step taken yet
+            group["params"] = [p for p in group["params"] if p.requires_grad]
+        trainable = sum(p.numel() for p in self.step_module.parameters() if p.requires_grad)
+        print(f"frozen backbone parameters: {frozen:,}; trained: {trainable:,}", flush=True)
+
+
+def run(recipe: str, overrides: list[str], *, frozen_backbone: bool = False) -> dict[str, Any]:
+    """Train (or only evaluate, with ``train.epochs=0``) one recipe; returns test metrics and bookkeeping."""
+    r = Recipe.load(REPO / recipe, overrides)
+    cls = FrozenBackboneTrainer if frozen_backbone else Trainer
+    start_load = load()
+    t0 = time.perf_counter()
+    metrics = cls(r, progress=False).run()
+    seconds = time.perf_counter() - t0
+    cmd = command(recipe, overrides)
+    if frozen_backbone:
+        cmd = f"(benchmarks/quality.py FrozenBackboneTrainer) {cmd}"
+    return {"test": metrics["test"], "steps": metrics["steps"], "best_epoch": metrics["best_epoch"],
+            "seconds": round(seconds, 1), "command": cmd, "load_start": start_load, "load_end": load()}  # fmt: skip
+
+
+def evaluate_untrained(recipe: str, overrides: list[str]) -> dict[str, Any]:
+    """The recipe's model as loaded (pretrained weights, no training step), evaluated as the Trainer evaluates
+    a run that never validated: threshold calibrated on the validation split, then the test split.
+
+    (``pairsim train RECIPE train.epochs=0`` is meant to do the same, but it stops in ``plot_curves`` on an
+    empty history, so the benchmark calls the evaluation directly.)
+    """
+    from pairsim.data import load_dataset
+    from pairsim.evaluate import evaluate_split
+    from pairsim.model import PairModel
+    from pairsim.train.data import training_inputs
+
+    r = Recipe.load(REPO / recipe, overrides)
+    start_load = load()
+    t0 = time.perf_counter()
+    splits = load_dataset(r.data)
+    model = PairModel(r.model)
+    model.adapt(*training_inputs(splits.train))  # sizes vocabularies (a no-op for a transformer)
+    model.load_pretrained()
+    val, _ = evaluate_split(model, splits.val, r.eval, split="val", calibrate=True)
+    model.config.threshold = val.get("threshold")
+    test, _ = evaluate_split(model, splits.test, r.eval, split="test", calibrate=False)
+    seconds = time.perf_counter() - t0
+    return {"test": test, "val": val, "steps": 0, "best_epoch": None, "seconds": round(seconds, 1),
+            "command": f"python benchmarks/quality.py (evaluate_untrained) {recipe} " + " ".join(overrides),
+            "load_start": start_load, "load_end": load()}  # fmt: skip
+
+
+def show(title: str, result: dict[str, Any], keys: list[str], scale: float = 1.0) -> None:
+    test = result["test"]
+    figures = ", ".join(f"{k}={test[k] * scale:.2f}" if scale != 1 else f"{k}={test[k]:.4f}" for k in keys if k in test)
+    print(f"\n== {title}: {figures}\n   {result['steps']} steps, {result['seconds']:.0f} s, {result['load_start']} -> "
+          f"{result['load_end']}\n   command: {result['command']}", flush=True)  # fmt: skip
+
+
+def out(args: argparse.Namespace, name: str) -> str:
+    return f"output_dir={args.out_root}/{name}"
+
+
+# -- tasks --------------------------------------------------------------------------------------------------------
+def stsb(args: argparse.Namespace) -> dict[str, Any]:
+    common = ["eval.plots=false"] + (["data.limit=200"] if args.quick else [])
+    res = {"anchor": ANCHORS["stsb"]}
+    res["frozen"] = evaluate_untrained("recipes/stsb_minilm.yaml", common)
+    show("STS-B frozen all-MiniLM-L6-v2 (Spearman x100)", res["frozen"], ["spearman", "pearson"], 100)
+    tune = [f"train.epochs={args.stsb_epochs}", out(args, "stsb_finetuned"), "train.checkpoint_every=0", *common]
+    res["finetuned"] = run("recipes/stsb_minilm.yaml", tune)
+    show(
+        f"STS-B fine-tuned {args.stsb_epochs} epoch(s) (Spearman x100)", res["finetuned"], ["spearman", "pearson"], 100
+    )
+    return res
+
+
+def mrpc(args: argparse.Namespace) -> dict[str, Any]:
+    common = ["eval.plots=false"] + (["data.limit=200"] if args.quick else [])
+    res = {"anchor": ANCHORS["mrpc"]}
+    res["frozen"] = evaluate_untrained("recipes/mrpc_minilm.yaml", common)
+    show("MRPC frozen (accuracy, F1 x100)", res["frozen"], ["accuracy", "f1", "roc_auc"], 100)
+    tune = [f"train.epochs={args.mrpc_epochs}", out(args, "mrpc_finetuned"), "train.checkpoint_every=0", *common]
+    res["finetuned"] = run("recipes/mrpc_minilm.yaml", tune)
+    show(
+        f"MRPC fine-tuned {args.mrpc_epochs} epoch(s) (accuracy, F1 x100)",
+        res["finetuned"],
+        ["accuracy", "f1", "roc_auc"],
+        100,
+    )
+    return res
+
+
+def summarize(runs: list[dict[str, Any]], keys: list[str]) -> dict[str, dict[str, float]]:
+    out_: dict[str, dict[str, float]] = {}
+    for k in keys:
+        values = [r["test"][k] for r in runs if k in r["test"]]
+        if values:
+            out_[k] = {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+                       "values": values}  # fmt: skip
+    return out_
+
+
+def faces(args: argparse.Namespace) -> dict[str, Any]:
+    subjects = [f"s{i}" for i in range(1, 41)]
+    per = len(subjects) // args.face_folds
+    folds = []
+    for k in range(args.face_folds):
+        test = subjects[k * per : (k + 1) * per]
+        overrides = [
+            f"data.test_subjects=[{','.join(test)}]", f"data.val_count={per}", f"data.seed={k}",
+            f"train.epochs={1 if args.quick else args.face_epochs}", f"train.steps_per_epoch={2 if args.quick else args.face_steps}",
+            # without pairs_per_epoch an epoch is one pair per training image (240 here: 3 batches of 64), and
+            # the recipe's steps_per_epoch (50) is never reached; draw enough pairs for the steps asked for
+            f"train.pairs_per_epoch={64 * (2 if args.quick else args.face_steps)}",
+            "train.checkpoint_every=0", f"eval.n_way={len(test)}", "eval.within_group=false",
+            f"eval.episodes={20 if args.quick else 400}", f"eval.pairs={100 if args.quick else 2000}", "eval.plots=false",
+            out(args, f"att_faces_fold{k}"),
+        ]  # fmt: skip
+        result = run("recipes/att_faces.yaml", overrides)
+        result["test_subjects"] = test
+        show(f"AT&T faces fold {k} (test {test[0]}..{test[-1]})", result,
+             ["roc_auc", "eer", "accuracy", "oneshot_accuracy"])  # fmt: skip
+        folds.append(result)
+    keys = ["roc_auc", "eer", "accuracy", "oneshot_accuracy"]
+    summary = summarize(folds, keys)
+    print(f"\n== AT&T faces, {args.face_folds} subject-disjoint folds of {per} test subjects (mean +- sample std): "
+          + ", ".join(f"{k}={v['mean']:.4f}+-{v['std']:.4f}" for k, v in summary.items()), flush=True)  # fmt: skip
+    return {"anchor": ANCHORS["faces"], "folds": folds, "summary": summary}
+
+
+def flickr(args: argparse.Namespace) -> dict[str, Any]:
+    common = [f"train.epochs={args.flickr_epochs}", "train.checkpoint_every=0", "eval.plots=false"]
+    if args.quick:
+        common += ["data.max_images=80", "train.max_steps=2"]
+    elif args.flickr_max_steps:
+        common += [f"train.max_steps={args.flickr_max_steps}"]
+    keys = ["t2i_recall@1", "t2i_recall@5", "t2i_recall@10", "i2t_recall@1", "i2t_recall@5", "i2t_recall@10"]
+    res: dict[str, Any] = {"anchor": ANCHORS["flickr"]}
+    if args.flickr_variant in ("both", "end_to_end"):
+        res["end_to_end"] = run("recipes/flickr8k_caption_image.yaml", [*common, out(args, "flickr8k_end_to_end")])
+        show("Flickr8k pseudo-siamese trained end to end (Recall@K x100)", res["end_to_end"], keys, 100)
+    if args.flickr_variant in ("both", "frozen"):
+        for lr in args.flickr_frozen_lr:
+            frozen = [*common, f"train.lr={lr}", out(args, f"flickr8k_frozen_towers_lr{lr:g}")]
+            key = f"frozen_towers_lr{lr:g}"
+            res[key] = run("recipes/flickr8k_caption_image.yaml", frozen, frozen_backbone=True)
+            show(f"Flickr8k frozen towers + trained linear projections, lr {lr:g} (Recall@K x100)", res[key], keys, 100)
+    return res
+
+
+def omniglot(args: argparse.Namespace) -> dict[str, Any]:
+    reduced = [
+        f"model.tower.width={args.omniglot_width}", f"model.tower.image_size=[{args.omniglot_size},{args.omniglot_size}]",
+        f"model.tower.out_dim={args.omniglot_out_dim}", "train.batch_size=64",
+        f"train.epochs={1 if args.quick else args.omniglot_epochs}",
+        f"train.steps_per_epoch={3 if args.quick else args.omniglot_steps}", "train.checkpoint_every=0",
+        f"eval.episodes={10 if args.quick else 200}", f"eval.pairs={100 if args.quick else 1000}", "eval.plots=false",
+        "eval.within_group=false",  # the val split holds <= 8 characters per alphabet: no 20-way within-alphabet episode
+        out(args, "omniglot_reduced"),
+    ]  # fmt: skip
+    res = {"anchor": ANCHORS["omniglot"], "note": "CPU-reduced run, not the paper's schedule or network size",
+           "full_command": "PAIRSIM_DATA_DIR=../shared/data pairsim train recipes/omniglot_oneshot.yaml  # on a GPU"}  # fmt: skip
+    res["reduced"] = run("recipes/omniglot_oneshot.yaml", reduced)
+    show("Omniglot CPU-reduced (20-way one-shot)", res["reduced"],
+         ["official_accuracy", "oneshot_accuracy", "roc_auc"])  # fmt: skip
+    print(f"   full run (GPU): {res['full_command']}", flush=True)
+    return res
+
+
+def quora(args: argparse.Namespace) -> dict[str, Any]:
+    cmd = ("PAIRSIM_DATA_DIR=~/data pairsim train recipes/quora_pairs.yaml data.download=true "
+           "output_dir=runs/quora_pairs  # needs network: fetches quora_duplicate_questions.tsv")  # fmt: skip
+    print(
+        f"\n== Quora Question Pairs: not run (no offline copy of the data). Anchor: {ANCHORS['quora']}\n   command: {cmd}"
+    )
+    return {"anchor": ANCHORS["quora"], "command": cmd, "note": "not run: the data is not available offline"}
+
+
+TASKS = {"stsb": stsb, "mrpc": mrpc, "faces": faces, "flickr": flickr, "omniglot": omniglot, "quora": quora}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    for name in TASKS:
+        p.add_argument(f"--{name}", action="store_true", help=f"run the {name} benchmark")
+    p.add_argument("--all", action="store_true", help="every benchmark")
+    p.add_argument("--quick", action="store_true", help="smoke-test sizes (figures meaningless)")
+    p.add_argument("--out-root", default="runs/bench", help="output_dir of each run goes under this")
+    p.add_argument("--json", help="merge results into this JSON file")
+    p.add_argument("--stsb-epochs", type=int, default=1, help="the recipe: 2")
+    p.add_argument("--mrpc-epochs", type=int, default=1, help="the recipe: 3")
+    p.add_argument("--face-folds", type=int, default=5, help="folds of 40 / folds test subjects (as many for val)")
+    p.add_argument("--face-epochs", type=int, default=2, help="the recipe: 30 (x 50 steps), ~1 h per fold on 2 cores")
+    p.add_argument("--face-steps", type=int, default=25, help="steps per epoch (the recipe: 50)")
+    p.add_argument("--flickr-epochs", type=int, default=1, help="the recipe: 5")
+    p.add_argument("--flickr-max-steps", type=int, default=0, help="cap on steps (0: whole epochs; 62 per epoch)")
+    p.add_argument("--flickr-variant", choices=["both", "end_to_end", "frozen"], default="both")
+    p.add_argument("--flickr-frozen-lr", type=float, nargs="*", default=[1e-3, 1e-4],
+                   help="lr(s) of the projections when the towers are frozen (the recipe: 1e-4)")  # fmt: skip
+    p.add_argument("--omniglot-width", type=float, default=0.25)
+    p.add_argument("--omniglot-size", type=int, default=72)
+    p.add_argument("--omniglot-out-dim", type=int, default=1024)
+    p.add_argument("--omniglot-epochs", type=int, default=6, help="the recipe: 50 (x 500 steps of 128 pairs)")
+    p.add_argument("--omniglot-steps", type=int, default=200)
+    args = p.parse_args()
+    chosen = [n for n in TASKS if args.all or getattr(args, n)]
+    if not chosen:
+        p.error("pick at least one benchmark (--stsb, --mrpc, --faces, --flickr, --omniglot, --quora) or --all")
+    results: dict[str, Any] = {}
+    if args.json and Path(args.json).is_file():
+        results = json.loads(Path(args.json).read_text())
+    for name in chosen:
+        print(f"\n#### {name} ({time.strftime('%Y-%m-%d %H:%M:%S')}, {load()})", flush=True)
+        result = TASKS[name](args)
+        result["date"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+        result["invocation"] = " ".join(["python", *sys.argv])
+        key = name + ("_quick" if args.quick else "")
+        results[key] = {**results.get(key, {}), **result}  # a partial rerun (one variant) keeps the others
+        if args.json:  # after each task, so a later failure keeps the earlier figures
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps(results, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
