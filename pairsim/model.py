@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ import torch
 from torch import nn
 
 from pairsim.config import from_dict, to_dict
-from pairsim.errors import ConfigError
+from pairsim.errors import ConfigError, ModelFileError
 from pairsim.heads import HEADS, Head, HeadConfig
 from pairsim.towers import TOWERS, Batch, Tower, TowerConfig
 
@@ -58,7 +60,7 @@ class PairModel(nn.Module):
 
     def __init__(self, config: PairModelConfig) -> None:
         super().__init__()
-        self.config = config
+        config = copy.deepcopy(config)  # building never mutates the caller's config
         self.tower_a = _build_tower(config.tower)
         self.tower_b = None if config.tower_b is None else _build_tower(config.tower_b)
         if self.tower_b is not None and self.tower_b.out_dim != self.tower_a.out_dim:
@@ -66,9 +68,17 @@ class PairModel(nn.Module):
                 f"model: untied towers give embeddings of different sizes ({self.tower_a.out_dim} and "
                 f"{self.tower_b.out_dim}); set out_dim on the towers to a common size"
             )
-        if "dim" in {f.name for f in dataclasses.fields(config.head)} and not config.head.dim:
-            config.head.dim = self.tower_a.out_dim  # heads with weights over embedding dimensions
-        self.head: Head = HEADS.get(config.head.name)(config.head)
+        head = config.head
+        if "dim" in {f.name for f in dataclasses.fields(head)} and not head.dim:
+            head = dataclasses.replace(head, dim=self.tower_a.out_dim)  # heads weighting embedding dimensions
+        self.head: Head = HEADS.get(head.name)(head)
+        # the resolved config: the towers' own (a transformer's backbone config, an LSTM's vocabulary size)
+        self.config = dataclasses.replace(
+            config,
+            tower=self.tower_a.config,
+            tower_b=None if self.tower_b is None else self.tower_b.config,
+            head=self.head.config,
+        )
 
     # -- construction ---------------------------------------------------------------------------------------
     @classmethod
@@ -110,17 +120,65 @@ class PairModel(nn.Module):
             self.tower_b.adapt(items_b if items_b is not None else items_a)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, **kwargs: Any) -> PairModel:
-        """Load a model saved with :meth:`save_pretrained` from a directory or a Hugging Face hub id."""
-        from pairsim.hub import load_pretrained
+    def from_pretrained(
+        cls, name_or_path: str | Path, *, device: str | None = None, revision: str | None = None
+    ) -> PairModel:
+        """Load a model saved with :meth:`save_pretrained` from a directory or a Hugging Face hub id.
 
-        return load_pretrained(cls, name_or_path, **kwargs)
+        A local directory is read alone: no network, no file outside it, no code from it. Every file is
+        checked against the sha256 that ``config.json`` records, and the config goes through the same
+        strict checks as a recipe.
+
+        Raises:
+            ModelFileError: One line naming the file and what is wrong with it.
+        """
+        from pairsim.hub import check_state, read_model_dir
+
+        saved = read_model_dir(name_or_path, revision=revision)
+        where = f"{saved.config_path.name}:model"
+        try:
+            config = PairModelConfig.from_dict(saved.config, where=where)
+            if config.threshold is not None and not math.isfinite(config.threshold):
+                raise ConfigError(f"{where}.threshold: expected a finite number, got {config.threshold!r}")
+            for key, tower_config in (("tower", config.tower), ("tower_b", config.tower_b)):
+                if tower_config is not None:
+                    TOWERS.get(tower_config.name).check_saved_config(tower_config, where=f"{where}.{key}")
+            model = cls(config)
+        except ConfigError as err:
+            raise ModelFileError(str(err)) from None
+        except (ValueError, RuntimeError, TypeError, OverflowError) as err:  # a config the checks let through
+            message = " ".join(str(err).split())
+            raise ModelFileError(f"{saved.config_path}: cannot build the model it describes: {message}") from None
+        for sub, tower in model._tower_dirs():
+            tower.load_assets(saved.root / sub)
+        check_state(saved, model.state_dict())
+        model.load_state_dict(saved.state, strict=True)
+        model.eval()
+        return model.to(device) if device else model
 
     def save_pretrained(self, directory: str | Path, *, metrics: dict[str, Any] | None = None) -> Path:
-        """Write ``config.json``, ``model.safetensors``, tokenizer / vocabulary files and a model card."""
-        from pairsim.hub import save_pretrained
+        """Write ``config.json``, ``model.safetensors``, tokenizer / vocabulary files and a model card.
 
-        return save_pretrained(self, directory, metrics=metrics)
+        The directory is built beside ``directory`` and swapped in whole; ``directory`` must be new, empty
+        or a saved pairsim model (anything else is refused, nothing is deleted).
+
+        Raises:
+            ModelFileError: ``directory`` is a file or a directory of other files.
+        """
+        from pairsim.card import model_card
+        from pairsim.hub import write_model_dir
+
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        return write_model_dir(
+            directory,
+            model_config=to_dict(self.config),
+            state=state,
+            assets={sub: tower.save_assets for sub, tower in self._tower_dirs()},
+            card=model_card(self, metrics),
+        )
+
+    def _tower_dirs(self) -> list[tuple[str, Tower]]:
+        return [("tower_a", self.tower_a)] + ([] if self.tower_b is None else [("tower_b", self.tower_b)])
 
     # -- towers ------------------------------------------------------------------------------------------------
     @property

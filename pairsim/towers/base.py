@@ -89,7 +89,12 @@ class Tower(nn.Module):
         """Write non-weight files this tower needs (tokenizer, vocabulary) into ``directory``."""
 
     def load_assets(self, directory: Path) -> None:
-        """Read back what :meth:`save_assets` wrote."""
+        """Read back what :meth:`save_assets` wrote; raise ModelFileError if it is missing or does not fit."""
+
+    @classmethod
+    def check_saved_config(cls, config: TowerConfig, *, where: str) -> None:
+        """Raise ConfigError if a saved model's tower config would make building read anything outside the
+        saved directory (a hub id, another path) or run code; called before building a saved model."""
 
     def item_key(self, item: Any) -> Any:
         """A hashable key identifying a raw item, so repeated inputs are encoded once."""

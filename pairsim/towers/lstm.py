@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
 
+from pairsim.errors import ModelFileError
 from pairsim.text.glove import read_glove
 from pairsim.text.word_tokenizer import WordTokenizer
 from pairsim.towers.base import TOWERS, Batch, Features, Tower, TowerConfig
@@ -99,7 +100,14 @@ class LSTMTower(Tower):
         self.tokenizer.save(directory / VOCAB_FILE)
 
     def load_assets(self, directory: Path) -> None:
-        self.tokenizer = WordTokenizer.load(directory / VOCAB_FILE)
+        tokenizer = WordTokenizer.load(directory / VOCAB_FILE)
+        rows = self.embedding.num_embeddings
+        if len(tokenizer) != rows:
+            raise ModelFileError(
+                f"{directory / VOCAB_FILE} has {len(tokenizer)} words but the embedding table has {rows} rows "
+                "(vocab_size in config.json): the vocabulary does not belong to these weights"
+            )
+        self.tokenizer = tokenizer
 
     def featurize(self, items: Sequence[Any]) -> list[Features]:
         return [{"input_ids": self.tokenizer.encode(str(t), self.config.max_length)} for t in items]

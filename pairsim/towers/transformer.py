@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from collections.abc import Sequence
@@ -40,7 +41,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _resolve_sentence_transformers(config: TransformerConfig) -> None:
-    """Fill ``auto`` pooling / normalize / max_length from a local sentence-transformers directory."""
+    """Fill ``auto`` pooling / normalize / max_length of ``config`` (a copy) from a local sentence-transformers directory."""
     root = Path(config.model)
     modules = _read_json(root / "modules.json") or []
     types = {m.get("type", "").rsplit(".", 1)[-1]: m.get("path", "") for m in modules}
@@ -54,6 +55,27 @@ def _resolve_sentence_transformers(config: TransformerConfig) -> None:
     if config.max_length == 0:
         st = _read_json(root / "sentence_bert_config.json") or {}
         config.max_length = int(st.get("max_seq_length") or 0)
+
+
+def _resolved(config: TransformerConfig) -> TransformerConfig:
+    """A copy of ``config`` with the encoder's config inline and ``auto`` settings decided.
+
+    Raises:
+        ConfigError: The encoder config cannot be read from ``config.model``.
+    """
+    config = dataclasses.replace(config, backbone_config=copy.deepcopy(config.backbone_config))
+    if config.backbone_config is None:
+        try:
+            backbone = AutoConfig.from_pretrained(config.model, trust_remote_code=False)
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"model: cannot read encoder config {config.model!r}: {err}") from None
+        config.backbone_config = {k: v for k, v in backbone.to_dict().items() if k not in _DROP_KEYS}
+        _resolve_sentence_transformers(config)
+    if config.pooling == "auto":
+        config.pooling = "mean"
+    if config.normalize is None:
+        config.normalize = False
+    return config
 
 
 @TOWERS.register("transformer")
@@ -75,25 +97,28 @@ class TransformerTower(Tower):
     modality = "text"
 
     def __init__(self, config: TransformerConfig) -> None:
-        super().__init__(config)
-        if config.backbone_config is None:
-            try:
-                backbone = AutoConfig.from_pretrained(config.model)
-            except OSError as err:
-                raise ConfigError(f"model: cannot read encoder config {config.model!r}: {err}") from None
-            config.backbone_config = {k: v for k, v in backbone.to_dict().items() if k not in _DROP_KEYS}
-            _resolve_sentence_transformers(config)
-        if config.pooling == "auto":
-            config.pooling = "mean"
-        if config.normalize is None:
-            config.normalize = False
-        backbone_config = dict(config.backbone_config)
-        self.encoder = AutoModel.from_config(AutoConfig.for_model(**backbone_config))
+        super().__init__(_resolved(config))  # a resolved copy: building never mutates the caller's config
+        config = self.config
+        self.encoder = AutoModel.from_config(AutoConfig.for_model(**config.backbone_config), trust_remote_code=False)
         hidden = self.encoder.config.hidden_size
         if config.max_length == 0:
             config.max_length = min(512, int(getattr(self.encoder.config, "max_position_embeddings", 512)))
         self.proj = projection(hidden, config.out_dim)
         self.tokenizer: Any = None
+
+    @classmethod
+    def check_saved_config(cls, config: TowerConfig, *, where: str) -> None:
+        backbone = getattr(config, "backbone_config", None)
+        if backbone is None:
+            raise ConfigError(
+                f"{where}.backbone_config: is null, but a saved model must carry its encoder config inline "
+                f"(loading never fetches {getattr(config, 'model', None)!r} from the hub or reads files outside "
+                "the model directory)"
+            )
+        if "auto_map" in backbone:
+            raise ConfigError(
+                f"{where}.backbone_config: has an auto_map pointing to custom code; pairsim never runs it"
+            )
 
     @property
     def out_dim(self) -> int:
@@ -101,18 +126,30 @@ class TransformerTower(Tower):
 
     # -- weights and tokenizer ----------------------------------------------------------------------------
     def load_pretrained(self) -> None:
-        pretrained = AutoModel.from_pretrained(self.config.model)
+        pretrained = AutoModel.from_pretrained(self.config.model, trust_remote_code=False)
         self.encoder.load_state_dict(pretrained.state_dict(), strict=True)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.config.model)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.config.model, trust_remote_code=False)
 
     def save_assets(self, directory: Path) -> None:
         self._require_tokenizer().save_pretrained(directory / TOKENIZER_DIR)
 
     def load_assets(self, directory: Path) -> None:
+        from pairsim.hub import reject_remote_code
+
         path = directory / TOKENIZER_DIR
-        if not path.is_dir():
-            raise ModelFileError(f"tokenizer files missing: {path}")
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        if not (path / "tokenizer_config.json").is_file():
+            raise ModelFileError(f"tokenizer files missing: {path / 'tokenizer_config.json'} not found")
+        reject_remote_code(path)
+        try:  # only the files in the directory, no code from it
+            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False, local_files_only=True)
+        except (OSError, ValueError, TypeError, KeyError) as err:
+            raise ModelFileError(f"cannot read the tokenizer in {path}: {' '.join(str(err).split())}") from None
+        rows = self.encoder.config.vocab_size
+        if len(tokenizer) > rows:
+            raise ModelFileError(
+                f"the tokenizer in {path} has {len(tokenizer)} tokens but the encoder has {rows} embedding rows"
+            )
+        self.tokenizer = tokenizer
 
     def _require_tokenizer(self) -> Any:
         if self.tokenizer is None:
