@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -134,18 +132,10 @@ def write_json(metrics: Mapping[str, Any], path: str | Path) -> Path:
         >>> out.read_text()
         '{\\n  "roc_auc": 0.5\\n}\\n'
     """
+    from pairsim.safe_io import atomic_write_text
+
     target = Path(path)
     text = json.dumps(_jsonable(metrics, ""), indent=2, allow_nan=False) + "\n"
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)  # mkstemp makes it private (0600); a metrics file is meant to be shared
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    atomic_write_text(target, text)
     return target

@@ -1,16 +1,30 @@
-"""Training checkpoints: everything needed to continue a killed run exactly, written atomically."""
+"""Training checkpoints: everything needed to continue a killed run exactly, written atomically, read without pickle.
+
+A checkpoint (``checkpoints/last.pt``) is a safetensors file: every tensor of the state (weights, optimiser
+moments, random-generator states) is a safetensors entry, and the rest (step counters, history, optimiser
+and scheduler settings, Python / numpy random states, the recipe) is JSON in the file's metadata, with
+tensors referred to by name. Reading it runs no code: a planted pickle is "not a pairsim checkpoint".
+"""
 
 from __future__ import annotations
 
-import os
+import json
+import math
 import random
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
 from pairsim.errors import ModelFileError
+from pairsim.safe_io import atomic_write
+
+FORMAT = "pairsim-checkpoint"
+VERSION = 1
+_META_KEY = "pairsim_checkpoint"
 
 
 def rng_state() -> dict[str, Any]:
@@ -29,26 +43,100 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+# -- nested state <-> JSON + named tensors ------------------------------------------------------------------------
+def _encode(obj: Any, tensors: dict[str, torch.Tensor], storages: set[int]) -> Any:
+    if isinstance(obj, torch.Tensor):
+        tensor = obj.detach().to("cpu").contiguous()
+        ptr = tensor.untyped_storage().data_ptr()
+        if ptr in storages and tensor.numel():  # safetensors stores no shared memory (a head seen by two modules)
+            tensor = tensor.clone()
+        storages.add(tensor.untyped_storage().data_ptr())
+        name = f"t{len(tensors)}"
+        tensors[name] = tensor
+        return {"__tensor__": name}
+    if isinstance(obj, np.ndarray):
+        return {"__ndarray__": obj.tolist(), "dtype": str(obj.dtype)}
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return {"__float__": repr(obj)}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return float(obj) if isinstance(obj, float) else obj
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_encode(v, tensors, storages) for v in obj]}
+    if isinstance(obj, list):
+        return [_encode(v, tensors, storages) for v in obj]
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) and not k.startswith("__") for k in obj):
+            return {k: _encode(v, tensors, storages) for k, v in obj.items()}
+        return {"__items__": [[_encode(k, tensors, storages), _encode(v, tensors, storages)] for k, v in obj.items()]}
+    raise TypeError(f"a checkpoint cannot hold a {type(obj).__name__}")  # a bug in the caller, not bad input
+
+
+def _decode(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, list):
+        return [_decode(v, tensors) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    if "__tensor__" in obj:
+        return tensors[obj["__tensor__"]]
+    if "__ndarray__" in obj:
+        return np.array(obj["__ndarray__"], dtype=np.dtype(obj["dtype"]))
+    if "__float__" in obj:
+        return float(obj["__float__"])
+    if "__tuple__" in obj:
+        return tuple(_decode(v, tensors) for v in obj["__tuple__"])
+    if "__items__" in obj:
+        return {_hashable(_decode(k, tensors)): _decode(v, tensors) for k, v in obj["__items__"]}
+    return {k: _decode(v, tensors) for k, v in obj.items()}
+
+
+def _hashable(key: Any) -> Any:
+    if isinstance(key, (list, dict)):
+        raise ValueError(f"unsupported key {key!r}")
+    return key
+
+
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write ``state`` to ``path`` via a temporary file and an atomic rename: a crash mid-write leaves the
-    previous checkpoint intact."""
+    """Write ``state`` (nested dicts / lists / tuples of tensors, numbers, strings, numpy arrays) to ``path``.
+
+    The file is written beside ``path`` and renamed over it: a crash mid-write leaves the previous
+    checkpoint intact.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = _encode(state, tensors, set())
+    metadata = {
+        _META_KEY: json.dumps({"format": FORMAT, "version": VERSION, "state": skeleton}, allow_nan=False),
+        "format": "pt",
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint` (our own file: optimiser state needs full unpickling).
+    """Read a checkpoint written by :func:`save_checkpoint`; no pickle, so no code from the file runs.
 
     Raises:
-        ModelFileError: Missing or unreadable checkpoint.
+        ModelFileError: Missing, unreadable or foreign checkpoint (one line naming the file).
     """
     if not path.is_file():
         raise ModelFileError(f"no checkpoint to resume from at {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # a truncated or foreign file
-        raise ModelFileError(f"cannot read checkpoint {path}: {err}") from None
+        with safe_open(path, framework="pt") as f:
+            meta = (f.metadata() or {}).get(_META_KEY)
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise ModelFileError(
+            f"cannot read checkpoint {path}: not a pairsim checkpoint (a safetensors file; pickle files are never "
+            f"loaded): {' '.join(str(err).split())}"
+        ) from None
+    try:
+        data = json.loads(meta) if meta is not None else None
+        if not (isinstance(data, dict) and data.get("format") == FORMAT and data.get("version") == VERSION):
+            raise ValueError("no pairsim checkpoint metadata")
+        state = _decode(data["state"], tensors)
+        if not isinstance(state, dict):
+            raise ValueError("the state is not a mapping")
+    except (ValueError, KeyError, TypeError) as err:
+        raise ModelFileError(f"cannot read checkpoint {path}: not a pairsim checkpoint ({err})") from None
+    return state

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -15,12 +17,13 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from pairsim.data import build_source, load_dataset
-from pairsim.errors import PairsimError
+from pairsim.errors import ConfigError, ModelFileError, PairsimError
 from pairsim.evaluate import HEADLINE, evaluate_split, improved, primary_metric, save_eval_plots
 from pairsim.losses import LOSSES
 from pairsim.metrics import plot_curves, write_json
 from pairsim.model import PairModel
 from pairsim.recipe import Recipe
+from pairsim.safe_io import atomic_write_text, clean_leftovers, recover_dir, swap_dir
 from pairsim.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from pairsim.train.data import TrainBatches, training_inputs
 from pairsim.train.distributed import Runtime, setup, teardown
@@ -29,8 +32,36 @@ from pairsim.train.step import TrainStep, batch_size_of, to_device
 log = logging.getLogger("pairsim.train")
 
 
+# what a run writes into its output directory; the first four mark a directory holding an earlier run
+RUN_MARKERS = ("model", "metrics.json", "recipe.yaml", "checkpoints")
+RUN_OUTPUTS = (*RUN_MARKERS, "train.log", "plots")
+
+
 class TrainingError(PairsimError):
-    """Training cannot go on (a NaN / inf loss, ...); the last good checkpoint is kept."""
+    """Training cannot go on (a NaN / inf loss, ...); the message says what is kept."""
+
+
+def _check_output_dir(out_dir: str, *, resume: bool, overwrite: bool) -> tuple[Path, bool]:
+    """The output directory, and whether the run must be staged beside it (it holds an earlier run).
+
+    Raises:
+        ConfigError: ``output_dir`` is empty or a file, or holds an earlier run and neither ``resume`` nor
+            ``overwrite`` is set.
+    """
+    if not str(out_dir).strip():
+        raise ConfigError("output_dir: is empty; expected the directory of the run, e.g. output_dir=runs/digits")
+    out = Path(out_dir).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output_dir {out} is a file; expected a directory for the run")
+    if resume and overwrite:
+        raise ConfigError("--resume continues the run in output_dir and --overwrite replaces it: pass one of them")
+    earlier = [name for name in RUN_MARKERS if (out / name).exists()]
+    if earlier and not (resume or overwrite):
+        raise ConfigError(
+            f"output_dir {out} holds an earlier run ({', '.join(earlier)}): pass --resume to continue it, or "
+            "--overwrite to replace it when the new run has finished"
+        )
+    return out, bool(earlier) and overwrite
 
 
 def _seed_everything(seed: int) -> None:
@@ -82,12 +113,17 @@ class Trainer:
         0.97
     """
 
-    def __init__(self, recipe: Recipe, *, resume: bool = False, progress: bool = True) -> None:
+    def __init__(self, recipe: Recipe, *, resume: bool = False, overwrite: bool = False, progress: bool = True) -> None:
         self.recipe = recipe
         self.resume = resume
         self.progress = progress
-        self.out = Path(recipe.output_dir)
-        self.ckpt_path = self.out / "checkpoints" / "last.pt"
+        if os.environ.get("RANK", "0") == "0":
+            self.out, self.staged = _check_output_dir(recipe.output_dir, resume=resume, overwrite=overwrite)
+        else:  # other ranks write nothing (and could already see rank 0's new files)
+            self.out, self.staged = Path(recipe.output_dir).expanduser(), False
+        # an overwriting run is written beside the earlier one and swapped in only when it has finished
+        self.work = self.out.with_name(f".{self.out.name}.overwrite") if self.staged else self.out
+        self.ckpt_path = self.work / "checkpoints" / "last.pt"
 
     # -- set-up ---------------------------------------------------------------------------------------------
     def _build(self, rt: Runtime) -> None:
@@ -139,11 +175,25 @@ class Trainer:
 
     def _restore(self) -> None:
         ckpt = load_checkpoint(self.ckpt_path)
-        self.step_module.load_state_dict(ckpt["step_module"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scheduler.load_state_dict(ckpt["scheduler"])
-        self.state = ckpt["trainer"]
-        set_rng_state(ckpt["rng"])
+        where = f"checkpoint {self.ckpt_path}"
+        try:
+            saved, own = ckpt["step_module"], self.step_module.state_dict()
+            for key in [*own, *saved]:
+                if key not in saved or key not in own:
+                    side = "the recipe's model" if key in own else "the checkpoint"
+                    raise ModelFileError(f"{where} does not fit the recipe's model: {key} is only in {side}")
+                if tuple(saved[key].shape) != tuple(own[key].shape):
+                    raise ModelFileError(
+                        f"{where} does not fit the recipe's model: {key} has shape {tuple(saved[key].shape)} in the "
+                        f"checkpoint and {tuple(own[key].shape)} in the model (resume with the recipe of the run)"
+                    )
+            self.step_module.load_state_dict(saved)
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            self.scheduler.load_state_dict(ckpt["scheduler"])
+            self.state = ckpt["trainer"]
+            set_rng_state(ckpt["rng"])
+        except (KeyError, ValueError, TypeError, RuntimeError) as err:
+            raise ModelFileError(f"{where} does not fit this run: {' '.join(str(err).split())}") from None
         log.info("resumed from %s at epoch %d, step %d", self.ckpt_path, self.state["epoch"], self.state["global_step"])
 
     # -- loop -------------------------------------------------------------------------------------------------
@@ -151,22 +201,63 @@ class Trainer:
         """Train, evaluate and save. Returns the metrics written to ``metrics.json``."""
         rt = setup(self.recipe.train.device)
         try:
-            _setup_logging(self.out, rt.is_main)
+            if rt.is_main:
+                self._prepare_output()
+            _setup_logging(self.work, rt.is_main)
             self._build(rt)
             if self.resume:
                 self._restore()
             elif rt.is_main:
-                self.out.mkdir(parents=True, exist_ok=True)
-                (self.out / "recipe.yaml").write_text(self.recipe.to_yaml())
+                atomic_write_text(self.work / "recipe.yaml", self.recipe.to_yaml())
             log.info(
                 "training %s on %s (%d train examples, %s loss, %d steps of %d, device %s, %d process(es))",
                 self.recipe.model.tower.name, self.recipe.data.name, len(self.splits.train), self.recipe.loss.name,
                 self.total_steps, self.recipe.train.batch_size, rt.device, rt.world_size,
             )  # fmt: skip
             self._train(rt)
-            return self._finish(rt)
+            metrics = self._finish(rt)
+            if rt.is_main and self.staged:
+                self._promote()
+            return metrics
+        except BaseException:
+            if rt.is_main and self.staged:  # the earlier run stays as it was
+                shutil.rmtree(self.work, ignore_errors=True)
+            raise
         finally:
             teardown()
+
+    def _prepare_output(self) -> None:
+        """Create the working directory; finish or clean what a killed earlier run left behind."""
+        staging = self.out.with_name(f".{self.out.name}.overwrite")
+        if staging.exists():  # a killed overwriting run: it never replaced anything, drop it
+            shutil.rmtree(staging)
+        self.work.mkdir(parents=True, exist_ok=True)
+        recover_dir(self.out / "model", complete=lambda d: (d / "config.json").is_file())
+        for target in (self.out / "model", self.ckpt_path, self.out / "metrics.json", self.out / "recipe.yaml"):
+            clean_leftovers(target)
+
+    def _promote(self) -> None:
+        """Move the finished overwriting run from its staging directory into the output directory."""
+        for name in RUN_OUTPUTS:
+            new, old = self.work / name, self.out / name
+            if new.is_dir():
+                swap_dir(new, old)
+            elif new.exists():
+                os.replace(new, old)
+            elif old.is_dir():
+                shutil.rmtree(old)
+            elif old.exists():
+                old.unlink()
+        shutil.rmtree(self.work, ignore_errors=True)
+        log.info("the earlier run in %s was replaced by this one", self.out)
+
+    def _kept(self) -> str:
+        """What a failed run leaves, for its error message."""
+        if self.staged:
+            return f"the earlier run in {self.out} is unchanged (nothing of this run is kept)"
+        if self.ckpt_path.is_file():
+            return f"the last good checkpoint is kept at {self.ckpt_path} (continue with --resume)"
+        return "no checkpoint was written yet, so there is nothing to resume from"
 
     def _train(self, rt: Runtime) -> None:
         t = self.recipe.train
@@ -185,8 +276,8 @@ class Trainer:
                     loss = self.runner(batch)
                 if not torch.isfinite(loss):
                     raise TrainingError(
-                        f"loss is {loss.item()} at step {self.state['global_step']} (epoch {epoch}); stopped, the last "
-                        f"good checkpoint is kept at {self.ckpt_path} (lower train.lr or check the data)"
+                        f"loss is {loss.item()} at step {self.state['global_step']} (epoch {epoch}); stopped, "
+                        f"{self._kept()} (lower train.lr or check the data)"
                     )
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -246,8 +337,8 @@ class Trainer:
         if improved(name, value, self.state["best"]):
             self.state.update(best=value, best_epoch=epoch, stale_epochs=0)
             self.model.config.threshold = metrics.get("threshold")
-            self.model.save_pretrained(self.out / "model", metrics={f"val_{name}": value})
-            log.info("new best val %s=%.4f, model saved to %s", name, value, self.out / "model")
+            self.model.save_pretrained(self.work / "model", metrics={f"val_{name}": value})
+            log.info("new best val %s=%.4f, model saved to %s", name, value, self.work / "model")
             return False
         self.state["stale_epochs"] += 1
         patience = self.recipe.train.early_stopping
@@ -259,7 +350,7 @@ class Trainer:
     def _finish(self, rt: Runtime) -> dict[str, Any]:
         if not rt.is_main:
             return {}
-        model_dir = self.out / "model"
+        model_dir = self.work / "model"
         if self.state["best_epoch"] is not None:  # this run validated and saved its best model (not a stale one)
             model = PairModel.from_pretrained(model_dir, device=str(rt.device))
         else:  # no validation ran: keep the last weights, calibrated on val
@@ -273,15 +364,22 @@ class Trainer:
         )
         metrics = {"best_epoch": self.state["best_epoch"], "best_val": self.state["best"], "test": test,
                    "history": self.state["history"], "steps": self.state["global_step"]}  # fmt: skip
-        write_json(metrics, self.out / "metrics.json")
-        plots = self.out / "plots"
+        write_json(metrics, self.work / "metrics.json")
+        plots = self.work / "plots"
         plots.mkdir(exist_ok=True)
         logged = {key for entry in self.state["history"] for key in entry}
-        plot_curves(
-            self.state["history"], plots / "curves.png", val_keys=[f"val_{k}" for k in HEADLINE if f"val_{k}" in logged]
-        )
+        if self.state["history"]:  # train.epochs=0 evaluates the model as built: no curves to draw
+            plot_curves(
+                self.state["history"], plots / "curves.png",
+                val_keys=[f"val_{k}" for k in HEADLINE if f"val_{k}" in logged],
+            )  # fmt: skip
         if self.recipe.eval.plots:
             save_eval_plots(model, details, plots, prefix="test")
         log.info("test: %s", ", ".join(f"{k}={v:.4f}" for k, v in test.items() if isinstance(v, float)))
-        log.info("done: model in %s, metrics in %s, plots in %s", model_dir, self.out / "metrics.json", plots)
+        log.info(
+            "done: model in %s, metrics in %s, plots in %s",
+            self.out / "model",
+            self.out / "metrics.json",
+            self.out / "plots",
+        )
         return metrics

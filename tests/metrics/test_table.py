@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pairsim import safe_io
 from pairsim.errors import DataError
-from pairsim.metrics import table
 from pairsim.metrics.table import format_table, write_json
 
 
@@ -66,7 +66,7 @@ def test_write_json_replaces_atomically(tmp_path: Path, monkeypatch: pytest.Monk
     def failing_replace(src: str, dst: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(table.os, "replace", failing_replace)
+    monkeypatch.setattr(safe_io.os, "replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
         write_json({"accuracy": 0.9}, path)
     assert json.loads(path.read_text()) == {"accuracy": 0.75}  # the old file, whole

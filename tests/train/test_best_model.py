@@ -69,10 +69,10 @@ def test_saved_threshold_is_the_one_calibrated_on_the_val_split(reference_run: t
 def test_without_validation_the_last_weights_are_saved_and_calibrated_on_val(
     digits_recipe: Callable[..., Recipe],
 ) -> None:
-    """And a second run into the same directory replaces the first run's model, never reports it."""
+    """And a second run into the same directory (with overwrite) replaces the first run's model, never reports it."""
     first = Trainer(digits_recipe("train.eval_every_epoch=false", "train.epochs=1"), progress=False).run()
     recipe = digits_recipe("train.eval_every_epoch=false", "train.epochs=1", "train.seed=3")
-    second = Trainer(recipe, progress=False).run()
+    second = Trainer(recipe, overwrite=True, progress=False).run()
     out = Path(recipe.output_dir)
 
     assert first["best_epoch"] is None and second["best_epoch"] is None

@@ -14,6 +14,7 @@ import torch
 from pairsim.errors import ModelFileError
 from pairsim.losses.contrastive import ContrastiveLoss
 from pairsim.recipe import Recipe
+from pairsim.train import checkpoint as checkpoint_module
 from pairsim.train import trainer as trainer_module
 from pairsim.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from pairsim.train.trainer import Trainer, TrainingError
@@ -35,15 +36,16 @@ def test_failed_checkpoint_write_leaves_the_previous_checkpoint_intact(
     save_checkpoint(path, {"trainer": {"global_step": 3}, "w": torch.ones(4)})
     before = path.read_bytes()
 
-    def torch_save_that_dies_halfway(obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
+    def save_that_dies_halfway(tensors: Any, f: Any, *args: Any, **kwargs: Any) -> None:
         Path(f).write_bytes(before[: len(before) // 2])  # half a file, then the disk is full
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(torch, "save", torch_save_that_dies_halfway)
+    monkeypatch.setattr(checkpoint_module, "save_file", save_that_dies_halfway)
     with pytest.raises(OSError, match="No space left"):
         save_checkpoint(path, {"trainer": {"global_step": 6}, "w": torch.zeros(4)})
     monkeypatch.undo()
     assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["last.pt"]  # the half-written temporary is gone
     assert load_checkpoint(path)["trainer"]["global_step"] == 3
 
 
