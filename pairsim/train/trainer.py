@@ -276,8 +276,8 @@ class Trainer:
                     loss = self.runner(batch)
                 if not torch.isfinite(loss):
                     raise TrainingError(
-                        f"loss is {loss.item()} at step {self.state['global_step']} (epoch {epoch}); stopped, "
-                        f"{self._kept()} (lower train.lr or check the data)"
+                        f"loss is {loss.item()} at step {self.state['global_step']} (epoch {epoch}); stopped (lower "
+                        f"train.lr or check the data); {self._kept()}"
                     )
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()

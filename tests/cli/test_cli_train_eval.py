@@ -137,9 +137,10 @@ def test_train_nan_loss_exits_2_naming_the_step(
     assert result.code == 2
     errors = [line for line in result.err.splitlines() if line.startswith("pairsim:")]
     assert errors == [
-        f"pairsim: error: loss is nan at step 0 (epoch 0); stopped, the last good checkpoint is kept at "
-        f"{tmp_path / 'run' / 'checkpoints' / 'last.pt'} (lower train.lr or check the data)"
+        "pairsim: error: loss is nan at step 0 (epoch 0); stopped (lower train.lr or check the data); no checkpoint "
+        "was written yet, so there is nothing to resume from"
     ]
+    assert not (tmp_path / "run" / "checkpoints").exists()
 
 
 def test_console_script_reports_errors_with_exit_code_2(tmp_path: Path) -> None:

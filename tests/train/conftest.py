@@ -47,6 +47,16 @@ def digits_recipe(tmp_path: Path) -> Callable[..., Recipe]:
     return make
 
 
+@pytest.fixture
+def digits_argv() -> Callable[..., list[str]]:
+    """``digits_argv(output_dir, *overrides)``: the ``pairsim train`` arguments of the tiny digits recipe."""
+
+    def make(output_dir: Path | str, *overrides: str) -> list[str]:
+        return ["train", str(DIGITS), *TINY_DIGITS, f"output_dir={output_dir}", *overrides, "--no-progress"]
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def reference_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     """The tiny digits recipe trained once, uninterrupted: ``(output_dir, metrics)``."""

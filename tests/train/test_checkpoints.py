@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -62,6 +63,35 @@ def test_unreadable_checkpoint_is_a_model_file_error(tmp_path: Path, content: by
         load_checkpoint(tmp_path / "missing.pt")
 
 
+def test_checkpoint_keeps_every_kind_of_value(tmp_path: Path) -> None:
+    shared = torch.arange(4.0)
+    state = {
+        "optimizer": {"state": {0: {"step": torch.tensor(3.0), "exp_avg": torch.ones(2, 2)}}, "param_groups": [
+            {"params": [0, 1], "betas": (0.9, 0.999), "lr": 1e-3, "foreach": None}]},
+        "rng": rng_state(),
+        "floats": [float("nan"), float("inf"), -float("inf"), 0.1 + 0.2, np.float32(0.5), np.float64(0.25)],
+        "same_memory": [shared, shared[:2]],  # a head seen by the model and the loss
+        "bf16": torch.ones(3, dtype=torch.bfloat16),
+        "__tensor__": "a key that looks like a marker",
+        "empty": {},
+    }  # fmt: skip
+    save_checkpoint(tmp_path / "last.pt", state)
+    back = load_checkpoint(tmp_path / "last.pt")
+    assert list(back["optimizer"]["state"]) == [0]  # integer keys stay integers (the optimiser maps them)
+    assert torch.equal(back["optimizer"]["state"][0]["exp_avg"], torch.ones(2, 2))
+    assert back["optimizer"]["param_groups"][0]["betas"] == (0.9, 0.999)
+    assert back["optimizer"]["param_groups"][0]["foreach"] is None
+    floats = back["floats"]
+    assert math.isnan(floats[0]) and floats[1:4] == [float("inf"), -float("inf"), 0.1 + 0.2]
+    assert floats[4:] == [0.5, 0.25]
+    assert torch.equal(back["same_memory"][0], shared) and torch.equal(back["same_memory"][1], shared[:2])
+    assert back["bf16"].dtype == torch.bfloat16 and back["__tensor__"] == "a key that looks like a marker"
+    assert back["empty"] == {}
+    python, numpy_state, torch_state = back["rng"]["python"], back["rng"]["numpy"], back["rng"]["torch"]
+    assert python == random.getstate() and torch.equal(torch_state, torch.get_rng_state())
+    assert numpy_state[0] == "MT19937" and np.array_equal(numpy_state[1], np.random.get_state()[1])
+
+
 def test_rng_state_round_trip_replays_every_generator() -> None:
     state = rng_state()
     first = (random.random(), np.random.rand(), torch.rand(3))
@@ -96,7 +126,10 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
 
     message = str(info.value)
     assert message.startswith("loss is nan at step 4 (epoch 0)")  # 4 steps done, the 5th gave NaN
-    assert f"last good checkpoint is kept at {ckpt}" in message and "\n" not in message
+    assert message == (
+        f"loss is nan at step 4 (epoch 0); stopped (lower train.lr or check the data); the last good checkpoint is "
+        f"kept at {ckpt} (continue with --resume)"
+    )
     assert [step for step, _ in written] == [3]
     assert ckpt.read_bytes() == written[-1][1]  # unchanged since step 3
     state = load_checkpoint(ckpt)
