@@ -9,16 +9,11 @@ identity and score, or ``unknown`` when even the best score is past the model's 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from pairsim.errors import DataError, ModelFileError
+from pairsim.errors import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".gif", ".tif", ".tiff", ".webp"}
-
-if TYPE_CHECKING:
-    import torch
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -47,23 +42,10 @@ def _examples(folder: Path) -> list[str]:
     return items
 
 
-def load_gallery(path: Path) -> tuple[list[str], torch.Tensor]:
-    """Identity of each gallery row and the ``(N, D)`` embeddings."""
-
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(path, framework="pt") as f:
-            names = json.loads(f.metadata()["identities"])
-            return names, f.get_tensor("embeddings")
-    except (SafetensorError, OSError, KeyError, ValueError) as err:
-        raise ModelFileError(f"cannot read gallery {path}: {err}") from None
-
-
 def run_enroll(args: argparse.Namespace) -> int:
     import torch
-    from safetensors.torch import save_file
 
+    from pairsim.gallery import Gallery, check_gallery_target, empty_gallery, load_gallery, save_gallery
     from pairsim.model import PairModel
     from pairsim.train.distributed import pick_device
 
@@ -74,20 +56,17 @@ def run_enroll(args: argparse.Namespace) -> int:
     empty = [name for name, items in people.items() if not items]
     if not people or empty:
         raise DataError(f"enroll: {root}/{empty[0] if empty else '<identity>'}/ has no examples (images or .txt files)")
+    gallery_path = Path(args.gallery)
+    check_gallery_target(gallery_path)
     model = PairModel.from_pretrained(args.model, device=str(pick_device(args.device)))
-    gallery = Path(args.gallery)
-    if not gallery.parent.is_dir():
-        raise DataError(f"enroll: --gallery {gallery}: folder {gallery.parent} does not exist")
-    names, rows = load_gallery(gallery) if gallery.is_file() else ([], torch.empty(0, model.tower_a.out_dim))
-    keep = [i for i, n in enumerate(names) if n not in people]  # re-enrolling a person replaces them
-    names, rows = [names[i] for i in keep], rows[keep]
+    gallery = load_gallery(gallery_path, model) if gallery_path.exists() else empty_gallery(model)
+    keep = [i for i, n in enumerate(gallery.names) if n not in people]  # re-enrolling a person replaces them
+    names, rows = [gallery.names[i] for i in keep], gallery.embeddings[keep]
     for name, items in people.items():
         rows = torch.cat([rows, model.encode_b(items)])  # the gallery is side b, probes side a
         names += [name] * len(items)
-    tmp = gallery.with_name(f".{gallery.name}.tmp")
-    save_file({"embeddings": rows.contiguous()}, tmp, metadata={"identities": json.dumps(names)})
-    tmp.replace(gallery)
-    print(f"enrolled {len(people)} identities ({sum(map(len, people.values()))} examples); gallery {gallery} "
+    save_gallery(gallery_path, Gallery(names=names, embeddings=rows, fingerprint=gallery.fingerprint))
+    print(f"enrolled {len(people)} identities ({sum(map(len, people.values()))} examples); gallery {gallery_path} "
           f"holds {len(set(names))} identities")  # fmt: skip
     return 0
 
@@ -95,11 +74,13 @@ def run_enroll(args: argparse.Namespace) -> int:
 def run_identify(args: argparse.Namespace) -> int:
     import torch
 
+    from pairsim.gallery import load_gallery
     from pairsim.model import PairModel
     from pairsim.train.distributed import pick_device
 
     model = PairModel.from_pretrained(args.model, device=str(pick_device(args.device)))
-    names, rows = load_gallery(Path(args.gallery))
+    gallery = load_gallery(Path(args.gallery), model)
+    names, rows = gallery.names, gallery.embeddings
     if not args.text:
         missing = [p for p in args.probes if not Path(p).is_file()]
         if missing:

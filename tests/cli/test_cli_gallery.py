@@ -148,3 +148,89 @@ def test_gallery_errors(enrolled: dict[str, Any], model_dir: Path, cli: Callable
     result = cli("identify", enrolled["people"]["digit0"][0], "--model", model_dir, "--gallery", tmp_path / "none.st")
     assert result.code == 2 and result.err.startswith(f"pairsim: error: cannot read gallery {tmp_path / 'none.st'}")
     assert len(result.err.splitlines()) == 1
+
+
+def _one_line(result: Any) -> str:
+    assert result.code == 2, result
+    lines = result.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pairsim: error: ") and "Traceback" not in result.err, result.err
+    return lines[0].removeprefix("pairsim: error: ")
+
+
+def test_a_gallery_of_another_model_is_refused(
+    enrolled: dict[str, Any], model_dir: Path, cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    other = PairModel.from_pretrained(model_dir)
+    with torch.no_grad():
+        next(other.tower_a.parameters()).add_(0.01)  # same architecture and size, other weights
+    other.save_pretrained(tmp_path / "other")
+    gallery = enrolled["gallery"]
+    before = gallery.read_bytes()
+    probe = enrolled["people"]["digit0"][0]
+    expected = (
+        f"gallery {gallery} was enrolled with another model (its fingerprint differs); use the model it was "
+        "enrolled with, or enroll the people again with this one"
+    )
+    assert _one_line(cli("identify", probe, "--model", tmp_path / "other", "--gallery", gallery)) == expected
+    people = tmp_path / "people"  # the enrolled fixture's folders
+    assert _one_line(cli("enroll", people, "--model", tmp_path / "other", "--gallery", gallery)) == expected
+    assert gallery.read_bytes() == before
+
+
+def _write(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> Path:
+    from safetensors.torch import save_file
+
+    save_file(tensors, path, metadata=metadata)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "problem"),
+    [
+        ("wrong-size", "embeddings of size {wrong}, but the model gives size {size}"),
+        ("empty", "it is empty (enroll someone first)"),
+        ("no-identities", "no identities in its metadata; expected a gallery written by pairsim enroll"),
+        ("count-mismatch", "3 identities for 2 embeddings"),
+        ("no-embeddings", "no 'embeddings' tensor (it holds ['rows']); expected a gallery written by pairsim enroll"),
+        ("nan", "its embeddings hold NaN or infinite values"),
+        ("no-fingerprint", "no model fingerprint (written by an older pairsim?); enroll the people again"),
+        ("garbage", "not a safetensors file"),
+        ("directory", "it is a directory (expected a .safetensors file written by pairsim enroll)"),
+    ],
+)
+def test_broken_galleries_are_one_line(
+    kind: str, problem: str, enrolled: dict[str, Any], model_dir: Path, cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    from pairsim.gallery import model_fingerprint
+
+    model = PairModel.from_pretrained(model_dir)
+    fingerprint, size = model_fingerprint(model), model.tower_a.out_dim
+    problem = problem.format(wrong=size + 1, size=size)
+    meta = {"identities": json.dumps(["a", "b"]), "model_fingerprint": fingerprint}
+    path = tmp_path / f"{kind}.safetensors"
+    if kind == "wrong-size":
+        _write(path, {"embeddings": torch.zeros(2, size + 1)}, meta)
+    elif kind == "empty":
+        _write(path, {"embeddings": torch.zeros(0, size)}, {**meta, "identities": "[]"})
+    elif kind == "no-identities":
+        _write(path, {"embeddings": torch.zeros(2, size)}, {"model_fingerprint": fingerprint})
+    elif kind == "count-mismatch":
+        _write(path, {"embeddings": torch.zeros(2, size)}, {**meta, "identities": json.dumps(["a", "b", "c"])})
+    elif kind == "no-embeddings":
+        _write(path, {"rows": torch.zeros(2, size)}, meta)
+    elif kind == "nan":
+        _write(path, {"embeddings": torch.full((2, size), float("nan"))}, meta)
+    elif kind == "no-fingerprint":
+        _write(path, {"embeddings": torch.zeros(2, size)}, {"identities": meta["identities"]})
+    elif kind == "garbage":
+        path.write_bytes(b"\x00\x01 not a gallery at all")
+    else:
+        path.mkdir()
+    probe = enrolled["people"]["digit0"][0]
+    message = _one_line(cli("identify", probe, "--model", model_dir, "--gallery", path))
+    if kind == "directory":
+        assert message == f"cannot read gallery {path}: {problem}"
+        message = _one_line(cli("enroll", tmp_path / "people", "--model", model_dir, "--gallery", path))
+        assert message == f"--gallery {path} is a directory; expected a .safetensors file name"
+    else:
+        assert message.startswith(f"cannot read gallery {path}: {problem}")

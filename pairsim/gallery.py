@@ -1,0 +1,165 @@
+"""The gallery file of ``pairsim enroll`` / ``identify``: enrolled embeddings, who each row is, and which model made them.
+
+A gallery is a safetensors file: the ``embeddings`` tensor ``(N, D)`` (side b of the model), and in its
+metadata the identity of each row and the fingerprint of the model's towers. Embeddings of one model mean
+nothing to another, so a gallery is only read together with the model that must match it.
+
+Example:
+    >>> import tempfile, pathlib, torch
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "g.safetensors"
+    >>> save_gallery(path, Gallery(names=["ann"], embeddings=torch.ones(1, 4), fingerprint="f00d"))
+    >>> read_gallery(path).names
+    ['ann']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from pairsim.config import to_dict
+from pairsim.errors import DataError, ModelFileError
+from pairsim.safe_io import atomic_write
+
+if TYPE_CHECKING:
+    from pairsim.model import PairModel
+
+FORMAT = "pairsim-gallery"
+VERSION = 1
+
+
+@dataclasses.dataclass
+class Gallery:
+    """Enrolled examples: ``names[i]`` is the identity of ``embeddings[i]`` ``(N, D)``."""
+
+    names: list[str]
+    embeddings: torch.Tensor
+    fingerprint: str
+
+    @property
+    def identities(self) -> list[str]:
+        """The distinct identities, sorted."""
+        return sorted(set(self.names))
+
+
+def model_fingerprint(model: PairModel) -> str:
+    """A sha256 of what decides the embeddings: every tower's config and weights (not the head or threshold).
+
+    Two models give the same fingerprint exactly when their towers embed every input the same way, e.g. a
+    model re-saved with another decision threshold.
+    """
+    digest = hashlib.sha256()
+    towers = {"tower": to_dict(model.config.tower), "tower_b": model.config.tower_b and to_dict(model.config.tower_b)}
+    digest.update(json.dumps(towers, sort_keys=True, default=str).encode())
+    for key, tensor in sorted(model.state_dict().items()):
+        if not key.startswith(("tower_a.", "tower_b.")):
+            continue
+        t = tensor.detach().to("cpu").contiguous()
+        digest.update(f"{key}:{t.dtype}:{tuple(t.shape)}".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def empty_gallery(model: PairModel) -> Gallery:
+    """A gallery with no one in it yet, for ``model``."""
+    return Gallery(names=[], embeddings=torch.empty(0, model.tower_a.out_dim), fingerprint=model_fingerprint(model))
+
+
+def save_gallery(path: str | Path, gallery: Gallery) -> None:
+    """Write ``gallery`` to ``path`` atomically (the previous file stays whole if writing fails).
+
+    Raises:
+        DataError: ``path`` is a directory or its folder does not exist.
+    """
+    if len(gallery.names) != gallery.embeddings.shape[0]:
+        raise ValueError(f"{len(gallery.names)} names for {gallery.embeddings.shape[0]} embeddings")  # a bug
+    metadata = {
+        "format": FORMAT,
+        "version": str(VERSION),
+        "identities": json.dumps(gallery.names),
+        "model_fingerprint": gallery.fingerprint,
+    }
+    tensors = {"embeddings": gallery.embeddings.detach().to("cpu", torch.float32).contiguous()}
+    atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=metadata))
+
+
+def _fail(path: Path, problem: str) -> ModelFileError:
+    return ModelFileError(f"cannot read gallery {path}: {problem}")
+
+
+def read_gallery(path: str | Path) -> Gallery:
+    """Read and check a gallery file on its own (see :func:`load_gallery` to check it against a model).
+
+    Raises:
+        ModelFileError: Missing, unreadable, empty or inconsistent gallery (one line naming the file).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise _fail(path, "it is a directory (expected a .safetensors file written by pairsim enroll)")
+    if not path.is_file():
+        raise _fail(path, "no such file (create it with pairsim enroll)")
+    try:
+        with safe_open(path, framework="pt") as f:
+            meta: dict[str, Any] = dict(f.metadata() or {})
+            keys = list(f.keys())
+            embeddings = f.get_tensor("embeddings") if "embeddings" in keys else None
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise _fail(path, f"not a safetensors file ({' '.join(str(err).split())})") from None
+    if embeddings is None:
+        raise _fail(path, f"no 'embeddings' tensor (it holds {keys}); expected a gallery written by pairsim enroll")
+    if "identities" not in meta:
+        raise _fail(path, "no identities in its metadata; expected a gallery written by pairsim enroll")
+    try:
+        names = json.loads(meta["identities"])
+    except ValueError:
+        names = None
+    if not (isinstance(names, list) and all(isinstance(n, str) and n for n in names)):
+        raise _fail(path, "its identities are not a list of names")
+    if embeddings.ndim != 2 or not embeddings.is_floating_point():
+        raise _fail(
+            path, f"embeddings of shape {tuple(embeddings.shape)} and type {embeddings.dtype}; expected (N, D) floats"
+        )
+    if len(names) != embeddings.shape[0]:
+        raise _fail(path, f"{len(names)} identities for {embeddings.shape[0]} embeddings")
+    if not names:
+        raise _fail(path, "it is empty (enroll someone first)")
+    if not torch.isfinite(embeddings).all():
+        raise _fail(path, "its embeddings hold NaN or infinite values")
+    fingerprint = meta.get("model_fingerprint")
+    if not fingerprint:
+        raise _fail(path, "no model fingerprint (written by an older pairsim?); enroll the people again")
+    return Gallery(names=names, embeddings=embeddings.float(), fingerprint=fingerprint)
+
+
+def load_gallery(path: str | Path, model: PairModel) -> Gallery:
+    """Read a gallery and check that ``model`` made it (same towers, same weights, same embedding size).
+
+    Raises:
+        ModelFileError: The gallery is unreadable (see :func:`read_gallery`) or was made by another model.
+    """
+    path = Path(path)
+    gallery = read_gallery(path)
+    size = model.tower_a.out_dim
+    if gallery.embeddings.shape[1] != size:
+        raise _fail(path, f"embeddings of size {gallery.embeddings.shape[1]}, but the model gives size {size}")
+    if gallery.fingerprint != model_fingerprint(model):
+        raise ModelFileError(
+            f"gallery {path} was enrolled with another model (its fingerprint differs); use the model it was "
+            "enrolled with, or enroll the people again with this one"
+        )
+    return gallery
+
+
+def check_gallery_target(path: Path) -> None:
+    """Raise a one-line DataError if a gallery cannot be written at ``path``."""
+    if path.is_dir():
+        raise DataError(f"--gallery {path} is a directory; expected a .safetensors file name")
+    if not path.parent.is_dir():
+        raise DataError(f"enroll: --gallery {path}: folder {path.parent} does not exist")
