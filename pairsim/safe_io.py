@@ -28,6 +28,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 from pairsim.errors import DataError
 
@@ -85,6 +86,26 @@ def atomic_write(target: str | Path, write: Callable[[Path], object], *, suffix:
         tmp.unlink(missing_ok=True)
         raise
     return target
+
+
+@contextlib.contextmanager
+def atomic_open(target: str | Path) -> Iterator[TextIO]:
+    """A UTF-8 text file opened for writing at a temporary path, renamed over ``target`` when the block succeeds.
+
+    Raises:
+        DataError: ``target`` is a directory or its folder is missing.
+    """
+    target = Path(target)
+    check_file_target(target)
+    tmp = _tmp(target, "tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            yield handle
+        _fsync(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def atomic_write_text(target: str | Path, text: str) -> Path:

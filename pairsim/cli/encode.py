@@ -29,12 +29,12 @@ def save_embeddings(embeddings, path: Path) -> None:
         raise ConfigError(f"--out {path}: expected a .safetensors or .npy file name")
     if not path.parent.is_dir():
         raise ConfigError(f"--out {path}: folder {path.parent} does not exist")
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    from pairsim.safe_io import atomic_write
+
     if path.suffix == ".npy":
-        np.save(tmp, embeddings.numpy())
+        atomic_write(path, lambda tmp: np.save(tmp, embeddings.numpy()), suffix=".npy")
     else:
-        save_file({"embeddings": embeddings.contiguous()}, tmp)
-    tmp.replace(path)
+        atomic_write(path, lambda tmp: save_file({"embeddings": embeddings.contiguous()}, tmp))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -41,10 +41,10 @@ def output(path: str | None) -> Iterator[TextIO]:
     target = Path(path)
     if not target.parent.is_dir():
         raise DataError(f"--out {target}: folder {target.parent} does not exist")
-    tmp = target.with_name(f".{target.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    from pairsim.safe_io import atomic_open
+
+    with atomic_open(target) as f:  # the earlier file stays whole until the new one is complete
         yield f
-    tmp.replace(target)
 
 
 def _pairwise(
