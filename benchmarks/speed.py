@@ -116,7 +116,7 @@ def encode_on(device: str, args: argparse.Namespace, texts: list[str]) -> list[d
     from pairsim import PairModel
 
     model = PairModel.from_config({"tower": {"name": "transformer", "model": str(args.model)}}).to(device).eval()
-    st = SentenceTransformer(str(args.model), device=device).eval()
+    st = SentenceTransformer(str(args.model), device=device, trust_remote_code=False).eval()
     # same model, same pooling and normalisation: the embeddings agree
     ours = model.encode_a(texts[:256], batch_size=64)
     theirs = st.encode(texts[:256], batch_size=64, convert_to_tensor=True).cpu()
@@ -174,7 +174,7 @@ def train_on(device: str, args: argparse.Namespace, splits: Any) -> dict[str, An
     order = batches.loader.batch_sampler.batches()  # this epoch's index batches: the same pairs for both
     table = splits.train
 
-    st = SentenceTransformer(str(args.model), device=device)
+    st = SentenceTransformer(str(args.model), device=device, trust_remote_code=False)
     st_loss = losses.ContrastiveLoss(st, distance_metric=losses.SiameseDistanceMetric.COSINE_DISTANCE,
                                      margin=1.0 - margin)  # fmt: skip
 

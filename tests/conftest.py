@@ -105,7 +105,7 @@ def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with torch.random.fork_rng():  # the same tiny BERT every run, without touching the tests' random state
         torch.manual_seed(0)
         BertModel(cfg).save_pretrained(directory)
-    AutoTokenizer.from_pretrained(MINILM).save_pretrained(directory)
+    AutoTokenizer.from_pretrained(MINILM, trust_remote_code=False).save_pretrained(directory)
     return directory
 
 

@@ -337,3 +337,42 @@ def test_building_does_not_mutate_the_config(
         assert model.config.tower.pooling == "mean" and config.tower.pooling == "auto"
     if tower == "lstm":
         assert config.tower.vocab_size == 2 and model.config.tower.vocab_size == len(model.tower_a.tokenizer) > 2
+
+
+def test_every_transformers_call_refuses_remote_code(
+    tower_config: Callable[..., dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import transformers
+
+    import pairsim.towers.transformer as transformer_module
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def recording(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls.append((name, kwargs))
+            return original(*args, **kwargs)
+
+        return call
+
+    for auto in (transformers.AutoConfig, transformers.AutoModel, transformers.AutoTokenizer):
+        monkeypatch.setattr(
+            auto, "from_pretrained", recording(f"{auto.__name__}.from_pretrained", auto.from_pretrained)
+        )
+    monkeypatch.setattr(
+        transformer_module.AutoModel,
+        "from_config",
+        recording("AutoModel.from_config", transformers.AutoModel.from_config),
+    )
+    model = PairModel.from_config({"tower": tower_config("transformer")})  # reads the source encoder
+    built = len(calls)
+    directory = model.save_pretrained(tmp_path / "m")
+    PairModel.from_pretrained(directory)  # reads only the saved directory
+    names = {name for name, _ in calls}
+    assert {"AutoConfig.from_pretrained", "AutoModel.from_pretrained", "AutoTokenizer.from_pretrained"} <= names
+    assert "AutoModel.from_config" in names
+    assert all(kwargs.get("trust_remote_code") is False for _, kwargs in calls), calls
+    loading = calls[built:]
+    assert [name for name, _ in loading][:2] == ["AutoModel.from_config", "AutoTokenizer.from_pretrained"]
+    assert "AutoModel.from_pretrained" not in {name for name, _ in loading}  # the weights come from the directory
+    assert all(kwargs.get("local_files_only") is True for name, kwargs in loading if name.endswith("from_pretrained"))

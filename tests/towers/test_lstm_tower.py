@@ -126,9 +126,13 @@ def test_bidirectional_last_concatenates_both_directions() -> None:
 def test_vocabulary_is_saved_and_loaded(tmp_path: Path) -> None:
     t = tower(lowercase=False)
     t.save_assets(tmp_path)
-    other = LSTMTower(LSTMConfig(name="lstm", embed_dim=8, hidden_dim=4, lowercase=False))
+    rows = len(t.tokenizer)
+    other = LSTMTower(LSTMConfig(name="lstm", embed_dim=8, hidden_dim=4, lowercase=False, vocab_size=rows))
     other.load_assets(tmp_path)
     assert other.tokenizer.itos == t.tokenizer.itos and other.tokenizer.lowercase is False
     assert other.featurize(["The cat"]) == t.featurize(["The cat"])
+    smaller = LSTMTower(LSTMConfig(name="lstm", embed_dim=8, hidden_dim=4, vocab_size=rows - 1))
+    with pytest.raises(ModelFileError, match=f"has {rows} words but the embedding table has {rows - 1} rows"):
+        smaller.load_assets(tmp_path)
     with pytest.raises(ModelFileError, match="cannot read vocabulary"):
         other.load_assets(tmp_path / "nowhere")

@@ -23,8 +23,10 @@ def tiny(tiny_bert_dir: Path, **fields) -> TransformerTower:
 
 
 def test_build_reads_the_encoder_config(tiny_bert_dir: Path) -> None:
-    cfg = TransformerConfig(name="transformer", model=str(tiny_bert_dir))
-    t = TransformerTower(cfg)
+    given = TransformerConfig(name="transformer", model=str(tiny_bert_dir))
+    t = TransformerTower(given)
+    assert given.backbone_config is None and given.pooling == "auto"  # building never mutates its config
+    cfg = t.config  # the tower's resolved copy
     assert cfg.backbone_config is not None
     assert cfg.backbone_config["model_type"] == "bert" and cfg.backbone_config["hidden_size"] == 32
     assert cfg.backbone_config["num_hidden_layers"] == 2
@@ -38,8 +40,7 @@ def test_build_reads_the_encoder_config(tiny_bert_dir: Path) -> None:
 
 
 def test_build_from_backbone_config_touches_no_file(tiny_bert_dir: Path) -> None:
-    cfg = TransformerConfig(name="transformer", model=str(tiny_bert_dir))
-    TransformerTower(cfg)
+    cfg = TransformerTower(TransformerConfig(name="transformer", model=str(tiny_bert_dir))).config
     saved = copy.deepcopy(cfg)
     saved.model = "/nonexistent/encoder"  # the original is gone: the inline backbone_config is enough
     t = TransformerTower(saved)
@@ -55,7 +56,7 @@ def test_load_pretrained_copies_the_encoder_weights(tiny_bert_dir: Path) -> None
     from transformers import AutoModel
 
     t = tiny(tiny_bert_dir)
-    reference = AutoModel.from_pretrained(tiny_bert_dir).state_dict()
+    reference = AutoModel.from_pretrained(tiny_bert_dir, trust_remote_code=False).state_dict()
     own = t.encoder.state_dict()
     assert own.keys() == reference.keys()
     for key in own:
@@ -114,7 +115,9 @@ def test_minilm_matches_sentence_transformers(minilm_path: Path) -> None:
     t.eval()
     with torch.no_grad():
         ours = t(t.preprocess(SENTENCES))
-    reference = SentenceTransformer(str(minilm_path), device="cpu").encode(SENTENCES, convert_to_tensor=True)
+    reference = SentenceTransformer(str(minilm_path), device="cpu", trust_remote_code=False).encode(
+        SENTENCES, convert_to_tensor=True
+    )
     assert ours.shape == (3, 384)
     torch.testing.assert_close(ours, reference.cpu(), atol=1e-5, rtol=0)
     cos = F.cosine_similarity(ours[0:1], ours[1:])  # the paraphrase is closer than the unrelated sentence
