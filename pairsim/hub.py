@@ -205,7 +205,8 @@ def _inside(root: Path, relative: str) -> Path:
 
 
 def reject_remote_code(directory: Path) -> None:
-    """Refuse a directory whose JSON configs ask transformers to import code (``auto_map``) or that ships ``.py`` files.
+    """Refuse a directory that ships ``.py`` files or whose JSON configs ask transformers to import code
+    (``auto_map``) or name files outside it (a ``*_file`` key with an absolute or ``..`` path).
 
     Raises:
         ModelFileError: One line naming the file.
@@ -224,6 +225,24 @@ def reject_remote_code(directory: Path) -> None:
                 raise ModelFileError(
                     f"{path} has an auto_map pointing to custom code; pairsim never runs code from a model directory"
                 )
+            outside = _file_outside(data)
+            if outside is not None:
+                raise ModelFileError(f"{path}: {outside[0]} names a file outside the model directory ({outside[1]!r})")
+
+
+def _file_outside(data: Any) -> tuple[str, str] | None:
+    """The first ``*file`` key of nested JSON whose value is an absolute path or climbs out with ``..``."""
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else []
+    for key, value in items:
+        if isinstance(value, str) and str(key).endswith("file"):
+            path = PurePosixPath(value.replace("\\", "/"))
+            if path.is_absolute() or ".." in path.parts or (len(value) > 1 and value[1] == ":"):
+                return str(key), value
+        elif isinstance(value, (dict, list)):
+            found = _file_outside(value)
+            if found is not None:
+                return found
+    return None
 
 
 def read_model_dir(name_or_path: str | Path, *, revision: str | None = None) -> SavedModel:

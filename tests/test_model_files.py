@@ -376,3 +376,15 @@ def test_every_transformers_call_refuses_remote_code(
     assert [name for name, _ in loading][:2] == ["AutoModel.from_config", "AutoTokenizer.from_pretrained"]
     assert "AutoModel.from_pretrained" not in {name for name, _ in loading}  # the weights come from the directory
     assert all(kwargs.get("local_files_only") is True for name, kwargs in loading if name.endswith("from_pretrained"))
+
+
+@pytest.mark.parametrize("value", ["/etc/hostname", "../../outside.json", "C:\\\\secrets\\\\vocab.txt"])
+def test_tokenizer_files_named_outside_the_directory_are_refused(saved_transformer: Path, value: str) -> None:
+    tokenizer = saved_transformer / "tower_a" / "tokenizer"
+    config = json.loads((tokenizer / "tokenizer_config.json").read_text())
+    config["tokenizer_file"] = value
+    (tokenizer / "tokenizer_config.json").write_text(json.dumps(config))
+    _rehash(saved_transformer)
+    assert _load_error(saved_transformer) == (
+        f"{tokenizer / 'tokenizer_config.json'}: tokenizer_file names a file outside the model directory ({value!r})"
+    )
