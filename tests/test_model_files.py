@@ -89,6 +89,18 @@ def test_config_records_the_sha256_of_every_file(saved: Path) -> None:
     assert set(recorded) == {"model.safetensors", "tower_a/vocab.json"}
 
 
+def test_format_1_without_checksums_still_loads_but_format_2_needs_them(saved: Path) -> None:
+    def drop(config: dict[str, Any]) -> None:
+        del config["sha256"]
+
+    _edit_config(saved, drop)
+    assert _load_error(saved) == (
+        f"{saved / 'config.json'}: 'sha256' must map every saved file (model.safetensors too) to its sha256"
+    )
+    _edit_config(saved, lambda c: c.update(format_version=1))  # saved by pairsim before checksums
+    assert PairModel.from_pretrained(saved).tied
+
+
 def test_one_flipped_byte_in_the_weights_is_an_error(
     saved: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

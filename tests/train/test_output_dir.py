@@ -170,14 +170,14 @@ def test_an_overwriting_run_that_fails_at_the_end_keeps_the_earlier_run(
 
 
 def test_an_overwriting_run_replaces_the_earlier_run_when_finished(
-    finished: Path, digits_recipe: Callable[..., Recipe]
+    finished: Path, digits_argv: Callable[..., list[str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     (finished / "notes.txt").write_text("mine")
     (finished / "plots" / "old-only.png").write_bytes(b"from the earlier run")
     old_weights = (finished / "model" / "model.safetensors").read_bytes()
-    metrics = Trainer(digits_recipe("train.seed=5", output_dir=finished), overwrite=True, progress=False).run()
+    assert main([*digits_argv(finished, "train.seed=5"), "--overwrite"]) == 0, capsys.readouterr().err
     assert (finished / "model" / "model.safetensors").read_bytes() != old_weights
-    assert load_checkpoint(finished / "checkpoints" / "last.pt")["trainer"]["global_step"] == metrics["steps"] == 12
+    assert load_checkpoint(finished / "checkpoints" / "last.pt")["trainer"]["global_step"] == 12
     assert (finished / "notes.txt").read_text() == "mine"  # not ours: kept
     assert not (finished / "plots" / "old-only.png").exists()  # the earlier run's plots went with it
     assert Recipe.load(finished / "recipe.yaml").train.seed == 5
