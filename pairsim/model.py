@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from pairsim.config import from_dict, to_dict
-from pairsim.errors import ConfigError, ModelFileError
+from pairsim.errors import ConfigError
 from pairsim.heads import HEADS, Head, HeadConfig
 from pairsim.towers import TOWERS, Batch, Tower, TowerConfig
 
@@ -132,6 +132,7 @@ class PairModel(nn.Module):
         Raises:
             ModelFileError: One line naming the file and what is wrong with it.
         """
+        from pairsim.errors import ModelFileError
         from pairsim.hub import check_state, read_model_dir
 
         saved = read_model_dir(name_or_path, revision=revision)

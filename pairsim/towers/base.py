@@ -78,6 +78,12 @@ class Tower(nn.Module):
         """A batch -> embeddings ``(B, out_dim)``."""
         raise NotImplementedError
 
+    @classmethod
+    def check_saved_config(cls, config: TowerConfig, *, where: str) -> None:
+        """Raise ConfigError if a saved model's tower config would make building read anything outside the
+        saved directory (a hub id, another path) or run code; called before building a saved model. A
+        tower's :meth:`load_assets` raises ModelFileError when a saved file is missing or does not fit."""
+
     # -- lifecycle hooks; the defaults do nothing ---------------------------------------------------------
     def adapt(self, items: Iterable[Any]) -> None:
         """Fit data-dependent parts (e.g. a word vocabulary) on training inputs, before training."""
@@ -89,12 +95,7 @@ class Tower(nn.Module):
         """Write non-weight files this tower needs (tokenizer, vocabulary) into ``directory``."""
 
     def load_assets(self, directory: Path) -> None:
-        """Read back what :meth:`save_assets` wrote; raise ModelFileError if it is missing or does not fit."""
-
-    @classmethod
-    def check_saved_config(cls, config: TowerConfig, *, where: str) -> None:
-        """Raise ConfigError if a saved model's tower config would make building read anything outside the
-        saved directory (a hub id, another path) or run code; called before building a saved model."""
+        """Read back what :meth:`save_assets` wrote."""
 
     def item_key(self, item: Any) -> Any:
         """A hashable key identifying a raw item, so repeated inputs are encoded once."""

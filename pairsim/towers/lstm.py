@@ -12,7 +12,6 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
 
-from pairsim.errors import ModelFileError
 from pairsim.text.glove import read_glove
 from pairsim.text.word_tokenizer import WordTokenizer
 from pairsim.towers.base import TOWERS, Batch, Features, Tower, TowerConfig
@@ -100,6 +99,8 @@ class LSTMTower(Tower):
         self.tokenizer.save(directory / VOCAB_FILE)
 
     def load_assets(self, directory: Path) -> None:
+        from pairsim.errors import ModelFileError
+
         tokenizer = WordTokenizer.load(directory / VOCAB_FILE)
         rows = self.embedding.num_embeddings
         if len(tokenizer) != rows:
