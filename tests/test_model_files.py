@@ -400,3 +400,18 @@ def test_tokenizer_files_named_outside_the_directory_are_refused(saved_transform
     assert _load_error(saved_transformer) == (
         f"{tokenizer / 'tokenizer_config.json'}: tokenizer_file names a file outside the model directory ({value!r})"
     )
+
+
+def test_a_typo_in_a_local_path_says_which_hub_id_was_tried(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "digits").mkdir(parents=True)  # the run is there; the command names "runs/digit"
+    texts = tmp_path / "texts.txt"
+    texts.write_text("a\n")
+    message = _cli_error(capsys, "encode", texts, "--model", "runs/digit", "--out", tmp_path / "e.npy")
+    assert message.startswith(
+        f"'runs/digit' is not a local directory (no directory '{tmp_path / 'runs' / 'digit'}' exists) and could not "
+        "be fetched from the hub as hub id 'runs/digit': "
+    )
+    assert not (tmp_path / "e.npy").exists()
