@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pairsim.config import from_dict, to_dict
+from pairsim.config import bounded, from_dict, to_dict
 from pairsim.errors import ConfigError
 from pairsim.heads import HEADS, Head, HeadConfig
 from pairsim.towers import TOWERS, Batch, Tower, TowerConfig
@@ -23,7 +23,7 @@ class PairModelConfig:
     tower: TowerConfig  # the tower for side a (and for side b too when tied)
     tower_b: TowerConfig | None = None  # None: tied (siamese, one set of weights); else the side-b tower
     head: HeadConfig = dataclasses.field(default_factory=lambda: HEADS.get("cosine").Config(name="cosine"))
-    threshold: float | None = None  # decision threshold in score units, calibrated on validation data
+    threshold: float | None = bounded(None)  # decision threshold in score units, calibrated on validation data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, where: str = "model") -> PairModelConfig:
@@ -176,6 +176,7 @@ class PairModel(nn.Module):
             memory grows with the number of distinct inputs, not of inputs.
         """
         tower = self.tower_a if side == "a" else self.side_b
+        tower.check_items(items, where=f"side-{side} inputs")
         keys = [tower.item_key(x) for x in items]
         first: dict[Any, int] = {}
         for i, key in enumerate(keys):

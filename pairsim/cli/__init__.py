@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     except PairsimError as err:
         print(f"pairsim: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # the file system refused (permissions, disk full): still one line
+        where = f": {err.filename}" if err.filename else ""
+        print(f"pairsim: error: {err.strerror or err}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("pairsim: interrupted", file=sys.stderr)
         return 130

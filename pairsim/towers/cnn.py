@@ -8,6 +8,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from pairsim.config import MAX_DIM, MAX_IMAGE_SIDE, bounded
 from pairsim.errors import ConfigError
 from pairsim.towers.base import TOWERS, Batch
 from pairsim.towers.image import ImageTower, ImageTowerConfig
@@ -16,13 +17,14 @@ from pairsim.towers.image import ImageTower, ImageTowerConfig
 @dataclasses.dataclass(kw_only=True)
 class CNNConfig(ImageTowerConfig):
     arch: Literal["koch", "face"] = "koch"  # koch: Koch et al. 2015; face: the PyTorch face-similarity tutorial
-    width: float = 1.0  # multiplies every layer's channel count (0.25 for a quick model)
-    out_dim: int = 4096  # koch: units of the sigmoid layer (4096 in the paper); face: last layer (5 in the tutorial)
-    dropout: float = 0.2  # face: Dropout2d after each conv block
-    channels: int = 1
-    image_size: list[int] = dataclasses.field(default_factory=lambda: [105, 105])
-    mean: list[float] = dataclasses.field(default_factory=lambda: [0.0])
-    std: list[float] = dataclasses.field(default_factory=lambda: [1.0])
+    width: float = bounded(1.0, gt=0, le=16)  # multiplies every layer's channel count (0.25 for a quick model)
+    # koch: units of the sigmoid layer (4096 in the paper); face: last layer (5 in the tutorial)
+    out_dim: int = bounded(4096, ge=1, le=MAX_DIM)
+    dropout: float = bounded(0.2, ge=0, lt=1)  # face: Dropout2d after each conv block
+    channels: int = bounded(1, ge=1, le=3)
+    image_size: list[int] = bounded(default_factory=lambda: [105, 105], ge=1, le=MAX_IMAGE_SIDE)
+    mean: list[float] = bounded(default_factory=lambda: [0.0])
+    std: list[float] = bounded(default_factory=lambda: [1.0], gt=0)
 
 
 def _koch(c: CNNConfig) -> nn.Sequential:
