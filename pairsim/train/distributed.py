@@ -71,9 +71,9 @@ def setup(device: str = "auto") -> Runtime:
     """Initialise torch.distributed when launched by torchrun (``WORLD_SIZE`` > 1), else a single process."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
-        return Runtime(pick_device(device))
+        return Runtime(pick_device(device, where="train.device"))
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    dev = pick_device(device)
+    dev = pick_device(device, where="train.device")
     if dev.type == "cuda":
         dev = torch.device("cuda", local)
         torch.cuda.set_device(dev)
