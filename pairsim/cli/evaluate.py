@@ -21,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pairsim.data import load_dataset
+    from pairsim.data.require import require_splits
     from pairsim.evaluate import evaluate_split, save_eval_plots
     from pairsim.metrics import format_table, write_json
     from pairsim.model import PairModel
@@ -42,11 +43,7 @@ def run(args: argparse.Namespace) -> int:
     model = PairModel.from_pretrained(model_dir, device=str(pick_device(recipe.train.device, where="train.device")))
     splits = load_dataset(recipe.data)
     data = splits.val if args.split == "val" else splits.test
-    if len(data) == 0:
-        fraction = "data.val_fraction" if args.split == "val" else "data.test_fraction"
-        raise DataError(
-            f"the {args.split} split of dataset {recipe.data.name!r} is empty (see {fraction} in the recipe)"
-        )
+    require_splits(splits, recipe.data, needed=[args.split])
     metrics, scored = evaluate_split(model, data, recipe.eval, split=args.split, calibrate=False)
     out.mkdir(parents=True, exist_ok=True)
     write_json(metrics, out / "metrics.json")

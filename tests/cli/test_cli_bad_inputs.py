@@ -13,6 +13,11 @@ from PIL import Image
 
 from pairsim.cli import main
 
+REPO = Path(__file__).resolve().parents[2]
+DIGITS = REPO / "recipes" / "digits_pairs.yaml"
+TINY_DIGITS = ["train.steps_per_epoch=5", "train.epochs=1", "train.batch_size=16", "train.device=cpu",
+               "model.tower.width=0.25", "eval.episodes=0", "eval.pairs=40"]  # fmt: skip
+
 
 def _one_error_line(result: Any) -> str:
     assert result.code == 2, result
@@ -220,10 +225,24 @@ def test_eval_out_that_is_a_file(model_dir: Path, cli: Callable[..., Any], tmp_p
 def test_eval_on_an_empty_split_or_no_pairs(model_dir: Path, cli: Callable[..., Any], tmp_path: Path) -> None:
     out = tmp_path / "eval"
     message = _one_error_line(cli("eval", model_dir, "data.val_fraction=0", "--split", "val", "--out", out))
-    assert message == "the val split of dataset 'digits' is empty (see data.val_fraction in the recipe)"
+    assert (
+        message
+        == "the val split of dataset 'digits' is empty: data.val_fraction is 0.0; raise it, or check the data files"
+    )
     message = _one_error_line(cli("eval", model_dir, "eval.pairs=0", "--out", out))
     assert message == "recipe.yaml.eval.pairs: 0 is out of range; expected in [1, 1000000000000]"
     assert not out.exists()
+
+
+def test_train_with_an_empty_split(cli: Callable[..., Any], tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    message = _one_error_line(
+        cli("train", DIGITS, *TINY_DIGITS, "data.test_fraction=0", f"output_dir={out}", "--no-progress")
+    )
+    assert (
+        message
+        == "the test split of dataset 'digits' is empty: data.test_fraction is 0.0; raise it, or check the data files"
+    )
 
 
 def test_config_out_of_range_in_a_saved_model(
