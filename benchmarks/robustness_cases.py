@@ -628,6 +628,12 @@ def _(ctx: Context, d: Path) -> Trial:
                  expect=["val_fraction"])  # fmt: skip
 
 
+@case("empty_test_split_in_train", VAGUE)
+def _(ctx: Context, d: Path) -> Trial:
+    return Trial(argv=["train", DIGITS, *TINY, "data.test_fraction=0", f"output_dir={d / 'run'}", "--no-progress"],
+                 expect=["test", "data.test_fraction"])  # fmt: skip
+
+
 @case("eval_pairs_0", VAGUE)
 def _(ctx: Context, d: Path) -> Trial:
     return Trial(argv=["eval", ctx.run / "model", "eval.pairs=0", "--out", d / "eval"], expect=["eval.pairs"])
