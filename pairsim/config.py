@@ -21,7 +21,7 @@ Example:
     >>> from_dict(Train, {"epochs": -1})
     Traceback (most recent call last):
     ...
-    pairsim.errors.ConfigError: config.epochs: -1 is out of range; expected >= 0
+    pairsim.errors.ConfigError: config.epochs: expected an integer >= 0, got -1
 """
 
 from __future__ import annotations
@@ -165,7 +165,8 @@ def _check_range(rng: Range, value: Any, where: str) -> None:
             _check_range(rng, item, f"{where}[{i}]")
         return
     if isinstance(value, (int, float)) and not isinstance(value, bool) and not rng.contains(value):
-        raise ConfigError(f"{where}: {value!r} is out of range; expected {rng}")
+        noun = "an integer" if isinstance(value, int) else "a number"
+        raise ConfigError(f"{where}: expected {noun} {rng}, got {value!r}")
 
 
 @dataclasses.dataclass(kw_only=True)

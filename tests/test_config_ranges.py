@@ -105,10 +105,10 @@ class Toy:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"count": 0}, "toy.count: 0 is out of range; expected >= 1"),
-        ({"rate": 1.0}, "toy.rate: 1.0 is out of range; expected in (0, 1)"),
-        ({"rate": 0}, "toy.rate: 0.0 is out of range; expected in (0, 1)"),
-        ({"sizes": [2, 11]}, "toy.sizes[1]: 11 is out of range; expected in [1, 10]"),
+        ({"count": 0}, "toy.count: expected an integer >= 1, got 0"),
+        ({"rate": 1.0}, "toy.rate: expected a number in (0, 1), got 1.0"),
+        ({"rate": 0}, "toy.rate: expected a number in (0, 1), got 0.0"),
+        ({"sizes": [2, 11]}, "toy.sizes[1]: expected an integer in [1, 10], got 11"),
         ({"maybe": float("nan")}, "toy.maybe: expected a finite number, got nan"),
         ({"maybe": float("-inf")}, "toy.maybe: expected a finite number, got -inf"),
         ({"rate": 10**400}, f"toy.rate: {10**400!r} is too large for a number"),
@@ -137,33 +137,33 @@ def test_range_reads_as_text(rng: Range, text: str) -> None:
 
 # -- the cases of issue 8, through recipes, overrides and saved configs ----------------------------------------
 OVERRIDE_CASES = [
-    ("train.batch_size=-1", "digits_pairs.yaml.train.batch_size: -1 is out of range; expected in [1, 1048576]"),
-    ("train.batch_size=0", "digits_pairs.yaml.train.batch_size: 0 is out of range; expected in [1, 1048576]"),
-    ("eval.batch_size=0", "digits_pairs.yaml.eval.batch_size: 0 is out of range; expected in [1, 1048576]"),
-    ("train.log_every=0", "digits_pairs.yaml.train.log_every: 0 is out of range; expected in [1, 1000000000000]"),
-    ("train.seed=-1", "digits_pairs.yaml.train.seed: -1 is out of range; expected in [0, 4294967295]"),
-    ("data.seed=-1", "digits_pairs.yaml.data.seed: -1 is out of range; expected in [0, 4294967295]"),
+    ("train.batch_size=-1", "digits_pairs.yaml.train.batch_size: expected an integer in [1, 1048576], got -1"),
+    ("train.batch_size=0", "digits_pairs.yaml.train.batch_size: expected an integer in [1, 1048576], got 0"),
+    ("eval.batch_size=0", "digits_pairs.yaml.eval.batch_size: expected an integer in [1, 1048576], got 0"),
+    ("train.log_every=0", "digits_pairs.yaml.train.log_every: expected an integer in [1, 1000000000000], got 0"),
+    ("train.seed=-1", "digits_pairs.yaml.train.seed: expected an integer in [0, 4294967295], got -1"),
+    ("data.seed=-1", "digits_pairs.yaml.data.seed: expected an integer in [0, 4294967295], got -1"),
     (
         "train.pairs_per_epoch=-10",
-        "digits_pairs.yaml.train.pairs_per_epoch: -10 is out of range; expected in [0, 1000000000000]",
+        "digits_pairs.yaml.train.pairs_per_epoch: expected an integer in [0, 1000000000000], got -10",
     ),
-    ("train.epochs=-1", "digits_pairs.yaml.train.epochs: -1 is out of range; expected in [0, 1000000000000]"),
-    ("model.tower.out_dim=0", "digits_pairs.yaml.model.tower.out_dim: 0 is out of range; expected in [1, 65536]"),
-    ("model.tower.out_dim=-3", "digits_pairs.yaml.model.tower.out_dim: -3 is out of range; expected in [1, 65536]"),
-    ("model.tower.width=-1.0", "digits_pairs.yaml.model.tower.width: -1.0 is out of range; expected in (0, 16]"),
-    ("train.lr=0", "digits_pairs.yaml.train.lr: 0.0 is out of range; expected > 0"),
-    ("train.lr=-0.001", "digits_pairs.yaml.train.lr: -0.001 is out of range; expected > 0"),
+    ("train.epochs=-1", "digits_pairs.yaml.train.epochs: expected an integer in [0, 1000000000000], got -1"),
+    ("model.tower.out_dim=0", "digits_pairs.yaml.model.tower.out_dim: expected an integer in [1, 65536], got 0"),
+    ("model.tower.out_dim=-3", "digits_pairs.yaml.model.tower.out_dim: expected an integer in [1, 65536], got -3"),
+    ("model.tower.width=-1.0", "digits_pairs.yaml.model.tower.width: expected a number in (0, 16], got -1.0"),
+    ("train.lr=0", "digits_pairs.yaml.train.lr: expected a number > 0, got 0.0"),
+    ("train.lr=-0.001", "digits_pairs.yaml.train.lr: expected a number > 0, got -0.001"),
     ("train.lr=.nan", "digits_pairs.yaml.train.lr: expected a finite number, got nan"),
     ("train.lr=.inf", "digits_pairs.yaml.train.lr: expected a finite number, got inf"),
-    ("data.val_fraction=1.5", "digits_pairs.yaml.data.val_fraction: 1.5 is out of range; expected in [0, 1)"),
-    ("eval.pairs=0", "digits_pairs.yaml.eval.pairs: 0 is out of range; expected in [1, 1000000000000]"),
+    ("data.val_fraction=1.5", "digits_pairs.yaml.data.val_fraction: expected a number in [0, 1), got 1.5"),
+    ("eval.pairs=0", "digits_pairs.yaml.eval.pairs: expected an integer in [1, 1000000000000], got 0"),
     (
         "model.tower.image_size=[40000,40000]",
-        "digits_pairs.yaml.model.tower.image_size[0]: 40000 is out of range; expected in [1, 8192]",
+        "digits_pairs.yaml.model.tower.image_size[0]: expected an integer in [1, 8192], got 40000",
     ),
     (
         "data.augment.probability=2",
-        "digits_pairs.yaml.data.augment.probability: 2.0 is out of range; expected in [0, 1]",
+        "digits_pairs.yaml.data.augment.probability: expected a number in [0, 1], got 2.0",
     ),
     (
         "train.device=gpu",
@@ -182,10 +182,10 @@ def test_bad_override_is_one_error_naming_key_value_and_range(override: str, mes
 @pytest.mark.parametrize(
     ("loss", "message"),
     [
-        ({"name": "triplet", "margin": -2.0}, "r.yaml.loss.margin: -2.0 is out of range; expected > 0"),
-        ({"name": "ranking", "margin": -2.0}, "r.yaml.loss.margin: -2.0 is out of range; expected >= 0"),
-        ({"name": "infonce", "temperature": 0}, "r.yaml.loss.temperature: 0.0 is out of range; expected > 0"),
-        ({"name": "bce", "pos_weight": -1}, "r.yaml.loss.pos_weight: -1.0 is out of range; expected > 0"),
+        ({"name": "triplet", "margin": -2.0}, "r.yaml.loss.margin: expected a number > 0, got -2.0"),
+        ({"name": "ranking", "margin": -2.0}, "r.yaml.loss.margin: expected a number >= 0, got -2.0"),
+        ({"name": "infonce", "temperature": 0}, "r.yaml.loss.temperature: expected a number > 0, got 0.0"),
+        ({"name": "bce", "pos_weight": -1}, "r.yaml.loss.pos_weight: expected a number > 0, got -1.0"),
     ],
 )
 def test_loss_margins_in_a_recipe_file(tmp_path: Path, loss: dict[str, Any], message: str) -> None:
@@ -213,11 +213,11 @@ def test_contrastive_margin_must_be_worse_than_a_perfect_match(head: str, margin
     [
         (
             {"name": "lstm", "vocab_size": 100_000_000_000},
-            "model.tower.vocab_size: 100000000000 is out of range; expected in [2, 10000000]",
+            "model.tower.vocab_size: expected an integer in [2, 10000000], got 100000000000",
         ),
         (
             {"name": "lstm", "hidden_dim": 10**9},
-            "model.tower.hidden_dim: 1000000000 is out of range; expected in [1, 65536]",
+            "model.tower.hidden_dim: expected an integer in [1, 65536], got 1000000000",
         ),
         (
             {"name": "lstm", "vocab_size": 10_000_000, "embed_dim": 4096},
@@ -226,7 +226,7 @@ def test_contrastive_margin_must_be_worse_than_a_perfect_match(head: str, margin
         ),
         (
             {"name": "cnn", "image_size": [40000, 40000]},
-            "model.tower.image_size[0]: 40000 is out of range; expected in [1, 8192]",
+            "model.tower.image_size[0]: expected an integer in [1, 8192], got 40000",
         ),
     ],
 )
@@ -244,8 +244,11 @@ def saved_model(make_model: Callable[..., PairModel], tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (("tower", "hidden_dim", -4), "config.json:model.tower.hidden_dim: -4 is out of range; expected in [1, 65536]"),
-        (("tower", "vocab_size", 10**11), "config.json:model.tower.vocab_size: 100000000000 is out of range"),
+        (("tower", "hidden_dim", -4), "config.json:model.tower.hidden_dim: expected an integer in [1, 65536], got -4"),
+        (
+            ("tower", "vocab_size", 10**11),
+            "config.json:model.tower.vocab_size: expected an integer in [2, 10000000], got 100000000000",
+        ),
         ((None, "threshold", float("nan")), "config.json:model.threshold: expected a finite number, got nan"),
     ],
 )

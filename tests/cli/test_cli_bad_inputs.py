@@ -230,7 +230,7 @@ def test_eval_on_an_empty_split_or_no_pairs(model_dir: Path, cli: Callable[..., 
         == "the val split of dataset 'digits' is empty: data.val_fraction is 0.0; raise it, or check the data files"
     )
     message = _one_error_line(cli("eval", model_dir, "eval.pairs=0", "--out", out))
-    assert message == "recipe.yaml.eval.pairs: 0 is out of range; expected in [1, 1000000000000]"
+    assert message == "recipe.yaml.eval.pairs: expected an integer in [1, 1000000000000], got 0"
     assert not out.exists()
 
 
@@ -256,4 +256,4 @@ def test_config_out_of_range_in_a_saved_model(
     config.write_text(json.dumps(saved))
     a = write_lines("a.txt", ["hello"])
     message = _one_error_line(cli("score", a, a, "--model", text_model_dir))
-    assert message == "config.json:model.tower.hidden_dim: -4 is out of range; expected in [1, 65536]"
+    assert message == "config.json:model.tower.hidden_dim: expected an integer in [1, 65536], got -4"
