@@ -341,6 +341,12 @@ def _(ctx: Context, d: Path) -> Trial:
     return Trial(argv=["eval", ctx.text_model, r, "--out", d / "eval"], expect=["image", "text"])
 
 
+@case("text_tower_trained_on_images", SILENT)
+def _(ctx: Context, d: Path) -> Trial:
+    return Trial(argv=["train", DIGITS, *TINY, "model.tower={name: lstm, embed_dim: 8, hidden_dim: 8}",
+                       f"output_dir={d / 'run'}", "--no-progress"], expect=["image", "text"])  # fmt: skip
+
+
 @case("text_gallery_from_image_folders", SILENT)
 def _(ctx: Context, d: Path) -> Trial:
     people = ctx.people(d)

@@ -103,6 +103,9 @@ class PairModel(nn.Module):
 
     def adapt(self, items_a: Sequence[Any], items_b: Sequence[Any] | None = None) -> None:
         """Fit data-dependent parts (vocabularies) on training inputs of each side."""
+        for side, tower, items in (("a", self.tower_a, items_a), ("b", self.side_b, items_b)):
+            if items is not None and tower.modality == "text":  # only text towers fit something (a vocabulary)
+                tower.check_items(items, where=f"side-{side} training inputs")
         if self.tower_b is None:
             self.tower_a.adapt([*items_a, *(items_b or [])])
         else:

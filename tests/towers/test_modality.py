@@ -69,3 +69,12 @@ def test_the_model_checks_both_sides(make_model: Callable[..., Any], pngs: Calla
     with pytest.raises(DataError, match=r"^side-b inputs: item 1 is 'a cat', not an image file"):
         model.encode_b(["a cat"])
     assert model.encode_b(pngs()).shape == (3, 8)
+
+
+def test_training_inputs_of_the_wrong_modality(make_model: Callable[..., Any], pngs: Callable[..., list[str]]) -> None:
+    model = make_model("lstm")
+    with pytest.raises(DataError) as info:
+        model.adapt([np.zeros((8, 8))] * 3)  # digits (arrays) for a text tower: no vocabulary to fit
+    assert str(info.value) == (
+        "side-a training inputs: item 1 is an image, but this tower reads text (a model for image inputs is needed)"
+    )
