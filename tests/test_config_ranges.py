@@ -225,6 +225,16 @@ def test_contrastive_margin_must_be_worse_than_a_perfect_match(head: str, margin
             " (3 GiB in float32)",
         ),
         (
+            {"name": "cnn", "arch": "face", "image_size": [8192, 8192], "width": 16.0},
+            "model.tower: image_size [8192, 8192] at width 16 needs 8594129408 activations per image in one layer; "
+            "expected at most 1000000000",
+        ),
+        (
+            {"name": "cnn", "arch": "koch", "image_size": [1024, 1024]},
+            "model.tower: image_size [1024, 1024] at width 1 gives 3686400 features per image, a projection of "
+            "3686400 x 4096 weights; expected at most 1000000000 (reduce image_size, width or out_dim)",
+        ),
+        (
             {"name": "cnn", "image_size": [40000, 40000]},
             "model.tower.image_size[0]: expected an integer in [1, 8192], got 40000",
         ),
