@@ -159,7 +159,7 @@ OVERRIDE_CASES = [
     ("eval.pairs=0", "digits_pairs.yaml.eval.pairs: expected an integer in [1, 1000000000000], got 0"),
     (
         "model.tower.image_size=[40000,40000]",
-        "digits_pairs.yaml.model.tower.image_size[0]: expected an integer in [1, 8192], got 40000",
+        "digits_pairs.yaml.model.tower.image_size[0]: expected an integer in [1, 4096], got 40000",
     ),
     (
         "data.augment.probability=2",
@@ -225,8 +225,8 @@ def test_contrastive_margin_must_be_worse_than_a_perfect_match(head: str, margin
             " (3 GiB in float32)",
         ),
         (
-            {"name": "cnn", "arch": "face", "image_size": [8192, 8192], "width": 16.0},
-            "model.tower: image_size [8192, 8192] at width 16 needs 8594129408 activations per image in one layer; "
+            {"name": "cnn", "arch": "face", "image_size": [4096, 4096], "width": 16.0},
+            "model.tower: image_size [4096, 4096] at width 16 needs 2149581312 activations per image in one layer; "
             "expected at most 1000000000",
         ),
         (
@@ -236,7 +236,7 @@ def test_contrastive_margin_must_be_worse_than_a_perfect_match(head: str, margin
         ),
         (
             {"name": "cnn", "image_size": [40000, 40000]},
-            "model.tower.image_size[0]: expected an integer in [1, 8192], got 40000",
+            "model.tower.image_size[0]: expected an integer in [1, 4096], got 40000",
         ),
     ],
 )
