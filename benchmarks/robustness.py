@@ -1,6 +1,6 @@
 """Robustness table: every bad input, planted file and failing command of issue 8, run for real, and how each ends.
 
-Each case (``benchmarks/robustness_cases.py``) sets up files in its own temporary folder, runs one
+Each case (``benchmarks/robustness_cases_*.py``) sets up files in its own temporary folder, runs one
 ``pairsim`` command in this process (``pairsim.cli.main``, the console script's entry point) or one API call,
 and is classified by what actually happened:
 
@@ -255,14 +255,16 @@ def write_table(rows: list[Row], path: Path, *, command: str, seconds: float, ti
 
 
 def main(argv: list[str] | None = None) -> int:
-    import robustness_cases as cases_module
+    import robustness_cases_files  # noqa: F401  (registers its cases)
+    import robustness_cases_inputs  # noqa: F401
+    import robustness_context as cases_module
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/robustness.md"), help="Markdown table to write")
     parser.add_argument("--only", nargs="*", help="run only these cases")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     args = parser.parse_args(argv)
-    cases = cases_module.CASES
+    cases = sorted(cases_module.CASES, key=lambda c: cases_module.GROUPS.index(c[1]))  # the issue's order
     if args.list:
         for name, group, _ in cases:
             print(f"{group:24s} {name}")
