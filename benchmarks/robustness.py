@@ -58,7 +58,7 @@ class Trial:
     Args:
         argv: ``pairsim`` arguments (run through ``pairsim.cli.main``), or None with ``call``.
         call: An API call instead of a command; its return value goes to ``success``.
-        expect: Words (case-insensitive) a clear error message must contain.
+        expect: Words (case-insensitive) a clear error message must contain; ``"a|b"`` accepts either.
         forbid: Words that make a message vague (e.g. a misleading "not found").
         protect: Files or folders that must be byte-identical afterwards.
         success: For an exit-0 end: returns None when the answer is right ("handled"), else what is wrong.
@@ -206,7 +206,7 @@ def execute(trial: Trial) -> tuple[str, str]:
     one_line = len(lines) == 1 and ": error: " in message
     if code == 2 and one_line:
         low = message.lower()
-        missing = [w for w in trial.expect if w.lower() not in low]
+        missing = [w for w in trial.expect if not any(alt.lower() in low for alt in w.split("|"))]
         bad = [w for w in trial.forbid if w.lower() in low]
         wrong = trial.check_message(message) if trial.check_message else None
         if wrong:
@@ -227,12 +227,22 @@ def _command(trial: Trial, tiny: list[str]) -> str:
     return _shorten(text.replace(str(REPO) + "/", ""), 200)
 
 
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
 def write_table(rows: list[Row], path: Path, *, command: str, seconds: float, tiny: list[str]) -> None:
     counts = {o: sum(r.outcome == o for r in rows) for o in OUTCOMES}
     lines = [
         "# Robustness: how each bad input of issue 8 ends",
         "",
-        f"Measured {datetime.date.today().isoformat()} on {platform.machine()} / Python {platform.python_version()}, "
+        f"Measured {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} on {_cpu()}, Python {platform.python_version()}, "
         f"{len(rows)} cases in {seconds:.0f} s (wall), with:",
         "",
         f"    {command}",
