@@ -257,3 +257,19 @@ def test_config_out_of_range_in_a_saved_model(
     a = write_lines("a.txt", ["hello"])
     message = _one_error_line(cli("score", a, a, "--model", text_model_dir))
     assert message == "config.json:model.tower.hidden_dim: expected an integer in [1, 65536], got -4"
+
+
+def test_a_refusal_by_the_file_system_is_one_line(
+    write_lines: Callable[..., Path], cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import pairsim.cli.inputs as inputs
+
+    a = write_lines("a.txt", ["hello"])
+
+    def refuse(path: Any, **kwargs: Any) -> str:
+        raise OSError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(inputs, "read_text", refuse)
+    assert _one_error_line(cli("score", a, a, "--model", "unused")) == f"Permission denied: {a}"
