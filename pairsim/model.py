@@ -178,6 +178,8 @@ class PairModel(nn.Module):
             ``(embeddings (U, D), index (N,))`` with ``embeddings[index[i]]`` the embedding of ``items[i]``:
             memory grows with the number of distinct inputs, not of inputs.
         """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size: expected a positive integer, got {batch_size!r}")  # else rows stay empty
         tower = self.tower_a if side == "a" else self.side_b
         tower.check_items(items, where=f"side-{side} inputs")
         keys = [tower.item_key(x) for x in items]

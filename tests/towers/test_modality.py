@@ -1,5 +1,5 @@
-"""One modality check where items enter a tower: a text tower refuses images and image files, an image tower
-refuses texts and blank paths, each with one line naming the item."""
+"""The checks where items enter a tower: a text tower refuses images and image files, an image tower refuses
+texts and blank paths, each with one line naming the item; and encoding refuses a batch size below 1."""
 
 from __future__ import annotations
 
@@ -78,3 +78,14 @@ def test_training_inputs_of_the_wrong_modality(make_model: Callable[..., Any], p
     assert str(info.value) == (
         "side-a training inputs: item 1 is an image, but this tower reads text (a model for image inputs is needed)"
     )
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5])
+def test_encode_refuses_a_batch_size_that_would_leave_rows_unwritten(
+    make_model: Callable[..., Any], batch_size: Any
+) -> None:
+    from pairsim.errors import ConfigError
+
+    model = make_model("lstm")
+    with pytest.raises(ConfigError, match=f"^batch_size: expected a positive integer, got {batch_size}$"):
+        model.encode_a(["a cat", "a dog"], batch_size=batch_size)
