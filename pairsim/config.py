@@ -7,18 +7,27 @@ those dataclasses and rejects unknown keys and wrong types with one message nami
 A field typed as a :class:`ComponentConfig` subclass that carries a ``registry`` is polymorphic: the
 ``name`` key picks the registered component, whose own ``Config`` class parses the rest.
 
+Every numeric field declares its valid values with :func:`bounded` (``lr: float = bounded(1e-3, gt=0)``);
+:func:`from_dict` checks them, so a recipe, a ``key=value`` override and a saved ``config.json`` all get the
+same one-line error naming the dotted key, the value and the valid range. Floats must also be finite.
+
 Example:
     >>> from dataclasses import dataclass
     >>> @dataclass(kw_only=True)
     ... class Train:
-    ...     epochs: int = 1  # passes over the data
+    ...     epochs: int = bounded(1, ge=0)  # passes over the data
     >>> from_dict(Train, {"epochs": 3}).epochs
     3
+    >>> from_dict(Train, {"epochs": -1})
+    Traceback (most recent call last):
+    ...
+    pairsim.errors.ConfigError: config.epochs: expected an integer >= 0, got -1
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -29,6 +38,16 @@ import yaml
 from pairsim.errors import ConfigError
 
 C = TypeVar("C")
+
+# Upper bounds of sizes, so a typo such as ``vocab_size: 100000000000`` is a clear error before allocation.
+MAX_DIM = 65_536  # embedding, hidden and projection sizes
+MAX_VOCAB = 10_000_000  # vocabulary rows (GloVe 840B has 2.2M words)
+MAX_LENGTH = 100_000  # tokens or words per text
+MAX_IMAGE_SIDE = 4_096  # pixels per image side fed to a network
+MAX_BATCH = 1 << 20  # items per batch
+MAX_COUNT = 10**12  # epochs, steps, pairs, episodes
+MAX_SEED = 2**32 - 1  # numpy's seed range
+MAX_TABLE = 1_000_000_000  # entries of one weight table (4 GB in float32), e.g. vocab_size x embed_dim
 
 
 class _Loader(yaml.SafeLoader):
@@ -52,6 +71,102 @@ _Loader.add_implicit_resolver(
 def load_yaml(text: str) -> Any:
     """Parse YAML safely (no code), with exponent floats such as ``1e-4`` read as numbers."""
     return yaml.load(text, Loader=_Loader)
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """The valid values of a numeric config field (of each item, for a list field).
+
+    Args:
+        ge: Smallest allowed value (inclusive), or None.
+        gt: Values must be greater than this, or None.
+        le: Largest allowed value (inclusive), or None.
+        lt: Values must be less than this, or None.
+
+    Example:
+        >>> str(Range(gt=0, lt=1)), Range(gt=0, lt=1).contains(1.0)
+        ('in (0, 1)', False)
+    """
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+
+    def contains(self, value: float) -> bool:
+        """Whether ``value`` lies in the range."""
+        return not (
+            (self.ge is not None and value < self.ge)
+            or (self.gt is not None and value <= self.gt)
+            or (self.le is not None and value > self.le)
+            or (self.lt is not None and value >= self.lt)
+        )
+
+    def __str__(self) -> str:
+        low = f"[{_num(self.ge)}" if self.ge is not None else f"({_num(self.gt)}" if self.gt is not None else None
+        high = f"{_num(self.le)}]" if self.le is not None else f"{_num(self.lt)})" if self.lt is not None else None
+        if low and high:
+            return f"in {low}, {high}"
+        if low:
+            return f"{'>=' if low[0] == '[' else '>'} {low[1:]}"
+        if high:
+            return f"{'<=' if high[-1] == ']' else '<'} {high[:-1]}"
+        return "any finite number"
+
+
+def _num(x: float) -> str:
+    return str(x) if isinstance(x, int) else f"{x:g}"
+
+
+def bounded(
+    default: Any = dataclasses.MISSING,
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    default_factory: Any = dataclasses.MISSING,
+) -> Any:
+    """A dataclass field whose numeric value (or each item of a list) must lie in a range.
+
+    :func:`from_dict` checks the range when a config is read; ``None`` (for an optional field) is always
+    allowed. With no bounds the field is declared "any finite number".
+
+    Args:
+        default: The default value.
+        ge, gt, le, lt: The bounds (see :class:`Range`).
+        default_factory: A default factory instead of ``default`` (list fields).
+
+    Returns:
+        A ``dataclasses.field`` carrying ``metadata["range"]``.
+
+    Example:
+        >>> @dataclasses.dataclass(kw_only=True)
+        ... class Loss:
+        ...     margin: float = bounded(0.2, gt=0)  # required gap
+        >>> from_dict(Loss, {"margin": 0.5}).margin
+        0.5
+    """
+    return dataclasses.field(
+        default=default, default_factory=default_factory, metadata={"range": Range(ge=ge, gt=gt, le=le, lt=lt)}
+    )
+
+
+def field_range(f: dataclasses.Field[Any]) -> Range | None:
+    """The :class:`Range` declared on a dataclass field with :func:`bounded`, or None."""
+    return f.metadata.get("range")
+
+
+def _check_range(rng: Range, value: Any, where: str) -> None:
+    if value is None:
+        return
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_range(rng, item, f"{where}[{i}]")
+        return
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not rng.contains(value):
+        noun = "an integer" if isinstance(value, int) else "a number"
+        raise ConfigError(f"{where}: expected {noun} {rng}, got {value!r}")
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -123,7 +238,13 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer too large for a float
+            raise ConfigError(f"{where}: {value!r} is too large for a number") from None
+        if not math.isfinite(number):
+            raise ConfigError(f"{where}: expected a finite number, got {number!r}")
+        return number
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected a string, got {value!r}")
@@ -144,7 +265,8 @@ def from_dict(cls: type[C], data: dict[str, Any], *, where: str = "config") -> C
         An instance of ``cls`` (or of the selected component's config class).
 
     Raises:
-        ConfigError: Unknown key, missing required key, wrong type or unknown registered name.
+        ConfigError: Unknown key, missing required key, wrong type, a number outside its declared range
+            (or not finite) or unknown registered name.
     """
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping, got {data!r}")
@@ -165,6 +287,9 @@ def from_dict(cls: type[C], data: dict[str, Any], *, where: str = "config") -> C
     for name, f in fields.items():
         if name in data:
             kwargs[name] = _convert(hints[name], data[name], f"{where}.{name}")
+            rng = field_range(f)
+            if rng is not None:
+                _check_range(rng, kwargs[name], f"{where}.{name}")
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{where}: missing required key {name!r}")
     obj = cls(**kwargs)

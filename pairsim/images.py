@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -32,19 +33,19 @@ def load_image(item: Any, *, mode: str | None = None) -> Image.Image:
         The PIL image.
 
     Raises:
-        DataError: The file is missing or unreadable, or the array has an unusable shape; the message
-            names the file or the shape.
+        DataError: The path is blank, a directory, missing, unreadable or a decompression bomb (more pixels
+            than ``PIL.Image.MAX_IMAGE_PIXELS``), or the array has an unusable shape; the message names the file
+            or the shape.
     """
     if isinstance(item, (str, Path)):
+        if not str(item).strip():
+            raise DataError("blank image path: expected an image file")
         path = Path(item)
+        if path.is_dir():
+            raise DataError(f"{path} is a directory, expected an image file")
         if not path.is_file():
             raise DataError(f"image file not found: {path}")
-        try:
-            with Image.open(path) as img:
-                img.load()
-                image = img
-        except (UnidentifiedImageError, OSError) as err:
-            raise DataError(f"cannot read image {path}: {err}") from None
+        image = _open(path)
     elif isinstance(item, Image.Image):
         image = item
     elif isinstance(item, (np.ndarray, torch.Tensor)):
@@ -56,6 +57,23 @@ def load_image(item: Any, *, mode: str | None = None) -> Image.Image:
     if mode is not None and image.mode != mode:
         image = image.convert(mode)
     return image
+
+
+def _open(path: Path) -> Image.Image:
+    """Decode an image file; a decompression bomb (more pixels than PIL's limit) is refused before decoding."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # over the limit: refuse, not warn
+            with Image.open(path) as img:
+                img.load()
+                return img
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        limit = Image.MAX_IMAGE_PIXELS
+        raise DataError(
+            f"image {path} is too large to decode safely (over {limit} pixels, a possible decompression bomb)"
+        ) from None
+    except (UnidentifiedImageError, OSError) as err:
+        raise DataError(f"cannot read image {path}: {err}") from None
 
 
 def _from_array(array: np.ndarray | torch.Tensor) -> Image.Image:

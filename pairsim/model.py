@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pairsim.config import from_dict, to_dict
+from pairsim.config import bounded, from_dict, to_dict
 from pairsim.errors import ConfigError
 from pairsim.heads import HEADS, Head, HeadConfig
 from pairsim.towers import TOWERS, Batch, Tower, TowerConfig
@@ -25,7 +25,7 @@ class PairModelConfig:
     tower: TowerConfig  # the tower for side a (and for side b too when tied)
     tower_b: TowerConfig | None = None  # None: tied (siamese, one set of weights); else the side-b tower
     head: HeadConfig = dataclasses.field(default_factory=lambda: HEADS.get("cosine").Config(name="cosine"))
-    threshold: float | None = None  # decision threshold in score units, calibrated on validation data
+    threshold: float | None = bounded(None)  # decision threshold in score units, calibrated on validation data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, where: str = "model") -> PairModelConfig:
@@ -113,6 +113,9 @@ class PairModel(nn.Module):
 
     def adapt(self, items_a: Sequence[Any], items_b: Sequence[Any] | None = None) -> None:
         """Fit data-dependent parts (vocabularies) on training inputs of each side."""
+        for side, tower, items in (("a", self.tower_a, items_a), ("b", self.side_b, items_b)):
+            if items is not None and tower.modality == "text":  # only text towers fit something (a vocabulary)
+                tower.check_items(items, where=f"side-{side} training inputs")
         if self.tower_b is None:
             self.tower_a.adapt([*items_a, *(items_b or [])])
         else:
@@ -234,7 +237,10 @@ class PairModel(nn.Module):
             ``(embeddings (U, D), index (N,))`` with ``embeddings[index[i]]`` the embedding of ``items[i]``:
             memory grows with the number of distinct inputs, not of inputs.
         """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size: expected a positive integer, got {batch_size!r}")  # else rows stay empty
         tower = self.tower_a if side == "a" else self.side_b
+        tower.check_items(items, where=f"side-{side} inputs")
         keys = [tower.item_key(x) for x in items]
         first: dict[Any, int] = {}
         for i, key in enumerate(keys):

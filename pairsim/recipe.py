@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import yaml
 
-from pairsim.config import from_dict, load_yaml, set_override, to_dict
+from pairsim.config import MAX_BATCH, MAX_COUNT, MAX_SEED, bounded, from_dict, load_yaml, set_override, to_dict
 from pairsim.data import DatasetConfig
 from pairsim.errors import ConfigError
 from pairsim.losses import LossConfig
@@ -28,37 +28,46 @@ from pairsim.model import PairModelConfig
 
 @dataclasses.dataclass(kw_only=True)
 class TrainConfig:
-    epochs: int = 10  # passes over the training data (pairs are re-drawn every epoch)
-    steps_per_epoch: int = 0  # batches per epoch; 0: one pass over the training split
-    max_steps: int = 0  # stop after this many optimiser steps in total; 0: no limit
-    batch_size: int = 64  # pairs (or triplets, or caption-image pairs) per optimiser step, over all processes
-    pairs_per_epoch: int = 0  # pairs / triplets drawn from class-labelled data per epoch; 0: one per item
-    classes_per_batch: int = 8  # online triplet mining: P classes ...
-    samples_per_class: int = 4  # ... x K items per batch
+    epochs: int = bounded(10, ge=0, le=MAX_COUNT)  # passes over the training data (pairs are re-drawn every epoch)
+    steps_per_epoch: int = bounded(0, ge=0, le=MAX_COUNT)  # batches per epoch; 0: one pass over the training split
+    max_steps: int = bounded(0, ge=0, le=MAX_COUNT)  # stop after this many optimiser steps in total; 0: no limit
+    # pairs (or triplets, or caption-image pairs) per optimiser step, over all processes
+    batch_size: int = bounded(64, ge=1, le=MAX_BATCH)
+    # pairs / triplets drawn from class-labelled data per epoch; 0: one per item
+    pairs_per_epoch: int = bounded(0, ge=0, le=MAX_COUNT)
+    classes_per_batch: int = bounded(8, ge=2, le=MAX_BATCH)  # online triplet mining: P classes ...
+    samples_per_class: int = bounded(4, ge=2, le=MAX_BATCH)  # ... x K items per batch
     optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
-    lr: float = 1e-3  # peak learning rate
-    weight_decay: float = 0.0
-    momentum: float = 0.9  # sgd only
+    lr: float = bounded(1e-3, gt=0)  # peak learning rate
+    weight_decay: float = bounded(0.0, ge=0)
+    momentum: float = bounded(0.9, ge=0, le=1)  # sgd only
     schedule: Literal["constant", "linear", "cosine"] = "linear"  # decay after warm-up
-    warmup: float = 0.05  # warm-up length as a fraction of all steps
-    grad_clip: float = 1.0  # max global gradient norm; 0: no clipping
-    seed: int = 0  # model init, pair sampling and shuffling
+    warmup: float = bounded(0.05, ge=0, le=1)  # warm-up length as a fraction of all steps
+    grad_clip: float = bounded(1.0, ge=0)  # max global gradient norm; 0: no clipping
+    seed: int = bounded(0, ge=0, le=MAX_SEED)  # model init, pair sampling and shuffling
     device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
     bf16: bool = True  # bf16 autocast on GPU (ignored on CPU)
-    num_workers: int = 0  # DataLoader worker processes
-    checkpoint_every: int = 200  # steps between checkpoints (atomic, for --resume); 0: only at epoch ends
+    num_workers: int = bounded(0, ge=0, le=256)  # DataLoader worker processes
+    # steps between checkpoints (atomic, for --resume); 0: only at epoch ends
+    checkpoint_every: int = bounded(200, ge=0, le=MAX_COUNT)
     eval_every_epoch: bool = True  # evaluate on the validation split after each epoch
     metric: str = "auto"  # validation metric picking the best model; auto: roc_auc, spearman, one-shot or recall@1
-    early_stopping: int = 0  # stop after this many epochs without improvement; 0: off
-    log_every: int = 10  # steps between progress-bar / log updates
+    early_stopping: int = bounded(0, ge=0, le=MAX_COUNT)  # stop after this many epochs without improvement; 0: off
+    log_every: int = bounded(10, ge=1, le=MAX_COUNT)  # steps between progress-bar / log updates
+
+    def check(self) -> None:
+        from pairsim.train.distributed import parse_device
+
+        parse_device(self.device, where="device")
 
 
 @dataclasses.dataclass(kw_only=True)
 class EvalConfig:
-    batch_size: int = 128  # inputs per encoding batch
-    pairs: int = 2000  # verification pairs drawn from class-labelled val/test splits (balanced, fixed seed)
-    episodes: int = 0  # N-way one-shot episodes on class-labelled splits; 0: none
-    n_way: int = 20  # classes per episode
+    batch_size: int = bounded(128, ge=1, le=MAX_BATCH)  # inputs per encoding batch
+    # verification pairs drawn from class-labelled val/test splits (balanced, fixed seed)
+    pairs: int = bounded(2000, ge=1, le=MAX_COUNT)
+    episodes: int = bounded(0, ge=0, le=MAX_COUNT)  # N-way one-shot episodes on class-labelled splits; 0: none
+    n_way: int = bounded(20, ge=2, le=MAX_BATCH)  # classes per episode
     within_group: bool = True  # draw an episode's classes from one group (Omniglot alphabet)
     official_runs: bool = False  # also score the 20 official Omniglot one-shot runs
     plots: bool = True  # ROC curve, score histograms and hardest pairs as PNG
@@ -87,13 +96,20 @@ class Recipe:
         """Read a YAML recipe and apply ``key=value`` overrides.
 
         Raises:
-            ConfigError: Missing file, invalid YAML, unknown key, wrong type or unknown name.
+            ConfigError: Missing, non-UTF-8 or invalid YAML file, unknown key, wrong type, a number out of its
+                declared range or unknown name.
         """
         path = Path(path)
+        if path.is_dir():
+            raise ConfigError(f"recipe {path} is a directory, expected a YAML file")
         if not path.is_file():
             raise ConfigError(f"recipe not found: {path}")
         try:
-            data = load_yaml(path.read_text())
+            text = path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"recipe {path} is not UTF-8 text ({err.reason} at byte {err.start})") from None
+        try:
+            data = load_yaml(text)
         except yaml.YAMLError as err:  # one line: where it broke and what was wrong
             mark = getattr(err, "problem_mark", None)
             at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -70,7 +70,7 @@ def test_missing_and_unreadable_files_name_the_file(tmp_path: Path) -> None:
     missing = tmp_path / "missing.png"
     with pytest.raises(DataError, match=f"^{re.escape(f'image file not found: {missing}')}$"):
         load_image(missing)
-    with pytest.raises(DataError, match="image file not found"):
+    with pytest.raises(DataError, match=f"^{re.escape(f'{tmp_path} is a directory, expected an image file')}$"):
         load_image(str(tmp_path))  # a directory is no image file
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"\x00garbage" * 10)
@@ -96,3 +96,26 @@ def test_unusable_types_are_named() -> None:
         load_image([[0, 1], [1, 0]])
     with pytest.raises(DataError, match="cannot use NoneType as an image"):
         load_image(None)
+
+
+@pytest.mark.parametrize("side", [40, 100])  # over PIL's limit (its warning) and over twice it (its error)
+def test_decompression_bomb_is_refused_before_decoding(
+    side: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # small files stand in for a 20000 x 20000 bomb
+    bomb = tmp_path / "bomb.png"
+    Image.new("L", (side, side)).save(bomb)
+    with pytest.raises(DataError) as info:
+        load_image(bomb)
+    assert (
+        str(info.value)
+        == f"image {bomb} is too large to decode safely (over 1000 pixels, a possible decompression bomb)"
+    )
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", side * side)
+    assert load_image(bomb).size == (side, side)  # at the limit: read
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_blank_path_is_named_as_blank(blank: str) -> None:
+    with pytest.raises(DataError, match=r"^blank image path: expected an image file$"):
+        load_image(blank)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import typing
 
 from pairsim.cli import encode, evaluate, gallery, score, train
 from pairsim.errors import PairsimError
@@ -16,8 +17,15 @@ from pairsim.errors import PairsimError
 COMMANDS = (train, evaluate, score, encode, gallery)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line ``pairsim CMD: error: ...`` (exit 2) like every other error."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pairsim", description="Learn and score the similarity of pairs.")
+    parser = _Parser(prog="pairsim", description="Learn and score the similarity of pairs.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.add_parser(sub)
@@ -32,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except PairsimError as err:
         print(f"pairsim: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # the file system refused (permissions, disk full): still one line
+        where = f": {err.filename}" if err.filename else ""
+        print(f"pairsim: error: {err.strerror or err}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("pairsim: interrupted", file=sys.stderr)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pairsim.cli.args import device_name, positive_int
+from pairsim.cli.inputs import output_file
 from pairsim.errors import ConfigError
 
 
@@ -15,8 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="saved model directory or hub id")
     p.add_argument("--out", required=True, help="output file: .safetensors (key 'embeddings') or .npy")
     p.add_argument("--side", choices=["a", "b"], default="a", help="which tower encodes (untied models)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="inputs per encoding batch")
+    p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda, ...")
     p.set_defaults(run=run)
 
 
@@ -25,10 +27,9 @@ def save_embeddings(embeddings, path: Path) -> None:
     import numpy as np
     from safetensors.torch import save_file
 
+    output_file(path)
     if path.suffix not in (".safetensors", ".npy"):
         raise ConfigError(f"--out {path}: expected a .safetensors or .npy file name")
-    if not path.parent.is_dir():
-        raise ConfigError(f"--out {path}: folder {path.parent} does not exist")
     from pairsim.safe_io import atomic_write
 
     if path.suffix == ".npy":
@@ -43,9 +44,13 @@ def run(args: argparse.Namespace) -> int:
     from pairsim.train.distributed import pick_device
 
     items = read_lines(args.inputs)
-    model = PairModel.from_pretrained(args.model, device=str(pick_device(args.device)))
-    encode = model.encode_a if args.side == "a" else model.encode_b
     out = Path(args.out)
+    output_file(out)
+    if out.suffix not in (".safetensors", ".npy"):
+        raise ConfigError(f"--out {out}: expected a .safetensors or .npy file name")
+    model = PairModel.from_pretrained(args.model, device=str(pick_device(args.device, where="--device")))
+    (model.tower_a if args.side == "a" else model.side_b).check_items(items, where=args.inputs, lines=True)
+    encode = model.encode_a if args.side == "a" else model.encode_b
     save_embeddings(encode(items, batch_size=args.batch_size), out)
     print(f"{len(items)} embeddings of size {model.tower_a.out_dim} written to {out}")
     return 0

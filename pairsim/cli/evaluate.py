@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pairsim.errors import ConfigError
+from pairsim.errors import ConfigError, DataError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pairsim.data import load_dataset
+    from pairsim.data.require import require_splits
     from pairsim.evaluate import evaluate_split, save_eval_plots
     from pairsim.metrics import format_table, write_json
     from pairsim.model import PairModel
@@ -36,11 +37,14 @@ def run(args: argparse.Namespace) -> int:
             f"no recipe given and none found at {recipe_path}: pass the recipe the model was trained with"
         )
     recipe = Recipe.load(recipe_path, args.overrides)
-    model = PairModel.from_pretrained(model_dir, device=str(pick_device(recipe.train.device)))
+    out = Path(args.out) if args.out else model_dir.parent / "eval"
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{'--out' if args.out else 'eval folder'} {out} is a file; expected a folder for metrics.json")
+    model = PairModel.from_pretrained(model_dir, device=str(pick_device(recipe.train.device, where="train.device")))
     splits = load_dataset(recipe.data)
     data = splits.val if args.split == "val" else splits.test
+    require_splits(splits, recipe.data, needed=[args.split])
     metrics, scored = evaluate_split(model, data, recipe.eval, split=args.split, calibrate=False)
-    out = Path(args.out) if args.out else model_dir.parent / "eval"
     out.mkdir(parents=True, exist_ok=True)
     write_json(metrics, out / "metrics.json")
     plots = save_eval_plots(model, scored, out, prefix=args.split) if recipe.eval.plots else []

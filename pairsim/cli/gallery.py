@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pairsim.cli.inputs import read_text
 from pairsim.errors import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".gif", ".tif", ".tiff", ".webp"}
@@ -38,7 +39,7 @@ def _examples(folder: Path) -> list[str]:
         if f.suffix.lower() in IMAGE_SUFFIXES:
             items.append(str(f))
         elif f.suffix.lower() == ".txt":
-            items += [line for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+            items += [line for line in read_text(f, what="example file").splitlines() if line.strip()]
     return items
 
 

@@ -6,9 +6,10 @@ import argparse
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from pairsim.cli.args import device_name, positive_int
+from pairsim.cli.inputs import output_file
 from pairsim.errors import DataError
 
 if TYPE_CHECKING:
@@ -25,10 +26,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("a", help="file with one side-a input per line")
     p.add_argument("b", help="file with one side-b input per line")
     p.add_argument("--model", required=True, help="saved model directory or hub id")
-    p.add_argument("--top-k", type=int, default=0, help="rank every line of B for each line of A and keep the K best")
+    p.add_argument("--top-k", type=positive_int, help="rank every line of B for each line of A and keep the K best")
     p.add_argument("--out", help="write the TSV here instead of stdout")
-    p.add_argument("--batch-size", type=int, default=64, help="inputs per encoding batch")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="inputs per encoding batch")
+    p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda, ...")
     p.set_defaults(run=run)
 
 
@@ -38,9 +39,7 @@ def output(path: str | None) -> Iterator[TextIO]:
     if path is None:
         yield sys.stdout
         return
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise DataError(f"--out {target}: folder {target.parent} does not exist")
+    target = output_file(path)
     from pairsim.safe_io import atomic_open
 
     with atomic_open(target) as f:  # the earlier file stays whole until the new one is complete
@@ -95,7 +94,11 @@ def run(args: argparse.Namespace) -> int:
             f"{args.a} has {len(items_a)} lines but {args.b} has {len(items_b)}: pairwise scoring needs equal counts "
             "(or use --top-k to rank every line of B for each line of A)"
         )
-    model = PairModel.from_pretrained(args.model, device=str(pick_device(args.device)))
+    if args.out:
+        output_file(args.out)  # before the model loads and the inputs are encoded
+    model = PairModel.from_pretrained(args.model, device=str(pick_device(args.device, where="--device")))
+    model.tower_a.check_items(items_a, where=args.a, lines=True)
+    model.side_b.check_items(items_b, where=args.b, lines=True)
     a, ia = model.encode_unique(items_a, side="a", batch_size=args.batch_size)  # (Ua, D), (Na,): distinct lines once
     b, ib = model.encode_unique(items_b, side="b", batch_size=args.batch_size)  # (Ub, D), (Nb,)
     model.head.cpu()

@@ -19,6 +19,7 @@ import dataclasses
 import numpy as np
 from PIL import Image
 
+from pairsim.config import bounded
 from pairsim.errors import ConfigError
 
 
@@ -27,13 +28,13 @@ class AugmentConfig:
     """Random affine distortion of training images; defaults follow Koch et al. (2015)."""
 
     enabled: bool = False  # distort training images (val/test images are never distorted)
-    probability: float = 0.5  # chance that each component (rotate, shift, scale, shear) is applied
-    degrees: float = 10.0  # max rotation, degrees (Koch: +-10)
-    translate: float = 0.02  # max shift as a share of width/height (Koch: +-2 px of 105)
-    scale: list[float] = dataclasses.field(default_factory=lambda: [0.8, 1.2])  # zoom range (Koch: 0.8-1.2)
-    shear: float = 16.7  # max shear per axis, degrees (Koch: coefficient 0.3 = atan(0.3))
+    probability: float = bounded(0.5, ge=0, le=1)  # chance that each component (rotate, shift, scale, shear) is applied
+    degrees: float = bounded(10.0, ge=0, le=180)  # max rotation, degrees (Koch: +-10)
+    translate: float = bounded(0.02, ge=0, le=1)  # max shift as a share of width/height (Koch: +-2 px of 105)
+    scale: list[float] = bounded(default_factory=lambda: [0.8, 1.2], gt=0, le=10)  # zoom range (Koch: 0.8-1.2)
+    shear: float = bounded(16.7, ge=0, lt=90)  # max shear per axis, degrees (Koch: coefficient 0.3 = atan(0.3))
     hflip: bool = False  # also flip left-right with probability 0.5 (faces yes, characters no)
-    fill: int | None = None  # value of uncovered pixels; None: the image's top-left pixel (its background)
+    fill: int | None = bounded(None, ge=0, le=255)  # uncovered pixels' value; None: the top-left pixel (background)
 
     def check(self) -> None:
         """Raise ConfigError for out-of-range values."""

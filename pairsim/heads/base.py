@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from pairsim.config import ComponentConfig
+from pairsim.config import ComponentConfig, bounded
 from pairsim.registry import Registry
 
 HEADS: Registry[type[Head]] = Registry("head")
@@ -29,8 +29,8 @@ class HeadConfig(ComponentConfig):
 
     registry: ClassVar[Any] = HEADS
     calibrated: bool = False  # learn scale and bias so that sigmoid(scale * score + bias) is P(similar)
-    init_scale: float = 10.0  # initial scale of the calibration (used when calibrated)
-    init_bias: float | None = None  # initial bias; None: -scale * (the head's neutral score)
+    init_scale: float = bounded(10.0, gt=0)  # initial scale of the calibration (used when calibrated)
+    init_bias: float | None = bounded(None)  # initial bias; None: -scale * (the head's neutral score)
 
 
 class Head(nn.Module):

@@ -9,12 +9,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pairsim.config import MAX_DIM, bounded
 from pairsim.heads.base import HEADS, Head, HeadConfig
 
 
 @dataclasses.dataclass(kw_only=True)
 class WeightedL1Config(HeadConfig):
-    dim: int = 0  # embedding size; 0: taken from the towers when the model is built
+    dim: int = bounded(0, ge=0, le=MAX_DIM)  # embedding size; 0: taken from the towers when the model is built
 
 
 @HEADS.register("weighted_l1")

@@ -7,13 +7,14 @@ import dataclasses
 import torch
 import torch.nn.functional as F
 
+from pairsim.config import bounded
 from pairsim.heads.base import Head
 from pairsim.losses.base import LOSSES, Loss, LossConfig
 
 
 @dataclasses.dataclass(kw_only=True)
 class BCEConfig(LossConfig):
-    pos_weight: float = 1.0  # weight of the similar (label 1) pairs, for unbalanced data
+    pos_weight: float = bounded(1.0, gt=0)  # weight of the similar (label 1) pairs, for unbalanced data
 
 
 @LOSSES.register("bce")

@@ -7,13 +7,14 @@ import math
 
 import torch
 
+from pairsim.config import bounded
 from pairsim.heads.base import Head
 from pairsim.losses.base import LOSSES, Loss, LossConfig
 
 
 @dataclasses.dataclass(kw_only=True)
 class ContrastiveConfig(LossConfig):
-    margin: float | None = None  # negatives are pushed past this score; None: the head's neutral score
+    margin: float | None = bounded(None)  # negatives are pushed past this score; None: the head's neutral score
     #                              (euclidean 1.0, cosine and exp 0.5). Hadsell et al. / the face tutorial use 2.0.
 
 
@@ -42,6 +43,11 @@ class ContrastiveLoss(Loss):
         super().__init__(config, head=head)
         self._require(math.isfinite(head.best), "the head has no finite best score to pull positives to")
         self.margin = head.neutral if config.margin is None else config.margin
+        self._require(
+            head.margin(head.best, self.margin) > 0,
+            f"margin {self.margin:g} must be a score worse than a perfect match ({head.best:g}), or negatives are "
+            "pushed past a perfect match",
+        )
 
     def forward(self, a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Args: ``a, b``: ``(B, D)`` embeddings; ``labels``: ``(B,)``, 1 = similar. Returns: scalar loss."""

@@ -6,12 +6,13 @@ import dataclasses
 
 import torch
 
+from pairsim.config import bounded
 from pairsim.losses.base import LOSSES, Loss, LossConfig
 
 
 @dataclasses.dataclass(kw_only=True)
 class CoSENTConfig(LossConfig):
-    scale: float = 20.0  # multiplies score differences before the log-sum-exp (20 in the paper)
+    scale: float = bounded(20.0, gt=0)  # multiplies score differences before the log-sum-exp (20 in the paper)
 
 
 @LOSSES.register("cosent")

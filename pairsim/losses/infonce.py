@@ -10,15 +10,16 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from pairsim.config import bounded
 from pairsim.heads.base import Head
 from pairsim.losses.base import LOSSES, Loss, LossConfig
 
 
 @dataclasses.dataclass(kw_only=True)
 class InfoNCEConfig(LossConfig):
-    temperature: float = 0.07  # initial softmax temperature (CLIP)
+    temperature: float = bounded(0.07, gt=0)  # initial softmax temperature (CLIP)
     learn_temperature: bool = True  # learn log(1 / temperature)
-    max_scale: float = 100.0  # cap on 1 / temperature, as in CLIP
+    max_scale: float = bounded(100.0, gt=0)  # cap on 1 / temperature, as in CLIP
     gather: bool = True  # under torch.distributed, use every rank's batch as negatives
 
 

@@ -7,13 +7,14 @@ import dataclasses
 import torch
 import torch.nn.functional as F
 
+from pairsim.config import bounded
 from pairsim.heads.base import Head
 from pairsim.losses.base import LOSSES, Loss, LossConfig
 
 
 @dataclasses.dataclass(kw_only=True)
 class RankingConfig(LossConfig):
-    margin: float = 1.0  # required gap between the higher- and the lower-ranked input's score
+    margin: float = bounded(1.0, ge=0)  # required gap between the higher- and the lower-ranked input's score
 
 
 @LOSSES.register("ranking")

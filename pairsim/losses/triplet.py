@@ -7,6 +7,7 @@ from typing import Literal
 
 import torch
 
+from pairsim.config import bounded
 from pairsim.heads.base import Head
 from pairsim.losses.base import LOSSES, InputKind, Loss, LossConfig
 from pairsim.losses.mining import MINERS
@@ -14,7 +15,7 @@ from pairsim.losses.mining import MINERS
 
 @dataclasses.dataclass(kw_only=True)
 class TripletConfig(LossConfig):
-    margin: float = 0.2  # required gap between the positive's and the negative's score
+    margin: float = bounded(0.2, gt=0)  # required gap between the positive's and the negative's score
     mining: Literal["none", "batch_all", "batch_hard", "semi_hard"] = "batch_hard"  # "none": given triplets
 
 

@@ -6,10 +6,11 @@ The input is a ``(n_captions, n_images)`` score matrix where caption ``i`` descr
 * text -> image: each caption ranks all images; the rank of its image gives Recall@K (the fraction of
   captions whose image is in the top K) and the median rank.
 * image -> text: each image ranks all captions; it is a hit at K when any of its captions is in the top
-  K, and its rank is that of its best-ranked caption.
+  K, and its rank is that of its best-ranked caption: 1 + the number of *other* images' captions scoring at
+  least as well (its own captions never count against it, so two captions tied at the top are both hits).
 
-Ranks start at 1. Ties are counted against the query (the correct item is ranked below every item that
-scores the same), so a model that gives equal scores cannot look good. Recalls are fractions in [0, 1],
+Ranks start at 1. Ties with a wrong item are counted against the query (the correct item is ranked below
+every wrong item that scores the same), so a model that gives equal scores cannot look good. Recalls are fractions in [0, 1],
 not percentages.
 
 Example:
@@ -39,6 +40,25 @@ def _ranks_of(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
         block = scores[start : start + _CHUNK]
         own = block[np.arange(block.shape[0]), targets[start : start + _CHUNK]]
         ranks[start : start + _CHUNK] = (block >= own[:, None]).sum(axis=1)
+    return ranks
+
+
+def _image_ranks(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Image -> text rank of each image with a caption: 1 + the other images' captions scoring at least its best own.
+
+    The image's own captions never count against it (two captions sharing the top score are both hits), while a
+    tie with another image's caption does.
+    """
+    n_captions, n_images = scores.shape
+    best_own = np.full(n_images, -np.inf)
+    np.maximum.at(best_own, targets, scores[np.arange(n_captions), targets])  # (n_images,)
+    images = np.unique(targets)
+    ranks = np.empty(images.size, dtype=np.int64)
+    for start in range(0, images.size, _CHUNK):
+        chunk = images[start : start + _CHUNK]
+        beats = scores[:, chunk] >= best_own[chunk][None, :]  # (n_captions, chunk)
+        beats &= targets[:, None] != chunk[None, :]  # an image's own captions are not competitors
+        ranks[start : start + _CHUNK] = 1 + beats.sum(axis=0)
     return ranks
 
 
@@ -97,15 +117,7 @@ def retrieval_metrics(
     ks = _check_ks(ks)
 
     t2i = _ranks_of(scores, targets)
-    # Image -> text: rank each caption within its own image's column, then keep each image's best caption.
-    own_scores = scores[np.arange(n_captions), targets]
-    caption_rank = np.empty(n_captions, dtype=np.int64)
-    for start in range(0, n_captions, _CHUNK):
-        columns = scores[:, targets[start : start + _CHUNK]].T  # (chunk, n_captions)
-        caption_rank[start : start + _CHUNK] = (columns >= own_scores[start : start + _CHUNK, None]).sum(axis=1)
-    best = np.full(n_images, np.iinfo(np.int64).max)
-    np.minimum.at(best, targets, caption_rank)
-    i2t = best[np.unique(targets)]
+    i2t = _image_ranks(scores, targets)
 
     metrics: dict[str, float | int] = {}
     for k in ks:

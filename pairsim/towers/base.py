@@ -28,6 +28,7 @@ from torch import nn
 
 from pairsim.config import ComponentConfig
 from pairsim.registry import Registry
+from pairsim.towers.modality import check_modality
 
 Features = dict[str, Any]  # one item's features, e.g. {"input_ids": [101, 2023, 102]}
 Batch = dict[str, torch.Tensor]  # a padded / stacked batch, e.g. {"input_ids": (B, T), "attention_mask": (B, T)}
@@ -96,6 +97,16 @@ class Tower(nn.Module):
 
     def load_assets(self, directory: Path) -> None:
         """Read back what :meth:`save_assets` wrote."""
+
+    def check_items(self, items: Sequence[Any], *, where: str, lines: bool = False) -> None:
+        """Raise DataError unless ``items`` are inputs of this tower's ``modality`` (see :mod:`.modality`).
+
+        Args:
+            items: Raw inputs about to be encoded.
+            where: What they are, for the message (a file name, "side a inputs").
+            lines: Name items by line number (they were read one per line from ``where``).
+        """
+        check_modality(self.modality, items, where=where, lines=lines)
 
     def item_key(self, item: Any) -> Any:
         """A hashable key identifying a raw item, so repeated inputs are encoded once."""

@@ -8,6 +8,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from pairsim.config import MAX_DIM, MAX_IMAGE_SIDE, MAX_TABLE, bounded
 from pairsim.errors import ConfigError
 from pairsim.towers.base import TOWERS, Batch
 from pairsim.towers.image import ImageTower, ImageTowerConfig
@@ -16,13 +17,37 @@ from pairsim.towers.image import ImageTower, ImageTowerConfig
 @dataclasses.dataclass(kw_only=True)
 class CNNConfig(ImageTowerConfig):
     arch: Literal["koch", "face"] = "koch"  # koch: Koch et al. 2015; face: the PyTorch face-similarity tutorial
-    width: float = 1.0  # multiplies every layer's channel count (0.25 for a quick model)
-    out_dim: int = 4096  # koch: units of the sigmoid layer (4096 in the paper); face: last layer (5 in the tutorial)
-    dropout: float = 0.2  # face: Dropout2d after each conv block
-    channels: int = 1
-    image_size: list[int] = dataclasses.field(default_factory=lambda: [105, 105])
-    mean: list[float] = dataclasses.field(default_factory=lambda: [0.0])
-    std: list[float] = dataclasses.field(default_factory=lambda: [1.0])
+    width: float = bounded(1.0, gt=0, le=16)  # multiplies every layer's channel count (0.25 for a quick model)
+    # koch: units of the sigmoid layer (4096 in the paper); face: last layer (5 in the tutorial)
+    out_dim: int = bounded(4096, ge=1, le=MAX_DIM)
+    dropout: float = bounded(0.2, ge=0, lt=1)  # face: Dropout2d after each conv block
+    channels: int = bounded(1, ge=1, le=3)
+    image_size: list[int] = bounded(default_factory=lambda: [105, 105], ge=1, le=MAX_IMAGE_SIDE)
+    mean: list[float] = bounded(default_factory=lambda: [0.0])
+    std: list[float] = bounded(default_factory=lambda: [1.0], gt=0)
+
+    def check(self) -> None:
+        """Refuse sizes whose activations or projection would not fit in memory, before allocating anything."""
+        super().check()
+        with torch.device("meta"):  # shapes only: no memory is allocated
+            x = torch.zeros(1, self.channels, *self.image_size)  # (1, C, H, W)
+            largest = x.numel()
+            try:
+                for layer in _koch(self) if self.arch == "koch" else _face(self):
+                    x = layer(x)
+                    largest = max(largest, x.numel())
+            except RuntimeError:
+                return  # too small for the arch: CNNTower says so, with the smallest size
+        size = f"image_size {self.image_size} at width {self.width:g}"
+        if largest > MAX_TABLE:
+            raise ConfigError(
+                f"{size} needs {largest} activations per image in one layer; expected at most {MAX_TABLE}"
+            )
+        if x.shape[1] * self.out_dim > MAX_TABLE:
+            raise ConfigError(
+                f"{size} gives {x.shape[1]} features per image, a projection of {x.shape[1]} x {self.out_dim} "
+                f"weights; expected at most {MAX_TABLE} (reduce image_size, width or out_dim)"
+            )
 
 
 def _koch(c: CNNConfig) -> nn.Sequential:
@@ -77,7 +102,7 @@ class CNNTower(ImageTower):
             with torch.no_grad():
                 flat = self.features(torch.zeros(1, config.channels, *config.image_size)).shape[1]
         except RuntimeError:
-            smallest = "65x65" if config.arch == "koch" else "1x1"
+            smallest = "65x65" if config.arch == "koch" else "2x2"
             raise ConfigError(
                 f"image_size {config.image_size} is too small for arch {config.arch!r} (at least {smallest})"
             ) from None

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torchvision.transforms import v2
 
+from pairsim.config import MAX_IMAGE_SIDE, bounded
 from pairsim.images import load_image
 from pairsim.towers.base import Batch, Features, Tower, TowerConfig
 
@@ -17,10 +18,11 @@ from pairsim.towers.base import Batch, Features, Tower, TowerConfig
 class ImageTowerConfig(TowerConfig):
     """Fields every image tower has; the defaults suit ImageNet backbones."""
 
-    channels: int = 3  # 1: grayscale input, 3: RGB
-    image_size: list[int] = dataclasses.field(default_factory=lambda: [224, 224])  # (height, width) fed to the net
-    mean: list[float] = dataclasses.field(default_factory=lambda: [0.485, 0.456, 0.406])  # per channel
-    std: list[float] = dataclasses.field(default_factory=lambda: [0.229, 0.224, 0.225])  # per channel
+    channels: int = bounded(3, ge=1, le=3)  # 1: grayscale input, 3: RGB
+    # (height, width) fed to the net
+    image_size: list[int] = bounded(default_factory=lambda: [224, 224], ge=1, le=MAX_IMAGE_SIDE)
+    mean: list[float] = bounded(default_factory=lambda: [0.485, 0.456, 0.406])  # per channel
+    std: list[float] = bounded(default_factory=lambda: [0.229, 0.224, 0.225], gt=0)  # per channel
 
     def check(self) -> None:
         from pairsim.errors import ConfigError

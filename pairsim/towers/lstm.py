@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
 
+from pairsim.config import MAX_DIM, MAX_LENGTH, MAX_TABLE, MAX_VOCAB, bounded
+from pairsim.errors import ConfigError
 from pairsim.text.glove import read_glove
 from pairsim.text.word_tokenizer import WordTokenizer
 from pairsim.towers.base import TOWERS, Batch, Features, Tower, TowerConfig
@@ -23,20 +25,27 @@ VOCAB_FILE = "vocab.json"
 
 @dataclasses.dataclass(kw_only=True)
 class LSTMConfig(TowerConfig):
-    embed_dim: int = 300  # word vector size (must match the GloVe file when glove is set)
-    hidden_dim: int = 50  # LSTM units per direction (50 in MaLSTM)
-    num_layers: int = 1  # stacked LSTM layers
+    embed_dim: int = bounded(300, ge=1, le=MAX_DIM)  # word vector size (must match the GloVe file when glove is set)
+    hidden_dim: int = bounded(50, ge=1, le=MAX_DIM)  # LSTM units per direction (50 in MaLSTM)
+    num_layers: int = bounded(1, ge=1, le=64)  # stacked LSTM layers
     bidirectional: bool = False  # run a backward LSTM too and concatenate
     pooling: Literal["last", "mean", "max"] = "last"  # last hidden state, or mean / max over time steps
-    dropout: float = 0.0  # between LSTM layers
+    dropout: float = bounded(0.0, ge=0, lt=1)  # between LSTM layers
     glove: str | None = None  # GloVe .txt / .txt.gz initialising the embeddings of known words
     freeze_embeddings: bool = False  # keep word vectors fixed during training
-    min_freq: int = 1  # a word enters the vocabulary after this many occurrences in the training text
-    max_vocab: int = 100_000  # vocabulary size cap (most frequent words kept)
-    max_length: int = 128  # words per text, longer texts are cut
+    min_freq: int = bounded(1, ge=1)  # a word enters the vocabulary after this many occurrences in the training text
+    max_vocab: int = bounded(100_000, ge=2, le=MAX_VOCAB)  # vocabulary size cap (most frequent words kept)
+    max_length: int = bounded(128, ge=1, le=MAX_LENGTH)  # words per text, longer texts are cut
     lowercase: bool = True  # lower-case before splitting into words
-    vocab_size: int = 2  # set by adapt() from the training text (2 = only <pad> and <unk>)
-    out_dim: int = 0  # projection size; 0 keeps hidden_dim (x2 when bidirectional)
+    vocab_size: int = bounded(2, ge=2, le=MAX_VOCAB)  # set by adapt() from the training text (2 = only <pad> and <unk>)
+    out_dim: int = bounded(0, ge=0, le=MAX_DIM)  # projection size; 0 keeps hidden_dim (x2 when bidirectional)
+
+    def check(self) -> None:
+        if self.vocab_size * self.embed_dim > MAX_TABLE:
+            raise ConfigError(
+                f"vocab_size x embed_dim = {self.vocab_size} x {self.embed_dim} word-vector entries; expected at "
+                f"most {MAX_TABLE} ({MAX_TABLE * 4 // 2**30} GiB in float32)"
+            )
 
 
 @TOWERS.register("lstm")

@@ -6,6 +6,7 @@ import dataclasses
 
 import torch
 
+from pairsim.config import MAX_DIM, bounded
 from pairsim.errors import ConfigError
 from pairsim.towers.base import TOWERS, Batch
 from pairsim.towers.image import ImageTower, ImageTowerConfig
@@ -25,7 +26,8 @@ class TimmConfig(ImageTowerConfig):
     model: str = "efficientnet_lite0"  # a timm model name
     weights: str | None = None  # a local .safetensors / .pth file with timm's key names, or "hub" to let timm
     #                             download its pretrained weights (online only); None: random init
-    out_dim: int = 0  # projection size; 0 keeps the backbone's pooled feature size (1280 for EfficientNet-Lite0)
+    # projection size; 0 keeps the backbone's pooled feature size (1280 for EfficientNet-Lite0)
+    out_dim: int = bounded(0, ge=0, le=MAX_DIM)
 
 
 @TOWERS.register("timm")

@@ -8,6 +8,7 @@ import torch
 import torchvision
 from torch import nn
 
+from pairsim.config import MAX_DIM, bounded
 from pairsim.errors import ConfigError
 from pairsim.towers.base import TOWERS, Batch
 from pairsim.towers.image import ImageTower, ImageTowerConfig
@@ -19,7 +20,7 @@ class TorchvisionConfig(ImageTowerConfig):
     model: str = "resnet18"  # any name of torchvision.models.list_models(module=torchvision.models)
     weights: str | None = None  # a local .pth / .safetensors file, or a torchvision weights enum name such as
     #                             "IMAGENET1K_V1" (downloaded by torchvision: online only); None: random init
-    out_dim: int = 128  # projection size; 0 keeps the backbone's feature size
+    out_dim: int = bounded(128, ge=0, le=MAX_DIM)  # projection size; 0 keeps the backbone's feature size
 
     def check(self) -> None:
         super().check()

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+from pairsim.config import MAX_DIM, MAX_LENGTH, bounded
 from pairsim.errors import ConfigError, ModelFileError
 from pairsim.towers.base import TOWERS, Batch, Features, Tower, TowerConfig
 from pairsim.towers.weights import projection
@@ -27,8 +28,9 @@ class TransformerConfig(TowerConfig):
     pooling: Literal["auto", "mean", "cls", "max"] = "auto"  # auto: the sentence-transformers directory's
     #                                                        1_Pooling config when present, else mean
     normalize: bool | None = None  # L2-normalise embeddings; None: as the sentence-transformers directory says
-    max_length: int = 0  # tokens per text; 0: sentence_bert_config.json's max_seq_length, else the tokenizer's (<= 512)
-    out_dim: int = 0  # projection size; 0 keeps the encoder's hidden size
+    # tokens per text; 0: sentence_bert_config.json's max_seq_length, else the tokenizer's (<= 512)
+    max_length: int = bounded(0, ge=0, le=MAX_LENGTH)
+    out_dim: int = bounded(0, ge=0, le=MAX_DIM)  # projection size; 0 keeps the encoder's hidden size
     backbone_config: dict[str, Any] | None = None  # the encoder's full config, filled at build and saved inline
     #                                                 so that loading a saved model fetches nothing
 

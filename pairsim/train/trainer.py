@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from pairsim.data import build_source, load_dataset
+from pairsim.data.require import require_splits
 from pairsim.errors import ConfigError, ModelFileError, PairsimError
 from pairsim.evaluate import HEADLINE, evaluate_split, improved, primary_metric, save_eval_plots
 from pairsim.losses import LOSSES
@@ -130,6 +131,7 @@ class Trainer:
         r = self.recipe
         _seed_everything(r.train.seed)
         self.splits = load_dataset(r.data)
+        require_splits(self.splits, r.data)  # an empty split is one error naming the setting, before any work
         model = PairModel.from_config(r.model, adapt_on=training_inputs(self.splits.train))
         self.model = model.to(rt.device)
         self.loss = LOSSES.get(r.loss.name)(r.loss, head=model.head).to(rt.device)

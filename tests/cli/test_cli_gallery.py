@@ -91,8 +91,15 @@ def test_identify_finds_the_enrolled_person(
     threshold = model.config.threshold
     for (probe, who, score), row in zip(rows[3:], dist, strict=True):
         best = int(row.argmin())
-        assert score == pytest.approx(float(row[best]), abs=1e-5)
-        assert who == (names[best] if float(row[best]) <= threshold else "unknown"), probe
+        nearest = float(row[best])
+        assert score == pytest.approx(nearest, abs=1e-5)
+        # The CLI encoded the probes in another batch: float32 noise (~1e-6) may swap identities that are tied
+        # within 1e-4, or move a distance tied with the threshold across it. Every other case is exact.
+        tied = {n for d, n in zip(row.tolist(), names, strict=True) if d - nearest <= 1e-4}
+        allowed = ({names[best]} if len(tied) == 1 else tied) if nearest <= threshold else {"unknown"}
+        if abs(nearest - threshold) <= 1e-4:
+            allowed |= tied | {"unknown"}
+        assert who in allowed, probe  # one identity, exactly as computed here, unless a float32 tie
 
 
 def test_identify_says_unknown_when_nothing_is_close_enough(

@@ -60,6 +60,25 @@ def test_ties_count_against_the_query() -> None:
     assert (m["i2t_recall@1"], m["i2t_median_rank"]) == (0.0, 2.0)
 
 
+def test_an_image_is_not_ranked_below_its_own_tied_captions() -> None:
+    sim = np.array(
+        [
+            [0.9, 0.1, 0.2],  # caption 0 of image 0
+            [0.9, 0.3, 0.1],  # caption 1 of image 0: tied with caption 0 at the top of image 0's column
+            [0.5, 0.8, 0.8],  # caption 2 of image 1
+            [0.2, 0.8, 0.9],  # caption 3 of image 2: tied with caption 2 in image 1's column
+            [0.1, 0.2, 0.9],  # caption 4 of image 2: tied with caption 3 in image 2's column
+        ]
+    )
+    m = retrieval_metrics(sim, [0, 0, 1, 2, 2], higher_is_similar=True, ks=(1, 2))
+    # image 0: both own captions at 0.9, nothing else >= 0.9 -> rank 1 (the old rule said 2).
+    # image 1: own best 0.8, caption 3 (image 2) ties at 0.8 -> rank 2 (a tie with a wrong caption counts).
+    # image 2: own best 0.9, no other caption >= 0.9 -> rank 1.
+    assert (m["i2t_recall@1"], m["i2t_recall@2"], m["i2t_median_rank"]) == (pytest.approx(2 / 3), 1.0, 1.0)
+    distances = retrieval_metrics(-sim, [0, 0, 1, 2, 2], higher_is_similar=False, ks=(1, 2))
+    assert distances == m
+
+
 def test_chunked_ranks_match_scipy_ranks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(retrieval, "_CHUNK", 7)  # many chunks with a ragged last one
     rng = np.random.default_rng(0)
@@ -69,8 +88,10 @@ def test_chunked_ranks_match_scipy_ranks(monkeypatch: pytest.MonkeyPatch) -> Non
     m = retrieval_metrics(sim, caption_image, higher_is_similar=True, ks=(1, 5))
     # Reference: "max" ranks of the negated scores put tied items at their worst rank.
     t2i = rankdata(-sim, method="max", axis=1)[np.arange(sim.shape[0]), caption_image]
-    column = rankdata(-sim, method="max", axis=0)[np.arange(sim.shape[0]), caption_image]
-    i2t = column.reshape(n_images, per_image).min(axis=1)
+    # Image -> text, by hand: 1 + the other images' captions scoring at least the image's best own caption.
+    i2t = np.array(
+        [1 + int((sim[caption_image != j, j] >= sim[caption_image == j, j].max()).sum()) for j in range(n_images)]
+    )
     assert m["t2i_recall@5"] == pytest.approx(np.mean(t2i <= 5))
     assert m["t2i_median_rank"] == np.median(t2i)
     assert m["i2t_recall@1"] == pytest.approx(np.mean(i2t <= 1))

@@ -230,6 +230,7 @@ def _infonce_worker(rank: int, init_file: str, out_dir: str) -> None:
         rows = slice(rank * B, (rank + 1) * B)
         out = {gather: _infonce_grads(_infonce(gather), xa[rows], xb[rows], wa, wb) for gather in (True, False)}
         torch.save(out, Path(out_dir) / f"rank{rank}.pt")
+        dist.barrier()  # no rank tears gloo down while another still talks to it (an intermittent SIGABRT)
     finally:
         dist.destroy_process_group()
 

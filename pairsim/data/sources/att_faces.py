@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from pairsim.config import MAX_COUNT, bounded
 from pairsim.data.augment import AugmentConfig
 from pairsim.data.download import extract, fetch
 from pairsim.data.paths import missing_error
@@ -34,9 +35,9 @@ class AttFaces(Source["AttFaces.Config"]):
     class Config(NamedDatasetConfig):
         name: str = "att_faces"
         test_subjects: list[str] | None = None  # held-out test subjects, e.g. [s5, s6, s7]; None: draw test_count
-        test_count: int = 4  # subjects drawn for test when test_subjects is None
+        test_count: int = bounded(4, ge=0, le=MAX_COUNT)  # subjects drawn for test when test_subjects is None
         val_subjects: list[str] | None = None  # held-out val subjects; None: draw val_count from the rest
-        val_count: int = 4  # subjects drawn for val when val_subjects is None
+        val_count: int = bounded(4, ge=0, le=MAX_COUNT)  # subjects drawn for val when val_subjects is None
         subjects: list[str] | None = None  # use only these subjects (None: all found)
         augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)  # training images only
 

@@ -17,7 +17,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pairsim.config import ComponentConfig, from_dict
+from pairsim.config import MAX_SEED, ComponentConfig, bounded, from_dict
 from pairsim.data.paths import data_root
 from pairsim.data.types import Splits
 from pairsim.errors import DataError
@@ -31,7 +31,7 @@ class DatasetConfig(ComponentConfig):
     """Base of every dataset's config; ``name`` picks the registered dataset."""
 
     registry: ClassVar[Any] = DATASETS
-    seed: int = 0  # seed of the train/val/test split; the same seed gives the same split everywhere
+    seed: int = bounded(0, ge=0, le=MAX_SEED)  # seed of the train/val/test split (same seed, same split)
 
 
 @dataclasses.dataclass(kw_only=True)

@@ -14,6 +14,7 @@ import csv
 import dataclasses
 from pathlib import Path
 
+from pairsim.config import bounded
 from pairsim.data.augment import AugmentConfig
 from pairsim.data.sources.base import DATASETS, DatasetConfig, Source
 from pairsim.data.split import fraction_counts, partition
@@ -96,9 +97,9 @@ class Captions(Source["Captions.Config"]):
         captions: str  # captions file: CSV with header, or Flickr8k token format
         image_column: str = "image"  # CSV column with the image file name (relative to path)
         caption_column: str = "caption"  # CSV column with the caption
-        val_fraction: float = 0.1  # share of images (with all their captions) for val
-        test_fraction: float = 0.1  # share of images for test
-        max_images: int | None = None  # use only the first this many images by file name (quick runs)
+        val_fraction: float = bounded(0.1, ge=0, lt=1)  # share of images (with all their captions) for val
+        test_fraction: float = bounded(0.1, ge=0, lt=1)  # share of images for test
+        max_images: int | None = bounded(None, ge=1)  # use only the first this many images by file name (quick runs)
         augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)  # training images only
 
     def root(self) -> Path:

@@ -18,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 
+from pairsim.config import bounded
 from pairsim.data.augment import AugmentConfig
 from pairsim.data.sources.base import DATASETS, DatasetConfig, Source
 from pairsim.data.split import stratified_items
@@ -33,10 +34,10 @@ class Digits(Source["Digits.Config"]):
     class Config(DatasetConfig):
         name: str = "digits"
         split_by: Literal["item", "class"] = "item"  # spread each digit over the splits, or hold out digits
-        val_fraction: float = 0.15  # split_by item: share of each digit's images for val
-        test_fraction: float = 0.15  # split_by item: share of each digit's images for test
-        val_classes: list[int] = dataclasses.field(default_factory=lambda: [6, 7])  # split_by class: val digits
-        test_classes: list[int] = dataclasses.field(default_factory=lambda: [8, 9])  # split_by class: test digits
+        val_fraction: float = bounded(0.15, ge=0, lt=1)  # split_by item: share of each digit's images for val
+        test_fraction: float = bounded(0.15, ge=0, lt=1)  # split_by item: share of each digit's images for test
+        val_classes: list[int] = bounded(default_factory=lambda: [6, 7], ge=0, le=9)  # split_by class: val digits
+        test_classes: list[int] = bounded(default_factory=lambda: [8, 9], ge=0, le=9)  # split_by class: test digits
         augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)  # training images only
 
     citation = "Alpaydin & Kaynak (1998), UCI Optical Recognition of Handwritten Digits (scikit-learn load_digits)"

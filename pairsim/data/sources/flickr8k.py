@@ -16,6 +16,7 @@ import dataclasses
 from pathlib import Path
 from typing import Literal
 
+from pairsim.config import bounded
 from pairsim.data.augment import AugmentConfig
 from pairsim.data.download import extract, fetch
 from pairsim.data.paths import require_files
@@ -48,9 +49,9 @@ class Flickr8k(Source["Flickr8k.Config"]):
     class Config(NamedDatasetConfig):
         name: str = "flickr8k"
         split: Literal["random", "official"] = "random"  # random by image id, or the official image lists
-        val_fraction: float = 0.1  # share of images for val (split: random)
-        test_fraction: float = 0.1  # share of images for test (split: random)
-        max_images: int | None = None  # use only the first this many images by file name (quick runs)
+        val_fraction: float = bounded(0.1, ge=0, lt=1)  # share of images for val (split: random)
+        test_fraction: float = bounded(0.1, ge=0, lt=1)  # share of images for test (split: random)
+        max_images: int | None = bounded(None, ge=1)  # use only the first this many images by file name (quick runs)
         augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)  # training images only
 
     folder = "flickr8k"

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
+from pairsim.config import bounded
 from pairsim.data.augment import AugmentConfig
 from pairsim.data.sources.base import DATASETS, DatasetConfig, Source
 from pairsim.data.split import fraction_counts, partition, stratified_items
@@ -67,8 +68,8 @@ class ImageFolder(Source["ImageFolder.Config"]):
         name: str = "image_folder"
         path: str  # folder with one sub-folder per class
         split_by: Literal["class", "item"] = "class"  # hold out whole classes, or spread each class over splits
-        val_fraction: float = 0.1  # share of classes (or of each class's images) for val
-        test_fraction: float = 0.1  # share of classes (or of each class's images) for test
+        val_fraction: float = bounded(0.1, ge=0, lt=1)  # share of classes (or of each class's images) for val
+        test_fraction: float = bounded(0.1, ge=0, lt=1)  # share of classes (or of each class's images) for test
         extensions: list[str] = dataclasses.field(default_factory=lambda: list(IMAGE_EXTENSIONS))  # image files
         augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)  # training images only
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from pairsim.config import bounded
 from pairsim.data.download import fetch
 from pairsim.data.paths import require_files
 from pairsim.data.sources.base import DATASETS, NamedDatasetConfig, Source
@@ -43,9 +44,10 @@ class Mrpc(Source["Mrpc.Config"]):
     @dataclasses.dataclass(kw_only=True)
     class Config(NamedDatasetConfig):
         name: str = "mrpc"
-        val_fraction: float = 0.1  # share of training pairs held out for val (whole groups of linked sentences)
+        # share of training pairs held out for val (whole groups of linked sentences)
+        val_fraction: float = bounded(0.1, ge=0, lt=1)
         drop_test_overlap: bool = True  # drop training pairs with a sentence that also occurs in the test file
-        limit: int | None = None  # read only the first this many pairs of each file (quick runs)
+        limit: int | None = bounded(None, ge=1)  # read only the first this many pairs of each file (quick runs)
 
     folder = "mrpc"
     citation = "Dolan & Brockett (2005), Automatically constructing a corpus of sentential paraphrases, IWP"

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from pairsim.config import bounded
 from pairsim.data.augment import AugmentConfig
 from pairsim.data.download import extract, fetch
 from pairsim.data.episodes import Episode
@@ -122,10 +123,11 @@ class Omniglot(Source["Omniglot.Config"]):
     @dataclasses.dataclass(kw_only=True)
     class Config(NamedDatasetConfig):
         name: str = "omniglot"
-        val_fraction: float = 0.15  # share of each background alphabet's characters held out for val
+        # share of each background alphabet's characters held out for val
+        val_fraction: float = bounded(0.15, ge=0, lt=1)
         background_alphabets: list[str] | None = None  # only these background alphabets (None: all 30)
         evaluation_alphabets: list[str] | None = None  # only these evaluation alphabets (None: all 20)
-        drawers: int = 20  # use the first this many of the 20 drawers of each character
+        drawers: int = bounded(20, ge=1, le=20)  # use the first this many of the 20 drawers of each character
         augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)  # training images only
 
     folder = "omniglot"

@@ -15,6 +15,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Literal
 
+from pairsim.config import bounded
 from pairsim.data.sources.base import DATASETS, DatasetConfig, Source
 from pairsim.data.sources.text_pairs import PairRow, make_splits
 from pairsim.data.types import PairTable, Splits
@@ -106,10 +107,10 @@ class PairTableSource(Source["PairTableSource.Config"]):
         text_b: str = "sentence2"  # column of the second item
         label: str | None = "label"  # column of the 0/1 label (1 = similar); None: binarize score
         score: str | None = None  # column of a graded score, kept for correlation metrics
-        binarize_at: float | None = None  # with label None: label = score >= binarize_at
+        binarize_at: float | None = bounded(None)  # with label None: label = score >= binarize_at
         modality: Literal["text", "image"] = "text"  # what the item columns hold (texts or image paths)
-        val_fraction: float = 0.1  # share of pairs carved for val when val_path is None
-        test_fraction: float = 0.1  # share of pairs carved for test when test_path is None
+        val_fraction: float = bounded(0.1, ge=0, lt=1)  # share of pairs carved for val when val_path is None
+        test_fraction: float = bounded(0.1, ge=0, lt=1)  # share of pairs carved for test when test_path is None
         drop_empty: bool = True  # skip rows with an empty item, else raise
         drop_test_overlap: bool = True  # drop train pairs sharing an item with the val/test tables
         cache_dir: str | None = None  # datasets cache folder (None: the datasets default)

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import Literal
 
+from pairsim.config import bounded
 from pairsim.data.download import extract, fetch
 from pairsim.data.paths import missing_error
 from pairsim.data.sources.base import DATASETS, NamedDatasetConfig, Source
@@ -76,10 +77,10 @@ class Quora(Source["Quora.Config"]):
     class Config(NamedDatasetConfig):
         name: str = "quora"
         layout: Literal["auto", "public", "glue"] = "auto"  # auto: the public file if present, else GLUE qqp
-        val_fraction: float = 0.1  # share of (train) pairs carved for val, by question groups
-        test_fraction: float = 0.1  # share of pairs carved for test (public layout only)
+        val_fraction: float = bounded(0.1, ge=0, lt=1)  # share of (train) pairs carved for val, by question groups
+        test_fraction: float = bounded(0.1, ge=0, lt=1)  # share of pairs carved for test (public layout only)
         drop_test_overlap: bool = True  # GLUE layout: drop train pairs sharing a question with dev.tsv
-        limit: int | None = None  # read only the first this many pairs of each file (quick runs)
+        limit: int | None = bounded(None, ge=1)  # read only the first this many pairs of each file (quick runs)
 
     folder = "quora"
     citation = "Iyer, Dandekar & Csernai (2017), First Quora Dataset Release: Question Pairs"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from pairsim.config import bounded
 from pairsim.data.download import extract, fetch
 from pairsim.data.paths import require_files
 from pairsim.data.sources.base import DATASETS, NamedDatasetConfig, Source
@@ -47,9 +48,10 @@ class Stsb(Source["Stsb.Config"]):
     @dataclasses.dataclass(kw_only=True)
     class Config(NamedDatasetConfig):
         name: str = "stsb"
-        binarize_at: float = 4.0  # label = 1 (similar) when score >= this; ~24% of training pairs at 4.0
+        # label = 1 (similar) when score >= this; ~24% of training pairs at 4.0
+        binarize_at: float = bounded(4.0)  # 0-5, checked when loading (DataError)
         drop_test_overlap: bool = True  # drop train pairs with a sentence that also occurs in dev or test
-        limit: int | None = None  # read only the first this many pairs of each file (quick runs)
+        limit: int | None = bounded(None, ge=1)  # read only the first this many pairs of each file (quick runs)
 
     folder = "stsbenchmark"
     citation = "Cer et al. (2017), SemEval-2017 Task 1: Semantic Textual Similarity, SemEval"

@@ -1,0 +1,177 @@
+"""What the cases of ``robustness.py`` share: the case registry, tiny models and inputs (:class:`Context`).
+
+Cases live in ``robustness_cases_files.py`` (model directories, checkpoints, run folders, galleries: the
+loading / saving half of issue 8) and ``robustness_cases_inputs.py`` (configs, arguments, input files,
+modality). Each is a function ``(ctx, folder) -> Trial`` registered with :func:`case`. Models are built
+once, then copied into a case's folder before it is changed, so cases never see each other's files.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from robustness import Trial
+
+REPO = Path(__file__).resolve().parents[1]
+DIGITS = REPO / "recipes" / "digits_pairs.yaml"
+TINY = [
+    "train.steps_per_epoch=5", "train.epochs=1", "train.batch_size=16", "train.device=cpu", "train.checkpoint_every=2",
+    "model.tower.width=0.25", "eval.episodes=0", "eval.pairs=40", "eval.plots=false",
+]  # fmt: skip
+TEXTS = ["How old are you?", "what is your age", "The cat sat on the mat.", "a dog runs in the park"]
+
+CASES: list[tuple[str, str, Callable[[Context, Path], Trial]]] = []
+
+
+class Skip(Exception):
+    """A case that cannot run here (e.g. it needs a GPU to be absent)."""
+
+
+def case(name: str, group: str) -> Callable[[Callable[[Context, Path], Trial]], Callable[[Context, Path], Trial]]:
+    def add(fn: Callable[[Context, Path], Trial]) -> Callable[[Context, Path], Trial]:
+        CASES.append((name, group, fn))
+        return fn
+
+    return add
+
+
+class Context:
+    """Tiny models and inputs shared by the cases, built on first use under ``root/_shared``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root / "_shared"
+        self.root.mkdir()
+        self._cache: dict[str, Any] = {}
+
+    def _once(self, key: str, build: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+    # -- models ---------------------------------------------------------------------------------------------
+    @property
+    def run(self) -> Path:
+        """A finished ``pairsim train`` run on digits (model/, metrics.json, recipe.yaml, checkpoints/)."""
+
+        def build() -> Path:
+            from pairsim.cli import main
+
+            out = self.root / "digits-run"
+            code = main(["train", str(DIGITS), *TINY, f"output_dir={out}", "--no-progress"])
+            assert code == 0, "training the tiny digits model failed"
+            return out
+
+        return self._once("run", build)
+
+    def copy_run(self, folder: Path) -> Path:
+        target = folder / "run"
+        shutil.copytree(self.run, target)
+        return target
+
+    @property
+    def text_model(self) -> Path:
+        """A tiny LSTM + cosine model, threshold 0.5."""
+
+        def build() -> Path:
+            import torch
+
+            from pairsim.model import PairModel
+
+            torch.manual_seed(0)
+            model = PairModel.from_config(
+                {"tower": {"name": "lstm", "embed_dim": 8, "hidden_dim": 8}}, pretrained=False
+            )
+            model.adapt(TEXTS, TEXTS)
+            model.config.threshold = 0.5
+            return model.save_pretrained(self.root / "text-model")
+
+        return self._once("text", build)
+
+    @property
+    def bert_model(self) -> Path:
+        """A model whose tower is a 2-layer, 32-wide BERT with a made-up word-piece vocabulary (no downloads)."""
+
+        def build() -> Path:
+            import torch
+            from transformers import BertConfig, BertModel, BertTokenizerFast
+
+            from pairsim.model import PairModel
+
+            backbone = self.root / "tiny-bert"
+            backbone.mkdir()
+            words = sorted({w.strip("?.").lower() for t in TEXTS for w in t.split()})
+            (backbone / "vocab.txt").write_text(
+                "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n"
+            )
+            BertTokenizerFast(vocab_file=str(backbone / "vocab.txt")).save_pretrained(backbone)
+            cfg = BertConfig(vocab_size=5 + len(words), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                             intermediate_size=64)  # fmt: skip
+            torch.manual_seed(0)
+            BertModel(cfg).save_pretrained(backbone)
+            model = PairModel.from_config({"tower": {"name": "transformer", "model": str(backbone), "out_dim": 8}})
+            model.config.threshold = 0.5
+            return model.save_pretrained(self.root / "bert-model")
+
+        return self._once("bert", build)
+
+    def copy(self, model: Path, folder: Path, name: str = "model") -> Path:
+        target = folder / name
+        shutil.copytree(model, target)
+        return target
+
+    # -- inputs ---------------------------------------------------------------------------------------------
+    @property
+    def pngs(self) -> list[str]:
+        """Ten digits as 8x8 PNG files."""
+
+        def build() -> list[str]:
+            from pairsim.data import load_dataset
+            from pairsim.images import load_image
+
+            test = load_dataset({"name": "digits"}).test
+            paths = []
+            for i in range(10):
+                path = self.root / f"digit{i}.png"
+                load_image(test.items[i], mode="L").save(path)
+                paths.append(str(path))
+            return paths
+
+        return self._once("pngs", build)
+
+    def lines(self, folder: Path, name: str, lines: list[str]) -> Path:
+        path = folder / name
+        path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        return path
+
+    def people(self, folder: Path) -> Path:
+        """A people folder: two identities with one digit picture each."""
+        root = folder / "people"
+        for name, png in (("ann", self.pngs[0]), ("bob", self.pngs[1])):
+            (root / name).mkdir(parents=True)
+            shutil.copy(png, root / name / "face.png")
+        return root
+
+    def gallery(self, folder: Path, model: Path) -> Path:
+        from pairsim.cli import main
+
+        gallery = folder / "g.safetensors"
+        assert main(["enroll", str(self.people(folder)), "--model", str(model), "--gallery", str(gallery)]) == 0
+        return gallery
+
+
+def scores_of(out: str) -> list[float]:
+    return [float(line.split("\t")[0]) for line in out.splitlines()[1:] if line.strip()]
+
+
+def write_recipe(folder: Path, text: str, name: str = "r.yaml") -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+# The groups of issue 8, in the table's order.
+SEC, LOST, SILENT, TRACE, VAGUE = "security", "nothing lost", "silent wrong answers", "tracebacks", "vague messages"
+GROUPS = (SEC, LOST, SILENT, TRACE, VAGUE)

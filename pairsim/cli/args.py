@@ -1,0 +1,38 @@
+"""argparse ``type=`` helpers, so a bad number or device on the command line is one usage line, exit 2.
+
+Example:
+    >>> positive_int("8")
+    8
+    >>> positive_int("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a positive integer, got '0'
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from pairsim.errors import ConfigError
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (``--batch-size``, ``--top-k``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def device_name(text: str) -> str:
+    """A device name spelled as torch knows it: auto, cpu, cuda, cuda:N or mps (availability is checked later)."""
+    from pairsim.train.distributed import parse_device
+
+    try:
+        parse_device(text, where="device")
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("device: ")) from None
+    return text
