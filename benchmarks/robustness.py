@@ -33,6 +33,7 @@ import datetime
 import io
 import os
 import platform
+import re
 import shlex
 import socket
 import sys
@@ -49,6 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 OUTCOMES = ("clear", "handled", "vague", "traceback", "silent", "lost", "unsafe")
+
+_LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d ")
 
 
 @dataclass
@@ -174,7 +177,8 @@ def execute(trial: Trial) -> tuple[str, str]:
         finally:
             os.chdir(cwd)
     stderr = err.getvalue()
-    lines = [line for line in stderr.splitlines() if line.strip()]
+    # progress log lines ("HH:MM:SS training ...") are not error output; every other line counts
+    lines = [line for line in stderr.splitlines() if line.strip() and not _LOG_LINE.match(line)]
     message = lines[-1] if lines else ""
 
     if trial.marker is not None and trial.marker.exists():
