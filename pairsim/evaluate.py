@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from pairsim.data.episodes import Episode, EpisodeSampler
-from pairsim.data.sampling import fixed_pairs
+from pairsim.data.samplers import fixed_pairs
 from pairsim.data.types import CaptionImages, LabelledItems, PairTable
 from pairsim.errors import ConfigError
 from pairsim.metrics import (

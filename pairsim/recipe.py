@@ -20,7 +20,7 @@ from typing import Any, Literal
 import yaml
 
 from pairsim.config import from_dict, load_yaml, set_override, to_dict
-from pairsim.data import DatasetConfig
+from pairsim.data import DatasetConfig, SamplerConfig
 from pairsim.errors import ConfigError
 from pairsim.losses import LossConfig
 from pairsim.model import PairModelConfig
@@ -31,10 +31,7 @@ class TrainConfig:
     epochs: int = 10  # passes over the training data (pairs are re-drawn every epoch)
     steps_per_epoch: int = 0  # batches per epoch; 0: one pass over the training split
     max_steps: int = 0  # stop after this many optimiser steps in total; 0: no limit
-    batch_size: int = 64  # pairs (or triplets, or caption-image pairs) per optimiser step, over all processes
-    pairs_per_epoch: int = 0  # pairs / triplets drawn from class-labelled data per epoch; 0: one per item
-    classes_per_batch: int = 8  # online triplet mining: P classes ...
-    samples_per_class: int = 4  # ... x K items per batch
+    batch_size: int = 64  # rows (pairs, triplets, ...) per optimiser step over all processes (pk/episodes: their own)
     optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
     lr: float = 1e-3  # peak learning rate
     weight_decay: float = 0.0
@@ -66,11 +63,12 @@ class EvalConfig:
 
 @dataclasses.dataclass(kw_only=True)
 class Recipe:
-    """A whole run. ``model``, ``loss`` and ``data`` name registered components."""
+    """A whole run. ``model``, ``loss``, ``data`` and ``sampler`` name registered components."""
 
     model: PairModelConfig
     loss: LossConfig
     data: DatasetConfig
+    sampler: SamplerConfig | None = None  # which rows to draw and its options; None: the loss's default sampler
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
     output_dir: str = "runs/pairsim"  # where the model, metrics, plots, log and checkpoints go

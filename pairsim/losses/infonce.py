@@ -10,6 +10,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from pairsim.data.samplers import Consumes
 from pairsim.heads.base import Head
 from pairsim.losses.base import LOSSES, Loss, LossConfig
 
@@ -50,7 +51,7 @@ class InfoNCELoss(Loss):
     """
 
     Config = InfoNCEConfig
-    input_kind = "aligned"
+    consumes = Consumes(("a", "b"), "none", sampler="aligned")
 
     def __init__(self, config: InfoNCEConfig, *, head: Head) -> None:
         super().__init__(config, head=head)

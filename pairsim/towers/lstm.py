@@ -14,7 +14,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_se
 
 from pairsim.text.glove import read_glove
 from pairsim.text.word_tokenizer import WordTokenizer
-from pairsim.towers.base import TOWERS, Batch, Features, Tower, TowerConfig
+from pairsim.towers.base import TOWERS, Batch, Features, TextTower, TowerConfig
 from pairsim.towers.weights import projection
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class LSTMConfig(TowerConfig):
 
 
 @TOWERS.register("lstm")
-class LSTMTower(Tower):
+class LSTMTower(TextTower):
     """Words -> embeddings -> (bi)LSTM -> pooled vector.
 
     The vocabulary is fitted on training text by :meth:`adapt` and saved next to the weights
@@ -54,7 +54,6 @@ class LSTMTower(Tower):
     """
 
     Config = LSTMConfig
-    modality = "text"
 
     def __init__(self, config: LSTMConfig) -> None:
         super().__init__(config)
@@ -101,8 +100,8 @@ class LSTMTower(Tower):
     def load_assets(self, directory: Path) -> None:
         self.tokenizer = WordTokenizer.load(directory / VOCAB_FILE)
 
-    def featurize(self, items: Sequence[Any]) -> list[Features]:
-        return [{"input_ids": self.tokenizer.encode(str(t), self.config.max_length)} for t in items]
+    def tokenize(self, texts: list[str]) -> list[Features]:
+        return [{"input_ids": self.tokenizer.encode(t, self.config.max_length)} for t in texts]
 
     def collate(self, features: Sequence[Features]) -> Batch:
         ids = [torch.tensor(f["input_ids"], dtype=torch.long) for f in features]

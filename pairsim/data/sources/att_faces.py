@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from pairsim.data.augment import AugmentConfig
 from pairsim.data.download import extract, fetch
 from pairsim.data.paths import missing_error
 from pairsim.data.sources.base import DATASETS, NamedDatasetConfig, Source
@@ -38,7 +37,6 @@ class AttFaces(Source["AttFaces.Config"]):
         val_subjects: list[str] | None = None  # held-out val subjects; None: draw val_count from the rest
         val_count: int = 4  # subjects drawn for val when val_subjects is None
         subjects: list[str] | None = None  # use only these subjects (None: all found)
-        augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)  # training images only
 
     folder = "att_faces"
     citation = "Samaria & Harter (1994), Parameterisation of a stochastic model for human face identification"

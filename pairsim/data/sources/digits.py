@@ -18,7 +18,6 @@ from typing import Literal
 
 import numpy as np
 
-from pairsim.data.augment import AugmentConfig
 from pairsim.data.sources.base import DATASETS, DatasetConfig, Source
 from pairsim.data.split import stratified_items
 from pairsim.data.types import LabelledItems, Splits
@@ -37,7 +36,6 @@ class Digits(Source["Digits.Config"]):
         test_fraction: float = 0.15  # split_by item: share of each digit's images for test
         val_classes: list[int] = dataclasses.field(default_factory=lambda: [6, 7])  # split_by class: val digits
         test_classes: list[int] = dataclasses.field(default_factory=lambda: [8, 9])  # split_by class: test digits
-        augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)  # training images only
 
     citation = "Alpaydin & Kaynak (1998), UCI Optical Recognition of Handwritten Digits (scikit-learn load_digits)"
 

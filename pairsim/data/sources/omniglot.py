@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from pairsim.data.augment import AugmentConfig
 from pairsim.data.download import extract, fetch
 from pairsim.data.episodes import Episode
 from pairsim.data.paths import require_files
@@ -126,7 +125,6 @@ class Omniglot(Source["Omniglot.Config"]):
         background_alphabets: list[str] | None = None  # only these background alphabets (None: all 30)
         evaluation_alphabets: list[str] | None = None  # only these evaluation alphabets (None: all 20)
         drawers: int = 20  # use the first this many of the 20 drawers of each character
-        augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)  # training images only
 
     folder = "omniglot"
     citation = (
