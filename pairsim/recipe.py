@@ -52,12 +52,14 @@ class TrainConfig:
 
 @dataclasses.dataclass(kw_only=True)
 class EvalConfig:
+    metrics: list[str] = dataclasses.field(
+        default_factory=list
+    )  # groups (verification, oneshot, retrieval); []: per data
     batch_size: int = 128  # inputs per encoding batch
     pairs: int = 2000  # verification pairs drawn from class-labelled val/test splits (balanced, fixed seed)
     episodes: int = 0  # N-way one-shot episodes on class-labelled splits; 0: none
     n_way: int = 20  # classes per episode
     within_group: bool = True  # draw an episode's classes from one group (Omniglot alphabet)
-    official_runs: bool = False  # also score the 20 official Omniglot one-shot runs
     plots: bool = True  # ROC curve, score histograms and hardest pairs as PNG
 
 

@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pairsim.data import load_dataset
+    from pairsim.data import build_source, load_dataset
     from pairsim.evaluate import evaluate_split, save_eval_plots
     from pairsim.metrics import format_table, write_json
     from pairsim.model import PairModel
@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     model = PairModel.from_pretrained(model_dir, device=str(pick_device(recipe.train.device)))
     splits = load_dataset(recipe.data)
     data = splits.val if args.split == "val" else splits.test
-    metrics, scored = evaluate_split(model, data, recipe.eval, split=args.split, calibrate=False)
+    source = build_source(recipe.data)
+    metrics, scored = evaluate_split(model, data, recipe.eval, split=args.split, calibrate=False, source=source)
     out = Path(args.out) if args.out else model_dir.parent / "eval"
     out.mkdir(parents=True, exist_ok=True)
     write_json(metrics, out / "metrics.json")

@@ -263,9 +263,13 @@ class Trainer:
             val, _ = evaluate_split(model, self.splits.val, self.recipe.eval, split="val", calibrate=True)
             model.config.threshold = val.get("threshold")
             model.save_pretrained(model_dir)
-        official = build_source(self.recipe.data).one_shot_runs() if self.recipe.eval.official_runs else None
         test, details = evaluate_split(
-            model, self.splits.test, self.recipe.eval, split="test", calibrate=False, official_runs=official
+            model,
+            self.splits.test,
+            self.recipe.eval,
+            split="test",
+            calibrate=False,
+            source=build_source(self.recipe.data),
         )
         metrics = {"best_epoch": self.state["best_epoch"], "best_val": self.state["best"], "test": test,
                    "history": self.state["history"], "steps": self.state["global_step"]}  # fmt: skip

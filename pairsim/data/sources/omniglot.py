@@ -219,6 +219,15 @@ class Omniglot(Source["Omniglot.Config"]):
         root = self.prepare()
         return one_shot_runs(root / "all_runs.zip")
 
+    def extra_metrics(self, model: Any, *, split: str, batch_size: int) -> dict[str, Any]:
+        """On the test split, when the official runs are on disk: ``official_*`` accuracy on the 20 runs."""
+        if split != "test" or not (self.root() / "all_runs.zip").is_file():
+            return {}
+        from pairsim.evaluate import episode_scores
+
+        scores = episode_scores(model, self.one_shot_runs(), batch_size)
+        return {f"official_{k}": v for k, v in scores.items()}
+
 
 def one_shot_runs(zip_path: Path) -> list[Episode]:
     """Read the 20 official within-alphabet 20-way one-shot runs from ``all_runs.zip``.
