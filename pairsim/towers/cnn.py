@@ -1,4 +1,5 @@
-"""Small convnets trained from scratch: Koch et al.'s one-shot convnet and the face-similarity tutorial's CNN."""
+"""Small convnets trained from scratch: Koch et al.'s one-shot convnet, the face-similarity tutorial's CNN and
+Snell et al.'s Conv-4 (prototypical networks)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,13 @@ from pairsim.towers.image import ImageTower, ImageTowerConfig
 
 @dataclasses.dataclass(kw_only=True)
 class CNNConfig(ImageTowerConfig):
-    arch: Literal["koch", "face"] = "koch"  # koch: Koch et al. 2015; face: the PyTorch face-similarity tutorial
+    arch: Literal["koch", "face", "conv4"] = (
+        "koch"  # koch: Koch et al. 2015; face: the face tutorial; conv4: Snell 2017
+    )
     width: float = 1.0  # multiplies every layer's channel count (0.25 for a quick model)
-    out_dim: int = 4096  # koch: units of the sigmoid layer (4096 in the paper); face: last layer (5 in the tutorial)
+    out_dim: int = (
+        4096  # koch: sigmoid units (4096); face: last layer (5); conv4: linear projection, 0: none (64 at 28x28)
+    )
     dropout: float = 0.2  # face: Dropout2d after each conv block
     channels: int = 1
     image_size: list[int] = dataclasses.field(default_factory=lambda: [105, 105])
@@ -34,6 +39,14 @@ def _koch(c: CNNConfig) -> nn.Sequential:
         nn.Conv2d(w(128), w(256), 4), nn.ReLU(inplace=True),  # 256@4x4
         nn.Flatten(),
     )  # fmt: skip
+
+
+def _conv4(c: CNNConfig) -> nn.Sequential:
+    w = max(1, round(64 * c.width))
+    blocks: list[nn.Module] = []
+    for cin in (c.channels, w, w, w):  # 3x3 conv, batch norm, ReLU, 2x2 max-pool: 28x28 -> 14 -> 7 -> 3 -> 1
+        blocks += [nn.Conv2d(cin, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+    return nn.Sequential(*blocks, nn.Flatten())
 
 
 def _face(c: CNNConfig) -> nn.Sequential:
@@ -56,9 +69,11 @@ class CNNTower(ImageTower):
 
     ``arch: koch`` is the siamese convnet of Koch et al. 2015 for 105x105 Omniglot characters: conv
     64@10x10, 128@7x7, 128@4x4 with max-pooling, 256@4x4, then a sigmoid layer of ``out_dim`` (4096)
-    units. ``arch: face`` is the PyTorch face-similarity tutorial's net for 100x100 faces: three
-    reflection-padded 3x3 conv blocks with ReLU, BatchNorm and dropout, then 500-500-``out_dim`` fully
-    connected layers. ``width`` scales every layer; ``image_size`` may differ from the papers'.
+    units. ``arch: conv4`` is Snell et al.'s (2017) prototypical-network embedding for 28x28 characters:
+    four blocks of 64 3x3 filters, batch norm, ReLU and 2x2 max-pooling, flattened (64-d at 28x28), then a
+    linear projection to ``out_dim`` unless it is 0. ``arch: face`` is the PyTorch face-similarity tutorial's
+    net for 100x100 faces: three reflection-padded 3x3 conv blocks with ReLU, BatchNorm and dropout, then
+    500-500-``out_dim`` fully connected layers. ``width`` scales every layer; ``image_size`` may differ from the papers'.
 
     Example:
         >>> tower = CNNTower(CNNConfig(name="cnn", width=0.25, out_dim=32, image_size=[72, 72]))
@@ -72,16 +87,19 @@ class CNNTower(ImageTower):
 
     def __init__(self, config: CNNConfig) -> None:
         super().__init__(config)
-        self.features = _koch(config) if config.arch == "koch" else _face(config)
+        self.features = {"koch": _koch, "face": _face, "conv4": _conv4}[config.arch](config)
         try:
             with torch.no_grad():
                 flat = self.features(torch.zeros(1, config.channels, *config.image_size)).shape[1]
         except RuntimeError:
-            smallest = "65x65" if config.arch == "koch" else "1x1"
+            smallest = {"koch": "65x65", "face": "1x1", "conv4": "16x16"}[config.arch]
             raise ConfigError(
                 f"image_size {config.image_size} is too small for arch {config.arch!r} (at least {smallest})"
             ) from None
-        if config.arch == "koch":
+        self._out_dim = config.out_dim or flat
+        if config.arch == "conv4":
+            self.fc: nn.Module = nn.Linear(flat, config.out_dim) if config.out_dim else nn.Identity()
+        elif config.arch == "koch":
             self.fc = nn.Sequential(nn.Linear(flat, config.out_dim), nn.Sigmoid())
         else:
             hidden = max(1, round(500 * config.width))
@@ -93,7 +111,7 @@ class CNNTower(ImageTower):
 
     @property
     def out_dim(self) -> int:
-        return self.config.out_dim
+        return self._out_dim
 
     def forward(self, batch: Batch) -> torch.Tensor:
         return self.fc(self.features(batch["pixel_values"]))  # (B, C, H, W) -> (B, out_dim)
