@@ -200,8 +200,10 @@ class PairsConfig(SamplerConfig):
     positive_fraction: float = 0.5  # share of similar pairs drawn, in [0, 1] (labelled items, all-positive tables)
 
     def check(self) -> None:
-        if not 0.0 <= self.positive_fraction <= 1.0 or self.per_epoch < 0:
-            raise ConfigError("positive_fraction must lie in [0, 1] and per_epoch be >= 0")
+        if not 0.0 <= self.positive_fraction <= 1.0:
+            raise ConfigError(f"positive_fraction: expected a number in [0, 1], got {self.positive_fraction}")
+        if self.per_epoch < 0:
+            raise ConfigError(f"per_epoch: expected an integer >= 0, got {self.per_epoch}")
 
 
 @register("pairs", PairsConfig, sides=("a", "b"), stream=Stream.PAIRS)
@@ -233,6 +235,10 @@ class TripletsConfig(SamplerConfig):
     name: str = "triplets"
     per_epoch: int = 0  # triplets drawn per epoch, >= 0; 0: one per item
 
+    def check(self) -> None:
+        if self.per_epoch < 0:
+            raise ConfigError(f"per_epoch: expected an integer >= 0, got {self.per_epoch}")
+
 
 @register("triplets", TripletsConfig, sides=("a", "b", "b"), stream=Stream.TRIPLETS)
 def triplets(split: LabelledItems, gen: np.random.Generator, epoch: int, draw: Draw) -> list[Rows]:
@@ -250,6 +256,13 @@ class PKConfig(SamplerConfig):
     classes_per_batch: int = 8  # P, >= 2
     samples_per_class: int = 4  # K, >= 2 (every item has a positive in its batch)
     batches_per_epoch: int = 0  # >= 0; 0: items // (P * K), at least 1
+
+    def check(self) -> None:
+        if self.classes_per_batch < 2 or self.samples_per_class < 2 or self.batches_per_epoch < 0:
+            raise ConfigError(
+                f"pk: expected classes_per_batch >= 2, samples_per_class >= 2, batches_per_epoch >= 0, got "
+                f"{self.classes_per_batch}, {self.samples_per_class}, {self.batches_per_epoch}"
+            )
 
 
 @register("pk", PKConfig, sides=("a",), stream=Stream.PK)
@@ -341,7 +354,10 @@ class EpisodesConfig(SamplerConfig):
 
     def check(self) -> None:
         if self.n_way < 2 or self.k_shot < 1 or self.n_query < 1 or self.episodes_per_epoch < 1:
-            raise ConfigError("episodes need n_way >= 2, k_shot >= 1, n_query >= 1, episodes_per_epoch >= 1")
+            raise ConfigError(
+                f"episodes: expected n_way >= 2, k_shot >= 1, n_query >= 1, episodes_per_epoch >= 1, got {self.n_way}, "
+                f"{self.k_shot}, {self.n_query}, {self.episodes_per_epoch}"
+            )
         if any(r not in (90, 180, 270) for r in self.rotations):
             raise ConfigError(f"rotations: expected degrees among 90, 180, 270, got {self.rotations}")
 

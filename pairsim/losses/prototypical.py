@@ -8,12 +8,17 @@ import torch
 import torch.nn.functional as F
 
 from pairsim.data.samplers import Consumes
+from pairsim.errors import ConfigError
 from pairsim.losses.base import LOSSES, Loss, LossConfig
 
 
 @dataclasses.dataclass(kw_only=True)
 class PrototypicalConfig(LossConfig):
     scale: float = 1.0  # logits = scale * signed head score; > 0 (a temperature of 1 / scale)
+
+    def check(self) -> None:
+        if not self.scale > 0:
+            raise ConfigError(f"scale: expected a number > 0, got {self.scale}")
 
 
 @LOSSES.register("prototypical")

@@ -270,3 +270,24 @@ def test_empty_split_and_too_large_batch_are_data_errors(faces: Splits[LabelledI
         Batches(faces.train, PAIRS, (image_tower,) * 2, batch_size=10, world_size=4)
     with pytest.raises(DataError, match=r"rank 2 is outside 0\.\.1"):
         Batches(faces.train, PAIRS, (image_tower,) * 2, batch_size=10, rank=2, world_size=2)
+
+
+def test_a_table_with_text_on_side_a_and_images_on_side_b(tmp_path: Path, text_tower: Any, image_tower: Any) -> None:
+    """Each side has its own modality: titles next to image paths (relative to the table's folder)."""
+    for i in range(4):
+        Image.new("L", (12, 12), 60 * i).save(tmp_path / f"{i}.png")
+    rows = ["title,image,label"] + [f"title {i},{i}.png,{i % 2}" for i in range(4)]
+    (tmp_path / "pairs.csv").write_text("\n".join(rows) + "\n")
+    config = {"name": "pair_table", "path": str(tmp_path / "pairs.csv"), "text_a": "title", "text_b": "image"}
+    config.update({"modality_b": "image", "val_fraction": 0.0, "test_fraction": 0.0, "cache_dir": str(tmp_path / "c")})
+    table = load_dataset({**config, "val_path": str(tmp_path / "pairs.csv"), "test_path": str(tmp_path / "pairs.csv"),
+                          "drop_test_overlap": False}).train  # fmt: skip
+    assert (table.side_modality("a"), table.side_modality("b")) == ("text", "image")
+    texts, images, labels = everything(Batches(table, PAIRS, (text_tower, image_tower), batch_size=4, train=False))[0]
+    assert texts["code"].tolist() == [code(f"title {i}") for i in range(4)]
+    assert [thumb(image_tower, tmp_path / f"{i}.png") for i in range(4)] == [
+        p.numpy().tobytes() for p in images["pixels"]
+    ]
+    assert labels.tolist() == [0.0, 1.0, 0.0, 1.0]
+    with pytest.raises(ConfigError, match="tower_b is a text tower but side b of the data holds image items"):
+        Batches(table, PAIRS, (text_tower, text_tower))

@@ -257,6 +257,14 @@ def test_episode_options_are_checked() -> None:
 
     with pytest.raises(ConfigError, match="rotations: expected degrees among 90, 180, 270"):
         from_dict(SamplerConfig, {"name": "episodes", "rotations": [45]})
+    with pytest.raises(ConfigError, match=r"sampler: episodes: expected n_way >= 2, .* got 1, 1, 5, 100"):
+        from_dict(SamplerConfig, {"name": "episodes", "n_way": 1}, where="sampler")
+    with pytest.raises(ConfigError, match=r"positive_fraction: expected a number in \[0, 1\], got 1\.5"):
+        from_dict(SamplerConfig, {"name": "pairs", "positive_fraction": 1.5})
+    with pytest.raises(ConfigError, match=r"pk: expected classes_per_batch >= 2"):
+        from_dict(SamplerConfig, {"name": "pk", "samples_per_class": 1})
+    with pytest.raises(ConfigError, match="unknown sampler 'quads'; valid samplers: aligned, episodes, pairs, pk"):
+        from_dict(SamplerConfig, {"name": "quads"})
     with pytest.raises(DataError, match="within_group needs items with groups"):
         episode_rows(
             LabelledItems(items=list(range(4)), labels=[0, 0, 1, 1]),
