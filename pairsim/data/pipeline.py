@@ -170,10 +170,15 @@ class Batches(Dataset[tuple[Any, ...]]):
         number = i + self.start
         rows = self.rows(self.epoch_no)[number]
         out: list[Any] = []
+        first = self.rank * len(rows.index)  # this slice's first row in the global batch
         for slot, (items, tower) in enumerate(self.slots):
-            gen = rng(self.seed, self.epoch_no, Stream.AUGMENT, number, self.rank, slot) if self.train else None
             picked = [items[int(j)] for j in rows.index[:, slot]]
-            out.append(tower.collate(tower.featurize(picked, train=self.train, rng=gen)))
+            gens = None  # one augmentation generator per item, named by its place in the global batch
+            if self.train and getattr(tower, "augments", True):
+                gens = [
+                    rng(self.seed, self.epoch_no, Stream.AUGMENT, number, first + r, slot) for r in range(len(picked))
+                ]
+            out.append(tower.collate(tower.featurize(picked, train=self.train, rng=gens)))
         if self.consumes.target != "none" and rows.target is not None:
             dtype = torch.long if self.consumes.target in ("class", "episode") else torch.float32
             out.append(torch.as_tensor(rows.target, dtype=dtype))  # (B,) or (B, 2)

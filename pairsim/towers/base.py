@@ -54,6 +54,7 @@ class Tower(nn.Module):
 
     Config: ClassVar[type[TowerConfig]] = TowerConfig
     modality: ClassVar[Modality] = "text"
+    augments: ClassVar[bool] = True  # whether featurize(train=True) may use its generators (False: none are made)
 
     def __init__(self, config: TowerConfig) -> None:
         super().__init__()
@@ -65,14 +66,15 @@ class Tower(nn.Module):
         raise NotImplementedError
 
     def featurize(
-        self, items: Sequence[Any], *, train: bool = False, rng: np.random.Generator | None = None
+        self, items: Sequence[Any], *, train: bool = False, rng: Sequence[np.random.Generator] | None = None
     ) -> list[Features]:
         """Raw items -> per-item features (CPU). Raises DataError naming an unreadable item.
 
         Args:
             items: Raw inputs.
             train: Training items: apply the tower's training augmentation (if it has one) with ``rng``.
-            rng: Generator of the augmentation, drawn from in item order.
+            rng: One generator per item for its augmentation (the pipeline seeds each by the item's place in the
+                global batch, so a result depends neither on the worker nor on the number of processes).
         """
         raise NotImplementedError
 
@@ -117,6 +119,7 @@ class TextTower(Tower):
     keeps its token ids, forgetting them whenever ``self.tokenizer`` is replaced (a new vocabulary)."""
 
     modality = "text"
+    augments = False
 
     def __init__(self, config: TowerConfig) -> None:
         super().__init__(config)
@@ -128,7 +131,7 @@ class TextTower(Tower):
         raise NotImplementedError
 
     def featurize(
-        self, items: Sequence[Any], *, train: bool = False, rng: np.random.Generator | None = None
+        self, items: Sequence[Any], *, train: bool = False, rng: Sequence[np.random.Generator] | None = None
     ) -> list[Features]:
         texts = [str(t) for t in items]
         if id(getattr(self, "tokenizer", None)) != self._tokens_of:

@@ -55,13 +55,17 @@ class ImageTower(Tower):
 
         self._augment = Augmenter(config.augment) if config.augment.enabled else None
 
+    @property
+    def augments(self) -> bool:  # type: ignore[override]
+        return self._augment is not None
+
     def featurize(
-        self, items: Sequence[Any], *, train: bool = False, rng: np.random.Generator | None = None
+        self, items: Sequence[Any], *, train: bool = False, rng: Sequence[np.random.Generator] | None = None
     ) -> list[Features]:
         mode = "L" if self.config.channels == 1 else "RGB"
         images = [load_image(item, mode=mode) for item in items]  # DataError naming an unreadable file
         if train and rng is not None and self._augment is not None:
-            images = [self._augment(image, rng) for image in images]
+            images = [self._augment(image, gen) for image, gen in zip(images, rng, strict=True)]
         return [{"pixel_values": self._transform(image)} for image in images]  # (C, H, W)
 
     def collate(self, features: Sequence[Features]) -> Batch:

@@ -291,3 +291,17 @@ def test_a_table_with_text_on_side_a_and_images_on_side_b(tmp_path: Path, text_t
     assert labels.tolist() == [0.0, 1.0, 0.0, 1.0]
     with pytest.raises(ConfigError, match="tower_b is a text tower but side b of the data holds image items"):
         Batches(table, PAIRS, (text_tower, text_tower))
+
+
+def test_augmented_batches_of_two_processes_equal_one_process(faces: Splits[LabelledItems]) -> None:
+    """Each item's augmentation is named by its place in the global batch, not by the process that loads it."""
+    tower = small_cnn(True, hflip=True)
+    single = pixels(Batches(faces.train, PAIRS, (tower, tower), batch_size=8), 1, limit=2)
+    ranks = [
+        pixels(Batches(faces.train, PAIRS, (tower, tower), batch_size=8, rank=r, world_size=2), 1, limit=2)
+        for r in range(2)
+    ]
+    for step, whole in enumerate(single):  # pixels() stacks side a then side b: (2B, C, H, W)
+        a = torch.cat([ranks[0][step][:4], ranks[1][step][:4]])
+        b = torch.cat([ranks[0][step][4:], ranks[1][step][4:]])
+        assert torch.equal(torch.cat([a, b]), whole)

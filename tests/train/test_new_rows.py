@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from pairsim.data import LabelledItems, load_dataset
-from pairsim.data.samplers import Consumes, Draw, Rows, SamplerConfig, chunk, register
+from pairsim.data.samplers import SAMPLERS, Consumes, Draw, Rows, SamplerConfig, chunk, register
 from pairsim.errors import PairsimError
 from pairsim.losses import LOSSES, Loss, LossConfig
 from pairsim.model import PairModel
@@ -33,7 +34,6 @@ class AnchorNegativesConfig(SamplerConfig):
     per_epoch: int = 0  # rows per epoch, >= 0; 0: one per item
 
 
-@register("toy_anchor_negatives", AnchorNegativesConfig, sides=("a", *("b",) * K))
 def anchor_negatives(split: LabelledItems, gen: np.random.Generator, epoch: int, draw: Draw) -> list[Rows]:
     """Rows ``(anchor, negative_1..K)``: K items of classes other than the anchor's."""
     labels = np.asarray(split.labels)
@@ -47,7 +47,6 @@ class SpreadConfig(LossConfig):
     margin: float = 1.0  # hinge on the head's similarity of anchor and each negative
 
 
-@LOSSES.register("toy_spread")
 class SpreadLoss(Loss):
     """Pushes each anchor away from its K negatives: ``mean relu(margin + s(anchor, negative))``."""
 
@@ -57,6 +56,16 @@ class SpreadLoss(Loss):
     def forward(self, anchor: torch.Tensor, *negatives: torch.Tensor) -> torch.Tensor:
         sims = torch.stack([self.head._signed(self.head(anchor, n)) for n in negatives], dim=1)  # (B, K)
         return F.relu(self.config.margin + sims).mean()
+
+
+@pytest.fixture
+def toy_components() -> Iterator[None]:
+    """Register the toy sampler and loss for one test only (so registry-driven tests elsewhere never see them)."""
+    register("toy_anchor_negatives", AnchorNegativesConfig, sides=("a", *("b",) * K))(anchor_negatives)
+    LOSSES.register("toy_spread")(SpreadLoss)
+    yield
+    SAMPLERS._entries.pop("toy_anchor_negatives")
+    LOSSES._entries.pop("toy_spread")
 
 
 def tiny_digits(tmp_path: Path, *overrides: str) -> Recipe:
@@ -87,7 +96,9 @@ def spy_batches(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     return seen
 
 
-def test_a_new_row_shape_trains_with_a_toy_loss_and_sampler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_new_row_shape_trains_with_a_toy_loss_and_sampler(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, toy_components: None
+) -> None:
     seen = spy_batches(monkeypatch)
     metrics = Trainer(tiny_digits(tmp_path, "loss={name: toy_spread}"), progress=False).run()
     assert metrics["steps"] == 1 and len(seen) == 1 and math.isfinite(metrics["history"][-1]["loss"])
