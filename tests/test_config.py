@@ -152,7 +152,7 @@ def test_unknown_loss_name_lists_the_valid_losses() -> None:
         ({"name": "lstm", "hidden_dim": True}, "model.tower.hidden_dim", "expected an integer, got True"),
         ({"name": "lstm", "pooling": "sum"}, "model.tower.pooling", "expected one of 'last', 'mean', 'max'"),
         ({"name": "lstm", "glove": 3}, "model.tower.glove", "expected a string, got 3"),
-        ({"name": "cnn", "arch": "vgg"}, "model.tower.arch", "expected one of 'koch', 'face', got 'vgg'"),
+        ({"name": "cnn", "arch": "vgg"}, "model.tower.arch", "expected one of 'koch', 'face', 'conv4', got 'vgg'"),
         ({"name": "cnn", "image_size": [72, "a"]}, "model.tower.image_size[1]", "expected an integer"),
         ({"name": "transformer", "pooling": "first"}, "model.tower.pooling", "'auto', 'mean', 'cls', 'max'"),
         ({"name": "transformer", "normalize": "yes"}, "model.tower.normalize", "expected true or false"),
