@@ -139,6 +139,11 @@ class Batches(Dataset[tuple[Any, ...]]):
         where = f"{'train' if train else 'eval'} {type(split).__name__}"
         self.draw = Draw(config, batch_size, train, consumes.target, world_size, where)
         self.num_workers, self.pin_memory = num_workers, pin_memory
+        if num_workers > 0:  # workers copy the towers each epoch: fill text towers' token caches once, here
+            for side in sorted(set(consumes.sides)):
+                warm = getattr(towers[side == "b"], "warm_cache", None)
+                if warm is not None:
+                    warm(sides[side][0])
         self._cache: tuple[int, list[Rows]] | None = None
         self.epoch_no, self.start = 0, 0
         if not self.rows(0):

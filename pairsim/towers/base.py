@@ -146,6 +146,10 @@ class TextTower(Tower):
         """Raw texts -> a batch, without caching (scoring many texts once should not keep them all)."""
         return self.collate(self.tokenize([str(t) for t in items]))
 
+    def warm_cache(self, items: Sequence[Any]) -> None:
+        """Tokenise every distinct text of ``items`` now (before worker processes copy the tower)."""
+        self.featurize(list(dict.fromkeys(str(t) for t in items)))
+
     def clear_cache(self) -> None:
         """Forget cached token ids (after the vocabulary or tokenizer changed)."""
         self._tokens.clear()

@@ -97,6 +97,9 @@ def test_text_towers_tokenise_each_distinct_text_once(mrpc: Splits[PairTable]) -
     feed = Batches(table, PAIRS, (tower, tower), batch_size=64)
     seen = [c for epoch in range(2) for a, b, _ in feed.epoch(epoch) for c in a["code"].tolist() + b["code"].tolist()]
     assert tower.seen == len(set(seen)) <= len(set(table.a) | set(table.b))  # two epochs, each text tokenised once
+    workers = CountingWords()
+    Batches(table, PAIRS, (workers, workers), batch_size=64, num_workers=2)  # tokenised up front, once
+    assert workers.seen == len(set(table.a) | set(table.b))
     tower.tokenizer = object()  # a new vocabulary: cached ids are stale
     tower.featurize([table.a[0]])
     assert tower.seen == len(set(seen)) + 1
