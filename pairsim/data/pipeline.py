@@ -119,6 +119,12 @@ class Batches(Dataset[tuple[Any, ...]]):
             raise ConfigError(
                 f"sampler {config.name!r} makes rows of sides {self.fn.sides} but the loss consumes {consumes.sides}"
             )
+        targets = getattr(self.fn, "targets", None)
+        if consumes.target != "none" and targets is not None and consumes.target not in targets:
+            given = ", ".join(targets) or "no"
+            raise ConfigError(
+                f"sampler {config.name!r} gives {given} targets but the loss needs {consumes.target} targets"
+            )
         if batch_size < 1 or batch_size % world_size:
             raise ConfigError(f"train.batch_size: {batch_size} does not split evenly over {world_size} processes")
         if not 0 <= rank < world_size:
@@ -148,9 +154,11 @@ class Batches(Dataset[tuple[Any, ...]]):
         self.epoch_no, self.start = 0, 0
         if not self.rows(0):
             raise DataError(
-                f"{where}: {len(self.split)} samples give no full batch of {batch_size}; lower batch_size "
-                "or set drop_last: false"
+                f"{where}: {len(self.split)} samples give no full batch of {batch_size}; lower train.batch_size "
+                "or draw more rows (the sampler's per_epoch)"
             )
+        if consumes.target != "none" and self.rows(0)[0].target is None:
+            raise ConfigError(f"sampler {config.name!r} gives no targets but the loss needs {consumes.target} targets")
         self.steps_per_epoch = len(self.rows(0))
 
     def rows(self, epoch: int) -> list[Rows]:
@@ -201,9 +209,3 @@ class Batches(Dataset[tuple[Any, ...]]):
                 yield batch
         finally:
             self.start = 0
-
-
-def first_batch(batches: Batches, epoch: int = 0) -> tuple[Any, ...]:
-    """Batch 0 of ``epoch`` (for inspection and tests)."""
-    batches.epoch_no, batches.start = epoch, 0
-    return batches[0]

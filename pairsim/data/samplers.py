@@ -87,7 +87,7 @@ class Draw:
 
 def register(
     name: str, config: type[SamplerConfig], *, sides: tuple[str, ...] | None = None,
-    view: Callable[..., Any] | None = None, stream: int = Stream.SHUFFLE,
+    targets: tuple[str, ...] | None = None, view: Callable[..., Any] | None = None, stream: int = Stream.SHUFFLE,
 ) -> Callable[[Callable[..., list[Rows]]], Callable[..., list[Rows]]]:  # fmt: skip
     """Register ``fn(split, rng, epoch, draw) -> list[Rows]`` as sampler ``name``.
 
@@ -95,13 +95,14 @@ def register(
         name: Short name used in recipes (``sampler: {name: ...}``).
         config: Its options dataclass (a :class:`SamplerConfig` subclass).
         sides: The row shape it makes (checked against the loss's ``consumes.sides``); None: any.
+        targets: The target types it gives (checked against a loss that needs one); None: unchecked.
         view: Optional ``view(split, options) -> split`` that replaces the split before sampling and item
             lookup (e.g. rotated copies of each class as new classes).
         stream: Its random stream id (:class:`~pairsim.data.split.Stream`).
     """
 
     def add(fn: Callable[..., list[Rows]]) -> Callable[..., list[Rows]]:
-        fn.Config, fn.sides, fn.view, fn.stream = config, sides, view, int(stream)  # type: ignore[attr-defined]
+        fn.Config, fn.sides, fn.targets, fn.view, fn.stream = config, sides, targets, view, int(stream)  # type: ignore[attr-defined]
         return SAMPLERS.register(name)(fn)
 
     return add
@@ -206,7 +207,7 @@ class PairsConfig(SamplerConfig):
             raise ConfigError(f"per_epoch: expected an integer >= 0, got {self.per_epoch}")
 
 
-@register("pairs", PairsConfig, sides=("a", "b"), stream=Stream.PAIRS)
+@register("pairs", PairsConfig, sides=("a", "b"), targets=("binary", "graded"), stream=Stream.PAIRS)
 def pairs(split: Any, gen: np.random.Generator, epoch: int, draw: Draw) -> list[Rows]:
     """Pairs with a target: balanced pairs of labelled items; a table's rows as they are; or, for a table
     whose rows are all similar (caption-image data), each row kept or its keyed side swapped for another key's
@@ -240,7 +241,7 @@ class TripletsConfig(SamplerConfig):
             raise ConfigError(f"per_epoch: expected an integer >= 0, got {self.per_epoch}")
 
 
-@register("triplets", TripletsConfig, sides=("a", "b", "b"), stream=Stream.TRIPLETS)
+@register("triplets", TripletsConfig, sides=("a", "b", "b"), targets=(), stream=Stream.TRIPLETS)
 def triplets(split: LabelledItems, gen: np.random.Generator, epoch: int, draw: Draw) -> list[Rows]:
     """``(anchor, positive, negative)`` rows of labelled items; anchors through side a, the others side b."""
     _labelled(split, "triplets").check_pairable(draw.where)
@@ -265,7 +266,7 @@ class PKConfig(SamplerConfig):
             )
 
 
-@register("pk", PKConfig, sides=("a",), stream=Stream.PK)
+@register("pk", PKConfig, sides=("a",), targets=("class",), stream=Stream.PK)
 def pk(split: LabelledItems, gen: np.random.Generator, epoch: int, draw: Draw) -> list[Rows]:
     """Batches of P classes x K items (class targets), for online triplet mining. Classes are visited in a
     fresh random order each epoch; a class with fewer than K items repeats items. Ignores ``batch_size``."""
@@ -298,7 +299,7 @@ class AlignedConfig(SamplerConfig):
     drop_last: bool = True  # training: drop batches smaller than the batch size (in-batch negatives want full ones)
 
 
-@register("aligned", AlignedConfig, sides=("a", "b"), stream=Stream.ALIGNED)
+@register("aligned", AlignedConfig, sides=("a", "b"), targets=(), stream=Stream.ALIGNED)
 def aligned(split: PairTable, gen: np.random.Generator, epoch: int, draw: Draw) -> list[Rows]:
     """Batches of similar pairs where row i of side a matches row i of side b and no key (an image id, a
     repeated sentence) appears twice in a batch on either side, so every other row is a true negative.
@@ -366,7 +367,7 @@ def _rotations(split: LabelledItems, options: EpisodesConfig) -> LabelledItems:
     return rotated(_labelled(split, "episodes"), options.rotations)
 
 
-@register("episodes", EpisodesConfig, sides=("a",), view=_rotations, stream=Stream.EPISODES)
+@register("episodes", EpisodesConfig, sides=("a",), targets=("episode",), view=_rotations, stream=Stream.EPISODES)
 def episodes(split: LabelledItems, gen: np.random.Generator, epoch: int, draw: Draw) -> list[Rows]:
     """N-way k-shot episodes, one per process in each global batch: N*k support rows (grouped by way) then N*q
     query rows in random order; target ``(way, is_query)``. ``batch_size`` is ignored."""

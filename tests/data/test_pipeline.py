@@ -260,6 +260,10 @@ def test_wrong_rows_and_modalities_are_config_errors(
         Batches(mrpc.val, Consumes(("a", "b"), sampler="quads"), (text_tower,) * 2)
     with pytest.raises(ConfigError, match=r"sampler 'pairs' makes rows of sides \('a', 'b'\) but the loss consumes"):
         Batches(mrpc.val, TRIPLETS, (text_tower,) * 2, PairsConfig())
+    with pytest.raises(ConfigError, match="sampler 'aligned' gives no targets but the loss needs binary targets"):
+        Batches(mrpc.val, PAIRS, (text_tower,) * 2, AlignedConfig())
+    with pytest.raises(ConfigError, match="sampler 'pk' gives class targets but the loss needs episode targets"):
+        Batches(faces.train, Consumes(("a",), "episode"), (image_tower,) * 2, PKConfig())
 
 
 def test_empty_split_and_too_large_batch_are_data_errors(faces: Splits[LabelledItems], image_tower: Any) -> None:
