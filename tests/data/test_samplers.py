@@ -270,3 +270,14 @@ def test_episode_options_are_checked() -> None:
             LabelledItems(items=list(range(4)), labels=[0, 0, 1, 1]),
             EpisodesConfig(n_way=2, n_query=1, within_group=True),
         )
+
+
+def test_each_process_gets_whole_episodes(omniglot_slice: Splits[LabelledItems]) -> None:
+    data = index_items(omniglot_slice.train)
+    options = EpisodesConfig(n_way=4, k_shot=1, n_query=2, episodes_per_epoch=3)
+    ranks = [Batches(data, EPISODES, (Items(),) * 2, options, rank=r, world_size=2).rows(0) for r in range(2)]
+    for parts in zip(*ranks, strict=True):
+        for rows in parts:  # each rank: one whole 4-way episode, ways 0..3, one support and two queries each
+            assert len(rows.index) == 12 and sorted(set(rows.target[:, 0].tolist())) == [0, 1, 2, 3]
+            assert rows.target[:, 1].tolist() == [0] * 4 + [1] * 8
+        assert not np.array_equal(parts[0].index, parts[1].index)  # two different episodes
