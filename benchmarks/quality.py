@@ -118,17 +118,16 @@ def evaluate_untrained(recipe: str, overrides: list[str]) -> dict[str, Any]:
     (``pairsim train RECIPE train.epochs=0`` is meant to do the same, but it stops in ``plot_curves`` on an
     empty history, so the benchmark calls the evaluation directly.)
     """
-    from pairsim.data import load_dataset
+    from pairsim.data import load_dataset, side_inputs
     from pairsim.evaluate import evaluate_split
     from pairsim.model import PairModel
-    from pairsim.train.data import training_inputs
 
     r = Recipe.load(REPO / recipe, overrides)
     start_load = load()
     t0 = time.perf_counter()
     splits = load_dataset(r.data)
     model = PairModel(r.model)
-    model.adapt(*training_inputs(splits.train))  # sizes vocabularies (a no-op for a transformer)
+    model.adapt(*side_inputs(splits.train))  # sizes vocabularies (a no-op for a transformer)
     model.load_pretrained()
     val, _ = evaluate_split(model, splits.val, r.eval, split="val", calibrate=True)
     model.config.threshold = val.get("threshold")
@@ -199,9 +198,9 @@ def faces(args: argparse.Namespace) -> dict[str, Any]:
         overrides = [
             f"data.test_subjects=[{','.join(test)}]", f"data.val_count={per}", f"data.seed={k}",
             f"train.epochs={1 if args.quick else args.face_epochs}", f"train.steps_per_epoch={2 if args.quick else args.face_steps}",
-            # without pairs_per_epoch an epoch is one pair per training image (240 here: 3 batches of 64), and
+            # without per_epoch an epoch is one pair per training image (240 here: 3 batches of 64), and
             # the recipe's steps_per_epoch (50) is never reached; draw enough pairs for the steps asked for
-            f"train.pairs_per_epoch={64 * (2 if args.quick else args.face_steps)}",
+            f"sampler.per_epoch={64 * (2 if args.quick else args.face_steps)}",
             "train.checkpoint_every=0", f"eval.n_way={len(test)}", "eval.within_group=false",
             f"eval.episodes={20 if args.quick else 400}", f"eval.pairs={100 if args.quick else 2000}", "eval.plots=false",
             out(args, f"att_faces_fold{k}"),

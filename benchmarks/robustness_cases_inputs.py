@@ -94,7 +94,7 @@ def _override_case(override: str, expect: list[str]) -> Callable[[Context, Path]
 for _override, _words in [
     ("train.log_every=0", ["train.log_every", "0"]),
     ("train.seed=-1", ["train.seed", "-1"]),
-    ("train.pairs_per_epoch=-10", ["train.pairs_per_epoch", "-10"]),
+    ("sampler.per_epoch=-10", ["sampler.per_epoch", "-10"]),
     ("model.tower.out_dim=0", ["model.tower.out_dim", "0"]),
     ("model.tower.out_dim=-5", ["model.tower.out_dim", "-5"]),
     ("model.tower.width=-1.0", ["model.tower.width", "-1.0"]),

@@ -158,8 +158,8 @@ def train_on(device: str, args: argparse.Namespace, splits: Any) -> dict[str, An
     from sentence_transformers import SentenceTransformer, losses
 
     from pairsim import PairModel
+    from pairsim.data import Batches
     from pairsim.losses import LOSSES
-    from pairsim.train.data import TrainBatches
     from pairsim.train.step import TrainStep, to_device
 
     margin = args.margin  # pairsim: negatives pushed below cosine `margin`; ST: beyond cosine distance 1 - margin
@@ -169,9 +169,9 @@ def train_on(device: str, args: argparse.Namespace, splits: Any) -> dict[str, An
                                      head=model.head)  # fmt: skip
     step_module = TrainStep(model, loss)
     t0 = time.perf_counter()
-    batches = TrainBatches(splits.train, "pairs", model.tower_a, model.side_b, batch_size=args.train_batch, seed=0)
-    pretokenize_s = time.perf_counter() - t0  # pairsim tokenises every training text once, up front
-    order = batches.loader.batch_sampler.batches()  # this epoch's index batches: the same pairs for both
+    batches = Batches(splits.train, loss.consumes, (model.tower_a, model.side_b), batch_size=args.train_batch, seed=0)
+    pretokenize_s = time.perf_counter() - t0  # drawing the epoch's rows (towers tokenise on first sight, cached)
+    order = [rows.index[:, 0].tolist() for rows in batches.rows(0)]  # this epoch's table rows: the same pairs for both
     table = splits.train
 
     st = SentenceTransformer(str(args.model), device=device, trust_remote_code=False)

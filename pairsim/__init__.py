@@ -26,6 +26,7 @@ _EXPORTS = {
     "PairModel": "pairsim.model",
     "PairModelConfig": "pairsim.model",
     "DATASETS": "pairsim.data",
+    "SAMPLERS": "pairsim.data",
     "Recipe": "pairsim.recipe",
 }
 __all__ = [*_EXPORTS, "__version__"]

@@ -297,8 +297,10 @@ def from_dict(cls: type[C], data: dict[str, Any], *, where: str = "config") -> C
     if callable(check):
         try:
             check()
-        except ConfigError as err:
-            raise ConfigError(f"{where}: {err}") from None
+        except ConfigError as err:  # "field: ..." from check() becomes "where.field: ...", like a range error
+            field = str(err).split(":", 1)[0].split("[", 1)[0]
+            sep = "." if field in {f.name for f in dataclasses.fields(obj)} else ": "
+            raise ConfigError(f"{where}{sep}{err}") from None
     return obj
 
 

@@ -1,10 +1,13 @@
-"""Evaluating a pair model on a split, with the metrics that fit the data.
+"""Evaluating a pair model on a split, with the metric groups ``eval.metrics`` names (default: per data type).
 
-* pair tables (MRPC, STS-B, Quora, ...): verification metrics at the model's threshold (accuracy, F1,
-  ROC-AUC, average precision, EER) and, for graded data, Spearman / Pearson;
-* class-labelled items (Omniglot, faces, digits): verification on balanced pairs drawn with a fixed
-  seed, and N-way one-shot accuracy on episodes (plus Omniglot's 20 official runs when asked);
-* caption-image data (Flickr8k): Recall@1/5/10 both ways and median rank.
+* ``verification``: pair tables (MRPC, STS-B, Quora, ...) and class-labelled items (balanced pairs drawn with
+  a fixed seed): accuracy, F1, ROC-AUC, average precision, EER at the model's threshold and, for graded data,
+  Spearman / Pearson;
+* ``oneshot``: class-labelled items (Omniglot, faces, digits): N-way one-shot accuracy on random episodes;
+* ``retrieval``: caption-image data (Flickr8k), images on either side: Recall@1/5/10 both ways, median rank;
+* a dataset's own extra evaluation through its source's ``extra_metrics`` hook (Omniglot's 20 official runs).
+
+Each group declares which of its metrics improve downwards (:func:`lower_is_better`).
 
 The threshold is calibrated on the validation split only (``calibrate=True``); test metrics use the
 threshold stored in the model.
@@ -13,13 +16,15 @@ threshold stored in the model.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from pairsim.data.episodes import Episode, EpisodeSampler
-from pairsim.data.sampling import fixed_pairs
+from pairsim.data.samplers import fixed_pairs
+from pairsim.data.split import Stream
 from pairsim.data.types import CaptionImages, LabelledItems, PairTable
 from pairsim.errors import ConfigError
 from pairsim.metrics import (
@@ -33,6 +38,7 @@ from pairsim.metrics import (
     verification_metrics,
 )
 from pairsim.model import PairModel
+from pairsim.registry import Registry
 
 
 @dataclasses.dataclass
@@ -88,54 +94,117 @@ def episode_scores(model: PairModel, episodes: list[Episode], batch_size: int) -
 
 
 def _retrieval(model: PairModel, data: CaptionImages, batch_size: int) -> dict[str, Any]:
-    text = model.encode_a(data.captions, batch_size=batch_size)  # (C, D)
-    image = model.encode_b(data.images, batch_size=batch_size)  # (I, D)
+    """Recall@K both ways: captions and images each encoded once, with the tower of the side that holds them."""
+    image_a = data.image_side == "a"
+    encode_text, encode_image = (model.encode_b, model.encode_a) if image_a else (model.encode_a, model.encode_b)
+    text = encode_text(data.captions, batch_size=batch_size)  # (C, D)
+    image = encode_image(data.images, batch_size=batch_size)  # (I, D)
     with torch.inference_mode():
         sim = model.head.matrix(text.to(model.device), image.to(model.device)).float().cpu()  # (C, I)
     return retrieval_metrics(sim.numpy(), data.caption_image, higher_is_similar=model.head.higher_is_similar)
 
 
+Run = Callable[[PairModel, Any, Any, str, bool], tuple[dict[str, Any], "Scored | None"]]
+
+
+@dataclasses.dataclass
+class Evaluation:
+    """One named group of metrics: what data it applies to, how to compute it, and which of its metrics improve
+    downwards (a metric knows its own direction).
+
+    Args:
+        run: ``run(model, data, config, split, calibrate) -> (metrics, scored pairs or None)``.
+        data: The data types it applies to.
+        lower_is_better: Its metrics where lower is better (error rates, ranks).
+    """
+
+    run: Run
+    data: tuple[type, ...]
+    lower_is_better: frozenset[str] = frozenset()
+
+
+EVALUATIONS: Registry[Evaluation] = Registry("metric group")
+# the groups computed when ``eval.metrics`` is empty, per data type
+DEFAULT_METRICS: dict[type, tuple[str, ...]] = {
+    PairTable: ("verification",),
+    LabelledItems: ("verification", "oneshot"),
+    CaptionImages: ("retrieval",),
+}
+
+
+def _split_stream(split: str) -> int:
+    return {"val": Stream.EVAL_VAL, "test": Stream.EVAL_TEST}.get(split, Stream.EVAL_OTHER)
+
+
+def _verify(model: PairModel, data: Any, config: Any, split: str, calibrate: bool) -> tuple[dict[str, Any], Scored]:
+    """Verification (and graded correlation where the table has scores); labelled items: balanced fixed pairs."""
+    if isinstance(data, LabelledItems):
+        data = fixed_pairs(data, num_pairs=config.pairs, seed=_split_stream(split), where=f"{split} pairs")
+    return _verification(model, data, calibrate, config.batch_size)
+
+
+def _oneshot(model: PairModel, data: LabelledItems, config: Any, split: str, calibrate: bool) -> tuple[dict, None]:
+    """N-way one-shot accuracy on ``config.episodes`` random episodes (none when 0)."""
+    if not config.episodes:
+        return {}, None
+    # within-group episodes need groups coarser than classes (alphabets of characters, not one subject each)
+    within = config.within_group and data.groups is not None and len(set(data.groups)) < len(set(data.labels))
+    sampler = EpisodeSampler(
+        data, n_way=config.n_way, within_group=within, num_episodes=config.episodes, seed=_split_stream(split)
+    )
+    return {f"oneshot_{k}": v for k, v in episode_scores(model, sampler.episodes(), config.batch_size).items()}, None
+
+
+EVALUATIONS.register("verification")(
+    Evaluation(_verify, (PairTable, LabelledItems), frozenset({"eer"}))  # type: ignore[arg-type]
+)
+EVALUATIONS.register("oneshot")(Evaluation(_oneshot, (LabelledItems,)))  # type: ignore[arg-type]
+EVALUATIONS.register("retrieval")(
+    Evaluation(
+        lambda model, data, config, split, calibrate: (_retrieval(model, data, config.batch_size), None),
+        (CaptionImages,),
+        frozenset({"t2i_median_rank", "i2t_median_rank"}),
+    )
+)
+
+
 def evaluate_split(
-    model: PairModel,
-    data: PairTable | LabelledItems | CaptionImages,
-    config: Any,
-    *,
-    split: str,
-    calibrate: bool,
-    official_runs: list[Episode] | None = None,
-) -> tuple[dict[str, Any], Scored | None]:
+    model: PairModel, data: PairTable | LabelledItems | CaptionImages, config: Any, *, split: str, calibrate: bool,
+    source: Any = None,
+) -> tuple[dict[str, Any], Scored | None]:  # fmt: skip
     """Metrics of ``model`` on one split.
 
     Args:
         model: The model to evaluate.
         data: The split.
-        config: The recipe's :class:`~pairsim.recipe.EvalConfig`.
+        config: The recipe's :class:`~pairsim.recipe.EvalConfig`; ``metrics`` names the groups to compute
+            (empty: :data:`DEFAULT_METRICS` for the data type).
         split: Its name ("val", "test"), seeding the pairs and episodes drawn from class-labelled data.
         calibrate: Choose the decision threshold on this split (validation only) and report it.
-        official_runs: Extra episodes (Omniglot's 20 official runs) reported as ``official_*``.
+        source: The dataset's :class:`~pairsim.data.sources.Source`, whose ``extra_metrics`` hook may add its own
+            evaluation (Omniglot: the 20 official one-shot runs on the test split).
 
     Returns:
         ``(metrics, scored pairs for plots or None)``.
+
+    Raises:
+        ConfigError: Unknown data type, an unknown metric group, or one that does not fit the data.
     """
     model.eval()
-    bs = config.batch_size
-    if isinstance(data, CaptionImages):
-        return _retrieval(model, data, bs), None
-    if isinstance(data, PairTable):
-        return _verification(model, data, calibrate, bs)
-    if not isinstance(data, LabelledItems):
+    kind = next((t for t in DEFAULT_METRICS if isinstance(data, t)), None)
+    if kind is None:
         raise ConfigError(f"cannot evaluate data of type {type(data).__name__}")
-    seed = {"val": 1, "test": 2}.get(split, 3)
-    metrics, scored = _verification(
-        model, fixed_pairs(data, num_pairs=config.pairs, seed=seed, where=f"{split} pairs"), calibrate, bs
-    )
-    if config.episodes:
-        # within-group episodes need groups coarser than classes (alphabets of characters, not one subject each)
-        within = config.within_group and data.groups is not None and len(set(data.groups)) < len(set(data.labels))
-        sampler = EpisodeSampler(data, n_way=config.n_way, within_group=within, num_episodes=config.episodes, seed=seed)
-        metrics.update({f"oneshot_{k}": v for k, v in episode_scores(model, sampler.episodes(), bs).items()})
-    if official_runs:
-        metrics.update({f"official_{k}": v for k, v in episode_scores(model, official_runs, bs).items()})
+    metrics: dict[str, Any] = {}
+    scored: Scored | None = None
+    for name in getattr(config, "metrics", None) or DEFAULT_METRICS[kind]:
+        group = EVALUATIONS.get(name)
+        if not isinstance(data, group.data):
+            raise ConfigError(f"eval.metrics: {name!r} does not apply to {kind.__name__} data")
+        values, pairs = group.run(model, data, config, split, calibrate)
+        metrics.update(values)
+        scored = scored or pairs
+    if source is not None:
+        metrics.update(source.extra_metrics(model, split=split, batch_size=config.batch_size))
     return metrics, scored
 
 
@@ -143,14 +212,17 @@ _PREFERRED = ("spearman", "official_accuracy", "oneshot_accuracy", "t2i_recall@1
 HEADLINE = (*_PREFERRED, "i2t_recall@1", "accuracy", "f1", "eer")  # metrics worth a curve
 
 
-LOWER_IS_BETTER = {"eer", "t2i_median_rank", "i2t_median_rank"}
+def lower_is_better(name: str) -> bool:
+    """Whether metric ``name`` improves downwards, as its group declares (prefixes such as ``official_`` ignored)."""
+    bare = name.removeprefix("official_").removeprefix("oneshot_")
+    return any(bare in EVALUATIONS.get(g).lower_is_better for g in EVALUATIONS.names())
 
 
 def improved(name: str, value: float, best: float | None) -> bool:
     """Whether ``value`` of metric ``name`` beats ``best`` (None: nothing yet); error rates and ranks go down."""
     if best is None:
         return True
-    return value < best if name.removeprefix("official_").removeprefix("oneshot_") in LOWER_IS_BETTER else value > best
+    return value < best if lower_is_better(name) else value > best
 
 
 def primary_metric(metrics: dict[str, Any], name: str = "auto") -> str:

@@ -215,7 +215,9 @@ def reject_remote_code(directory: Path) -> None:
         return
     for path in sorted(directory.rglob("*")):
         if path.suffix == ".py":
-            raise ModelFileError(f"{path}: a model directory must not contain custom code (.py files); pairsim never runs code from a model directory")
+            raise ModelFileError(
+                f"{path}: a model directory must not contain custom code (.py files); pairsim never runs code from a model directory"
+            )
         if path.suffix == ".json" and path.is_file():
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import yaml
 
 from pairsim.config import MAX_BATCH, MAX_COUNT, MAX_SEED, bounded, from_dict, load_yaml, set_override, to_dict
-from pairsim.data import DatasetConfig
+from pairsim.data import DatasetConfig, SamplerConfig
 from pairsim.errors import ConfigError
 from pairsim.losses import LossConfig
 from pairsim.model import PairModelConfig
@@ -31,12 +31,8 @@ class TrainConfig:
     epochs: int = bounded(10, ge=0, le=MAX_COUNT)  # passes over the training data (pairs are re-drawn every epoch)
     steps_per_epoch: int = bounded(0, ge=0, le=MAX_COUNT)  # batches per epoch; 0: one pass over the training split
     max_steps: int = bounded(0, ge=0, le=MAX_COUNT)  # stop after this many optimiser steps in total; 0: no limit
-    # pairs (or triplets, or caption-image pairs) per optimiser step, over all processes
+    # rows (pairs, triplets, ...) per optimiser step over all processes (pk/episodes: their own)
     batch_size: int = bounded(64, ge=1, le=MAX_BATCH)
-    # pairs / triplets drawn from class-labelled data per epoch; 0: one per item
-    pairs_per_epoch: int = bounded(0, ge=0, le=MAX_COUNT)
-    classes_per_batch: int = bounded(8, ge=2, le=MAX_BATCH)  # online triplet mining: P classes ...
-    samples_per_class: int = bounded(4, ge=2, le=MAX_BATCH)  # ... x K items per batch
     optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
     lr: float = bounded(1e-3, gt=0)  # peak learning rate
     weight_decay: float = bounded(0.0, ge=0)
@@ -63,23 +59,26 @@ class TrainConfig:
 
 @dataclasses.dataclass(kw_only=True)
 class EvalConfig:
+    metrics: list[str] = dataclasses.field(
+        default_factory=list
+    )  # groups (verification, oneshot, retrieval); []: per data
     batch_size: int = bounded(128, ge=1, le=MAX_BATCH)  # inputs per encoding batch
     # verification pairs drawn from class-labelled val/test splits (balanced, fixed seed)
     pairs: int = bounded(2000, ge=1, le=MAX_COUNT)
     episodes: int = bounded(0, ge=0, le=MAX_COUNT)  # N-way one-shot episodes on class-labelled splits; 0: none
     n_way: int = bounded(20, ge=2, le=MAX_BATCH)  # classes per episode
     within_group: bool = True  # draw an episode's classes from one group (Omniglot alphabet)
-    official_runs: bool = False  # also score the 20 official Omniglot one-shot runs
     plots: bool = True  # ROC curve, score histograms and hardest pairs as PNG
 
 
 @dataclasses.dataclass(kw_only=True)
 class Recipe:
-    """A whole run. ``model``, ``loss`` and ``data`` name registered components."""
+    """A whole run. ``model``, ``loss``, ``data`` and ``sampler`` name registered components."""
 
     model: PairModelConfig
     loss: LossConfig
     data: DatasetConfig
+    sampler: SamplerConfig | None = None  # which rows to draw and its options; None: the loss's default sampler
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
     output_dir: str = "runs/pairsim"  # where the model, metrics, plots, log and checkpoints go

@@ -152,7 +152,7 @@ def test_unknown_loss_name_lists_the_valid_losses() -> None:
         ({"name": "lstm", "hidden_dim": True}, "model.tower.hidden_dim", "expected an integer, got True"),
         ({"name": "lstm", "pooling": "sum"}, "model.tower.pooling", "expected one of 'last', 'mean', 'max'"),
         ({"name": "lstm", "glove": 3}, "model.tower.glove", "expected a string, got 3"),
-        ({"name": "cnn", "arch": "vgg"}, "model.tower.arch", "expected one of 'koch', 'face', got 'vgg'"),
+        ({"name": "cnn", "arch": "vgg"}, "model.tower.arch", "expected one of 'koch', 'face', 'conv4', got 'vgg'"),
         ({"name": "cnn", "image_size": [72, "a"]}, "model.tower.image_size[1]", "expected an integer"),
         ({"name": "transformer", "pooling": "first"}, "model.tower.pooling", "'auto', 'mean', 'cls', 'max'"),
         ({"name": "transformer", "normalize": "yes"}, "model.tower.normalize", "expected true or false"),
@@ -178,12 +178,13 @@ def test_errors_inside_optional_sections_are_config_errors() -> None:
 
 
 def test_component_check_errors_are_prefixed_with_the_section() -> None:
+    """A check() error about one field names its dotted key (like a range error); others name the section."""
     with pytest.raises(ConfigError) as info:
         PairModelConfig.from_dict({"tower": {"name": "torchvision", "channels": 2}})
-    assert str(info.value) == "model.tower: channels: expected 1 or 3, got 2"
+    assert str(info.value) == "model.tower.channels: expected 1 or 3, got 2"
     with pytest.raises(ConfigError, match=r"^model\.tower: mean and std need 3 values"):
         PairModelConfig.from_dict({"tower": {"name": "timm", "mean": [0.5]}})
-    with pytest.raises(ConfigError, match=r"^model\.tower: model: unknown torchvision model 'resnet1000'"):
+    with pytest.raises(ConfigError, match=r"^model\.tower\.model: unknown torchvision model 'resnet1000'"):
         PairModelConfig.from_dict({"tower": {"name": "torchvision", "model": "resnet1000"}})
 
 

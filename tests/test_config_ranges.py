@@ -16,6 +16,7 @@ import torch
 
 from pairsim import HEADS, LOSSES, TOWERS
 from pairsim.config import Range, bounded, field_range, from_dict
+from pairsim.data.samplers import SAMPLERS
 from pairsim.data.sources import DATASETS
 from pairsim.errors import ConfigError, PairsimError
 from pairsim.model import PairModel, PairModelConfig
@@ -40,7 +41,7 @@ def _numeric(tp: Any) -> bool:
 def _config_classes() -> Iterator[type]:
     """Every config dataclass a recipe or saved config can reach: registered components and nested sections."""
     roots: list[type] = [Recipe]
-    for registry in (TOWERS, HEADS, LOSSES, DATASETS):
+    for registry in (TOWERS, HEADS, LOSSES, DATASETS, SAMPLERS):
         roots += [registry.get(name).Config for name in registry.names()]
     seen: set[type] = set()
     while roots:
@@ -144,12 +145,15 @@ OVERRIDE_CASES = [
     ("train.seed=-1", "digits_pairs.yaml.train.seed: expected an integer in [0, 4294967295], got -1"),
     ("data.seed=-1", "digits_pairs.yaml.data.seed: expected an integer in [0, 4294967295], got -1"),
     (
-        "train.pairs_per_epoch=-10",
-        "digits_pairs.yaml.train.pairs_per_epoch: expected an integer in [0, 1000000000000], got -10",
+        "sampler.per_epoch=-10",
+        "digits_pairs.yaml.sampler.per_epoch: expected an integer in [0, 1000000000000], got -10",
     ),
     ("train.epochs=-1", "digits_pairs.yaml.train.epochs: expected an integer in [0, 1000000000000], got -1"),
-    ("model.tower.out_dim=0", "digits_pairs.yaml.model.tower.out_dim: expected an integer in [1, 65536], got 0"),
-    ("model.tower.out_dim=-3", "digits_pairs.yaml.model.tower.out_dim: expected an integer in [1, 65536], got -3"),
+    (
+        "model.tower.out_dim=0",
+        "digits_pairs.yaml.model.tower.out_dim: expected an integer in [1, 65536] for arch 'face', got 0",
+    ),
+    ("model.tower.out_dim=-3", "digits_pairs.yaml.model.tower.out_dim: expected an integer in [0, 65536], got -3"),
     ("model.tower.width=-1.0", "digits_pairs.yaml.model.tower.width: expected a number in (0, 16], got -1.0"),
     ("train.lr=0", "digits_pairs.yaml.train.lr: expected a number > 0, got 0.0"),
     ("train.lr=-0.001", "digits_pairs.yaml.train.lr: expected a number > 0, got -0.001"),
@@ -162,12 +166,12 @@ OVERRIDE_CASES = [
         "digits_pairs.yaml.model.tower.image_size[0]: expected an integer in [1, 4096], got 40000",
     ),
     (
-        "data.augment.probability=2",
-        "digits_pairs.yaml.data.augment.probability: expected a number in [0, 1], got 2.0",
+        "model.tower.augment.probability=2",
+        "digits_pairs.yaml.model.tower.augment.probability: expected a number in [0, 1], got 2.0",
     ),
     (
         "train.device=gpu",
-        "digits_pairs.yaml.train: device: unknown device 'gpu'; expected auto, cpu, cuda, cuda:N or mps",
+        "digits_pairs.yaml.train.device: unknown device 'gpu'; expected auto, cpu, cuda, cuda:N or mps",
     ),
 ]
 

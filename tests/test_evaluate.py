@@ -16,9 +16,9 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from pairsim.data import CaptionImages, Episode, LabelledItems, PairTable
+from pairsim.data import CaptionImages, DatasetConfig, Episode, LabelledItems, PairTable, Source
 from pairsim.errors import ConfigError
-from pairsim.evaluate import evaluate_split, improved, primary_metric, save_eval_plots
+from pairsim.evaluate import episode_scores, evaluate_split, improved, primary_metric, save_eval_plots
 from pairsim.metrics import calibrate_threshold, verification_metrics
 from pairsim.model import PairModel
 from pairsim.recipe import EvalConfig
@@ -144,6 +144,17 @@ def test_no_episodes_without_asking(image_model: PairModel) -> None:
     assert not [k for k in metrics if k.startswith(("oneshot_", "official_"))]
 
 
+def test_eval_metrics_pick_the_groups(image_model: PairModel) -> None:
+    data = _copies_per_class(classes=4, copies=2)
+    only = EvalConfig(metrics=["oneshot"], pairs=10, episodes=3, n_way=4)
+    metrics, scored = evaluate_split(image_model, data, only, split="val", calibrate=True)
+    assert scored is None and metrics["oneshot_accuracy"] == 1.0 and "roc_auc" not in metrics
+    with pytest.raises(ConfigError, match=r"eval\.metrics: 'retrieval' does not apply to LabelledItems data"):
+        evaluate_split(image_model, data, EvalConfig(metrics=["retrieval"]), split="val", calibrate=True)
+    with pytest.raises(ConfigError, match="unknown metric group 'bleu'; valid metric groups: oneshot, retrieval"):
+        evaluate_split(image_model, data, EvalConfig(metrics=["bleu"]), split="val", calibrate=True)
+
+
 def test_one_group_per_class_falls_back_to_episodes_across_groups(image_model: PairModel) -> None:
     """Faces have one group per subject: 3-way episodes cannot come from one group, so they span groups."""
     data = _copies_per_class(classes=4, copies=2, groups=True)
@@ -162,9 +173,13 @@ def test_official_runs_are_scored_separately(image_model: PairModel) -> None:
         ),  # 2-shot, wrong answer key
     ]
     data = _copies_per_class(classes=3, copies=2)
-    metrics, _ = evaluate_split(
-        image_model, data, EvalConfig(pairs=10), split="test", calibrate=False, official_runs=episodes
-    )
+
+    class WithRuns(Source):  # a dataset with its own evaluation, as Omniglot has its official runs
+        def extra_metrics(self, model: PairModel, *, split: str, batch_size: int) -> dict[str, Any]:
+            return {f"official_{k}": v for k, v in episode_scores(model, episodes, batch_size).items()}
+
+    source = WithRuns(DatasetConfig(name="with_runs"))
+    metrics, _ = evaluate_split(image_model, data, EvalConfig(pairs=10), split="test", calibrate=False, source=source)
     assert metrics["official_n_episodes"] == 3
     assert metrics["official_accuracy"] == pytest.approx(2 / 3)
     assert not THRESHOLD_KEYS & set(metrics)  # no stored threshold, none calibrated on test
@@ -193,6 +208,26 @@ def test_caption_images_give_recall_both_ways(make_model: Callable[..., PairMode
         assert metrics[f"{direction}_recall@5"] == 1.0  # only 3 images / 5 captions to rank
         assert metrics[f"{direction}_median_rank"] >= 1.0
     assert (metrics["n_captions"], metrics["n_images"]) == (5, 3)
+
+
+@pytest.mark.parametrize("image_side", ["a", "b"])
+def test_retrieval_encodes_each_side_with_its_own_tower(
+    make_model: Callable[..., PairModel], texts: list[str], image_side: str
+) -> None:
+    """Images on side a need the image tower on side a: captions go through tower b, images through tower a."""
+    model = make_model("cnn", tower_b="lstm") if image_side == "a" else make_model("lstm", tower_b="cnn")
+    data = CaptionImages(
+        images=_images(3), image_ids=["i0", "i1", "i2"], captions=[*texts, "one more"], caption_image=[0, 0, 1, 2, 2],
+        image_side=image_side,
+    )  # fmt: skip
+    metrics, _ = evaluate_split(model, data, EvalConfig(), split="test", calibrate=False)
+    text_side, image_side_encode = (
+        (model.encode_b, model.encode_a) if image_side == "a" else (model.encode_a, model.encode_b)
+    )
+    sim = model.head.matrix(text_side(data.captions), image_side_encode(data.images))  # (C, I)
+    from pairsim.metrics import retrieval_metrics
+
+    assert metrics == retrieval_metrics(sim.detach().numpy(), data.caption_image, higher_is_similar=True)
 
 
 def test_perfect_retrieval(image_model: PairModel) -> None:

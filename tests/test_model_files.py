@@ -209,7 +209,10 @@ def test_tokenizer_config_with_auto_map_is_refused(saved_transformer: Path, tmp_
     )
     code = _plant_code(tokenizer, marker)
     _rehash(saved_transformer)
-    assert _load_error(saved_transformer) == f"{code}: a model directory must not contain custom code (.py files); pairsim never runs code from a model directory"
+    assert (
+        _load_error(saved_transformer)
+        == f"{code}: a model directory must not contain custom code (.py files); pairsim never runs code from a model directory"
+    )
     assert not marker.exists()
 
 

@@ -68,6 +68,14 @@ TINY: dict[str, list[str]] = {
         "model.tower.width=0.125",
         "model.tower.out_dim=16",
     ],
+    "omniglot_protonet": [
+        "data.background_alphabets=[Arcadian]",
+        "data.evaluation_alphabets=[Angelic]",
+        "data.drawers=4",
+        "model.tower.width=0.125",
+        "sampler.n_way=5",
+        "sampler.n_query=2",
+    ],
     "quora_pairs": [f"data.path={QUORA_FIXTURE}"],
     "stsb_minilm": ["data.limit=60", *TINY_BERT],
 }
@@ -77,7 +85,8 @@ HEADLINE = {
     "digits_pairs": "roc_auc",
     "flickr8k_caption_image": "t2i_recall@1",
     "mrpc_minilm": "roc_auc",
-    "omniglot_oneshot": "official_accuracy",  # official_runs: true, read from the real all_runs.zip
+    "omniglot_oneshot": "official_accuracy",  # the source's own metrics: the real all_runs.zip
+    "omniglot_protonet": "official_accuracy",
     "quora_pairs": "roc_auc",
     "stsb_minilm": "spearman",
 }

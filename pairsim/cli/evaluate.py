@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pairsim.data import load_dataset
+    from pairsim.data import build_source
     from pairsim.data.require import require_splits
     from pairsim.evaluate import evaluate_split, save_eval_plots
     from pairsim.metrics import format_table, write_json
@@ -41,10 +41,11 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise DataError(f"{'--out' if args.out else 'eval folder'} {out} is a file; expected a folder for metrics.json")
     model = PairModel.from_pretrained(model_dir, device=str(pick_device(recipe.train.device, where="train.device")))
-    splits = load_dataset(recipe.data)
+    source = build_source(recipe.data)
+    splits = source.load()
     data = splits.val if args.split == "val" else splits.test
     require_splits(splits, recipe.data, needed=[args.split])
-    metrics, scored = evaluate_split(model, data, recipe.eval, split=args.split, calibrate=False)
+    metrics, scored = evaluate_split(model, data, recipe.eval, split=args.split, calibrate=False, source=source)
     out.mkdir(parents=True, exist_ok=True)
     write_json(metrics, out / "metrics.json")
     plots = save_eval_plots(model, scored, out, prefix=args.split) if recipe.eval.plots else []

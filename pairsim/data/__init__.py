@@ -1,53 +1,42 @@
-"""pairsim's data layer: datasets, splits, pair/triplet/episode sampling and DataLoaders.
+"""pairsim's data layer: datasets, splits, samplers and the batches a loss consumes.
 
 * :mod:`pairsim.data.types`: :class:`LabelledItems`, :class:`PairTable`, :class:`CaptionImages`, :class:`Splits`.
 * :mod:`pairsim.data.sources`: the :data:`DATASETS` registry and :func:`load_dataset`.
-* :mod:`pairsim.data.sampling`, :mod:`pairsim.data.episodes`, :mod:`pairsim.data.batching`: what to pair.
-* :mod:`pairsim.data.loaders`: :func:`build_loader` for "pairs", "triplets", "classes" and "aligned" batches.
-* :mod:`pairsim.data.retrieval`: caption-image retrieval evaluation sets.
+* :mod:`pairsim.data.samplers`: the :data:`SAMPLERS` registry (pairs, triplets, pk, aligned, episodes).
+* :mod:`pairsim.data.pipeline`: :class:`Batches`, the one dataset/collator from a split to a loss's rows.
+* :mod:`pairsim.data.episodes`, :mod:`pairsim.data.retrieval`: evaluation episodes and retrieval sets.
 
 **Label 1 = similar** everywhere.
 """
 
-from pairsim.data.augment import AugmentConfig, Augmenter
-from pairsim.data.batching import CaptionBatchSampler, EpochBatchSampler, IndexBatchSampler, PKBatchSampler
 from pairsim.data.episodes import Episode, EpisodeSampler
-from pairsim.data.loaders import BATCH_KINDS, LoaderConfig, build_loader, build_loaders, item_loader, set_epoch
+from pairsim.data.pipeline import Batches, side_inputs
 from pairsim.data.retrieval import RetrievalSet, retrieval_set
-from pairsim.data.sampling import PairDataset, TripletDataset, fixed_pairs
+from pairsim.data.samplers import SAMPLERS, Consumes, Draw, Rows, SamplerConfig, fixed_pairs
 from pairsim.data.sources import DATASETS, DatasetConfig, Source, build_source, load_dataset, one_shot_runs
-from pairsim.data.tokenize import tokenize_texts
 from pairsim.data.types import CaptionImages, LabelledItems, PairTable, Splits
 
 __all__ = [
-    "BATCH_KINDS",
     "DATASETS",
-    "AugmentConfig",
-    "Augmenter",
-    "CaptionBatchSampler",
+    "SAMPLERS",
+    "Batches",
     "CaptionImages",
+    "Consumes",
     "DatasetConfig",
+    "Draw",
     "Episode",
     "EpisodeSampler",
-    "EpochBatchSampler",
-    "IndexBatchSampler",
     "LabelledItems",
-    "LoaderConfig",
-    "PKBatchSampler",
-    "PairDataset",
     "PairTable",
     "RetrievalSet",
+    "Rows",
+    "SamplerConfig",
     "Source",
     "Splits",
-    "TripletDataset",
-    "build_loader",
-    "build_loaders",
     "build_source",
     "fixed_pairs",
-    "item_loader",
     "load_dataset",
     "one_shot_runs",
     "retrieval_set",
-    "set_epoch",
-    "tokenize_texts",
+    "side_inputs",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Sequence
+from enum import IntEnum
 from typing import TypeVar
 
 import numpy as np
@@ -19,6 +20,21 @@ import numpy as np
 from pairsim.errors import DataError
 
 K = TypeVar("K", bound=Hashable)
+
+
+class Stream(IntEnum):
+    """Every random stream's id, in one place: ``rng(seed, epoch, Stream.PAIRS)`` never collides with another use."""
+
+    PAIRS = 1  # pairs drawn from labelled items / mismatched table rows
+    TRIPLETS = 2  # (anchor, positive, negative) of labelled items
+    SHUFFLE = 3  # batch order of row-wise samplers
+    PK = 4  # P classes x K items batches
+    ALIGNED = 5  # aligned batches with no key twice
+    EPISODES = 7  # N-way k-shot episodes
+    AUGMENT = 8  # per-item training augmentation inside the image towers
+    EVAL_VAL = 11  # fixed verification pairs / episodes of the val split
+    EVAL_TEST = 12  # ... of the test split
+    EVAL_OTHER = 13  # ... of any other split
 
 
 def rng(*seed: int) -> np.random.Generator:

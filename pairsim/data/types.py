@@ -95,14 +95,19 @@ class LabelledItems:
 
 @dataclasses.dataclass
 class PairTable:
-    """Fixed pairs ``(a[i], b[i])`` with a 0/1 label and optionally a graded score.
+    """Fixed pairs ``(a[i], b[i])`` with a 0/1 label and optionally a graded score; each side has its own
+    modality and optionally a key per item (a caption's key is its image id), so aligned batches can keep
+    two rows with the same key apart.
 
     Args:
         a: First item of each pair (text, or image path / array).
         b: Second item of each pair.
         labels: 1.0 = similar (paraphrase, duplicate), 0.0 = not.
         scores: Graded similarity where the data has one (STS-B 0-5), else None.
-        modality: "text" or "image".
+        modality: "text" or "image": what side a holds (and side b, unless ``modality_b`` is set).
+        modality_b: What side b holds when it differs from side a (caption-image data).
+        keys_a: Identity of each side-a item (None: the item itself when it is a text or a path).
+        keys_b: Identity of each side-b item.
     """
 
     a: list[Any]
@@ -110,22 +115,38 @@ class PairTable:
     labels: list[float]
     scores: list[float] | None = None
     modality: Modality = "text"
+    modality_b: Modality | None = None
+    keys_a: list[str] | None = None
+    keys_b: list[str] | None = None
 
     def __post_init__(self) -> None:
-        _check_lengths("PairTable", a=self.a, b=self.b, labels=self.labels, scores=self.scores)
+        _check_lengths(
+            "PairTable", a=self.a, b=self.b, labels=self.labels, scores=self.scores, keys_a=self.keys_a,
+            keys_b=self.keys_b,
+        )  # fmt: skip
+
+    def side_modality(self, side: str) -> Modality:
+        """What side ``"a"`` or ``"b"`` holds."""
+        return self.modality if side == "a" or self.modality_b is None else self.modality_b
+
+    def keys(self, side: str) -> list[Any]:
+        """A key per item of ``side``: the given keys, else the item itself if a text or path, else its row."""
+        given = self.keys_a if side == "a" else self.keys_b
+        if given is not None:
+            return list(given)
+        items = self.a if side == "a" else self.b
+        return [it if isinstance(it, str) else i for i, it in enumerate(items)]
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, indices: Sequence[int]) -> PairTable:
         """The pairs at ``indices``, in that order."""
-        return PairTable(
-            a=[self.a[i] for i in indices],
-            b=[self.b[i] for i in indices],
-            labels=[self.labels[i] for i in indices],
-            scores=None if self.scores is None else [self.scores[i] for i in indices],
-            modality=self.modality,
-        )
+        pick = lambda col: None if col is None else [col[i] for i in indices]  # noqa: E731
+        return dataclasses.replace(
+            self, a=pick(self.a), b=pick(self.b), labels=pick(self.labels), scores=pick(self.scores),
+            keys_a=pick(self.keys_a), keys_b=pick(self.keys_b),
+        )  # fmt: skip
 
     def positives(self) -> PairTable:
         """Only the pairs labelled similar (for in-batch-negative losses)."""
@@ -141,12 +162,14 @@ class CaptionImages:
         image_ids: One id per image (the file name for Flickr8k); splits are made by id.
         captions: All captions.
         caption_image: For each caption, the index of its image in ``images``.
+        image_side: The side that holds the images when the data is used as pairs ("b": captions on side a).
     """
 
     images: list[Any]
     image_ids: list[str]
     captions: list[str]
     caption_image: list[int]
+    image_side: Literal["a", "b"] = "b"
 
     def __post_init__(self) -> None:
         _check_lengths("CaptionImages images", images=self.images, image_ids=self.image_ids)
@@ -157,6 +180,17 @@ class CaptionImages:
 
     def __len__(self) -> int:
         return len(self.captions)
+
+    def to_pairs(self) -> PairTable:
+        """Caption-image data as pairs keyed by image id (every pair similar), images on ``image_side``."""
+        images = [self.images[i] for i in self.caption_image]
+        ids = [self.image_ids[i] for i in self.caption_image]
+        texts = list(self.captions)
+        a, b = (images, texts) if self.image_side == "a" else (texts, images)
+        ka, kb = (ids, None) if self.image_side == "a" else (None, ids)
+        first: Modality = "image" if self.image_side == "a" else "text"
+        second: Modality = "text" if self.image_side == "a" else "image"
+        return PairTable(a=a, b=b, labels=[1.0] * len(texts), modality=first, modality_b=second, keys_a=ka, keys_b=kb)
 
     def image_captions(self) -> list[list[int]]:
         """For each image, the indices of its captions (ascending)."""
@@ -174,6 +208,7 @@ class CaptionImages:
             image_ids=[self.image_ids[i] for i in indices],
             captions=[self.captions[c] for c in keep],
             caption_image=[new_index[self.caption_image[c]] for c in keep],
+            image_side=self.image_side,
         )
 
 

@@ -1,6 +1,7 @@
-"""Losses, by registered name: ``contrastive``, ``triplet``, ``bce``, ``infonce``, ``ranking``, ``cosent``. Label 1 = similar."""
+"""Losses, by registered name: ``contrastive``, ``triplet``, ``bce``, ``infonce``, ``ranking``, ``cosent``,
+``prototypical``. Label 1 = similar."""
 
-from pairsim.losses import bce, contrastive, cosent, infonce, ranking, triplet  # noqa: F401  (registers the losses)
-from pairsim.losses.base import LOSSES, InputKind, Loss, LossConfig
+from pairsim.losses import bce, contrastive, cosent, infonce, prototypical, ranking, triplet  # noqa: F401
+from pairsim.losses.base import LOSSES, Loss, LossConfig
 
-__all__ = ["LOSSES", "InputKind", "Loss", "LossConfig"]
+__all__ = ["LOSSES", "Loss", "LossConfig"]

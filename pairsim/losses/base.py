@@ -4,28 +4,31 @@ A loss is built with the model's head and asks it for direction (``higher_is_sim
 ``best``) instead of checking the head's type, so every loss works with every head that makes sense
 for it. Losses take tensors, not the model, so they can be tested with hand-made tensors.
 
-Each loss declares the batches it needs as :attr:`Loss.input_kind`:
+Each loss declares the rows it consumes as :attr:`Loss.consumes` (a :class:`~pairsim.data.samplers.Consumes`):
+the side of each slot, the target type and its default sampler. ``forward`` takes one ``(B, D)`` embedding per
+slot, then the target if there is one, e.g.:
 
-* ``"pairs"``: ``forward(a, b, labels)`` with ``a, b: (B, D)`` and ``labels: (B,)`` in {0, 1};
-* ``"triplets"``: ``forward(anchor, positive, negative)``, each ``(B, D)``;
-* ``"classes"``: ``forward(embeddings, class_labels)`` with ``(B, D)`` and ``(B,)`` class ids;
-* ``"aligned"``: ``forward(a, b)`` where ``a[i]`` matches ``b[i]`` and every other row is a negative.
+* ``Consumes(("a", "b"), "binary")``: ``forward(a, b, labels)`` with ``labels: (B,)`` in {0, 1};
+* ``Consumes(("a", "b", "b"), sampler="triplets")``: ``forward(anchor, positive, negative)``;
+* ``Consumes(("a",), "class", sampler="pk")``: ``forward(embeddings, class_labels)``;
+* ``Consumes(("a", "b"), sampler="aligned")``: ``forward(a, b)``, ``a[i]`` matches ``b[i]`` only;
+* ``Consumes(("a",), "episode", sampler="episodes")``: ``forward(embeddings, (way, is_query))``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from torch import nn
 
 from pairsim.config import ComponentConfig
+from pairsim.data.samplers import Consumes
 from pairsim.errors import ConfigError
 from pairsim.heads.base import Head
 from pairsim.registry import Registry
 
 LOSSES: Registry[type[Loss]] = Registry("loss")
-InputKind = Literal["pairs", "triplets", "classes", "aligned"]
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -43,8 +46,7 @@ class Loss(nn.Module):
     """
 
     Config: ClassVar[type[LossConfig]] = LossConfig
-    input_kind: InputKind = "pairs"
-    target: ClassVar[Literal["label", "score"]] = "label"  # "pairs" targets: 0/1 labels, or graded scores if any
+    consumes: ClassVar[Consumes] = Consumes(("a", "b"), "binary", sampler="pairs")
 
     def __init__(self, config: LossConfig, *, head: Head) -> None:
         super().__init__()

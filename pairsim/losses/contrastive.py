@@ -8,6 +8,7 @@ import math
 import torch
 
 from pairsim.config import bounded
+from pairsim.data.samplers import Consumes
 from pairsim.heads.base import Head
 from pairsim.losses.base import LOSSES, Loss, LossConfig
 
@@ -37,7 +38,7 @@ class ContrastiveLoss(Loss):
     """
 
     Config = ContrastiveConfig
-    input_kind = "pairs"
+    consumes = Consumes(("a", "b"), "binary", sampler="pairs")
 
     def __init__(self, config: ContrastiveConfig, *, head: Head) -> None:
         super().__init__(config, head=head)

@@ -7,6 +7,7 @@ import dataclasses
 import torch
 
 from pairsim.config import bounded
+from pairsim.data.samplers import Consumes
 from pairsim.losses.base import LOSSES, Loss, LossConfig
 
 
@@ -34,8 +35,7 @@ class CoSENTLoss(Loss):
     """
 
     Config = CoSENTConfig
-    input_kind = "pairs"
-    target = "score"  # graded targets when the data has them
+    consumes = Consumes(("a", "b"), "graded", sampler="pairs")  # graded targets when the data has them
 
     def forward(self, a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Args: ``a, b``: ``(B, D)``; ``labels``: ``(B,)`` graded or 0/1 targets, higher = more similar."""

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pairsim.config import bounded
+from pairsim.data.samplers import Consumes
 from pairsim.heads.base import Head
 from pairsim.losses.base import LOSSES, Loss, LossConfig
 
@@ -51,7 +52,7 @@ class InfoNCELoss(Loss):
     """
 
     Config = InfoNCEConfig
-    input_kind = "aligned"
+    consumes = Consumes(("a", "b"), "none", sampler="aligned")
 
     def __init__(self, config: InfoNCEConfig, *, head: Head) -> None:
         super().__init__(config, head=head)

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from pairsim.config import bounded
+from pairsim.data.samplers import Consumes
 from pairsim.heads.base import Head
 from pairsim.losses.base import LOSSES, Loss, LossConfig
 
@@ -32,7 +33,7 @@ class RankingLoss(Loss):
     """
 
     Config = RankingConfig
-    input_kind = "pairs"
+    consumes = Consumes(("a", "b"), "binary", sampler="pairs")
 
     def __init__(self, config: RankingConfig, *, head: Head) -> None:
         super().__init__(config, head=head)

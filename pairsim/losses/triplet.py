@@ -8,8 +8,9 @@ from typing import Literal
 import torch
 
 from pairsim.config import bounded
+from pairsim.data.samplers import Consumes
 from pairsim.heads.base import Head
-from pairsim.losses.base import LOSSES, InputKind, Loss, LossConfig
+from pairsim.losses.base import LOSSES, Loss, LossConfig
 from pairsim.losses.mining import MINERS
 
 
@@ -43,8 +44,10 @@ class TripletLoss(Loss):
         super().__init__(config, head=head)
 
     @property
-    def input_kind(self) -> InputKind:  # type: ignore[override]
-        return "triplets" if self.config.mining == "none" else "classes"
+    def consumes(self) -> Consumes:  # type: ignore[override]
+        if self.config.mining == "none":
+            return Consumes(("a", "b", "b"), "none", sampler="triplets")
+        return Consumes(("a",), "class", sampler="pk")
 
     def forward(self, *args: torch.Tensor) -> torch.Tensor:
         """``forward(anchor, positive, negative)`` when mining is "none", else ``forward(embeddings, labels)``."""

@@ -4,7 +4,8 @@ A tower owns its preprocessing in two stages so the data pipeline can run the fi
 (or cache it) and the second per batch:
 
 * :meth:`Tower.featurize` turns raw items (texts, image paths, PIL images, arrays) into per-item
-  features (token ids, an image tensor) on the CPU;
+  features (token ids, an image tensor) on the CPU; with ``train=True`` and a generator it also applies the
+  tower's training augmentation; text towers cache each distinct text's token ids (:class:`TextTower`);
 * :meth:`Tower.collate` pads / stacks a list of features into a batch ``dict[str, Tensor]``;
 * :meth:`Tower.forward` maps a batch to embeddings ``(B, out_dim)``.
 
@@ -23,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -53,6 +55,7 @@ class Tower(nn.Module):
 
     Config: ClassVar[type[TowerConfig]] = TowerConfig
     modality: ClassVar[Modality] = "text"
+    augments: ClassVar[bool] = True  # whether featurize(train=True) may use its generators (False: none are made)
 
     def __init__(self, config: TowerConfig) -> None:
         super().__init__()
@@ -63,8 +66,17 @@ class Tower(nn.Module):
         """Size of the embeddings this tower returns."""
         raise NotImplementedError
 
-    def featurize(self, items: Sequence[Any]) -> list[Features]:
-        """Raw items -> per-item features (CPU). Raises DataError naming an unreadable item."""
+    def featurize(
+        self, items: Sequence[Any], *, train: bool = False, rng: Sequence[np.random.Generator] | None = None
+    ) -> list[Features]:
+        """Raw items -> per-item features (CPU). Raises DataError naming an unreadable item.
+
+        Args:
+            items: Raw inputs.
+            train: Training items: apply the tower's training augmentation (if it has one) with ``rng``.
+            rng: One generator per item for its augmentation (the pipeline seeds each by the item's place in the
+                global batch, so a result depends neither on the worker nor on the number of processes).
+        """
         raise NotImplementedError
 
     def collate(self, features: Sequence[Features]) -> Batch:
@@ -117,3 +129,44 @@ class Tower(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+
+class TextTower(Tower):
+    """Base of text towers: :meth:`featurize` tokenises each distinct text once (with :meth:`tokenize`) and
+    keeps its token ids, forgetting them whenever ``self.tokenizer`` is replaced (a new vocabulary)."""
+
+    modality = "text"
+    augments = False
+
+    def __init__(self, config: TowerConfig) -> None:
+        super().__init__(config)
+        self._tokens: dict[str, Features] = {}
+        self._tokens_of = 0  # id of the tokenizer the cached ids came from
+
+    def tokenize(self, texts: list[str]) -> list[Features]:
+        """Texts -> per-text features (token ids), uncached."""
+        raise NotImplementedError
+
+    def featurize(
+        self, items: Sequence[Any], *, train: bool = False, rng: Sequence[np.random.Generator] | None = None
+    ) -> list[Features]:
+        texts = [str(t) for t in items]
+        if id(getattr(self, "tokenizer", None)) != self._tokens_of:
+            self.clear_cache()
+            self._tokens_of = id(getattr(self, "tokenizer", None))
+        missing = [t for t in dict.fromkeys(texts) if t not in self._tokens]
+        if missing:
+            self._tokens.update(zip(missing, self.tokenize(missing), strict=True))
+        return [self._tokens[t] for t in texts]
+
+    def preprocess(self, items: Sequence[Any]) -> Batch:
+        """Raw texts -> a batch, without caching (scoring many texts once should not keep them all)."""
+        return self.collate(self.tokenize([str(t) for t in items]))
+
+    def warm_cache(self, items: Sequence[Any]) -> None:
+        """Tokenise every distinct text of ``items`` now (before worker processes copy the tower)."""
+        self.featurize(list(dict.fromkeys(str(t) for t in items)))
+
+    def clear_cache(self) -> None:
+        """Forget cached token ids (after the vocabulary or tokenizer changed)."""
+        self._tokens.clear()

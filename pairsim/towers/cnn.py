@@ -1,4 +1,5 @@
-"""Small convnets trained from scratch: Koch et al.'s one-shot convnet and the face-similarity tutorial's CNN."""
+"""Small convnets trained from scratch: Koch et al.'s one-shot convnet, the face-similarity tutorial's CNN and
+Snell et al.'s Conv-4 (prototypical networks)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from pairsim.towers.image import ImageTower, ImageTowerConfig
 
 @dataclasses.dataclass(kw_only=True)
 class CNNConfig(ImageTowerConfig):
-    arch: Literal["koch", "face"] = "koch"  # koch: Koch et al. 2015; face: the PyTorch face-similarity tutorial
+    # koch: Koch et al. 2015; face: the PyTorch face-similarity tutorial; conv4: Snell et al. 2017
+    arch: Literal["koch", "face", "conv4"] = "koch"
     width: float = bounded(1.0, gt=0, le=16)  # multiplies every layer's channel count (0.25 for a quick model)
-    # koch: units of the sigmoid layer (4096 in the paper); face: last layer (5 in the tutorial)
-    out_dim: int = bounded(4096, ge=1, le=MAX_DIM)
+    # koch: units of the sigmoid layer (4096 in the paper); face: last layer (5 in the tutorial);
+    # conv4: linear projection, 0: none (the flattened 64-d features at 28x28), as for torchvision/timm towers
+    out_dim: int = bounded(4096, ge=0, le=MAX_DIM)
     dropout: float = bounded(0.2, ge=0, lt=1)  # face: Dropout2d after each conv block
     channels: int = bounded(1, ge=1, le=3)
     image_size: list[int] = bounded(default_factory=lambda: [105, 105], ge=1, le=MAX_IMAGE_SIDE)
@@ -29,11 +32,13 @@ class CNNConfig(ImageTowerConfig):
     def check(self) -> None:
         """Refuse sizes whose activations or projection would not fit in memory, before allocating anything."""
         super().check()
+        if self.out_dim == 0 and self.arch != "conv4":
+            raise ConfigError(f"out_dim: expected an integer in [1, {MAX_DIM}] for arch {self.arch!r}, got 0")
         with torch.device("meta"):  # shapes only: no memory is allocated
             x = torch.zeros(1, self.channels, *self.image_size)  # (1, C, H, W)
             largest = x.numel()
             try:
-                for layer in _koch(self) if self.arch == "koch" else _face(self):
+                for layer in _ARCHS[self.arch](self):
                     x = layer(x)
                     largest = max(largest, x.numel())
             except RuntimeError:
@@ -43,7 +48,7 @@ class CNNConfig(ImageTowerConfig):
             raise ConfigError(
                 f"{size} needs {largest} activations per image in one layer; expected at most {MAX_TABLE}"
             )
-        if x.shape[1] * self.out_dim > MAX_TABLE:
+        if x.shape[1] * (self.out_dim or 1) > MAX_TABLE:
             raise ConfigError(
                 f"{size} gives {x.shape[1]} features per image, a projection of {x.shape[1]} x {self.out_dim} "
                 f"weights; expected at most {MAX_TABLE} (reduce image_size, width or out_dim)"
@@ -61,6 +66,14 @@ def _koch(c: CNNConfig) -> nn.Sequential:
     )  # fmt: skip
 
 
+def _conv4(c: CNNConfig) -> nn.Sequential:
+    w = max(1, round(64 * c.width))
+    blocks: list[nn.Module] = []
+    for cin in (c.channels, w, w, w):  # 3x3 conv, batch norm, ReLU, 2x2 max-pool: 28x28 -> 14 -> 7 -> 3 -> 1
+        blocks += [nn.Conv2d(cin, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+    return nn.Sequential(*blocks, nn.Flatten())
+
+
 def _face(c: CNNConfig) -> nn.Sequential:
     w = lambda n: max(1, round(n * c.width))  # noqa: E731
     layers: list[nn.Module] = []
@@ -75,15 +88,20 @@ def _face(c: CNNConfig) -> nn.Sequential:
     return nn.Sequential(*layers, nn.Flatten())
 
 
+_ARCHS = {"koch": _koch, "face": _face, "conv4": _conv4}  # arch name -> its feature extractor
+
+
 @TOWERS.register("cnn")
 class CNNTower(ImageTower):
     """A convnet for small grayscale images.
 
     ``arch: koch`` is the siamese convnet of Koch et al. 2015 for 105x105 Omniglot characters: conv
     64@10x10, 128@7x7, 128@4x4 with max-pooling, 256@4x4, then a sigmoid layer of ``out_dim`` (4096)
-    units. ``arch: face`` is the PyTorch face-similarity tutorial's net for 100x100 faces: three
-    reflection-padded 3x3 conv blocks with ReLU, BatchNorm and dropout, then 500-500-``out_dim`` fully
-    connected layers. ``width`` scales every layer; ``image_size`` may differ from the papers'.
+    units. ``arch: conv4`` is Snell et al.'s (2017) prototypical-network embedding for 28x28 characters:
+    four blocks of 64 3x3 filters, batch norm, ReLU and 2x2 max-pooling, flattened (64-d at 28x28), then a
+    linear projection to ``out_dim`` unless it is 0. ``arch: face`` is the PyTorch face-similarity tutorial's
+    net for 100x100 faces: three reflection-padded 3x3 conv blocks with ReLU, BatchNorm and dropout, then
+    500-500-``out_dim`` fully connected layers. ``width`` scales every layer; ``image_size`` may differ from the papers'.
 
     Example:
         >>> tower = CNNTower(CNNConfig(name="cnn", width=0.25, out_dim=32, image_size=[72, 72]))
@@ -97,16 +115,19 @@ class CNNTower(ImageTower):
 
     def __init__(self, config: CNNConfig) -> None:
         super().__init__(config)
-        self.features = _koch(config) if config.arch == "koch" else _face(config)
+        self.features = _ARCHS[config.arch](config)
         try:
             with torch.no_grad():
                 flat = self.features(torch.zeros(1, config.channels, *config.image_size)).shape[1]
         except RuntimeError:
-            smallest = "65x65" if config.arch == "koch" else "2x2"
+            smallest = {"koch": "65x65", "face": "2x2", "conv4": "16x16"}[config.arch]
             raise ConfigError(
                 f"image_size {config.image_size} is too small for arch {config.arch!r} (at least {smallest})"
             ) from None
-        if config.arch == "koch":
+        self._out_dim = config.out_dim or flat
+        if config.arch == "conv4":
+            self.fc: nn.Module = nn.Linear(flat, config.out_dim) if config.out_dim else nn.Identity()
+        elif config.arch == "koch":
             self.fc = nn.Sequential(nn.Linear(flat, config.out_dim), nn.Sigmoid())
         else:
             hidden = max(1, round(500 * config.width))
@@ -118,7 +139,7 @@ class CNNTower(ImageTower):
 
     @property
     def out_dim(self) -> int:
-        return self.config.out_dim
+        return self._out_dim
 
     def forward(self, batch: Batch) -> torch.Tensor:
         return self.fc(self.features(batch["pixel_values"]))  # (B, C, H, W) -> (B, out_dim)

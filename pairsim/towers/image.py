@@ -6,11 +6,13 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torchvision.transforms import v2
 
 from pairsim.config import MAX_IMAGE_SIDE, bounded
 from pairsim.images import load_image
+from pairsim.towers.augment import AugmentConfig, Augmenter
 from pairsim.towers.base import Batch, Features, Tower, TowerConfig
 
 
@@ -23,6 +25,7 @@ class ImageTowerConfig(TowerConfig):
     image_size: list[int] = bounded(default_factory=lambda: [224, 224], ge=1, le=MAX_IMAGE_SIDE)
     mean: list[float] = bounded(default_factory=lambda: [0.485, 0.456, 0.406])  # per channel
     std: list[float] = bounded(default_factory=lambda: [0.229, 0.224, 0.225], gt=0)  # per channel
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)  # training images only
 
     def check(self) -> None:
         from pairsim.errors import ConfigError
@@ -33,6 +36,7 @@ class ImageTowerConfig(TowerConfig):
             raise ConfigError(f"image_size: expected [height, width], got {self.image_size}")
         if len(self.mean) != self.channels or len(self.std) != self.channels:
             raise ConfigError(f"mean and std need {self.channels} values each (one per channel)")
+        self.augment.check()
 
 
 class ImageTower(Tower):
@@ -51,9 +55,20 @@ class ImageTower(Tower):
             ]
         )
 
-    def featurize(self, items: Sequence[Any]) -> list[Features]:
+        self._augment = Augmenter(config.augment) if config.augment.enabled else None
+
+    @property
+    def augments(self) -> bool:  # type: ignore[override]
+        return self._augment is not None
+
+    def featurize(
+        self, items: Sequence[Any], *, train: bool = False, rng: Sequence[np.random.Generator] | None = None
+    ) -> list[Features]:
         mode = "L" if self.config.channels == 1 else "RGB"
-        return [{"pixel_values": self._transform(load_image(item, mode=mode))} for item in items]  # (C, H, W)
+        images = [load_image(item, mode=mode) for item in items]  # DataError naming an unreadable file
+        if train and rng is not None and self._augment is not None:
+            images = [self._augment(image, gen) for image, gen in zip(images, rng, strict=True)]
+        return [{"pixel_values": self._transform(image)} for image in images]  # (C, H, W)
 
     def collate(self, features: Sequence[Features]) -> Batch:
         return {"pixel_values": torch.stack([f["pixel_values"] for f in features])}  # (B, C, H, W)

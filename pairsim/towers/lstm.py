@@ -16,7 +16,7 @@ from pairsim.config import MAX_DIM, MAX_LENGTH, MAX_TABLE, MAX_VOCAB, bounded
 from pairsim.errors import ConfigError
 from pairsim.text.glove import read_glove
 from pairsim.text.word_tokenizer import WordTokenizer
-from pairsim.towers.base import TOWERS, Batch, Features, Tower, TowerConfig
+from pairsim.towers.base import TOWERS, Batch, Features, TextTower, TowerConfig
 from pairsim.towers.weights import projection
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class LSTMConfig(TowerConfig):
 
 
 @TOWERS.register("lstm")
-class LSTMTower(Tower):
+class LSTMTower(TextTower):
     """Words -> embeddings -> (bi)LSTM -> pooled vector.
 
     The vocabulary is fitted on training text by :meth:`adapt` and saved next to the weights
@@ -63,7 +63,6 @@ class LSTMTower(Tower):
     """
 
     Config = LSTMConfig
-    modality = "text"
 
     def __init__(self, config: LSTMConfig) -> None:
         super().__init__(config)
@@ -119,8 +118,8 @@ class LSTMTower(Tower):
             )
         self.tokenizer = tokenizer
 
-    def featurize(self, items: Sequence[Any]) -> list[Features]:
-        return [{"input_ids": self.tokenizer.encode(str(t), self.config.max_length)} for t in items]
+    def tokenize(self, texts: list[str]) -> list[Features]:
+        return [{"input_ids": self.tokenizer.encode(t, self.config.max_length)} for t in texts]
 
     def collate(self, features: Sequence[Features]) -> Batch:
         ids = [torch.tensor(f["input_ids"], dtype=torch.long) for f in features]

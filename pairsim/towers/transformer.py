@@ -15,7 +15,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from pairsim.config import MAX_DIM, MAX_LENGTH, bounded
 from pairsim.errors import ConfigError, ModelFileError
-from pairsim.towers.base import TOWERS, Batch, Features, Tower, TowerConfig
+from pairsim.towers.base import TOWERS, Batch, Features, TextTower, TowerConfig
 from pairsim.towers.weights import projection
 
 TOKENIZER_DIR = "tokenizer"
@@ -81,7 +81,7 @@ def _resolved(config: TransformerConfig) -> TransformerConfig:
 
 
 @TOWERS.register("transformer")
-class TransformerTower(Tower):
+class TransformerTower(TextTower):
     """A Hugging Face encoder with mean / CLS / max pooling and an optional projection.
 
     Building reads only the encoder's config (``backbone_config``, kept inline in the saved model); the
@@ -96,7 +96,6 @@ class TransformerTower(Tower):
     """
 
     Config = TransformerConfig
-    modality = "text"
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__(_resolved(config))  # a resolved copy: building never mutates the caller's config
@@ -159,9 +158,9 @@ class TransformerTower(Tower):
         return self.tokenizer
 
     # -- preprocessing -------------------------------------------------------------------------------------
-    def featurize(self, items: Sequence[Any]) -> list[Features]:
-        enc = self._require_tokenizer()([str(t) for t in items], truncation=True, max_length=self.config.max_length)
-        return [{k: enc[k][i] for k in enc} for i in range(len(items))]
+    def tokenize(self, texts: list[str]) -> list[Features]:
+        enc = self._require_tokenizer()(texts, truncation=True, max_length=self.config.max_length)
+        return [{k: enc[k][i] for k in enc} for i in range(len(texts))]
 
     def collate(self, features: Sequence[Features]) -> Batch:
         return dict(self._require_tokenizer().pad(list(features), return_tensors="pt"))

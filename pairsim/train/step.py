@@ -1,4 +1,4 @@
-"""One training step's forward: a batch of the kind the loss asks for -> the loss value."""
+"""One training step's forward: a batch of the rows the loss consumes -> the loss value."""
 
 from __future__ import annotations
 
@@ -24,15 +24,9 @@ def to_device(batch: Any, device: torch.device) -> Any:
 
 
 class TrainStep(nn.Module):
-    """Model + loss in one module, so one ``forward`` (and one DistributedDataParallel wrapper) covers
-    every kind of batch.
-
-    Batches by the loss's ``input_kind``:
-
-    * pairs: ``(batch_a, batch_b, labels)`` -> ``loss(embed_a, embed_b, labels)``
-    * triplets: ``(anchor, positive, negative)`` -> anchors through side a, the others through side b
-    * classes: ``(batch, class_labels)`` -> ``loss(embed_a, class_labels)``
-    * aligned: ``(batch_a, batch_b)`` -> ``loss(embed_a, embed_b)``
+    """Model + loss in one module, so one ``forward`` (and one DistributedDataParallel wrapper) covers every
+    row shape: each slot of the batch goes through its side's tower, then the loss gets the embeddings and
+    the target (see :mod:`pairsim.data.pipeline`).
 
     Args:
         model: The pair model.
@@ -45,23 +39,14 @@ class TrainStep(nn.Module):
         self.loss = loss
 
     def forward(self, batch: tuple[Any, ...]) -> torch.Tensor:
-        kind = self.loss.input_kind
-        m = self.model
-        if kind == "pairs":
-            batch_a, batch_b, labels = batch
-            return self.loss(m.embed_a(batch_a), m.embed_b(batch_b), labels)
-        if kind == "triplets":
-            anchor, positive, negative = batch
-            return self.loss(m.embed_a(anchor), m.embed_b(positive), m.embed_b(negative))
-        if kind == "classes":
-            items, labels = batch
-            return self.loss(m.embed_a(items), labels)
-        batch_a, batch_b = batch
-        return self.loss(m.embed_a(batch_a), m.embed_b(batch_b))
+        sides, n, m = self.loss.consumes.sides, len(self.loss.consumes.sides), self.model
+        return self.loss(
+            *[(m.embed_a if s == "a" else m.embed_b)(x) for s, x in zip(sides, batch[:n], strict=True)], *batch[n:]
+        )
 
 
 def batch_size_of(batch: tuple[Any, ...]) -> int:
-    """Number of examples (pairs, triplets or items) in a batch."""
+    """Number of rows (pairs, triplets or items) in a batch."""
     first: Batch | torch.Tensor = batch[0]
     tensor = first if isinstance(first, torch.Tensor) else next(iter(first.values()))
     return int(tensor.shape[0])

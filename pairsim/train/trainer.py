@@ -16,7 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
-from pairsim.data import build_source, load_dataset
+from pairsim.data import Batches, build_source, load_dataset, side_inputs
 from pairsim.data.require import require_splits
 from pairsim.errors import ConfigError, ModelFileError, PairsimError
 from pairsim.evaluate import HEADLINE, evaluate_split, improved, primary_metric, save_eval_plots
@@ -26,7 +26,6 @@ from pairsim.model import PairModel
 from pairsim.recipe import Recipe
 from pairsim.safe_io import atomic_write_text, clean_leftovers, recover_dir, swap_dir
 from pairsim.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from pairsim.train.data import TrainBatches, training_inputs
 from pairsim.train.distributed import Runtime, setup, teardown
 from pairsim.train.step import TrainStep, batch_size_of, to_device
 
@@ -132,7 +131,7 @@ class Trainer:
         _seed_everything(r.train.seed)
         self.splits = load_dataset(r.data)
         require_splits(self.splits, r.data)  # an empty split is one error naming the setting, before any work
-        model = PairModel.from_config(r.model, adapt_on=training_inputs(self.splits.train))
+        model = PairModel.from_config(r.model, adapt_on=side_inputs(self.splits.train))
         self.model = model.to(rt.device)
         self.loss = LOSSES.get(r.loss.name)(r.loss, head=model.head).to(rt.device)
         self.step_module = TrainStep(self.model, self.loss)
@@ -141,13 +140,10 @@ class Trainer:
             self.runner = DistributedDataParallel(
                 self.step_module, device_ids=[rt.device.index] if rt.device.type == "cuda" else None
             )
-        self.batches = TrainBatches(
-            self.splits.train, self.loss.input_kind, model.tower_a, model.side_b,
+        self.batches = Batches(
+            self.splits.train, self.loss.consumes, (model.tower_a, model.side_b), r.sampler,
             batch_size=r.train.batch_size, seed=r.train.seed, rank=rt.rank, world_size=rt.world_size,
             num_workers=r.train.num_workers, pin_memory=rt.device.type == "cuda",
-            augment=getattr(r.data, "augment", None), pairs_per_epoch=r.train.pairs_per_epoch,
-            classes_per_batch=r.train.classes_per_batch, samples_per_class=r.train.samples_per_class,
-            target=self.loss.target,
         )  # fmt: skip
         per_epoch = self.batches.steps_per_epoch
         self.steps_per_epoch = min(per_epoch, r.train.steps_per_epoch) if r.train.steps_per_epoch else per_epoch
@@ -360,9 +356,13 @@ class Trainer:
             val, _ = evaluate_split(model, self.splits.val, self.recipe.eval, split="val", calibrate=True)
             model.config.threshold = val.get("threshold")
             model.save_pretrained(model_dir)
-        official = build_source(self.recipe.data).one_shot_runs() if self.recipe.eval.official_runs else None
         test, details = evaluate_split(
-            model, self.splits.test, self.recipe.eval, split="test", calibrate=False, official_runs=official
+            model,
+            self.splits.test,
+            self.recipe.eval,
+            split="test",
+            calibrate=False,
+            source=build_source(self.recipe.data),
         )
         metrics = {"best_epoch": self.state["best_epoch"], "best_val": self.state["best"], "test": test,
                    "history": self.state["history"], "steps": self.state["global_step"]}  # fmt: skip

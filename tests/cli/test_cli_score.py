@@ -133,8 +133,8 @@ def test_score_texts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     featurized: list[str] = []
-    real = LSTMTower.featurize
-    monkeypatch.setattr(LSTMTower, "featurize", lambda self, items: featurized.extend(items) or real(self, items))
+    real = LSTMTower.tokenize  # text towers tokenise in preprocess (featurize adds the training token cache)
+    monkeypatch.setattr(LSTMTower, "tokenize", lambda self, items: featurized.extend(items) or real(self, items))
     a = [texts[0], texts[2], texts[0], texts[0]]
     b = [texts[1], texts[3], texts[1], "a brand new question?"]
     result = cli("score", write_lines("a.txt", a), write_lines("b.txt", b), "--model", text_model_dir)

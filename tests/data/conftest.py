@@ -19,6 +19,7 @@ import torch
 
 from pairsim.data.sources import load_dataset
 from pairsim.data.types import CaptionImages, LabelledItems, PairTable, Splits
+from pairsim.images import load_image
 
 REPO = Path(__file__).resolve().parents[2]
 OMNIGLOT_SLICE = {"background_alphabets": ["Arcadian", "Armenian"], "evaluation_alphabets": ["Angelic"]}
@@ -96,7 +97,7 @@ class FakeTextTower:
         self.config = {"name": "fake_text"}
         self.calls = 0
 
-    def featurize(self, items: Sequence[str]) -> list[dict[str, Any]]:
+    def featurize(self, items: Sequence[str], train: bool = False, rng: Any = None) -> list[dict[str, Any]]:
         self.calls += len(items)
         return [{"x": len(t), "code": zlib.crc32(t.encode()) & 0x7FFFFFFF} for t in items]  # code: recognise texts
 
@@ -108,16 +109,17 @@ class FakeTextTower:
 
 
 class FakeImageTower:
-    """A stand-in image tower: ``featurize`` -> an 8x8 grayscale thumbnail tensor, ``collate`` stacks."""
+    """A stand-in image tower: ``featurize`` -> an 8x8 grayscale thumbnail tensor, ``collate`` stacks (no
+    augmentation: the real image towers' is tested in test_pipeline with a real tower)."""
 
     modality = "image"
 
     def __init__(self) -> None:
         self.config = {"name": "fake_image"}
 
-    def featurize(self, items: Sequence[Any]) -> list[dict[str, Any]]:
+    def featurize(self, items: Sequence[Any], train: bool = False, rng: Any = None) -> list[dict[str, Any]]:
         out = []
-        for img in items:
+        for img in map(load_image, items):
             small = np.asarray(img.convert("L").resize((8, 8)), dtype=np.float32) / 255.0  # (8, 8)
             out.append({"pixels": torch.from_numpy(small)})
         return out

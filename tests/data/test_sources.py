@@ -139,9 +139,8 @@ def test_build_source_gives_the_registered_class() -> None:
 
 
 @pytest.mark.parametrize("name", ["omniglot", "att_faces", "digits", "flickr8k", "image_folder", "captions"])
-def test_image_datasets_carry_an_augment_config(name: str) -> None:
+def test_augmentation_is_no_dataset_option(name: str) -> None:
+    """Augmentation is preprocessing, so it lives in the image tower's config (tests/towers/test_augment.py)."""
     base = {"image_folder": {"path": "x"}, "captions": {"path": "x", "captions": "y"}}.get(name, {})
-    config = from_dict(DatasetConfig, {"name": name, **base, "augment": {"enabled": True, "degrees": 5}})
-    assert config.augment.enabled is True and config.augment.degrees == 5.0
-    with pytest.raises(ConfigError, match=r"augment\.probability: expected a number in \[0, 1\], got 3\.0"):
-        from_dict(DatasetConfig, {"name": name, **base, "augment": {"probability": 3}})
+    with pytest.raises(ConfigError, match="unknown key 'augment'"):
+        from_dict(DatasetConfig, {"name": name, **base, "augment": {"enabled": True}})

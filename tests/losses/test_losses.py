@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -46,6 +45,9 @@ def _separated(name: str) -> tuple[tuple, tuple]:
     if name == "cosent":  # the more similar pair (target 5) scores higher; swapped: ordered the wrong way
         a, b = T([[1.0, 0.0], [1.0, 0.0]]), T([[1.0, 0.0], [0.0, 1.0]])  # cosines 1 and 0
         return (a, b, T([5.0, 0.0])), (a, b, T([0.0, 5.0]))
+    if name == "prototypical":  # support x0 (way 0), x2 (way 1); queries x1, x3 next to them; swapped: ways mixed
+        x = T([[0.0, 0.0], [0.0, 0.1], [5.0, 0.0], [5.0, 0.1]])
+        return (x, T([[0, 0], [0, 1], [1, 0], [1, 1]])), (x, T([[0, 0], [1, 1], [1, 0], [0, 1]]))
     if name == "ranking":  # label 1 = a ranks higher
         a, b = T([[2.0], [0.0]]), T([[0.0], [2.0]])
         return (a, b, T([1.0, 0.0])), (a, b, T([0.0, 1.0]))
@@ -59,6 +61,7 @@ LOSS_CASES: dict[str, dict[str, Any]] = {
     "contrastive": {"head": ("euclidean", {}), "config": {"margin": 2.0}, "dim": 4},
     "cosent": {"head": ("euclidean", {}), "config": {}, "dim": 4},
     "infonce": {"head": ("cosine", {}), "config": {}, "dim": 4},
+    "prototypical": {"head": ("euclidean", {}), "config": {}, "dim": 4},
     "ranking": {"head": ("cosine", {}), "config": {"margin": 10.0}, "dim": 1},
     "triplet": {"head": ("euclidean", {}), "config": {"margin": 10.0, "mining": "batch_hard"}, "dim": 4},
 }
@@ -76,15 +79,14 @@ def random_inputs(loss: Loss, dim: int, b: int = 6) -> tuple[torch.Tensor, ...]:
     def emb() -> torch.Tensor:
         return torch.randn(b, dim, generator=g).requires_grad_(True)
 
-    kind = loss.input_kind
-    if kind == "pairs":
-        return emb(), emb(), T([1.0, 0.0] * (b // 2))
-    if kind == "triplets":
-        return emb(), emb(), emb()
-    if kind == "classes":
-        return emb(), torch.arange(b) % 3
-    assert kind == "aligned"
-    return emb(), emb()
+    embeddings = tuple(emb() for _ in loss.consumes.sides)  # one (B, D) per slot of the row
+    target = {
+        "binary": T([1.0, 0.0] * (b // 2)),
+        "graded": T([3.0, 1.0, 0.0] * (b // 3)),
+        "class": torch.arange(b) % 3,
+        "episode": T([[0, 0], [1, 0], [2, 0], [0, 1], [1, 1], [2, 1]]),  # 3 ways: a support and a query each
+    }.get(loss.consumes.target)
+    return embeddings if target is None else (*embeddings, target)
 
 
 def test_every_loss_has_a_test_case() -> None:
@@ -168,7 +170,7 @@ def test_contrastive_with_weighted_l1_raises() -> None:
 # -- triplet -----------------------------------------------------------------------------------------------------
 def test_triplet_given_euclidean_by_hand() -> None:
     loss = loss_of("triplet", head_of("euclidean"), margin=1.0, mining="none")
-    assert loss.input_kind == "triplets"
+    assert loss.consumes.sides == ("a", "b", "b") and loss.consumes.sampler == "triplets"
     anchor = torch.zeros(2, 2)
     positive = T([[0.0, 0.5], [1.0, 0.0]])  # d_ap = 0.5, 1
     negative = T([[0.0, 1.0], [3.0, 0.0]])  # d_an = 1, 3
@@ -202,7 +204,7 @@ CLASSES = T([0, 0, 1, 1])
 @pytest.mark.parametrize(("mining", "expected"), [("batch_all", 1.3), ("batch_hard", 1.125), ("semi_hard", 0.75)])
 def test_triplet_mining_euclidean_by_hand(mining: str, expected: float) -> None:
     loss = loss_of("triplet", head_of("euclidean"), margin=1.0, mining=mining)
-    assert loss.input_kind == "classes"
+    assert loss.consumes.sides == ("a",) and loss.consumes.target == "class" and loss.consumes.sampler == "pk"
     x = POINTS_1D.clone().requires_grad_(True)
     value = loss(x, CLASSES)
     torch.testing.assert_close(value, T(expected))
@@ -344,15 +346,48 @@ def test_ranking_needs_one_score_per_input() -> None:
         loss(torch.zeros(2, 3), torch.zeros(2, 3), T([1.0, 0.0]))
 
 
-def test_input_kinds() -> None:
-    kinds: dict[str, Callable[[], Loss]] = {
-        "pairs": lambda: build_case("contrastive"),
-        "aligned": lambda: build_case("infonce"),
-        "classes": lambda: build_case("triplet"),
+def test_what_each_loss_consumes() -> None:
+    expected: dict[str, tuple[tuple[str, ...], str, str]] = {
+        "contrastive": (("a", "b"), "binary", "pairs"),
+        "bce": (("a", "b"), "binary", "pairs"),
+        "ranking": (("a", "b"), "binary", "pairs"),
+        "cosent": (("a", "b"), "graded", "pairs"),
+        "infonce": (("a", "b"), "none", "aligned"),
+        "triplet": (("a",), "class", "pk"),
+        "prototypical": (("a",), "episode", "episodes"),
     }
-    for kind, make in kinds.items():
-        assert make().input_kind == kind
-    assert build_case("bce").input_kind == "pairs" and build_case("ranking").input_kind == "pairs"
+    for name, (sides, target, sampler) in expected.items():
+        c = build_case(name).consumes
+        assert (c.sides, c.target, c.sampler) == (sides, target, sampler)
+
+
+# -- prototypical ---------------------------------------------------------------------------------------------------
+# Support way 0: (0, 0), (2, 0) -> prototype (1, 0); way 1: (0, 4), (0, 6) -> prototype (0, 5); one query (2, 1) of
+# way 0 (and one (1, 1) of way 0 for the euclidean case).
+SUPPORT = T([[0.0, 0.0], [2.0, 0.0], [0.0, 4.0], [0.0, 6.0]])
+EPISODE = T([[0, 0], [0, 0], [1, 0], [1, 0], [0, 1]])
+
+
+def test_prototypical_euclidean_by_hand() -> None:
+    loss = loss_of("prototypical", head_of("euclidean"))
+    x = torch.cat([SUPPORT, T([[1.0, 1.0]])]).requires_grad_(True)
+    # distances to the prototypes: 1 and sqrt(1 + 16); logits are minus the distances
+    expected = math.log(1 + math.exp(-(math.sqrt(17) - 1)))
+    value = loss(x, EPISODE)
+    torch.testing.assert_close(value, T(expected))
+    value.backward()
+    assert torch.isfinite(x.grad).all() and x.grad[:4].abs().sum() > 0  # support rows get gradients too
+
+
+def test_prototypical_cosine_by_hand() -> None:
+    loss = loss_of("prototypical", head_of("cosine"), scale=2.0)
+    x = torch.cat([SUPPORT, T([[2.0, 1.0]])])
+    # cosines of (2, 1) to (1, 0) and (0, 5): 2 / sqrt5 and 1 / sqrt5; logits = 2 * cosine
+    expected = math.log(1 + math.exp(-2 * (2 - 1) / math.sqrt(5)))
+    torch.testing.assert_close(loss(x, EPISODE), T(expected))
+    wrong = EPISODE.clone()
+    wrong[4, 0] = 1  # the same query called way 1: the loss rises
+    assert loss(x, wrong) > loss(x, EPISODE)
 
 
 # -- cosent ---------------------------------------------------------------------------------------------------------

@@ -70,6 +70,10 @@ def test_cnn_architectures(tower_config: Callable[..., dict[str, Any]]) -> None:
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in face.modules()) == 3
     assert sum(isinstance(m, torch.nn.Linear) for m in face.fc) == 3
     assert build({"name": "cnn", "width": 1.0, "out_dim": 8})._modules["features"][0].out_channels == 64
+    conv4 = build({"name": "cnn", "arch": "conv4", "image_size": [28, 28], "out_dim": 0})
+    assert sum(isinstance(m, torch.nn.MaxPool2d) for m in conv4.modules()) == 4  # Snell et al.: four blocks
+    assert conv4.out_dim == 64 and conv4(conv4.preprocess([np.zeros((105, 105))] * 2)).shape == (2, 64)
+    assert build({"name": "cnn", "arch": "conv4", "image_size": [28, 28], "out_dim": 16}).out_dim == 16
 
 
 def test_torchvision_classifier_is_replaced(tower_config: Callable[..., dict[str, Any]]) -> None:

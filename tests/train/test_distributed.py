@@ -166,14 +166,38 @@ def test_only_rank_zero_writes(runs: dict[str, Path]) -> None:
 
 
 # -- samplers: the ranks' batches of one step concatenate to the single process's batch ----------------------
-@pytest.mark.parametrize("n, batch", [(40, 8), (37, 8), (9, 4), (100, 10)])
-def test_index_batches_split_the_single_process_batches(n: int, batch: int) -> None:
-    from pairsim.data.batching import IndexBatchSampler
+class _Ids:
+    """A tower stand-in whose features are the item indices themselves."""
 
-    single = IndexBatchSampler(n, batch, drop_last=True, seed=3).batches()
-    ranks = [IndexBatchSampler(n, batch // WORLD, drop_last=True, seed=3, rank=r, world_size=WORLD).batches()
-             for r in range(WORLD)]  # fmt: skip
-    assert [[i for part in step for i in part] for step in zip(*ranks, strict=True)] == single
+    modality = None
+
+    def featurize(self, items: Any, train: bool = False, rng: Any = None) -> list[Any]:
+        return list(items)
+
+    def collate(self, features: Any) -> Any:
+        return features
+
+
+def _steps(split: Any, consumes: Any, batch: int, world: int) -> list[list[list[int]]]:
+    """Per step, each rank's rows (their slot-0 item indices)."""
+    from pairsim.data import Batches
+
+    ranks = [Batches(split, consumes, (_Ids(),) * 2, batch_size=batch, seed=3, rank=r, world_size=world).rows(0)
+             for r in range(world)]  # fmt: skip
+    return [[p.index[:, 0].tolist() for p in step] for step in zip(*ranks, strict=True)]
+
+
+@pytest.mark.parametrize("n, batch", [(40, 8), (37, 8), (9, 4), (100, 10)])
+def test_pair_batches_split_the_single_process_batches(n: int, batch: int) -> None:
+    from pairsim.data import Consumes, PairTable
+
+    table = PairTable(
+        a=[f"a{i}" for i in range(n)], b=[f"b{i}" for i in range(n)], labels=[float(i % 2) for i in range(n)]
+    )
+    consumes = Consumes(("a", "b"), "binary")
+    single = [s[0] for s in _steps(table, consumes, batch, 1)]
+    assert [[i for part in step for i in part] for step in _steps(table, consumes, batch, WORLD)] == single
+    assert len(single) == n // batch
 
 
 @pytest.mark.parametrize("images, captions, batch", [(800, 5, 64), (100, 5, 64), (30, 5, 16), (12, 3, 12)])
@@ -181,13 +205,14 @@ def test_caption_batches_split_the_single_process_batches(images: int, captions:
     """No image twice in a global step (a false negative once InfoNCE gathers the ranks' rows)."""
     import numpy as np
 
-    from pairsim.data.batching import CaptionBatchSampler
+    from pairsim.data import CaptionImages, Consumes
 
     caption_image = np.random.default_rng(0).permutation(np.repeat(np.arange(images), captions))
-    single = CaptionBatchSampler(caption_image, batch, seed=1).batches()
-    ranks = [CaptionBatchSampler(caption_image, batch // WORLD, seed=1, rank=r, world_size=WORLD).batches()
-             for r in range(WORLD)]  # fmt: skip
-    steps = [[i for part in step for i in part] for step in zip(*ranks, strict=True)]
+    data = CaptionImages(images=[f"{i}.jpg" for i in range(images)], image_ids=[str(i) for i in range(images)],
+                         captions=[f"c{c}" for c in range(len(caption_image))], caption_image=caption_image.tolist())  # fmt: skip
+    consumes = Consumes(("a", "b"), sampler="aligned")
+    single = [s[0] for s in _steps(data, consumes, batch, 1)]
+    steps = [[i for part in step for i in part] for step in _steps(data, consumes, batch, WORLD)]
     assert steps == single
     assert all(len(set(caption_image[s].tolist())) == len(s) == batch for s in steps)
 

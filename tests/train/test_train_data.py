@@ -9,25 +9,26 @@ from typing import Any
 import pytest
 import torch
 
-from pairsim.data import CaptionImages, LabelledItems, PairTable, load_dataset
+from pairsim.data import Batches, CaptionImages, Consumes, LabelledItems, PairTable, load_dataset, side_inputs
 from pairsim.errors import ConfigError
 from pairsim.model import PairModel
 from pairsim.recipe import Recipe
 from pairsim.train import step as step_module
-from pairsim.train.data import TrainBatches, training_inputs
 from pairsim.train.step import batch_size_of, to_device
 from pairsim.train.trainer import Trainer
 
 
 def test_training_inputs_of_each_kind_of_split() -> None:
     table = PairTable(a=["q1", "q2"], b=["r1", "r2"], labels=[1.0, 0.0])
-    assert training_inputs(table) == (["q1", "q2"], ["r1", "r2"])
+    assert side_inputs(table) == (["q1", "q2"], ["r1", "r2"])
     captions = CaptionImages(
         images=["i0.jpg", "i1.jpg"], image_ids=["i0", "i1"], captions=["c0", "c1", "c2"], caption_image=[0, 0, 1]
     )
-    assert training_inputs(captions) == (["c0", "c1", "c2"], ["i0.jpg", "i1.jpg"])
+    assert side_inputs(captions) == (["c0", "c1", "c2"], ["i0.jpg", "i1.jpg"])
+    captions.image_side = "a"  # images on side a: the vocabulary of side b is fitted on the captions
+    assert side_inputs(captions) == (["i0.jpg", "i1.jpg"], ["c0", "c1", "c2"])
     items = LabelledItems(items=["x", "y"], labels=[0, 1], modality="text")
-    assert training_inputs(items) == (["x", "y"], None)
+    assert side_inputs(items) == (["x", "y"], None)
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +51,9 @@ def tiny_cnn() -> PairModel:
     return PairModel.from_config({"tower": tower, "head": {"name": "euclidean"}})
 
 
-def _batches(split: Any, model: PairModel, **kwargs: Any) -> TrainBatches:
+def _batches(split: Any, model: PairModel, **kwargs: Any) -> Batches:
     options = {"batch_size": 8, "seed": 0, **kwargs}
-    return TrainBatches(split, "pairs", model.tower_a, model.side_b, **options)
+    return Batches(split, Consumes(("a", "b"), "binary"), (model.tower_a, model.side_b), **options)
 
 
 def _same(x: list[Any], y: list[Any]) -> bool:
@@ -97,11 +98,14 @@ def test_to_device_and_batch_size_of_nested_batches() -> None:
     "overrides, check",
     [
         (
-            ["loss={name: triplet, mining: none, margin: 0.5}"],  # (anchor, positive, negative) batches
+            ["loss={name: triplet, mining: none, margin: 0.5}", "sampler=null"],  # (anchor, positive, negative)
             lambda b: len(b) == 3 and all(x["pixel_values"].shape[0] == 8 for x in b),
         ),
         (
-            ["loss={name: triplet, mining: batch_hard}"],  # P x K class batches: 4 digits x 2 images
+            [
+                "loss={name: triplet, mining: batch_hard}",
+                "sampler={name: pk, classes_per_batch: 4, samples_per_class: 2}",
+            ],
             lambda b: len(b) == 2 and b[1].dtype == torch.long and b[1].shape == (8,) and len(set(b[1].tolist())) == 4,
         ),
         (
@@ -133,8 +137,6 @@ def test_every_kind_of_loss_input_trains(
         *overrides,
         "train.max_steps=2",
         "train.batch_size=8",
-        "train.classes_per_batch=4",
-        "train.samples_per_class=2",
         "train.eval_every_epoch=false",
     )
     metrics = Trainer(recipe, progress=False).run()

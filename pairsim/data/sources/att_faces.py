@@ -14,7 +14,6 @@ import dataclasses
 from pathlib import Path
 
 from pairsim.config import MAX_COUNT, bounded
-from pairsim.data.augment import AugmentConfig
 from pairsim.data.download import extract, fetch
 from pairsim.data.paths import missing_error
 from pairsim.data.sources.base import DATASETS, NamedDatasetConfig, Source
@@ -39,7 +38,6 @@ class AttFaces(Source["AttFaces.Config"]):
         val_subjects: list[str] | None = None  # held-out val subjects; None: draw val_count from the rest
         val_count: int = bounded(4, ge=0, le=MAX_COUNT)  # subjects drawn for val when val_subjects is None
         subjects: list[str] | None = None  # use only these subjects (None: all found)
-        augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)  # training images only
 
     folder = "att_faces"
     citation = "Samaria & Harter (1994), Parameterisation of a stochastic model for human face identification"

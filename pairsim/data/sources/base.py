@@ -98,6 +98,19 @@ class Source(Generic[C]):
         """The train/val/test splits."""
         raise NotImplementedError
 
+    def extra_metrics(self, model: Any, *, split: str, batch_size: int) -> dict[str, Any]:
+        """The dataset's own evaluation beyond the generic metrics (the hook evaluation calls); none by default.
+
+        Args:
+            model: The :class:`~pairsim.model.PairModel` being evaluated.
+            split: "val" or "test".
+            batch_size: Inputs per encoding batch.
+
+        Returns:
+            Extra metrics, named with a prefix of their own (e.g. ``official_accuracy``).
+        """
+        return {}
+
 
 def load_dataset(config: DatasetConfig | dict[str, Any]) -> Splits[Any]:
     """Load the splits of the dataset a config names.

@@ -13,9 +13,9 @@ from __future__ import annotations
 import csv
 import dataclasses
 from pathlib import Path
+from typing import Literal
 
 from pairsim.config import bounded
-from pairsim.data.augment import AugmentConfig
 from pairsim.data.sources.base import DATASETS, DatasetConfig, Source
 from pairsim.data.split import fraction_counts, partition
 from pairsim.data.types import CaptionImages, Splits
@@ -100,7 +100,7 @@ class Captions(Source["Captions.Config"]):
         val_fraction: float = bounded(0.1, ge=0, lt=1)  # share of images (with all their captions) for val
         test_fraction: float = bounded(0.1, ge=0, lt=1)  # share of images for test
         max_images: int | None = bounded(None, ge=1)  # use only the first this many images by file name (quick runs)
-        augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)  # training images only
+        image_side: Literal["a", "b"] = "b"  # the side holding the images (its tower must be an image tower)
 
     def root(self) -> Path:
         return Path(self.config.path).expanduser()
@@ -110,4 +110,5 @@ class Captions(Source["Captions.Config"]):
         rows = read_captions(Path(cfg.captions).expanduser(), cfg.image_column, cfg.caption_column)
         names = sorted({img for img, _ in rows})[: cfg.max_images]
         data = caption_images(self.root(), rows, names)
+        data.image_side = cfg.image_side
         return split_by_image(data, val=cfg.val_fraction, test=cfg.test_fraction, seed=cfg.seed, where=cfg.name)

@@ -19,7 +19,6 @@ from typing import Literal
 import numpy as np
 
 from pairsim.config import bounded
-from pairsim.data.augment import AugmentConfig
 from pairsim.data.sources.base import DATASETS, DatasetConfig, Source
 from pairsim.data.split import stratified_items
 from pairsim.data.types import LabelledItems, Splits
@@ -38,7 +37,6 @@ class Digits(Source["Digits.Config"]):
         test_fraction: float = bounded(0.15, ge=0, lt=1)  # split_by item: share of each digit's images for test
         val_classes: list[int] = bounded(default_factory=lambda: [6, 7], ge=0, le=9)  # split_by class: val digits
         test_classes: list[int] = bounded(default_factory=lambda: [8, 9], ge=0, le=9)  # split_by class: test digits
-        augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)  # training images only
 
     citation = "Alpaydin & Kaynak (1998), UCI Optical Recognition of Handwritten Digits (scikit-learn load_digits)"
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Literal
 
 from pairsim.config import bounded
-from pairsim.data.augment import AugmentConfig
 from pairsim.data.download import extract, fetch
 from pairsim.data.paths import require_files
 from pairsim.data.sources.base import DATASETS, NamedDatasetConfig, Source
@@ -52,7 +51,7 @@ class Flickr8k(Source["Flickr8k.Config"]):
         val_fraction: float = bounded(0.1, ge=0, lt=1)  # share of images for val (split: random)
         test_fraction: float = bounded(0.1, ge=0, lt=1)  # share of images for test (split: random)
         max_images: int | None = bounded(None, ge=1)  # use only the first this many images by file name (quick runs)
-        augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)  # training images only
+        image_side: Literal["a", "b"] = "b"  # the side holding the images (its tower must be an image tower)
 
     folder = "flickr8k"
     citation = "Hodosh, Young & Hockenmaier (2013), Framing image description as a ranking task, JAIR 47"
@@ -76,6 +75,7 @@ class Flickr8k(Source["Flickr8k.Config"]):
         rows = read_captions(root / "captions.txt")
         names = sorted({img for img, _ in rows})[: cfg.max_images]
         data = caption_images(root / "images", rows, names)
+        data.image_side = cfg.image_side
         if cfg.split == "random":
             return split_by_image(data, val=cfg.val_fraction, test=cfg.test_fraction, seed=cfg.seed, where=cfg.name)
         lists = []

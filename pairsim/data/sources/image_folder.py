@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Literal
 
 from pairsim.config import bounded
-from pairsim.data.augment import AugmentConfig
 from pairsim.data.sources.base import DATASETS, DatasetConfig, Source
 from pairsim.data.split import fraction_counts, partition, stratified_items
 from pairsim.data.types import LabelledItems, Splits
@@ -71,7 +70,6 @@ class ImageFolder(Source["ImageFolder.Config"]):
         val_fraction: float = bounded(0.1, ge=0, lt=1)  # share of classes (or of each class's images) for val
         test_fraction: float = bounded(0.1, ge=0, lt=1)  # share of classes (or of each class's images) for test
         extensions: list[str] = dataclasses.field(default_factory=lambda: list(IMAGE_EXTENSIONS))  # image files
-        augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)  # training images only
 
     def load(self) -> Splits[LabelledItems]:
         cfg = self.config

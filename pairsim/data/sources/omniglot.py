@@ -29,7 +29,6 @@ import numpy as np
 from PIL import Image
 
 from pairsim.config import bounded
-from pairsim.data.augment import AugmentConfig
 from pairsim.data.download import extract, fetch
 from pairsim.data.episodes import Episode
 from pairsim.data.paths import require_files
@@ -128,7 +127,6 @@ class Omniglot(Source["Omniglot.Config"]):
         background_alphabets: list[str] | None = None  # only these background alphabets (None: all 30)
         evaluation_alphabets: list[str] | None = None  # only these evaluation alphabets (None: all 20)
         drawers: int = bounded(20, ge=1, le=20)  # use the first this many of the 20 drawers of each character
-        augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)  # training images only
 
     folder = "omniglot"
     citation = (
@@ -222,6 +220,15 @@ class Omniglot(Source["Omniglot.Config"]):
         """The 20 official 20-way one-shot runs of Lake et al. (see :func:`one_shot_runs`)."""
         root = self.prepare()
         return one_shot_runs(root / "all_runs.zip")
+
+    def extra_metrics(self, model: Any, *, split: str, batch_size: int) -> dict[str, Any]:
+        """On the test split, when the official runs are on disk: ``official_*`` accuracy on the 20 runs."""
+        if split != "test" or not (self.root() / "all_runs.zip").is_file():
+            return {}
+        from pairsim.evaluate import episode_scores
+
+        scores = episode_scores(model, self.one_shot_runs(), batch_size)
+        return {f"official_{k}": v for k, v in scores.items()}
 
 
 def one_shot_runs(zip_path: Path) -> list[Episode]:

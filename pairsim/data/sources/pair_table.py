@@ -65,7 +65,7 @@ def table_rows(table: Any, cfg: PairTableSource.Config, path: Path) -> list[Pair
     rows = []
     for i in range(len(table)):
         a, b = columns[cfg.text_a][i], columns[cfg.text_b][i]
-        if a is None or b is None or (cfg.modality == "text" and (not str(a).strip() or not str(b).strip())):
+        if a is None or b is None or not str(a).strip() or not str(b).strip():
             if cfg.drop_empty:
                 continue
             raise DataError(f"{path}: row {i + 1}: empty {cfg.text_a!r} or {cfg.text_b!r}")
@@ -78,8 +78,11 @@ def table_rows(table: Any, cfg: PairTableSource.Config, path: Path) -> list[Pair
             label = float(score >= cfg.binarize_at)
         else:
             raise DataError(f"{path}: no label: set label to a column, or score and binarize_at")
+        side_b = cfg.modality_b or cfg.modality
         if cfg.modality == "image":  # image paths are relative to the table's folder
-            a, b = (str(p) if Path(p).is_absolute() else str(path.parent / p) for p in (a, b))
+            a = str(a) if Path(a).is_absolute() else str(path.parent / a)
+        if side_b == "image":
+            b = str(b) if Path(b).is_absolute() else str(path.parent / b)
         key_a, key_b = str(a), str(b)
         rows.append(PairRow(key_a=key_a, key_b=key_b, a=a, b=b, label=label, score=score))
     return rows
@@ -109,6 +112,7 @@ class PairTableSource(Source["PairTableSource.Config"]):
         score: str | None = None  # column of a graded score, kept for correlation metrics
         binarize_at: float | None = bounded(None)  # with label None: label = score >= binarize_at
         modality: Literal["text", "image"] = "text"  # what the item columns hold (texts or image paths)
+        modality_b: Literal["text", "image"] | None = None  # what the text_b column holds when it differs
         val_fraction: float = bounded(0.1, ge=0, lt=1)  # share of pairs carved for val when val_path is None
         test_fraction: float = bounded(0.1, ge=0, lt=1)  # share of pairs carved for test when test_path is None
         drop_empty: bool = True  # skip rows with an empty item, else raise
@@ -137,5 +141,5 @@ class PairTableSource(Source["PairTableSource.Config"]):
             where=f"pair_table {cfg.path}",
         )
         for _, table in splits.items():
-            table.modality = cfg.modality
+            table.modality, table.modality_b = cfg.modality, cfg.modality_b
         return splits

@@ -1,8 +1,9 @@
 """Image augmentation for training items: small random affine distortions (Koch et al. 2015).
 
-Applied to the decoded PIL image before the tower's ``featurize``, to training items only. The distortion of
-item ``i`` in epoch ``e`` is drawn from a generator seeded by ``(seed, e, i, side)``, so it does not depend
-on the worker that loads it and a resumed run sees the same images.
+Part of an image tower's preprocessing (its config's ``augment``): applied by ``featurize(..., train=True,
+rng=...)`` to the decoded image, training items only. The generator comes from the data pipeline, seeded by
+``(seed, epoch, batch, rank, slot)``, so the result does not depend on the worker that loads it and a resumed
+run sees the same images.
 
 Example:
     >>> from PIL import Image

@@ -1,4 +1,4 @@
-"""Tests of pairsim.data.augment: Koch-style affine distortions, seeded."""
+"""Tests of pairsim.towers.augment: Koch-style affine distortions, seeded."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pairsim.data.augment import AugmentConfig, Augmenter
 from pairsim.data.split import rng
 from pairsim.errors import ConfigError
 from pairsim.images import load_image
+from pairsim.towers.augment import AugmentConfig, Augmenter
 
 
 def glyph() -> Image.Image:
@@ -37,3 +37,14 @@ def test_bad_config() -> None:
         Augmenter(AugmentConfig(scale=[1.2, 0.8]))
     with pytest.raises(ConfigError, match=r"augment\.probability: expected a number in \[0, 1\], got 2\.0"):
         Augmenter(AugmentConfig(probability=2.0))
+
+
+@pytest.mark.parametrize("name", ["cnn", "torchvision", "timm"])
+def test_image_towers_carry_an_augment_config(name: str) -> None:
+    from pairsim.config import from_dict
+    from pairsim.towers import TowerConfig
+
+    config = from_dict(TowerConfig, {"name": name, "augment": {"enabled": True, "degrees": 5}})
+    assert config.augment.enabled is True and config.augment.degrees == 5.0
+    with pytest.raises(ConfigError, match=r"augment\.probability: expected a number in \[0, 1\], got 3\.0"):
+        from_dict(TowerConfig, {"name": name, "augment": {"probability": 3}})
