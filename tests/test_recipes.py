@@ -52,6 +52,8 @@ TINY: dict[str, list[str]] = {
         "model.tower.width=0.25",
     ],
     "digits_pairs": ["model.tower.width=0.25"],
+    "fashion_mnist_cnn": ["data.limit=200", "model.tower.width=0.25"],
+    "fashion_mnist_mlp": ["data.limit=200", "model.tower.hidden=[16]", "model.tower.out_dim=16"],
     "flickr8k_caption_image": [
         "data.max_images=30",
         *TINY_BERT,
@@ -75,6 +77,8 @@ TINY: dict[str, list[str]] = {
 HEADLINE = {
     "att_faces": "roc_auc",
     "digits_pairs": "roc_auc",
+    "fashion_mnist_cnn": "roc_auc",
+    "fashion_mnist_mlp": "roc_auc",
     "flickr8k_caption_image": "t2i_recall@1",
     "mrpc_minilm": "roc_auc",
     "omniglot_oneshot": "official_accuracy",  # official_runs: true, read from the real all_runs.zip

@@ -6,6 +6,7 @@ from pairsim.data.sources import (  # noqa: F401  (imported to register)
     digits,
     flickr8k,
     image_folder,
+    mnist,
     mrpc,
     omniglot,
     pair_table,
