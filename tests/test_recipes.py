@@ -54,6 +54,17 @@ TINY: dict[str, list[str]] = {
     "digits_pairs": ["model.tower.width=0.25"],
     "fashion_mnist_cnn": ["data.limit=200", "model.tower.width=0.25"],
     "fashion_mnist_mlp": ["data.limit=200", "model.tower.hidden=[16]", "model.tower.out_dim=16"],
+    "fnc1_title_body": [
+        "data.limit=60",
+        *TINY_BERT,
+        "model.tower.out_dim=16",
+        "model.tower_b.glove=null",
+        "model.tower_b.embed_dim=8",
+        "model.tower_b.hidden_dim=8",
+        "model.tower_b.max_length=50",
+        "model.tower_b.min_freq=1",
+        "model.tower_b.out_dim=16",
+    ],
     "flickr8k_caption_image": [
         "data.max_images=30",
         *TINY_BERT,
@@ -80,6 +91,7 @@ HEADLINE = {
     "fashion_mnist_cnn": "roc_auc",
     "fashion_mnist_mlp": "roc_auc",
     "flickr8k_caption_image": "t2i_recall@1",
+    "fnc1_title_body": "roc_auc",
     "mrpc_minilm": "roc_auc",
     "omniglot_oneshot": "official_accuracy",  # official_runs: true, read from the real all_runs.zip
     "quora_pairs": "roc_auc",

@@ -5,6 +5,7 @@ from pairsim.data.sources import (  # noqa: F401  (imported to register)
     captions,
     digits,
     flickr8k,
+    fnc1,
     image_folder,
     mnist,
     mrpc,
