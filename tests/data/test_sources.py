@@ -36,7 +36,13 @@ def small_config(name: str, data_dir: Path) -> dict[str, Any]:
         "fnc1": {"name": "fnc1", "limit": 3000},
         # MNIST is not on these machines; its files have Fashion-MNIST's layout, so read those in its place
         "mnist": {"name": "mnist", "path": str(data_dir / "fashion_mnist"), "split": "classes", "limit": 2000},
-        "fashion_mnist": {"name": "fashion_mnist", "split": "classes", "val_classes": [3, 4], "per_class": 40},
+        "fashion_mnist": {
+            "name": "fashion_mnist",
+            "split": "classes",
+            "val_classes": [3, 4],
+            "limit": 1000,
+            "per_class": 40,
+        },
         "image_folder": {"name": "image_folder", "path": str(data_dir / "att_faces"), "val_fraction": 0.1},
         "pair_table": {
             "name": "pair_table",
