@@ -69,18 +69,22 @@ def read_csv(path: Path, columns: Sequence[str]) -> list[dict[str, str]]:
     """The rows of a comma-separated file with a header (quoted fields may span lines).
 
     Raises:
-        DataError: The file is missing or lacks one of ``columns`` (the message lists the columns found).
+        DataError: The file is missing, is not UTF-8 CSV, or lacks one of ``columns`` (the message lists the
+            columns found).
     """
     if not path.is_file():
         raise DataError(f"fnc1: file not found: {path}")
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f)
-        found = reader.fieldnames or []
-        missing = [c for c in columns if c not in found]
-        if missing:
-            raise DataError(f"{path}: missing column {missing[0]!r}; expected {list(columns)}, found {list(found)}")
-        return list(reader)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            found = reader.fieldnames or []
+            missing = [c for c in columns if c not in found]
+            if missing:
+                raise DataError(f"{path}: missing column {missing[0]!r}; expected {list(columns)}, found {list(found)}")
+            return list(reader)
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"{path}: expected a UTF-8 CSV file with columns {list(columns)}: {err}") from None
 
 
 def read_bodies(path: Path) -> dict[str, str]:

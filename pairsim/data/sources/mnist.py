@@ -188,13 +188,10 @@ class IdxImages(Source[Any]):
         files = self._files(self.prepare())
         x_train, y_train = read_images_labels(files["train_images"], files["train_labels"], limit=cfg.limit)
         x_test, y_test = read_images_labels(files["test_images"], files["test_labels"], limit=cfg.limit)
-        keep_train, keep_test = first_per_class(y_train, cfg.per_class), first_per_class(y_test, cfg.per_class)
-        x_train, y_train, x_test, y_test = (
-            x_train[keep_train],
-            y_train[keep_train],
-            x_test[keep_test],
-            y_test[keep_test],
-        )
+        if cfg.per_class is not None:
+            keep_train, keep_test = first_per_class(y_train, cfg.per_class), first_per_class(y_test, cfg.per_class)
+            x_train, y_train = x_train[keep_train], y_train[keep_train]  # (N, H, W), (N,)
+            x_test, y_test = x_test[keep_test], y_test[keep_test]
         tr, va, te = split_indices(
             y_train.tolist(), y_test.tolist(), split=cfg.split, val_fraction=cfg.val_fraction,
             val_classes=cfg.val_classes, test_classes=cfg.test_classes, seed=cfg.seed, where=self.name,

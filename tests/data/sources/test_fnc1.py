@@ -115,6 +115,14 @@ def test_bad_files_are_one_line_naming_the_file(
     assert "\n" not in str(info.value) and str(root / file) in str(info.value)
 
 
+def test_a_file_that_is_not_utf8_csv_is_one_line(tmp_path: Path) -> None:
+    root = write_fnc1(tmp_path)
+    (root / "train_bodies.csv").write_bytes(b"Body ID,articleBody\n0,caf\xe9 \xff\n")  # Latin-1, not UTF-8
+    with pytest.raises(DataError, match=r"train_bodies.csv: expected a UTF-8 CSV file with columns") as info:
+        load_dataset({"name": "fnc1", "path": str(root)})
+    assert "\n" not in str(info.value)
+
+
 def test_a_missing_file_is_named_with_how_to_get_it(tmp_path: Path) -> None:
     root = write_fnc1(tmp_path)
     (root / "competition_test_bodies.csv").unlink()
