@@ -40,6 +40,7 @@ EFFICIENTNET_LITE0 = SHARED / "models" / "efficientnet_lite0" / "model.safetenso
 TINY_TOWER_CONFIGS: dict[str, dict[str, Any]] = {
     "cnn": {"name": "cnn", "arch": "koch", "width": 0.25, "out_dim": 8, "image_size": [72, 72]},
     "lstm": {"name": "lstm", "embed_dim": 8, "hidden_dim": 8},
+    "mlp": {"name": "mlp", "hidden": [8], "out_dim": 8, "image_size": [12, 12]},
     "timm": {"name": "timm", "model": "efficientnet_lite0", "out_dim": 8, "image_size": [64, 64]},
     "torchvision": {"name": "torchvision", "model": "resnet18", "out_dim": 8, "image_size": [64, 64]},
     "transformer": {"name": "transformer", "model": None, "out_dim": 8},

@@ -52,6 +52,19 @@ TINY: dict[str, list[str]] = {
         "model.tower.width=0.25",
     ],
     "digits_pairs": ["model.tower.width=0.25"],
+    "fashion_mnist_cnn": ["data.limit=200", "model.tower.width=0.25"],
+    "fashion_mnist_mlp": ["data.limit=200", "model.tower.hidden=[16]", "model.tower.out_dim=16"],
+    "fnc1_title_body": [
+        "data.limit=60",
+        *TINY_BERT,
+        "model.tower.out_dim=16",
+        "model.tower_b.glove=null",
+        "model.tower_b.embed_dim=8",
+        "model.tower_b.hidden_dim=8",
+        "model.tower_b.max_length=50",
+        "model.tower_b.min_freq=1",
+        "model.tower_b.out_dim=16",
+    ],
     "flickr8k_caption_image": [
         "data.max_images=30",
         *TINY_BERT,
@@ -83,7 +96,10 @@ TINY: dict[str, list[str]] = {
 HEADLINE = {
     "att_faces": "roc_auc",
     "digits_pairs": "roc_auc",
+    "fashion_mnist_cnn": "roc_auc",
+    "fashion_mnist_mlp": "roc_auc",
     "flickr8k_caption_image": "t2i_recall@1",
+    "fnc1_title_body": "roc_auc",
     "mrpc_minilm": "roc_auc",
     "omniglot_oneshot": "official_accuracy",  # the source's own metrics: the real all_runs.zip
     "omniglot_protonet": "official_accuracy",

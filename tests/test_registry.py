@@ -54,7 +54,7 @@ def test_unknown_name_lists_valid_names() -> None:
 @pytest.mark.parametrize(
     ("registry", "names"),
     [
-        (TOWERS, ["cnn", "lstm", "timm", "torchvision", "transformer"]),
+        (TOWERS, ["cnn", "lstm", "mlp", "timm", "torchvision", "transformer"]),
         (HEADS, ["cosine", "euclidean", "exp", "weighted_l1"]),
         (LOSSES, ["bce", "contrastive", "infonce", "ranking", "triplet"]),
     ],

@@ -18,7 +18,7 @@ from pairsim.towers.modality import check_modality
 
 def test_every_tower_declares_its_modality() -> None:
     assert {name: TOWERS.get(name).modality for name in TOWERS.names()} == {
-        "cnn": "image", "lstm": "text", "timm": "image", "torchvision": "image", "transformer": "text",
+        "cnn": "image", "lstm": "text", "mlp": "image", "timm": "image", "torchvision": "image", "transformer": "text",
     }  # fmt: skip
 
 
