@@ -122,6 +122,15 @@ class PairModel(nn.Module):
 
         return save_pretrained(self, directory, metrics=metrics)
 
+    def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
+        """Upload this model (``save_pretrained`` layout, card with metrics and plots) to the hub.
+
+        See :func:`pairsim.export.push.push_to_hub` for the keyword arguments. Returns the commit URL.
+        """
+        from pairsim.export.push import push_to_hub
+
+        return push_to_hub(self, repo_id, **kwargs)
+
     # -- towers ------------------------------------------------------------------------------------------------
     @property
     def tied(self) -> bool:

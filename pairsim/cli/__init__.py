@@ -10,10 +10,10 @@ import argparse
 import os
 import sys
 
-from pairsim.cli import encode, evaluate, gallery, score, train
+from pairsim.cli import encode, evaluate, export, gallery, push, score, serve, train
 from pairsim.errors import PairsimError
 
-COMMANDS = (train, evaluate, score, encode, gallery)
+COMMANDS = (train, evaluate, score, encode, gallery, export, push, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

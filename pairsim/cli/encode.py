@@ -16,6 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output file: .safetensors (key 'embeddings') or .npy")
     p.add_argument("--side", choices=["a", "b"], default="a", help="which tower encodes (untied models)")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: --model is an ONNX export")
     p.add_argument("--device", default="auto")
     p.set_defaults(run=run)
 
@@ -39,11 +40,11 @@ def save_embeddings(embeddings, path: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pairsim.cli.inputs import read_lines
-    from pairsim.model import PairModel
+    from pairsim.export.onnx_runtime import load_model
     from pairsim.train.distributed import pick_device
 
     items = read_lines(args.inputs)
-    model = PairModel.from_pretrained(args.model, device=str(pick_device(args.device)))
+    model = load_model(args.model, backend=args.backend, device=str(pick_device(args.device)))  # deploy hook
     encode = model.encode_a if args.side == "a" else model.encode_b
     out = Path(args.out)
     save_embeddings(encode(items, batch_size=args.batch_size), out)

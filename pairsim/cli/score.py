@@ -28,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k", type=int, default=0, help="rank every line of B for each line of A and keep the K best")
     p.add_argument("--out", help="write the TSV here instead of stdout")
     p.add_argument("--batch-size", type=int, default=64, help="inputs per encoding batch")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: --model is an ONNX export")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
     p.set_defaults(run=run)
 
@@ -86,7 +87,7 @@ def _top_k(model, a: torch.Tensor, b: torch.Tensor, k: int, f: TextIO, chunk: in
 
 def run(args: argparse.Namespace) -> int:
     from pairsim.cli.inputs import read_lines
-    from pairsim.model import PairModel
+    from pairsim.export.onnx_runtime import load_model
     from pairsim.train.distributed import pick_device
 
     items_a, items_b = read_lines(args.a), read_lines(args.b)
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
             f"{args.a} has {len(items_a)} lines but {args.b} has {len(items_b)}: pairwise scoring needs equal counts "
             "(or use --top-k to rank every line of B for each line of A)"
         )
-    model = PairModel.from_pretrained(args.model, device=str(pick_device(args.device)))
+    model = load_model(args.model, backend=args.backend, device=str(pick_device(args.device)))  # deploy hook
     a, ia = model.encode_unique(items_a, side="a", batch_size=args.batch_size)  # (Ua, D), (Na,): distinct lines once
     b, ib = model.encode_unique(items_b, side="b", batch_size=args.batch_size)  # (Ub, D), (Nb,)
     model.head.cpu()
