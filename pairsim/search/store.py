@@ -1,0 +1,51 @@
+"""Reading and writing a gallery file safely: one writer at a time, atomic replace.
+
+The file is the format ``pairsim enroll`` writes (safetensors ``embeddings`` + the identities in its
+metadata). Writers hold an exclusive ``flock`` on ``<gallery>.lock`` (one writer across threads and
+processes) and write a temporary file that replaces the gallery with ``os.replace`` only once complete:
+a crash mid-write leaves the previous gallery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import torch
+
+_THREAD_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def writer_lock(path: Path) -> Iterator[None]:
+    """Exclusive write access to the gallery at ``path`` (threads of this process, then other processes)."""
+    with _THREAD_LOCK, open(path.with_name(f".{path.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def read_gallery(path: Path) -> tuple[list[str], torch.Tensor]:
+    """Identity of each row and the ``(N, D)`` embeddings (as ``pairsim identify`` reads them)."""
+    from pairsim.cli.gallery import load_gallery
+
+    return load_gallery(path)
+
+
+def write_gallery(path: Path, names: Sequence[str], embeddings: torch.Tensor) -> None:
+    """Write the gallery to a temporary file beside ``path``, then atomically replace ``path`` (hold :func:`writer_lock`)."""
+    from safetensors.torch import save_file
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        save_file({"embeddings": embeddings.contiguous()}, tmp, metadata={"identities": json.dumps(list(names))})
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
