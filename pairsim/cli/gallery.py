@@ -93,7 +93,6 @@ def run_enroll(args: argparse.Namespace) -> int:
 
 
 def run_identify(args: argparse.Namespace) -> int:
-    import torch
 
     from pairsim.model import PairModel
     from pairsim.train.distributed import pick_device
@@ -105,21 +104,10 @@ def run_identify(args: argparse.Namespace) -> int:
         if missing:
             raise DataError(f"identify: probe file not found: {missing[0]} (use --text for text probes)")
     probes = model.encode_a(args.probes)  # (P, D)
-    model.head.cpu()
-    with torch.inference_mode():
-        sim = model.head.matrix(probes, rows)  # (P, N)
-    identities = sorted(set(names))
-    column = torch.tensor([identities.index(n) for n in names])
-    signed = sim if model.head.higher_is_similar else -sim
-    best = torch.full((len(args.probes), len(identities)), float("-inf")).scatter_reduce(
-        1, column.expand_as(signed), signed, reduce="amax"
-    )  # (P, identities): each identity's best example
-    value, who = best.max(dim=1)
+    from pairsim.search import Gallery  # deploy hook: exact search, FAISS for large galleries
+
+    matches = Gallery(names, rows, head=model.head, threshold=model.config.threshold).identify(probes)
     print("probe\tidentity\tscore")
-    for probe, v, w in zip(args.probes, value.tolist(), who.tolist(), strict=True):
-        score = v if model.head.higher_is_similar else -v
-        known = model.config.threshold is None or bool(
-            model.head.is_similar(torch.tensor(score), model.config.threshold)
-        )
-        print(f"{probe}\t{identities[w] if known else 'unknown'}\t{score:.6f}")
+    for probe, m in zip(args.probes, matches, strict=True):
+        print(f"{probe}\t{m.identity or 'unknown'}\t{m.score:.6f}")
     return 0
