@@ -18,7 +18,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: MODEL is an ONNX export")
     p.add_argument("--device", default="auto")
-    p.add_argument("--batch-window-ms", type=float, default=5.0, help="wait this long to merge concurrent requests")
+    p.add_argument(
+        "--batch-window-ms", type=float, default=0.0, help="extra wait to merge requests (0: merge what is queued)"
+    )
+    p.add_argument("--max-batch-items", type=int, default=64, help="inputs per merged model call (1: no batching)")
     p.add_argument("--max-upload-mb", type=float, default=10.0, help="largest accepted image upload")
     p.set_defaults(run=run)
 
@@ -38,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         ) from None
     model = load_model(args.model, backend=args.backend, device=str(pick_device(args.device)))
     app = create_app(model, gallery=args.gallery, batch_window_ms=args.batch_window_ms,
+                     max_batch_items=args.max_batch_items,
                      max_upload_bytes=int(args.max_upload_mb * 1024 * 1024))  # fmt: skip
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0

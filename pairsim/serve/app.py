@@ -44,12 +44,15 @@ class Service:
         model: A PairModel or OnnxPairModel.
         gallery: Gallery file (created by the first enroll if missing), or None.
         batch_window_ms: How long the batcher waits to merge concurrent requests.
+        max_batch_items: Inputs per merged model call at most (1: no batching).
     """
 
-    def __init__(self, model: Any, gallery: str | Path | None = None, *, batch_window_ms: float = 5.0) -> None:
+    def __init__(
+        self, model: Any, gallery: str | Path | None = None, *, batch_window_ms: float = 0.0, max_batch_items: int = 64
+    ) -> None:
         self.model = model
         model.head.cpu().eval()
-        self.batcher = Batcher(model, window_ms=batch_window_ms)
+        self.batcher = Batcher(model, window_ms=batch_window_ms, max_items=max_batch_items)
         self.gallery_path = Path(gallery) if gallery else None
         self._stamp: tuple[int, int] | None = None
         self.gallery: Gallery | None = self._read() if self.gallery_path else None
@@ -98,21 +101,22 @@ class Service:
         return result
 
 
-def create_app(model: Any, *, gallery: str | Path | None = None, batch_window_ms: float = 5.0,
-               max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:  # fmt: skip
+def create_app(model: Any, *, gallery: str | Path | None = None, batch_window_ms: float = 0.0,
+               max_batch_items: int = 64, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:  # fmt: skip
     """The FastAPI app serving ``model`` (and ``gallery``).
 
     Args:
         model: A PairModel (``PairModel.from_pretrained``) or an OnnxPairModel.
         gallery: A gallery file for identify / enroll (created on the first enroll), or None.
         batch_window_ms: Batching window for concurrent requests.
+        max_batch_items: Inputs per merged model call at most (1: no batching).
         max_upload_bytes: Largest accepted image upload.
 
     Example:
         >>> app = create_app(PairModel.from_pretrained("runs/faces/model"), gallery="staff.safetensors")  # doctest: +SKIP
         >>> uvicorn.run(app, host="127.0.0.1", port=8000)  # doctest: +SKIP
     """
-    service = Service(model, gallery, batch_window_ms=batch_window_ms)
+    service = Service(model, gallery, batch_window_ms=batch_window_ms, max_batch_items=max_batch_items)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,8 +1,10 @@
 """Micro-batching: concurrent encode requests are merged into one model call.
 
 Requests put their inputs on a queue and wait; one worker thread takes the first request, gathers
-whatever else arrives within ``window_ms`` (up to ``max_items`` inputs), encodes each side's inputs in one
-call and hands every request its rows. The model is only ever used by this thread.
+whatever else is queued or arrives within ``window_ms`` (up to ``max_items`` inputs), encodes each side's
+inputs in one call and hands every request its rows. The model is only ever used by this thread. With
+the default window of 0, requests that queue up while the model is busy form the next batch: on 2 CPU
+cores this took ``pairsim serve`` from 20 to 59 requests/s (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class Batcher:
         torch.Size([1, 384])
     """
 
-    def __init__(self, model: Any, *, window_ms: float = 5.0, max_items: int = 64) -> None:
+    def __init__(self, model: Any, *, window_ms: float = 0.0, max_items: int = 64) -> None:
         self.model = model
         self.window = window_ms / 1000
         self.max_items = max_items
