@@ -127,3 +127,13 @@ def test_onnx_backend_on_a_torch_model_dir_is_one_line(make_model, tmp_path: Pat
     assert code == 2
     err = capsys.readouterr().err
     assert "is not a pairsim ONNX export" in err and err.count("\n") == 1
+
+
+def test_an_unsupported_tower_is_named_in_one_line(make_model, tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setitem(UNSUPPORTED, "lstm", "needs an export-friendly LSTM graph")
+    make_model("lstm").save_pretrained(tmp_path / "model")
+    code = main(["export", str(tmp_path / "model"), "--format", "onnx", "--out", str(tmp_path / "onnx")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "tower 'lstm' is not supported (needs an export-friendly LSTM graph)" in err
+    assert not (tmp_path / "onnx").exists()

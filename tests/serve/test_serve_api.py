@@ -99,3 +99,16 @@ def test_enroll_identify_remove(text_model, tmp_path: Path) -> None:
     names, rows = read_gallery(gallery)  # what a restarted server (or pairsim identify) reads
     assert names == ["bob"] and rows.shape == (1, text_model.tower_a.out_dim)
     assert torch.allclose(rows, text_model.encode_b(["the cat sat on the mat"]), atol=1e-6)
+
+
+def test_serving_an_onnx_export_gives_the_same_scores(text_model, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    from pairsim.export.onnx import export_onnx
+    from pairsim.export.onnx_runtime import OnnxPairModel
+
+    export_onnx(text_model, tmp_path / "onnx")
+    with TestClient(create_app(OnnxPairModel.load(tmp_path / "onnx"))) as client:
+        body = client.post("/score", json={"a": TEXTS_A, "b": TEXTS_B}).json()
+    expected = text_model.score(TEXTS_A, TEXTS_B)  # (3,)
+    assert torch.allclose(torch.tensor(body["scores"]), expected, atol=1e-4)
+    assert body["same"] == text_model.is_similar(expected).tolist()
