@@ -37,6 +37,8 @@ async def read_fields(request: Request, *, max_upload_bytes: int = MAX_UPLOAD_BY
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "application/json":
         body = await request.body()
+        if len(body) > max_upload_bytes:
+            raise RequestError(413, f"JSON body of {len(body)} bytes is larger than {max_upload_bytes} bytes")
         if not body.strip():
             raise RequestError(400, 'empty body: expected a JSON object such as {"a": "text", "b": "text"}')
         try:

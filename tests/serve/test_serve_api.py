@@ -65,6 +65,7 @@ def test_bad_requests_get_4xx_json_naming_the_problem_and_the_server_keeps_servi
             (image.post("/score", files={"a": ("big.pgm", Path(faces[0]).read_bytes()), "b": ("b.pgm", b"P5")}), 413,
              "larger than 5000 bytes"),
             (image.post("/score", files={"a": ("empty.pgm", b""), "b": ("b.pgm", b"")}), 400, "is empty"),
+            (image.post("/score", json={"a": "x" * 6000, "b": "y"}), 413, "larger than 5000 bytes"),
         ]  # fmt: skip
         for response, status, message in cases:
             assert response.status_code == status, (message, response.text)
