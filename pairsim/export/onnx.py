@@ -94,6 +94,7 @@ def export_tower(tower: Tower, path: Path, *, opset: int = OPSET) -> list[str]:
     """
     check_exportable(tower)
     was_training = tower.training
+    device = next(tower.parameters()).device  # the graph is traced on the CPU; the tower goes back afterwards
     tower.eval()
     batch = {k: v.cpu() for k, v in tower.preprocess(sample_items(tower)).items()}
     graph = GRAPHS[tower.config.name](tower) if tower.config.name in GRAPHS else None
@@ -115,6 +116,7 @@ def export_tower(tower: Tower, path: Path, *, opset: int = OPSET) -> list[str]:
             )
     finally:
         tower.train(was_training)
+        tower.to(device)
     return names
 
 

@@ -101,6 +101,23 @@ class Service:
         return result
 
 
+def request_body(fields: dict[str, str]) -> dict[str, Any]:
+    """OpenAPI description of a JSON or multipart body with these fields (the endpoints parse it themselves)."""
+    text = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+    form = {"oneOf": [*text["oneOf"], {"type": "array", "items": {"type": "string", "format": "binary"}}]}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "object", "required": list(fields),
+                                                 "properties": {k: {**text, "description": d} for k, d in fields.items()}}},
+                "multipart/form-data": {"schema": {"type": "object", "required": list(fields),
+                                                   "properties": {k: {**form, "description": d} for k, d in fields.items()}}},
+            },
+        }
+    }  # fmt: skip
+
+
 def create_app(model: Any, *, gallery: str | Path | None = None, batch_window_ms: float = 0.0,
                max_batch_items: int = 64, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:  # fmt: skip
     """The FastAPI app serving ``model`` (and ``gallery``).
@@ -166,7 +183,7 @@ def create_app(model: Any, *, gallery: str | Path | None = None, batch_window_ms
             "gallery": None if g is None else {"identities": len(g.identities), "rows": len(g)},
         }  # fmt: skip
 
-    @app.post("/score")
+    @app.post("/score", openapi_extra=request_body({"a": "side-a inputs (texts or image files)", "b": "side-b inputs"}))
     async def score(request: Request) -> dict[str, Any]:
         """Fields ``a`` and ``b``: pair i is ``(a[i], b[i])``. Returns scores and same / different."""
         data = await fields(request)
@@ -185,7 +202,7 @@ def create_app(model: Any, *, gallery: str | Path | None = None, batch_window_ms
         return {"scores": scores.tolist(), "same": same, "threshold": threshold,
                 "higher_is_similar": model.head.higher_is_similar}  # fmt: skip
 
-    @app.post("/encode")
+    @app.post("/encode", openapi_extra=request_body({"items": "inputs of the chosen side"}))
     async def encode_items(request: Request, side: str = "a") -> dict[str, Any]:
         """Field ``items``; ``?side=a|b`` picks the tower. Returns ``(N, D)`` embeddings."""
         if side not in ("a", "b"):
@@ -194,7 +211,7 @@ def create_app(model: Any, *, gallery: str | Path | None = None, batch_window_ms
         embeddings = await run_in_threadpool(encode, side, items)
         return {"embeddings": embeddings.tolist(), "size": embeddings.shape[1]}
 
-    @app.post("/identify")
+    @app.post("/identify", openapi_extra=request_body({"items": "probes (side a)"}))
     async def identify(request: Request) -> dict[str, Any]:
         """Field ``items`` (probes): each one's best identity, or ``unknown`` past the threshold."""
         gallery = service.require_gallery()
@@ -205,7 +222,7 @@ def create_app(model: Any, *, gallery: str | Path | None = None, batch_window_ms
         return {"matches": [{"identity": m.identity or "unknown", "known": m.identity is not None,
                              "nearest": m.nearest, "score": m.score} for m in matches]}  # fmt: skip
 
-    @app.post("/enroll")
+    @app.post("/enroll", openapi_extra=request_body({"identity": "the name", "items": "examples (side b)"}))
     async def enroll(request: Request) -> dict[str, Any]:
         """Fields ``identity`` (a name) and ``items`` (examples): adds the identity, replacing earlier examples."""
         service.require_gallery()

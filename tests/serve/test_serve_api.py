@@ -27,7 +27,9 @@ def test_score_and_encode_texts_equal_the_model(text_model) -> None:
         assert torch.allclose(torch.tensor(emb["embeddings"]), text_model.encode_a(TEXTS_A), atol=1e-5)
         info = client.get("/info").json()
         assert info["side_a"] == "text" and info["gallery"] is None and info["head"] == "cosine"
-        assert client.get("/openapi.json").status_code == 200
+        spec = client.get("/openapi.json").json()
+        body = spec["paths"]["/score"]["post"]["requestBody"]["content"]
+        assert set(body["application/json"]["schema"]["properties"]) == {"a", "b"}
 
 
 def test_score_uploaded_images_equal_the_model(image_model, faces: list[str]) -> None:
