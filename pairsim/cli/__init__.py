@@ -10,10 +10,10 @@ import argparse
 import os
 import sys
 
-from pairsim.cli import encode, evaluate, export, gallery, push, score, serve, train
+from pairsim.cli import encode, evaluate, export, gallery, push, score, serve, train, unenroll
 from pairsim.errors import PairsimError
 
-COMMANDS = (train, evaluate, score, encode, gallery, export, push, serve)
+COMMANDS = (train, evaluate, score, encode, gallery, unenroll, export, push, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

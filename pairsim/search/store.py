@@ -39,13 +39,27 @@ def read_gallery(path: Path) -> tuple[list[str], torch.Tensor]:
     return load_gallery(path)
 
 
+def read_metadata(path: Path) -> dict[str, str]:
+    """The gallery file's safetensors metadata (empty when the file does not exist or has none)."""
+    from safetensors import safe_open
+
+    if not path.is_file():
+        return {}
+    with safe_open(path, framework="pt") as f:
+        return dict(f.metadata() or {})
+
+
 def write_gallery(path: Path, names: Sequence[str], embeddings: torch.Tensor) -> None:
-    """Write the gallery to a temporary file beside ``path``, then atomically replace ``path`` (hold :func:`writer_lock`)."""
+    """Write the gallery to a temporary file beside ``path``, then atomically replace ``path`` (hold :func:`writer_lock`).
+
+    Metadata other than the identities (e.g. the model's fingerprint) is carried over from the current file.
+    """
     from safetensors.torch import save_file
 
+    metadata = {**read_metadata(path), "identities": json.dumps(list(names))}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        save_file({"embeddings": embeddings.contiguous()}, tmp, metadata={"identities": json.dumps(list(names))})
+        save_file({"embeddings": embeddings.contiguous()}, tmp, metadata=metadata)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

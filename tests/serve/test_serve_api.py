@@ -115,3 +115,34 @@ def test_serving_an_onnx_export_gives_the_same_scores(text_model, tmp_path: Path
     expected = text_model.score(TEXTS_A, TEXTS_B)  # (3,)
     assert torch.allclose(torch.tensor(body["scores"]), expected, atol=1e-4)
     assert body["same"] == text_model.is_similar(expected).tolist()
+
+
+def test_images_enrolled_by_upload_are_identified(image_model, faces: list[str], tmp_path: Path) -> None:
+    def upload(*paths: str) -> list[tuple[str, tuple[str, bytes]]]:
+        return [("items", (Path(p).name, Path(p).read_bytes())) for p in paths]
+
+    with TestClient(create_app(image_model, gallery=tmp_path / "faces.safetensors")) as client:
+        for person, shots in (("s1", faces[0:2]), ("s2", faces[2:4])):
+            r = client.post("/enroll", data={"identity": person}, files=upload(*shots))
+            assert r.status_code == 200 and r.json()["examples"] == 2
+        matches = client.post("/identify", files=upload(faces[1], faces[2])).json()["matches"]
+    assert [m["identity"] for m in matches] == ["s1", "s2"]  # an enrolled image is at distance 0 from itself
+    assert all(m["score"] == pytest.approx(0.0, abs=1e-3) for m in matches)
+
+
+def test_cli_serve_builds_the_app_from_its_arguments(
+    text_model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    from pairsim.cli import main
+
+    text_model.save_pretrained(tmp_path / "model")
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(app=app, **kwargs))
+    code = main(["serve", str(tmp_path / "model"), "--gallery", str(tmp_path / "g.safetensors"), "--port", "8123",
+                 "--device", "cpu"])  # fmt: skip
+    assert code == 0 and seen["host"] == "127.0.0.1" and seen["port"] == 8123
+    with TestClient(seen["app"]) as client:
+        assert client.get("/info").json()["gallery"] == {"identities": 0, "rows": 0}
+        assert client.post("/score", json={"a": "x", "b": "x"}).json()["same"] == [True]

@@ -1,0 +1,50 @@
+"""Gallery files: pairsim unenroll removes identities without re-encoding; writes keep other metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from pairsim.cli import main
+from pairsim.search.store import read_gallery, write_gallery
+
+
+def make_gallery(path: Path) -> torch.Tensor:
+    rows = torch.arange(12, dtype=torch.float32).reshape(4, 3)  # (4, 3)
+    names = ["ann", "bob", "ann", "cy"]
+    save_file({"embeddings": rows}, path, metadata={"identities": json.dumps(names), "fingerprint": "abc123"})
+    return rows
+
+
+def test_unenroll_removes_rows_and_keeps_the_rest_and_the_metadata(tmp_path: Path) -> None:
+    path = tmp_path / "g.safetensors"
+    rows = make_gallery(path)
+    assert main(["unenroll", "ann", "--gallery", str(path)]) == 0
+    names, kept = read_gallery(path)
+    assert names == ["bob", "cy"] and torch.equal(kept, rows[[1, 3]])
+    with safe_open(path, framework="pt") as f:
+        assert f.metadata()["fingerprint"] == "abc123"  # e.g. the model's fingerprint survives
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_unenroll_of_an_unknown_identity_changes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "g.safetensors"
+    make_gallery(path)
+    before = path.read_bytes()
+    assert main(["unenroll", "bob", "zed", "--gallery", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "identity 'zed' is not in" in err and err.count("\n") == 1
+    assert path.read_bytes() == before
+    assert main(["unenroll", "x", "--gallery", str(tmp_path / "none.safetensors")]) == 2
+
+
+def test_write_gallery_creates_a_file_pairsim_identify_reads(tmp_path: Path) -> None:
+    path = tmp_path / "new.safetensors"
+    write_gallery(path, ["a", "b"], torch.eye(2))
+    names, rows = read_gallery(path)
+    assert names == ["a", "b"] and torch.equal(rows, torch.eye(2))
