@@ -27,6 +27,14 @@ def test_every_tower_exports_or_says_it_cannot(tower: str, make_model, real_item
         return
     export_onnx(model, tmp_path / "onnx")
     assert sorted(p.name for p in (tmp_path / "onnx").glob("*.onnx")) == ["tower_a.onnx"]  # tied: one graph
+    import onnx
+
+    graph = onnx.load(str(tmp_path / "onnx" / "tower_a.onnx")).graph
+    for value in [*graph.input, *graph.output]:  # the batch axis is symbolic; text inputs' sequence axis too
+        dims = value.type.tensor_type.shape.dim
+        assert dims[0].dim_param, value.name
+        if model.tower_a.modality == "text" and len(dims) == 2 and value.name != "embeddings":
+            assert dims[1].dim_param, value.name
     items = real_items(model.tower_a.modality)
     ours = OnnxPairModel.load(tmp_path / "onnx").encode_a(items, batch_size=5)  # (N, D); batches of mixed lengths
     reference = model.encode_a(items, batch_size=5)  # (N, D)
