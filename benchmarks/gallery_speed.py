@@ -1,7 +1,7 @@
 """Gallery identify latency and memory at 1k / 100k / 1M enrolled embeddings: brute force vs FAISS.
 
 Synthetic embeddings (seeded Gaussian, ``--dim`` wide, 10 rows per identity) and the cosine head, searched
-through :class:`pairsim.search.Gallery` with ``backend="exact"`` (chunked ``head.matrix``) and
+through :class:`pairsim.search.GalleryIndex` with ``backend="exact"`` (chunked ``head.matrix``) and
 ``backend="faiss"`` (flat inner-product index + head re-scoring). Per size: index build time, best and
 median latency of identifying a batch of probes and a single probe, the bytes each search keeps (the
 embedding table; FAISS keeps its own copy besides the table used for re-scoring), the process RSS after
@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from pairsim.heads import HEADS
-from pairsim.search import Gallery
+from pairsim.search import GalleryIndex
 
 
 def rss_mib() -> float:
@@ -73,7 +73,7 @@ def main() -> int:
         for backend in ("exact", "faiss"):
             base = rss_mib()
             t0 = time.perf_counter()
-            gallery = Gallery(names, table, head=head, backend=backend)  # type: ignore[arg-type]
+            gallery = GalleryIndex(names, table, head=head, backend=backend)  # type: ignore[arg-type]
             gallery.searcher()
             build_ms = (time.perf_counter() - t0) * 1000
             batch = timed(lambda gallery=gallery, probes=probes: gallery.identify(probes), args.repeats)

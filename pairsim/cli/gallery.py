@@ -104,9 +104,9 @@ def run_identify(args: argparse.Namespace) -> int:
         if missing:
             raise DataError(f"identify: probe file not found: {missing[0]} (use --text for text probes)")
     probes = model.encode_a(args.probes)  # (P, D)
-    from pairsim.search import Gallery  # deploy hook: exact search, FAISS for large galleries
+    from pairsim.search import GalleryIndex  # deploy hook: exact search, FAISS for large galleries
 
-    matches = Gallery(names, rows, head=model.head, threshold=model.config.threshold).identify(probes)
+    matches = GalleryIndex(names, rows, head=model.head, threshold=model.config.threshold).identify(probes)
     print("probe\tidentity\tscore")
     for probe, m in zip(args.probes, matches, strict=True):
         print(f"{probe}\t{m.identity or 'unknown'}\t{m.score:.6f}")

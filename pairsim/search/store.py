@@ -1,7 +1,7 @@
 """Reading and writing a gallery file safely: one writer at a time, atomic replace.
 
 The file is the format ``pairsim enroll`` writes (safetensors ``embeddings`` + the identities in its
-metadata). Writers hold an exclusive ``flock`` on ``<gallery>.lock`` (one writer across threads and
+metadata); rewriting a file keeps its other metadata (such as the fingerprint of the model that made it). Writers hold an exclusive ``flock`` on ``<gallery>.lock`` (one writer across threads and
 processes) and write a temporary file that replaces the gallery with ``os.replace`` only once complete:
 a crash mid-write leaves the previous gallery.
 """
@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch
 
+from pairsim.errors import ModelFileError
+
 _THREAD_LOCK = threading.Lock()
 
 
@@ -33,10 +35,24 @@ def writer_lock(path: Path) -> Iterator[None]:
 
 
 def read_gallery(path: Path) -> tuple[list[str], torch.Tensor]:
-    """Identity of each row and the ``(N, D)`` embeddings (as ``pairsim identify`` reads them)."""
-    from pairsim.cli.gallery import load_gallery
+    """Identity of each row and the ``(N, D)`` embeddings (the layout ``pairsim enroll`` writes).
 
-    return load_gallery(path)
+    Raises:
+        ModelFileError: The file is unreadable or its identities and embeddings do not match (one line).
+    """
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(path, framework="pt") as f:
+            names = json.loads((f.metadata() or {})["identities"])
+            rows = f.get_tensor("embeddings")
+    except (SafetensorError, OSError, KeyError, ValueError) as err:
+        raise ModelFileError(f"cannot read gallery {path}: {' '.join(str(err).split())}") from None
+    if not (isinstance(names, list) and all(isinstance(n, str) for n in names)) or rows.ndim != 2:
+        raise ModelFileError(f"cannot read gallery {path}: expected a list of identities and (N, D) embeddings")
+    if len(names) != rows.shape[0]:
+        raise ModelFileError(f"cannot read gallery {path}: {len(names)} identities for {rows.shape[0]} embeddings")
+    return names, rows.float()
 
 
 def read_metadata(path: Path) -> dict[str, str]:

@@ -29,7 +29,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from pairsim.errors import PairsimError
-from pairsim.search import Gallery
+from pairsim.search import GalleryIndex
 from pairsim.search.store import read_gallery, write_gallery, writer_lock
 from pairsim.serve.batching import Batcher
 from pairsim.serve.inputs import MAX_UPLOAD_BYTES, RequestError, read_fields, take
@@ -55,16 +55,16 @@ class Service:
         self.batcher = Batcher(model, window_ms=batch_window_ms, max_items=max_batch_items)
         self.gallery_path = Path(gallery) if gallery else None
         self._stamp: tuple[int, int] | None = None
-        self.gallery: Gallery | None = self._read() if self.gallery_path else None
+        self.gallery: GalleryIndex | None = self._read() if self.gallery_path else None
 
     def modality(self, side: str) -> str:
         return (self.model.tower_a if side == "a" else self.model.side_b).modality
 
-    def _empty(self) -> Gallery:
+    def _empty(self) -> GalleryIndex:
         dim = self.model.tower_a.out_dim
-        return Gallery([], torch.empty(0, dim), head=self.model.head, threshold=self.model.config.threshold)
+        return GalleryIndex([], torch.empty(0, dim), head=self.model.head, threshold=self.model.config.threshold)
 
-    def _read(self) -> Gallery:
+    def _read(self) -> GalleryIndex:
         assert self.gallery_path is not None
         if not self.gallery_path.is_file():
             self._stamp = None
@@ -72,14 +72,14 @@ class Service:
         names, rows = read_gallery(self.gallery_path)
         st = self.gallery_path.stat()
         self._stamp = (st.st_mtime_ns, st.st_size)
-        return Gallery(names, rows, head=self.model.head, threshold=self.model.config.threshold)
+        return GalleryIndex(names, rows, head=self.model.head, threshold=self.model.config.threshold)
 
-    def require_gallery(self) -> Gallery:
+    def require_gallery(self) -> GalleryIndex:
         if self.gallery is None:
             raise RequestError(404, "no gallery: start the server with --gallery FILE to identify and enroll")
         return self.gallery
 
-    def update_gallery(self, change: Any) -> Gallery:
+    def update_gallery(self, change: Any) -> GalleryIndex:
         """Apply ``change(gallery)`` to a copy under the writer lock, write it atomically, then serve it."""
         self.require_gallery()
         assert self.gallery_path is not None
@@ -90,7 +90,7 @@ class Service:
                 if (st.st_mtime_ns, st.st_size) != self._stamp:
                     current = self._read()
             assert current is not None
-            new = Gallery(
+            new = GalleryIndex(
                 list(current.names), current.embeddings, head=self.model.head, threshold=self.model.config.threshold
             )
             result = change(new)
@@ -233,7 +233,7 @@ def create_app(model: Any, *, gallery: str | Path | None = None, batch_window_ms
         identity = names[0].strip()
         items = take(data, "items", service.modality("b"), side="b")
 
-        def run() -> Gallery:
+        def run() -> GalleryIndex:
             rows = encode("b", items)  # (n, D): encoded outside the lock
             service.update_gallery(lambda g: g.add(identity, rows))
             assert service.gallery is not None

@@ -7,7 +7,7 @@ import torch
 
 from pairsim.errors import ConfigError, DataError
 from pairsim.heads import HEADS
-from pairsim.search import Gallery
+from pairsim.search import GalleryIndex
 
 faiss = pytest.importorskip("faiss", reason="the faiss extra is not installed: pip install 'pairsim[faiss]'")
 
@@ -28,8 +28,8 @@ def random_gallery(n: int = 3000, d: int = 16, people: int = 60, seed: int = 0) 
 def test_faiss_equals_brute_force(name: str) -> None:
     names, rows = random_gallery()
     probes = torch.randn(40, 16, generator=torch.Generator().manual_seed(1))  # (40, 16)
-    exact = Gallery(names, rows, head=head(name), backend="exact")
-    fast = Gallery(names, rows, head=head(name), backend="faiss")
+    exact = GalleryIndex(names, rows, head=head(name), backend="exact")
+    fast = GalleryIndex(names, rows, head=head(name), backend="faiss")
     assert fast.searcher().name == "faiss" and exact.searcher().name == "exact"
     s_exact, r_exact = exact.search(probes, k=5)  # (40, 5)
     s_fast, r_fast = fast.search(probes, k=5)
@@ -42,8 +42,8 @@ def test_faiss_equals_brute_force(name: str) -> None:
 
 def test_add_and_remove_keep_faiss_equal_to_brute_force() -> None:
     names, rows = random_gallery(n=600, people=30)
-    exact = Gallery(names, rows, head=head("cosine"), backend="exact")
-    fast = Gallery(names, rows, head=head("cosine"), backend="faiss")
+    exact = GalleryIndex(names, rows, head=head("cosine"), backend="exact")
+    fast = GalleryIndex(names, rows, head=head("cosine"), backend="faiss")
     fast.searcher()  # build the index first so the updates below go through it
     newcomer = torch.randn(3, 16, generator=torch.Generator().manual_seed(7))
     for g in (exact, fast):
@@ -63,19 +63,19 @@ def test_add_and_remove_keep_faiss_equal_to_brute_force() -> None:
 
 def test_auto_switches_to_faiss_past_the_threshold_and_stays_exact_for_other_heads() -> None:
     names, rows = random_gallery(n=100)
-    assert Gallery(names, rows, head=head("cosine"), faiss_min_rows=101).searcher().name == "exact"
-    g = Gallery(names, rows, head=head("cosine"), faiss_min_rows=100)
+    assert GalleryIndex(names, rows, head=head("cosine"), faiss_min_rows=101).searcher().name == "exact"
+    g = GalleryIndex(names, rows, head=head("cosine"), faiss_min_rows=100)
     assert g.searcher().name == "faiss"
     g.remove("p0")  # below the threshold again: brute force
     assert g.searcher().name == "exact"
-    assert Gallery(names, rows, head=head("weighted_l1"), faiss_min_rows=1).searcher().name == "exact"
+    assert GalleryIndex(names, rows, head=head("weighted_l1"), faiss_min_rows=1).searcher().name == "exact"
     with pytest.raises(ConfigError, match="no FAISS metric ranks like head 'weighted_l1'"):
-        Gallery(names, rows, head=head("weighted_l1"), backend="faiss").searcher()
+        GalleryIndex(names, rows, head=head("weighted_l1"), backend="faiss").searcher()
 
 
 def test_threshold_gives_unknown_in_the_heads_direction() -> None:
     rows = torch.tensor([[0.0, 0.0], [10.0, 0.0]])
-    g = Gallery(["near", "far"], rows, head=head("euclidean"), threshold=1.0)  # a distance: lower is similar
+    g = GalleryIndex(["near", "far"], rows, head=head("euclidean"), threshold=1.0)  # a distance: lower is similar
     near, lost = g.identify(torch.tensor([[0.5, 0.0], [5.0, 5.0]]))
     assert (near.identity, near.nearest) == ("near", "near") and near.score == pytest.approx(0.5)
     assert lost.identity is None and lost.nearest == "near" and lost.score == pytest.approx(50**0.5)

@@ -48,3 +48,16 @@ def test_write_gallery_creates_a_file_pairsim_identify_reads(tmp_path: Path) -> 
     write_gallery(path, ["a", "b"], torch.eye(2))
     names, rows = read_gallery(path)
     assert names == ["a", "b"] and torch.equal(rows, torch.eye(2))
+
+
+def test_a_corrupt_gallery_is_one_line(tmp_path: Path) -> None:
+    from pairsim.errors import ModelFileError
+
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelFileError, match="cannot read gallery"):
+        read_gallery(bad)
+    mismatched = tmp_path / "m.safetensors"
+    save_file({"embeddings": torch.ones(2, 3)}, mismatched, metadata={"identities": json.dumps(["a"])})
+    with pytest.raises(ModelFileError, match="1 identities for 2 embeddings"):
+        read_gallery(mismatched)

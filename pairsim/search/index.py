@@ -29,7 +29,7 @@ class Match:
     score: float  # in the head's units
 
 
-class Gallery:
+class GalleryIndex:
     """Identities and their ``(N, D)`` embeddings, searchable with the model's head.
 
     Args:
@@ -43,7 +43,7 @@ class Gallery:
     Example:
         >>> from pairsim.heads import HEADS
         >>> head = HEADS.get("cosine")(HEADS.get("cosine").Config(name="cosine"))
-        >>> g = Gallery(["ann", "bob"], torch.eye(2), head=head, threshold=0.5)
+        >>> g = GalleryIndex(["ann", "bob"], torch.eye(2), head=head, threshold=0.5)
         >>> g.identify(torch.tensor([[0.9, 0.1], [0.5, 0.5]]))[0].identity
         'ann'
     """
