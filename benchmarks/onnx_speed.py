@@ -43,7 +43,7 @@ def bench_onnx(args: argparse.Namespace, texts: list[str], splits: Any, load: Ca
     threads = torch.get_num_threads()
     work = Path(tempfile.mkdtemp(prefix="pairsim-onnx-bench-"))
     model = PairModel.from_config({"tower": {"name": "transformer", "model": str(args.model)}}).eval()
-    st = SentenceTransformer(str(args.model), device="cpu").eval()
+    st = SentenceTransformer(str(args.model), device="cpu", trust_remote_code=False).eval()
     t0 = time.perf_counter()
     export_onnx(model, work / "fp32")
     export_s = time.perf_counter() - t0

@@ -29,6 +29,7 @@ from torch import nn
 
 from pairsim.config import to_dict
 from pairsim.errors import ConfigError
+from pairsim.export.target import check_target, swap_in
 
 if TYPE_CHECKING:
     from pairsim.model import PairModel
@@ -147,7 +148,7 @@ def export_onnx(model: PairModel, out: str | Path, *, quantize: Literal["int8"] 
 
     Args:
         model: The pair model (tied: one graph; untied: two).
-        out: Output folder, created or replaced as a whole once everything is written.
+        out: Output folder: new, empty, or an earlier ONNX export (replaced whole once everything is written).
         quantize: ``"int8"`` for onnxruntime dynamic int8 quantization (CPU), or None for float32.
 
     Returns:
@@ -155,6 +156,7 @@ def export_onnx(model: PairModel, out: str | Path, *, quantize: Literal["int8"] 
 
     Raises:
         ConfigError: A tower cannot be exported, or an unknown ``quantize``.
+        DataError: ``out`` holds other files.
 
     Example:
         >>> export_onnx(PairModel.from_pretrained("runs/quora/model"), "runs/quora/onnx")  # doctest: +SKIP
@@ -164,7 +166,7 @@ def export_onnx(model: PairModel, out: str | Path, *, quantize: Literal["int8"] 
     for tower in model.distinct_towers:
         check_exportable(tower)
     target = Path(out).expanduser()
-    target.parent.mkdir(parents=True, exist_ok=True)
+    check_target(target, MANIFEST, "ONNX export")
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         sides: dict[str, dict[str, Any]] = {}
@@ -189,14 +191,7 @@ def export_onnx(model: PairModel, out: str | Path, *, quantize: Literal["int8"] 
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
         (tmp / HEAD_FILE).write_text(json.dumps(head_spec(model), indent=2))
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
+        swap_in(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

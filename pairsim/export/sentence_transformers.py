@@ -8,7 +8,6 @@ sentence-transformers version is installed writes the layout it reads back:
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from torch import nn
 
 from pairsim.errors import ConfigError
+from pairsim.export.target import check_target, swap_in
 
 if TYPE_CHECKING:
     from pairsim.model import PairModel
@@ -49,13 +49,14 @@ def export_sentence_transformers(model: PairModel, directory: str | Path) -> Pat
 
     Args:
         model: A tied pair model with a ``transformer`` tower (tokenizer loaded).
-        directory: Output directory (created; replaced as a whole if it exists).
+        directory: Output folder: new, empty, or an earlier sentence-transformers export (replaced whole).
 
     Returns:
         The directory.
 
     Raises:
         ConfigError: The model is untied or its tower is not a transformer.
+        DataError: ``directory`` holds other files.
 
     Example:
         >>> export_sentence_transformers(model, "out/st")  # doctest: +SKIP
@@ -69,7 +70,7 @@ def export_sentence_transformers(model: PairModel, directory: str | Path) -> Pat
     cfg = tower.config
     Transformer, Pooling, Dense, Normalize = _modules()
     target = Path(directory).expanduser()
-    target.parent.mkdir(parents=True, exist_ok=True)
+    check_target(target, "modules.json", "sentence-transformers export")
     with tempfile.TemporaryDirectory(prefix=".pairsim-st-", dir=target.parent) as tmp:
         encoder_dir = Path(tmp) / "encoder"
         tower.encoder.save_pretrained(encoder_dir)
@@ -83,12 +84,9 @@ def export_sentence_transformers(model: PairModel, directory: str | Path) -> Pat
             modules.append(dense)
         if cfg.normalize:
             modules.append(Normalize())
-        st = SentenceTransformer(
-            modules=modules, device="cpu", similarity_fn_name=SIMILARITY_FN.get(model.config.head.name)
-        )
+        similarity = SIMILARITY_FN.get(model.config.head.name)
+        st = SentenceTransformer(modules=modules, device="cpu", similarity_fn_name=similarity, trust_remote_code=False)
         out = Path(tmp) / "st"
         st.save(str(out), create_model_card=True)
-        if target.exists():
-            shutil.rmtree(target)
-        shutil.move(str(out), target)
+        swap_in(out, target)
     return target

@@ -145,3 +145,21 @@ def test_an_unsupported_tower_is_named_in_one_line(make_model, tmp_path: Path, c
     assert code == 2 and err.count("\n") == 1
     assert "tower 'lstm' is not supported (needs an export-friendly LSTM graph)" in err
     assert not (tmp_path / "onnx").exists()
+
+
+def test_export_replaces_an_earlier_export_but_never_other_files(make_model, tmp_path: Path, capsys) -> None:
+    make_model("transformer").save_pretrained(tmp_path / "model")
+    out = tmp_path / "onnx"
+    args = ["export", str(tmp_path / "model"), "--format", "onnx", "--out", str(out)]
+    assert main(args) == 0
+    first = (out / "tower_a.onnx").stat().st_mtime_ns
+    assert main(args) == 0  # an earlier export is replaced whole
+    assert (out / "tower_a.onnx").stat().st_mtime_ns >= first and (out / "head.json").is_file()
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "holiday.jpg").write_bytes(b"precious")
+    for fmt in ("onnx", "sentence-transformers"):
+        code = main(["export", str(tmp_path / "model"), "--format", fmt, "--out", str(other)])
+        assert code == 2 and "holds other files" in capsys.readouterr().err
+    assert [p.name for p in other.iterdir()] == ["holiday.jpg"]
+    assert (other / "holiday.jpg").read_bytes() == b"precious"

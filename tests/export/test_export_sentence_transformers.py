@@ -16,7 +16,7 @@ def test_minilm_round_trip_gives_the_same_embeddings(minilm_model, stsb_sentence
     from sentence_transformers import SentenceTransformer
 
     directory = export_sentence_transformers(minilm_model, tmp_path / "st")
-    st = SentenceTransformer(str(directory), device="cpu", local_files_only=True)
+    st = SentenceTransformer(str(directory), device="cpu", local_files_only=True, trust_remote_code=False)
     theirs = st.encode(stsb_sentences, convert_to_tensor=True, batch_size=8)  # (N, 384)
     ours = minilm_model.encode_a(stsb_sentences, batch_size=8)  # (N, 384)
     assert theirs.shape == ours.shape == (len(stsb_sentences), 384)
@@ -31,7 +31,7 @@ def test_projection_and_cls_pooling_survive_the_export(make_model, texts: list[s
     model = make_model("transformer", head="euclidean")
     model.tower_a.config.pooling = "cls"
     export_sentence_transformers(model, tmp_path / "st")
-    st = SentenceTransformer(str(tmp_path / "st"), device="cpu", local_files_only=True)
+    st = SentenceTransformer(str(tmp_path / "st"), device="cpu", local_files_only=True, trust_remote_code=False)
     theirs = st.encode(texts, convert_to_tensor=True).cpu()  # (4, 8)
     ours = model.encode_a(texts)  # (4, 8)
     assert theirs.shape == (4, 8)
@@ -54,5 +54,5 @@ def test_cli_export_sentence_transformers(make_model, texts: list[str], tmp_path
     model.save_pretrained(tmp_path / "model")
     code = main(["export", str(tmp_path / "model"), "--format", "sentence-transformers", "--out", str(tmp_path / "st")])
     assert code == 0
-    st = SentenceTransformer(str(tmp_path / "st"), device="cpu", local_files_only=True)
+    st = SentenceTransformer(str(tmp_path / "st"), device="cpu", local_files_only=True, trust_remote_code=False)
     assert torch.allclose(st.encode(texts, convert_to_tensor=True).cpu(), model.encode_a(texts), atol=1e-6, rtol=0)
