@@ -13,10 +13,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Embed one input (text or image path) per line.")  # fmt: skip
     p.add_argument("inputs", help="file with one input per line")
     p.add_argument("--model", required=True, help="saved model directory or hub id")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: --model is an ONNX export")
     p.add_argument("--out", required=True, help="output file: .safetensors (key 'embeddings') or .npy")
     p.add_argument("--side", choices=["a", "b"], default="a", help="which tower encodes (untied models)")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: --model is an ONNX export")
     p.add_argument("--device", default="auto")
     p.set_defaults(run=run)
 

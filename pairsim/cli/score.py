@@ -24,11 +24,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("a", help="file with one side-a input per line")
     p.add_argument("b", help="file with one side-b input per line")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: --model is an ONNX export")
     p.add_argument("--model", required=True, help="saved model directory or hub id")
     p.add_argument("--top-k", type=int, default=0, help="rank every line of B for each line of A and keep the K best")
     p.add_argument("--out", help="write the TSV here instead of stdout")
     p.add_argument("--batch-size", type=int, default=64, help="inputs per encoding batch")
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: --model is an ONNX export")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
     p.set_defaults(run=run)
 

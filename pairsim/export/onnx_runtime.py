@@ -44,11 +44,9 @@ class OnnxTower:
         self.modality = tower.modality
         self.config = tower.config
 
-    def item_key(self, item: Any) -> Any:
-        return self.tower.item_key(item)
-
-    def preprocess(self, items: Sequence[Any]) -> dict[str, torch.Tensor]:
-        return self.tower.preprocess(items)
+    def __getattr__(self, name: str) -> Any:
+        # the tower's own input handling (item_key, preprocess, input checks) applies unchanged
+        return getattr(self.tower, name)
 
     def __call__(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         feed = {name: batch[name].cpu().numpy() for name in self.input_names}
