@@ -14,12 +14,16 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pairsim.errors import DataError
+from pairsim.errors import DataError, PairsimError
 
 if TYPE_CHECKING:
     from pairsim.model import PairModel
 
 PLOTS_DIR = "plots"
+
+
+class PushError(PairsimError):
+    """The hub refused or could not be reached (one line: the repository and the hub's answer)."""
 
 
 def flatten_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -109,6 +113,9 @@ def push_to_hub(
     Returns:
         The URL of the commit.
 
+    Raises:
+        PushError: The hub could not be reached or refused the upload.
+
     Example:
         >>> model.push_to_hub("me/quora-duplicates", metrics={"test_auc": 0.91})  # doctest: +SKIP
     """
@@ -117,6 +124,9 @@ def push_to_hub(
     api = HfApi(token=token)
     with tempfile.TemporaryDirectory(prefix="pairsim-push-") as tmp:
         folder = stage(model, Path(tmp) / "model", metrics=metrics, plots=plots)
-        api.create_repo(repo_id, private=private, exist_ok=True)
-        info = api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=commit_message)
+        try:
+            api.create_repo(repo_id, private=private, exist_ok=True)
+            info = api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=commit_message)
+        except Exception as err:  # network, auth, a refused name: huggingface_hub raises many types
+            raise PushError(f"push to {repo_id!r} failed: {' '.join(str(err).split())[:300]}") from err
     return str(getattr(info, "commit_url", info))

@@ -77,3 +77,16 @@ def test_cli_push_takes_metrics_and_plots_of_the_run(make_model, fake_hub: dict[
 def test_cli_push_names_a_missing_model(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["push", str(tmp_path / "nope"), "me/x"]) == 2
     assert "is not a saved model directory" in capsys.readouterr().err
+
+
+def test_a_refused_upload_is_one_line(make_model, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
+    from huggingface_hub import HfApi
+
+    def refuse(self, repo_id: str, **kwargs: Any) -> None:
+        raise ConnectionError("hub unreachable\n(offline)")
+
+    monkeypatch.setattr(HfApi, "create_repo", refuse)
+    make_model("lstm").save_pretrained(tmp_path / "model")
+    assert main(["push", str(tmp_path / "model"), "me/x"]) == 2
+    err = capsys.readouterr().err
+    assert err == "pairsim: error: push to 'me/x' failed: hub unreachable (offline)\n"
