@@ -19,6 +19,10 @@ Three measurements (``--only encode train score`` picks some; all by default):
   encoded once, so cost should follow the distinct inputs, not the pairs; a row with all-distinct lines
   is the control.
 
+* **onnx** (``onnx_speed.py``): encode texts/s of the ONNX export (fp32 and int8) against PyTorch and
+  ``SentenceTransformer.encode`` on the same model in the same run, an image tower (EfficientNet-Lite0) the
+  same way, and with ``--onnx-quality`` int8's STS-B Spearman.
+
 Run from the repository root (about 5-8 minutes on 2 CPU cores)::
 
     PAIRSIM_DATA_DIR=../shared/data python benchmarks/speed.py --json benchmarks/results/speed.json
@@ -325,7 +329,8 @@ def bench_score(args: argparse.Namespace, sentences: list[str]) -> list[dict[str
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--only", nargs="*", choices=["encode", "train", "score"], default=["encode", "train", "score"])
+    p.add_argument("--only", nargs="*", choices=["encode", "train", "score", "onnx"],
+                   default=["encode", "train", "score", "onnx"])  # fmt: skip
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="sentence-transformers model directory")
     p.add_argument("--data-dir", default=os.environ.get("PAIRSIM_DATA_DIR"), help="folder holding stsbenchmark/")
     p.add_argument("--devices", nargs="*", default=["cpu", "cuda"], help="cuda is skipped where absent")
@@ -341,6 +346,8 @@ def main() -> int:
     p.add_argument("--score-pool", type=int, default=500)
     p.add_argument("--score-distinct", type=int, nargs="*", default=[1000], help="all-distinct control sizes")
     p.add_argument("--score-repeats", type=int, default=2, help="runs per case; the fastest is kept")
+    p.add_argument("--n-images", type=int, default=64, help="onnx: AT&T face images for the image-tower rows")
+    p.add_argument("--onnx-quality", action="store_true", help="onnx: STS-B test Spearman of PyTorch / fp32 / int8")
     p.add_argument("--json", help="write every figure here")
     args = p.parse_args()
     if args.threads:
@@ -366,6 +373,11 @@ def main() -> int:
         results["train"] = bench_train(args, splits)
     if "score" in args.only:
         results["score"] = bench_score(args, sentences)
+    if "onnx" in args.only:  # ONNX fp32 / int8 vs PyTorch vs SentenceTransformer.encode (benchmarks/onnx_speed.py)
+        sys.path.insert(0, str(Path(__file__).parent))
+        from onnx_speed import bench_onnx
+
+        results["onnx"] = bench_onnx(args, sentences[: args.n_texts], splits, load)
     results["env"]["load_at_end"] = load()
 
     print("\n| what | device | setting | pairsim best / median | ST best / median | ratio best / paired median |")

@@ -14,9 +14,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import hashlib
+import fcntl
 import json
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +27,6 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from pairsim.config import to_dict
 from pairsim.errors import DataError, ModelFileError
 from pairsim.safe_io import atomic_write
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
 FORMAT = "pairsim-gallery"
 VERSION = 1
+_THREAD_LOCK = threading.Lock()
 
 
 @dataclasses.dataclass
@@ -49,27 +52,9 @@ class Gallery:
         return sorted(set(self.names))
 
 
-def model_fingerprint(model: PairModel) -> str:
-    """A sha256 of what decides the embeddings: every tower's config and weights (not the head or threshold).
-
-    Two models give the same fingerprint exactly when their towers embed every input the same way, e.g. a
-    model re-saved with another decision threshold.
-    """
-    digest = hashlib.sha256()
-    towers = {"tower": to_dict(model.config.tower), "tower_b": model.config.tower_b and to_dict(model.config.tower_b)}
-    digest.update(json.dumps(towers, sort_keys=True, default=str).encode())
-    for key, tensor in sorted(model.state_dict().items()):
-        if not key.startswith(("tower_a.", "tower_b.")):
-            continue
-        t = tensor.detach().to("cpu").contiguous()
-        digest.update(f"{key}:{t.dtype}:{tuple(t.shape)}".encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
 def empty_gallery(model: PairModel) -> Gallery:
     """A gallery with no one in it yet, for ``model``."""
-    return Gallery(names=[], embeddings=torch.empty(0, model.tower_a.out_dim), fingerprint=model_fingerprint(model))
+    return Gallery(names=[], embeddings=torch.empty(0, model.tower_a.out_dim), fingerprint=model.fingerprint())
 
 
 def save_gallery(path: str | Path, gallery: Gallery) -> None:
@@ -90,12 +75,30 @@ def save_gallery(path: str | Path, gallery: Gallery) -> None:
     atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
+@contextlib.contextmanager
+def writer_lock(path: str | Path) -> Iterator[None]:
+    """Exclusive write access to the gallery at ``path``: threads of this process, then other processes
+    (``flock`` on ``.<name>.lock``). Hold it around read-modify-:func:`save_gallery` so no update is lost."""
+    path = Path(path)
+    with _THREAD_LOCK, open(path.with_name(f".{path.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _fail(path: Path, problem: str) -> ModelFileError:
     return ModelFileError(f"cannot read gallery {path}: {problem}")
 
 
-def read_gallery(path: str | Path) -> Gallery:
+def read_gallery(path: str | Path, *, allow_empty: bool = False) -> Gallery:
     """Read and check a gallery file on its own (see :func:`load_gallery` to check it against a model).
+
+    Args:
+        path: The gallery file.
+        allow_empty: Accept a gallery with no one in it (a server or ``unenroll`` may leave one); identifying
+            against it is refused.
 
     Raises:
         ModelFileError: Missing, unreadable, empty or inconsistent gallery (one line naming the file).
@@ -128,7 +131,7 @@ def read_gallery(path: str | Path) -> Gallery:
         )
     if len(names) != embeddings.shape[0]:
         raise _fail(path, f"{len(names)} identities for {embeddings.shape[0]} embeddings")
-    if not names:
+    if not names and not allow_empty:
         raise _fail(path, "it is empty (enroll someone first)")
     if not torch.isfinite(embeddings).all():
         raise _fail(path, "its embeddings hold NaN or infinite values")
@@ -138,18 +141,18 @@ def read_gallery(path: str | Path) -> Gallery:
     return Gallery(names=names, embeddings=embeddings.float(), fingerprint=fingerprint)
 
 
-def load_gallery(path: str | Path, model: PairModel) -> Gallery:
+def load_gallery(path: str | Path, model: PairModel, *, allow_empty: bool = False) -> Gallery:
     """Read a gallery and check that ``model`` made it (same towers, same weights, same embedding size).
 
     Raises:
         ModelFileError: The gallery is unreadable (see :func:`read_gallery`) or was made by another model.
     """
     path = Path(path)
-    gallery = read_gallery(path)
+    gallery = read_gallery(path, allow_empty=allow_empty)
     size = model.tower_a.out_dim
     if gallery.embeddings.shape[1] != size:
         raise _fail(path, f"embeddings of size {gallery.embeddings.shape[1]}, but the model gives size {size}")
-    if gallery.fingerprint != model_fingerprint(model):
+    if gallery.fingerprint != model.fingerprint():
         raise ModelFileError(
             f"gallery {path} was enrolled with another model (its fingerprint differs); use the model it was "
             "enrolled with, or enroll the people again with this one"

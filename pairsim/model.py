@@ -160,6 +160,27 @@ class PairModel(nn.Module):
         model.eval()
         return model.to(device) if device else model
 
+    def fingerprint(self) -> str:
+        """A sha256 of what decides the embeddings: every tower's config and weights (not the head or threshold).
+
+        Two models give the same fingerprint exactly when their towers embed every input the same way (e.g. a
+        model re-saved with another threshold); galleries store it so one model's embeddings are never
+        searched with another's.
+        """
+        import hashlib
+        import json
+
+        digest = hashlib.sha256()
+        towers = {"tower": to_dict(self.config.tower), "tower_b": self.config.tower_b and to_dict(self.config.tower_b)}
+        digest.update(json.dumps(towers, sort_keys=True, default=str).encode())
+        for key, tensor in sorted(self.state_dict().items()):
+            if not key.startswith(("tower_a.", "tower_b.")):
+                continue
+            t = tensor.detach().to("cpu").contiguous()
+            digest.update(f"{key}:{t.dtype}:{tuple(t.shape)}".encode())
+            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        return digest.hexdigest()
+
     def save_pretrained(self, directory: str | Path, *, metrics: dict[str, Any] | None = None) -> Path:
         """Write ``config.json``, ``model.safetensors``, tokenizer / vocabulary files and a model card.
 
@@ -183,6 +204,15 @@ class PairModel(nn.Module):
 
     def _tower_dirs(self) -> list[tuple[str, Tower]]:
         return [("tower_a", self.tower_a)] + ([] if self.tower_b is None else [("tower_b", self.tower_b)])
+
+    def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
+        """Upload this model (``save_pretrained`` layout, card with metrics and plots) to the hub.
+
+        See :func:`pairsim.export.push.push_to_hub` for the keyword arguments. Returns the commit URL.
+        """
+        from pairsim.export.push import push_to_hub
+
+        return push_to_hub(self, repo_id, **kwargs)
 
     # -- towers ------------------------------------------------------------------------------------------------
     @property

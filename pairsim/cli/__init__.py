@@ -11,10 +11,10 @@ import os
 import sys
 import typing
 
-from pairsim.cli import encode, evaluate, gallery, score, train
+from pairsim.cli import encode, evaluate, export, gallery, push, score, serve, train, unenroll
 from pairsim.errors import PairsimError
 
-COMMANDS = (train, evaluate, score, encode, gallery)
+COMMANDS = (train, evaluate, score, encode, gallery, unenroll, export, push, serve)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -15,6 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Embed one input (text or image path) per line.")  # fmt: skip
     p.add_argument("inputs", help="file with one input per line")
     p.add_argument("--model", required=True, help="saved model directory or hub id")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: --model is an ONNX export")
     p.add_argument("--out", required=True, help="output file: .safetensors (key 'embeddings') or .npy")
     p.add_argument("--side", choices=["a", "b"], default="a", help="which tower encodes (untied models)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="inputs per encoding batch")
@@ -40,7 +41,7 @@ def save_embeddings(embeddings, path: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pairsim.cli.inputs import read_lines
-    from pairsim.model import PairModel
+    from pairsim.export.onnx_runtime import load_model
     from pairsim.train.distributed import pick_device
 
     items = read_lines(args.inputs)
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     output_file(out)
     if out.suffix not in (".safetensors", ".npy"):
         raise ConfigError(f"--out {out}: expected a .safetensors or .npy file name")
-    model = PairModel.from_pretrained(args.model, device=str(pick_device(args.device, where="--device")))
+    model = load_model(args.model, backend=args.backend, device=str(pick_device(args.device, where="--device")))
     (model.tower_a if args.side == "a" else model.side_b).check_items(items, where=args.inputs, lines=True)
     encode = model.encode_a if args.side == "a" else model.encode_b
     save_embeddings(encode(items, batch_size=args.batch_size), out)

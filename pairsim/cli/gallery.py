@@ -46,7 +46,7 @@ def _examples(folder: Path) -> list[str]:
 def run_enroll(args: argparse.Namespace) -> int:
     import torch
 
-    from pairsim.gallery import Gallery, check_gallery_target, empty_gallery, load_gallery, save_gallery
+    from pairsim.gallery import Gallery, check_gallery_target, empty_gallery, load_gallery, save_gallery, writer_lock
     from pairsim.model import PairModel
     from pairsim.train.distributed import pick_device
 
@@ -60,20 +60,22 @@ def run_enroll(args: argparse.Namespace) -> int:
     gallery_path = Path(args.gallery)
     check_gallery_target(gallery_path)
     model = PairModel.from_pretrained(args.model, device=str(pick_device(args.device)))
-    gallery = load_gallery(gallery_path, model) if gallery_path.exists() else empty_gallery(model)
-    keep = [i for i, n in enumerate(gallery.names) if n not in people]  # re-enrolling a person replaces them
-    names, rows = [gallery.names[i] for i in keep], gallery.embeddings[keep]
-    for name, items in people.items():
-        rows = torch.cat([rows, model.encode_b(items)])  # the gallery is side b, probes side a
-        names += [name] * len(items)
-    save_gallery(gallery_path, Gallery(names=names, embeddings=rows, fingerprint=gallery.fingerprint))
+    encoded = {name: model.encode_b(items) for name, items in people.items()}  # side b; probes are side a
+    with writer_lock(gallery_path):  # one writer (enroll, unenroll, serve) at a time: no update is lost
+        exists = gallery_path.exists()
+        gallery = load_gallery(gallery_path, model, allow_empty=True) if exists else empty_gallery(model)
+        keep = [i for i, n in enumerate(gallery.names) if n not in people]  # re-enrolling a person replaces them
+        names, rows = [gallery.names[i] for i in keep], gallery.embeddings[keep]
+        for name, items in people.items():
+            rows = torch.cat([rows, encoded[name]])
+            names += [name] * len(items)
+        save_gallery(gallery_path, Gallery(names=names, embeddings=rows, fingerprint=gallery.fingerprint))
     print(f"enrolled {len(people)} identities ({sum(map(len, people.values()))} examples); gallery {gallery_path} "
           f"holds {len(set(names))} identities")  # fmt: skip
     return 0
 
 
 def run_identify(args: argparse.Namespace) -> int:
-    import torch
 
     from pairsim.gallery import load_gallery
     from pairsim.model import PairModel
@@ -87,21 +89,10 @@ def run_identify(args: argparse.Namespace) -> int:
         if missing:
             raise DataError(f"identify: probe file not found: {missing[0]} (use --text for text probes)")
     probes = model.encode_a(args.probes)  # (P, D)
-    model.head.cpu()
-    with torch.inference_mode():
-        sim = model.head.matrix(probes, rows)  # (P, N)
-    identities = sorted(set(names))
-    column = torch.tensor([identities.index(n) for n in names])
-    signed = sim if model.head.higher_is_similar else -sim
-    best = torch.full((len(args.probes), len(identities)), float("-inf")).scatter_reduce(
-        1, column.expand_as(signed), signed, reduce="amax"
-    )  # (P, identities): each identity's best example
-    value, who = best.max(dim=1)
+    from pairsim.search import GalleryIndex  # deploy hook: exact search, FAISS for large galleries
+
+    matches = GalleryIndex(names, rows, head=model.head, threshold=model.config.threshold).identify(probes)
     print("probe\tidentity\tscore")
-    for probe, v, w in zip(args.probes, value.tolist(), who.tolist(), strict=True):
-        score = v if model.head.higher_is_similar else -v
-        known = model.config.threshold is None or bool(
-            model.head.is_similar(torch.tensor(score), model.config.threshold)
-        )
-        print(f"{probe}\t{identities[w] if known else 'unknown'}\t{score:.6f}")
+    for probe, m in zip(args.probes, matches, strict=True):
+        print(f"{probe}\t{m.identity or 'unknown'}\t{m.score:.6f}")
     return 0

@@ -25,6 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("a", help="file with one side-a input per line")
     p.add_argument("b", help="file with one side-b input per line")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: --model is an ONNX export")
     p.add_argument("--model", required=True, help="saved model directory or hub id")
     p.add_argument("--top-k", type=positive_int, help="rank every line of B for each line of A and keep the K best")
     p.add_argument("--out", help="write the TSV here instead of stdout")
@@ -85,7 +86,7 @@ def _top_k(model, a: torch.Tensor, b: torch.Tensor, k: int, f: TextIO, chunk: in
 
 def run(args: argparse.Namespace) -> int:
     from pairsim.cli.inputs import read_lines
-    from pairsim.model import PairModel
+    from pairsim.export.onnx_runtime import load_model
     from pairsim.train.distributed import pick_device
 
     items_a, items_b = read_lines(args.a), read_lines(args.b)
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.out:
         output_file(args.out)  # before the model loads and the inputs are encoded
-    model = PairModel.from_pretrained(args.model, device=str(pick_device(args.device, where="--device")))
+    model = load_model(args.model, backend=args.backend, device=str(pick_device(args.device, where="--device")))
     model.tower_a.check_items(items_a, where=args.a, lines=True)
     model.side_b.check_items(items_b, where=args.b, lines=True)
     a, ia = model.encode_unique(items_a, side="a", batch_size=args.batch_size)  # (Ua, D), (Na,): distinct lines once

@@ -208,10 +208,9 @@ def _write(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str
 def test_broken_galleries_are_one_line(
     kind: str, problem: str, enrolled: dict[str, Any], model_dir: Path, cli: Callable[..., Any], tmp_path: Path
 ) -> None:
-    from pairsim.gallery import model_fingerprint
 
     model = PairModel.from_pretrained(model_dir)
-    fingerprint, size = model_fingerprint(model), model.tower_a.out_dim
+    fingerprint, size = model.fingerprint(), model.tower_a.out_dim
     problem = problem.format(wrong=size + 1, size=size)
     meta = {"identities": json.dumps(["a", "b"]), "model_fingerprint": fingerprint}
     path = tmp_path / f"{kind}.safetensors"

@@ -1,0 +1,42 @@
+"""``pairsim export MODEL --format onnx|sentence-transformers --out DIR [--quantize int8]``."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="export a saved model to ONNX (one graph per tower) or sentence-transformers",
+        description="onnx: each distinct tower becomes OUT/tower_a.onnx (tower_b.onnx when untied), preprocessed inputs "
+        "-> embeddings, with head.json (kind, direction, threshold, parameters) and the tokenizer files beside it; "
+        "run it with `pairsim score/encode --backend onnx --model OUT`. sentence-transformers: a directory "
+        "SentenceTransformer(OUT) loads (tied transformer models only).",
+    )
+    p.add_argument("model", help="saved model directory or hub id")
+    p.add_argument("--format", required=True, choices=["onnx", "sentence-transformers"], dest="fmt")
+    p.add_argument("--out", required=True, help="output folder (created, or replaced as a whole)")
+    p.add_argument("--quantize", choices=["int8"], help="onnx: int8 dynamic quantization for CPU")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pairsim.errors import ConfigError
+    from pairsim.model import PairModel
+
+    if args.quantize and args.fmt != "onnx":
+        raise ConfigError("--quantize applies to --format onnx only")
+    model = PairModel.from_pretrained(args.model, device="cpu")
+    if args.fmt == "onnx":
+        from pairsim.export.onnx import export_onnx
+
+        out = export_onnx(model, args.out, quantize=args.quantize)
+        graphs = "1 graph (tied)" if model.tied else "2 graphs (untied)"
+        print(f"exported {graphs}{' int8' if args.quantize else ''} and head.json to {out}")
+    else:
+        from pairsim.export.sentence_transformers import export_sentence_transformers
+
+        out = export_sentence_transformers(model, args.out)
+        print(f"exported a sentence-transformers model to {out}")
+    return 0

@@ -1,0 +1,72 @@
+"""An export-friendly form of :class:`~pairsim.towers.lstm.LSTMTower`'s forward pass.
+
+ONNX exporters cannot trace packed sequences (``pack_padded_sequence``). This module computes the same
+embeddings from the tower's own weights without packing: every layer and direction runs as a
+unidirectional LSTM over the padded batch, the backward direction over each sequence reversed within its
+own length, so no step ever reads padding before a real token. The tests check it against the tower.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from pairsim.towers.lstm import LSTMTower
+
+
+def _unidirectional(lstm: nn.LSTM, layer: int, suffix: str, input_size: int) -> nn.LSTM:
+    """A one-layer, one-direction LSTM holding the weights of ``lstm``'s layer ``layer`` (direction ``suffix``)."""
+    cell = nn.LSTM(input_size, lstm.hidden_size, batch_first=True, bias=lstm.bias)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", *(("bias_ih", "bias_hh") if lstm.bias else ())):
+            getattr(cell, f"{name}_l0").copy_(getattr(lstm, f"{name}_l{layer}{suffix}"))
+    return cell
+
+
+class LSTMGraph(nn.Module):
+    """``(input_ids (B, T), lengths (B,)) -> (B, out_dim)``, equal to ``tower(batch)`` and traceable.
+
+    Args:
+        tower: The LSTM tower whose weights (embedding, LSTM, projection) are used.
+    """
+
+    input_names = ("input_ids", "lengths")
+
+    def __init__(self, tower: LSTMTower) -> None:
+        super().__init__()
+        c = tower.config
+        self.pooling = c.pooling
+        self.bidirectional = c.bidirectional
+        self.embedding = tower.embedding
+        self.proj = tower.proj
+        self.cells = nn.ModuleList()
+        for layer in range(c.num_layers):
+            input_size = c.embed_dim if layer == 0 else tower._lstm_dim
+            for suffix in ("", "_reverse") if c.bidirectional else ("",):
+                self.cells.append(_unidirectional(tower.lstm, layer, suffix, input_size))
+
+    def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        steps = torch.arange(input_ids.shape[1], device=input_ids.device)[None]  # (1, T)
+        valid = steps < lengths[:, None]  # (B, T)
+        reverse = torch.where(valid, lengths[:, None] - 1 - steps, steps)  # (B, T): each sequence flipped in place
+        last_step = (lengths - 1)[:, None, None]  # (B, 1, 1)
+        x = self.embedding(input_ids)  # (B, T, E)
+        dirs = 2 if self.bidirectional else 1
+        finals: list[torch.Tensor] = []
+        for layer in range(len(self.cells) // dirs):
+            out, _ = self.cells[layer * dirs](x)  # (B, T, H)
+            outs, finals = [out], [out.gather(1, last_step.expand(-1, 1, out.shape[2])).squeeze(1)]  # (B, H)
+            if self.bidirectional:
+                flipped = x.gather(1, reverse[..., None].expand_as(x))  # (B, T, in)
+                back, _ = self.cells[layer * dirs + 1](flipped)  # (B, T, H), step t = position len-1-t
+                finals.append(back.gather(1, last_step.expand(-1, 1, back.shape[2])).squeeze(1))  # (B, H)
+                outs.append(back.gather(1, reverse[..., None].expand_as(back)))  # (B, T, H) in text order
+            x = torch.cat(outs, dim=-1)  # (B, T, H * dirs)
+        if self.pooling == "last":
+            pooled = torch.cat(finals, dim=-1)  # (B, H * dirs)
+        elif self.pooling == "mean":
+            mask = valid[..., None].to(x.dtype)  # (B, T, 1)
+            pooled = (x * mask).sum(1) / mask.sum(1).clamp(min=1)  # (B, H * dirs)
+        else:
+            pooled = x.masked_fill(~valid[..., None], float("-inf")).max(1).values  # (B, H * dirs)
+        return self.proj(pooled)  # (B, out_dim)

@@ -1,0 +1,199 @@
+"""ONNX export, one graph per distinct tower: preprocessed inputs -> final embeddings.
+
+``export_onnx(model, out)`` writes::
+
+    out/pairsim_onnx.json   manifest: format version, the full model config, each side's graph and inputs
+    out/head.json           the head: kind, direction, threshold, config and parameters (scores outside Python)
+    out/tower_a.onnx        side a (and side b when the model is tied)
+    out/tower_a/            the tower's tokenizer / vocabulary files (text towers)
+    out/tower_b.onnx        side b of an untied model, with out/tower_b/
+
+Graphs include pooling, projection and normalisation and have a dynamic batch axis (and a dynamic sequence
+axis for text). :mod:`pairsim.export.onnx_runtime` runs them with onnxruntime.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from pairsim.config import to_dict
+from pairsim.errors import ConfigError
+from pairsim.export.target import check_target, swap_in
+
+if TYPE_CHECKING:
+    from pairsim.model import PairModel
+    from pairsim.towers import Tower
+
+MANIFEST = "pairsim_onnx.json"
+HEAD_FILE = "head.json"
+FORMAT_VERSION = 1
+OPSET = 17
+
+
+def _lstm_graph(tower: Tower) -> nn.Module:
+    from pairsim.export.lstm_graph import LSTMGraph
+
+    return LSTMGraph(tower)  # type: ignore[arg-type]
+
+
+# Towers whose forward cannot be traced as written get an export-friendly module computing the same thing.
+GRAPHS: dict[str, Callable[[Tower], nn.Module]] = {"lstm": _lstm_graph}
+# Towers that cannot be exported, with the reason (one line); empty while every registered tower exports.
+UNSUPPORTED: dict[str, str] = {}
+
+
+class TowerGraph(nn.Module):
+    """Positional inputs (in ``input_names`` order) -> ``tower(batch)``, as the exporters want."""
+
+    def __init__(self, tower: Tower, input_names: list[str]) -> None:
+        super().__init__()
+        self.tower = tower
+        self.input_names = input_names
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.tower(dict(zip(self.input_names, inputs, strict=True)))  # (B, D)
+
+
+def check_exportable(tower: Tower) -> None:
+    """Raise ConfigError (one line) if ``tower``'s kind cannot be exported to ONNX."""
+    name = tower.config.name
+    if name in UNSUPPORTED:
+        raise ConfigError(f"ONNX export: tower {name!r} is not supported ({UNSUPPORTED[name]})")
+
+
+def sample_items(tower: Tower) -> list[Any]:
+    """Two inputs of different lengths / sizes to trace a tower with (batch of 2, so no axis is fixed at 1)."""
+    if tower.modality == "text":
+        return ["a short text", "a somewhat longer text for tracing the graph"]
+    return [np.zeros((40, 48, 3), dtype=np.float32), np.ones((30, 30, 3), dtype=np.float32)]
+
+
+def _dynamic_axes(tower: Tower, batch: dict[str, torch.Tensor]) -> dict[str, dict[int, str]]:
+    axes: dict[str, dict[int, str]] = {}
+    for name, value in batch.items():
+        axes[name] = {0: "batch", 1: "sequence"} if tower.modality == "text" and value.dim() == 2 else {0: "batch"}
+    axes["embeddings"] = {0: "batch"}
+    return axes
+
+
+def export_tower(tower: Tower, path: Path, *, opset: int = OPSET) -> list[str]:
+    """Export one tower to ``path``; returns the graph's input names (keys of ``tower.preprocess``'s batch).
+
+    Raises:
+        ConfigError: The tower's kind cannot be exported.
+    """
+    check_exportable(tower)
+    was_training = tower.training
+    device = next(tower.parameters()).device  # the graph is traced on the CPU; the tower goes back afterwards
+    tower.eval()
+    batch = {k: v.cpu() for k, v in tower.preprocess(sample_items(tower)).items()}
+    graph = GRAPHS[tower.config.name](tower) if tower.config.name in GRAPHS else None
+    names = list(getattr(graph, "input_names", None) or batch)
+    module = graph if graph is not None else TowerGraph(tower, names)
+    module = module.cpu().eval()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about Python control flow on fixed config values
+            torch.onnx.export(
+                module,
+                tuple(batch[k] for k in names),
+                str(path),
+                input_names=names,
+                output_names=["embeddings"],
+                dynamic_axes=_dynamic_axes(tower, {k: batch[k] for k in names}),
+                opset_version=opset,
+                dynamo=False,  # the TorchScript exporter: seconds instead of minutes, and handles these towers
+            )
+    finally:
+        tower.train(was_training)
+        tower.to(device)
+    return names
+
+
+def head_spec(model: PairModel) -> dict[str, Any]:
+    """What a runtime needs to score two embeddings: kind, direction, threshold, config and parameters."""
+    head = model.head
+    return {
+        "kind": model.config.head.name,
+        "higher_is_similar": head.higher_is_similar,
+        "threshold": model.config.threshold,
+        "best": head.best,
+        "config": to_dict(model.config.head),
+        "parameters": {k: v.detach().cpu().tolist() for k, v in head.state_dict().items()},
+    }
+
+
+def quantize_int8(path: Path) -> None:
+    """Replace the graph at ``path`` by its int8 dynamic quantization (weights int8, activations at run time)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = path.with_name(f"{path.stem}.int8.onnx")
+    quantize_dynamic(str(path), str(tmp), weight_type=QuantType.QInt8)
+    os.replace(tmp, path)
+
+
+def export_onnx(model: PairModel, out: str | Path, *, quantize: Literal["int8"] | None = None) -> Path:
+    """Export every distinct tower of ``model`` plus the head's description to the folder ``out``.
+
+    Args:
+        model: The pair model (tied: one graph; untied: two).
+        out: Output folder: new, empty, or an earlier ONNX export (replaced whole once everything is written).
+        quantize: ``"int8"`` for onnxruntime dynamic int8 quantization (CPU), or None for float32.
+
+    Returns:
+        The folder.
+
+    Raises:
+        ConfigError: A tower cannot be exported, or an unknown ``quantize``.
+        DataError: ``out`` holds other files.
+
+    Example:
+        >>> export_onnx(PairModel.from_pretrained("runs/quora/model"), "runs/quora/onnx")  # doctest: +SKIP
+    """
+    if quantize not in (None, "int8"):
+        raise ConfigError(f"--quantize: expected int8, got {quantize!r}")
+    for tower in model.distinct_towers:
+        check_exportable(tower)
+    target = Path(out).expanduser()
+    check_target(target, MANIFEST, "ONNX export")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        sides: dict[str, dict[str, Any]] = {}
+        for side, tower in (("a", model.tower_a), ("b", model.tower_b)):
+            if tower is None:
+                sides["b"] = sides["a"]
+                continue
+            file = f"tower_{side}.onnx"
+            names = export_tower(tower, tmp / file)
+            if quantize:
+                quantize_int8(tmp / file)
+            (tmp / f"tower_{side}").mkdir()
+            tower.save_assets(tmp / f"tower_{side}")
+            sides[side] = {"file": file, "assets": f"tower_{side}", "inputs": names, "modality": tower.modality,
+                           "out_dim": tower.out_dim}  # fmt: skip
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "model": to_dict(model.config),
+            "tied": model.tied,
+            "quantize": quantize,
+            "sides": sides,
+            "fingerprint": model.fingerprint(),  # the source model's, so its galleries work with this export
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        (tmp / HEAD_FILE).write_text(json.dumps(head_spec(model), indent=2))
+        swap_in(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target

@@ -1,0 +1,87 @@
+"""A flat (exact) FAISS index matching the head's direction, its candidates re-scored by the head.
+
+The index only proposes candidates; the reported scores and their order come from the head itself
+(``head(probe, candidate)``), so for these exact indexes the results equal brute force.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from pairsim.errors import ConfigError
+from pairsim.heads import Head
+
+# head -> (FAISS metric, normalise first). The metric ranks rows as the head does: cosine = inner product of
+# L2-normalised vectors; euclidean = L2 (FAISS returns it squared: same order); exp(-L1) = L1.
+METRICS: dict[str, tuple[str, bool]] = {"cosine": ("METRIC_INNER_PRODUCT", True), "euclidean": ("METRIC_L2", False),
+                                        "exp": ("METRIC_L1", False)}  # fmt: skip
+RERANK = 16  # candidates per probe the head re-scores (covers float near-ties between the index and the head)
+
+
+def faiss_module() -> Any:
+    try:
+        import faiss
+    except ImportError:
+        raise ConfigError("FAISS search needs faiss-cpu: pip install 'pairsim[faiss]'") from None
+    return faiss
+
+
+def supports(head: Head) -> bool:
+    """Whether a FAISS metric ranks like ``head`` (else search stays exact)."""
+    return head.config.name in METRICS
+
+
+class FaissSearch:
+    """Flat FAISS index over the gallery rows, kept in step with the gallery's adds and removes.
+
+    Args:
+        head: The model's head.
+        dim: Embedding size.
+
+    Raises:
+        ConfigError: faiss is not installed, or no FAISS metric ranks like this head.
+    """
+
+    name = "faiss"
+
+    def __init__(self, head: Head, dim: int) -> None:
+        faiss = faiss_module()
+        if not supports(head):
+            raise ConfigError(f"no FAISS metric ranks like head {head.config.name!r}; use exact search")
+        metric, self.normalize = METRICS[head.config.name]
+        self.head = head
+        self.index = faiss.IndexFlat(dim, getattr(faiss, metric))
+
+    def _prepare(self, x: torch.Tensor) -> np.ndarray:
+        x = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
+        if self.normalize:
+            x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-8)
+        return x
+
+    def add(self, embeddings: torch.Tensor) -> None:
+        """Append rows (the gallery appends them in the same order)."""
+        if embeddings.shape[0]:
+            self.index.add(self._prepare(embeddings))
+
+    def remove(self, rows: torch.Tensor) -> None:
+        """Drop rows by position; later rows move up, as they do in the gallery."""
+        faiss = faiss_module()
+        ids = np.ascontiguousarray(rows.cpu().numpy().astype(np.int64))
+        self.index.remove_ids(faiss.IDSelectorBatch(ids))
+
+    @torch.inference_mode()
+    def search(self, probes: torch.Tensor, embeddings: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """As :meth:`ExactSearch.search`: ``(scores (P, k), rows (P, k))``, best first, in the head's units."""
+        n = embeddings.shape[0]
+        k = min(k, n)
+        wide = min(n, max(k, RERANK))
+        _, cand = self.index.search(self._prepare(probes), wide)  # (P, wide) row ids
+        rows = torch.from_numpy(cand).long()  # (P, wide)
+        p, d = probes.shape
+        scores = self.head(probes[:, None].expand(p, wide, d).reshape(-1, d), embeddings[rows.reshape(-1)])
+        scores = scores.reshape(p, wide)  # (P, wide): the head's own scores
+        v, pick = scores.topk(k, dim=1, largest=self.head.higher_is_similar)  # (P, k)
+        return v, rows.gather(1, pick)

@@ -1,0 +1,66 @@
+"""Fixtures of the service tests: small served models, a live uvicorn server on 127.0.0.1, real images."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the serve extra is not installed: pip install 'pairsim[serve]'")
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = Path(
+    os.environ.get("PAIRSIM_DATA_DIR") or REPO.parent / "shared" / "data"
+).resolve()  # browsers need it absolute
+
+
+@pytest.fixture(scope="session")
+def faces() -> list[str]:
+    """Six real AT&T face images (PGM), two each of three people."""
+    paths = [DATA / "att_faces" / f"s{p}" / f"{k}.pgm" for p in (1, 2, 3) for k in (1, 2)]
+    if not all(p.is_file() for p in paths):
+        pytest.skip(f"AT&T faces not found under {DATA} (set PAIRSIM_DATA_DIR)")
+    return [str(p) for p in paths]
+
+
+@pytest.fixture
+def text_model(make_model):
+    """A tied LSTM text model, cosine head, threshold 0.5."""
+    return make_model("lstm", head="cosine", threshold=0.5).eval()
+
+
+@pytest.fixture
+def image_model(make_model):
+    """A tied small CNN image model, euclidean head (a distance), threshold 1.0."""
+    return make_model("cnn", head="euclidean", threshold=1.0).eval()
+
+
+@pytest.fixture
+def live_server() -> Iterator[Callable[[Any], str]]:
+    """``live_server(app)``: serve ``app`` with uvicorn on 127.0.0.1 (a free port) in a thread; returns its URL."""
+    import uvicorn
+
+    servers: list[tuple[Any, threading.Thread]] = []
+
+    def start(app: Any) -> str:
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=10)
