@@ -29,7 +29,8 @@ from torch import nn
 
 from pairsim.config import to_dict
 from pairsim.errors import ConfigError
-from pairsim.export.target import check_target, swap_in
+from pairsim.export.target import check_target
+from pairsim.safe_io import swap_dir
 
 if TYPE_CHECKING:
     from pairsim.model import PairModel
@@ -192,7 +193,7 @@ def export_onnx(model: PairModel, out: str | Path, *, quantize: Literal["int8"] 
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
         (tmp / HEAD_FILE).write_text(json.dumps(head_spec(model), indent=2))
-        swap_in(tmp, target)
+        swap_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from torch import nn
 
 from pairsim.errors import ConfigError
-from pairsim.export.target import check_target, swap_in
+from pairsim.export.target import check_target
+from pairsim.safe_io import swap_dir
 
 if TYPE_CHECKING:
     from pairsim.model import PairModel
@@ -88,5 +89,5 @@ def export_sentence_transformers(model: PairModel, directory: str | Path) -> Pat
         st = SentenceTransformer(modules=modules, device="cpu", similarity_fn_name=similarity, trust_remote_code=False)
         out = Path(tmp) / "st"
         st.save(str(out), create_model_card=True)
-        swap_in(out, target)
+        swap_dir(out, target)
     return target

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 from pairsim.errors import DataError
@@ -23,15 +21,3 @@ def check_target(target: Path, marker: str, what: str) -> None:
         )
     if not target.parent.is_dir():
         raise DataError(f"--out {target}: folder {target.parent} does not exist")
-
-
-def swap_in(new: Path, target: Path) -> None:
-    """Put the finished folder ``new`` at ``target``; an earlier export there is removed only afterwards."""
-    if not target.exists():
-        os.replace(new, target)
-        return
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    os.replace(target, old)
-    os.replace(new, target)
-    shutil.rmtree(old, ignore_errors=True)
