@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from torch import nn
 from pairsim.config import bounded, from_dict, to_dict
 from pairsim.errors import ConfigError
 from pairsim.heads import HEADS, Head, HeadConfig
+from pairsim.scoring import PairScoring
 from pairsim.towers import TOWERS, Batch, Tower, TowerConfig
 
 
@@ -36,7 +37,7 @@ def _build_tower(config: TowerConfig) -> Tower:
     return TOWERS.get(config.name)(config)
 
 
-class PairModel(nn.Module):
+class PairModel(PairScoring, nn.Module):
     """Scores pairs of inputs: ``score = head(tower_a(x_a), tower_b(x_b))``.
 
     Tied (siamese) models have ``tower_b is None`` and run ``tower_a`` on both sides, so the state dict
@@ -216,15 +217,6 @@ class PairModel(nn.Module):
 
     # -- towers ------------------------------------------------------------------------------------------------
     @property
-    def tied(self) -> bool:
-        return self.tower_b is None
-
-    @property
-    def side_b(self) -> Tower:
-        """The tower used for side b (``tower_a`` when tied)."""
-        return self.tower_a if self.tower_b is None else self.tower_b
-
-    @property
     def distinct_towers(self) -> list[Tower]:
         return [self.tower_a] if self.tower_b is None else [self.tower_a, self.tower_b]
 
@@ -245,84 +237,19 @@ class PairModel(nn.Module):
         """Preprocessed batches -> ``(B,)`` scores."""
         return self.head(self.embed_a(batch_a), self.embed_b(batch_b))
 
-    # -- raw inputs ---------------------------------------------------------------------------------------------
-    @torch.inference_mode()
-    def encode_unique(
-        self,
-        items: Sequence[Any],
-        *,
-        side: str = "a",
-        batch_size: int = 64,
-        progress: Callable[[int], None] | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Embeddings of the distinct inputs only, and which row each input uses.
+    # -- raw inputs (encode_a / encode_b / score / is_similar: pairsim.scoring.PairScoring) ------------------------
+    def _run(self, tower: Tower, batch: Batch) -> torch.Tensor:
+        batch = {k: v.to(self.device) for k, v in batch.items()}
+        return tower(batch).float().cpu()  # (b, D)
 
-        Args:
-            items: Raw inputs of one side (repeats allowed).
-            side: "a" or "b" (the tower that encodes them).
-            batch_size: Inputs per encoding batch.
-            progress: Called with the number of inputs encoded after each batch.
-
-        Returns:
-            ``(embeddings (U, D), index (N,))`` with ``embeddings[index[i]]`` the embedding of ``items[i]``:
-            memory grows with the number of distinct inputs, not of inputs.
-        """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size: expected a positive integer, got {batch_size!r}")  # else rows stay empty
-        tower = self.tower_a if side == "a" else self.side_b
-        tower.check_items(items, where=f"side-{side} inputs")
-        keys = [tower.item_key(x) for x in items]
-        first: dict[Any, int] = {}
-        for i, key in enumerate(keys):
-            first.setdefault(key, i)
-        unique = list(first.values())  # index of the first occurrence of each distinct input
-        if tower.modality == "text":  # length-sorted batches pad less
-            unique.sort(key=lambda i: len(str(items[i])), reverse=True)
+    def encode_unique(self, items: Sequence[Any], **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """As :meth:`PairScoring.encode_unique`, in eval mode (dropout off), the training mode restored after."""
         was_training = self.training
         self.eval()
-        device = self.device
-        out = torch.empty(len(unique), tower.out_dim)  # (U, D)
-        for start in range(0, len(unique), batch_size):
-            idx = unique[start : start + batch_size]
-            batch = {k: v.to(device) for k, v in tower.preprocess([items[i] for i in idx]).items()}
-            out[start : start + len(idx)] = tower(batch).float().cpu()  # (b, D)
-            if progress:
-                progress(len(idx))
-        self.train(was_training)
-        row = {keys[i]: r for r, i in enumerate(unique)}
-        return out, torch.tensor([row[k] for k in keys], dtype=torch.long)  # (U, D), (N,)
-
-    def encode_a(
-        self, items: Sequence[Any], *, batch_size: int = 64, progress: Callable[[int], None] | None = None
-    ) -> torch.Tensor:
-        """Raw side-a inputs (texts, image paths, PIL images, arrays) -> ``(N, D)`` embeddings on the CPU.
-
-        Repeated inputs are encoded once; texts are batched by length.
-        """
-        embeddings, index = self.encode_unique(items, side="a", batch_size=batch_size, progress=progress)
-        return embeddings[index]  # (N, D)
-
-    def encode_b(
-        self, items: Sequence[Any], *, batch_size: int = 64, progress: Callable[[int], None] | None = None
-    ) -> torch.Tensor:
-        """Raw side-b inputs -> ``(N, D)`` embeddings (with ``tower_a`` when tied)."""
-        embeddings, index = self.encode_unique(items, side="b", batch_size=batch_size, progress=progress)
-        return embeddings[index]  # (N, D)
-
-    @torch.inference_mode()
-    def score(self, items_a: Sequence[Any], items_b: Sequence[Any], *, batch_size: int = 64) -> torch.Tensor:
-        """Score raw pairs ``(items_a[i], items_b[i])`` -> ``(N,)``; see ``head.higher_is_similar``."""
-        if len(items_a) != len(items_b):
-            raise ValueError(f"score needs as many a-items as b-items, got {len(items_a)} and {len(items_b)}")
-        a = self.encode_a(items_a, batch_size=batch_size)  # (N, D)
-        b = self.encode_b(items_b, batch_size=batch_size)  # (N, D)
-        return self.head(a.to(self.device), b.to(self.device)).float().cpu()  # (N,)
-
-    def is_similar(self, scores: torch.Tensor) -> torch.Tensor:
-        """Same / different decisions at the calibrated threshold."""
-        if self.config.threshold is None:
-            raise ValueError("this model has no calibrated threshold (train it with a validation split)")
-        return self.head.is_similar(scores, self.config.threshold)
+        try:
+            return super().encode_unique(items, **kwargs)
+        finally:
+            self.train(was_training)
 
     def config_dict(self) -> dict[str, Any]:
         """The model's config as plain data."""

@@ -8,7 +8,6 @@ runs in onnxruntime; scores come from the model's own head, rebuilt with its sav
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import torch
 
 from pairsim.errors import ConfigError, ModelFileError
 from pairsim.export.onnx import FORMAT_VERSION, HEAD_FILE, MANIFEST
+from pairsim.scoring import PairScoring
 
 
 def _onnxruntime() -> Any:
@@ -53,11 +53,12 @@ class OnnxTower:
         return torch.from_numpy(self.session.run(None, feed)[0])  # (B, D)
 
 
-class OnnxPairModel:
+class OnnxPairModel(PairScoring):
     """A pair model exported by :func:`pairsim.export.onnx.export_onnx`, run with onnxruntime.
 
-    Offers the scoring API of :class:`~pairsim.model.PairModel` (``encode_unique``, ``encode_a``,
-    ``encode_b``, ``score``, ``is_similar``, ``head``, ``config``, ``tower_a``).
+    Offers the scoring API of :class:`~pairsim.model.PairModel` through the same
+    :class:`~pairsim.scoring.PairScoring` (``encode_unique``, ``encode_a``, ``encode_b``, ``score``,
+    ``is_similar``), with the head on the CPU.
 
     Example:
         >>> model = OnnxPairModel.load("runs/quora/onnx")  # doctest: +SKIP
@@ -73,6 +74,7 @@ class OnnxPairModel:
         self.tower_a = tower_a
         self.tower_b = tower_b
         self._fingerprint = fingerprint
+        self.device = torch.device("cpu")  # onnxruntime's CPU provider; the head runs here too
 
     def fingerprint(self) -> str:
         """The source model's :meth:`PairModel.fingerprint`, recorded at export (galleries check it).
@@ -85,14 +87,6 @@ class OnnxPairModel:
                 "this ONNX export records no model fingerprint; export the model again to use a gallery"
             )
         return self._fingerprint
-
-    @property
-    def tied(self) -> bool:
-        return self.tower_b is None
-
-    @property
-    def side_b(self) -> OnnxTower:
-        return self.tower_a if self.tower_b is None else self.tower_b
 
     @classmethod
     def load(cls, directory: str | Path, *, threads: int | None = None) -> OnnxPairModel:
@@ -142,56 +136,6 @@ class OnnxPairModel:
         head = HEADS.get(config.head.name)(config.head)
         head.load_state_dict({k: torch.tensor(v) for k, v in head_spec["parameters"].items()}, strict=True)
         return cls(config, head.eval(), tower_a, tower_b, manifest.get("fingerprint"))
-
-    @torch.inference_mode()
-    def encode_unique(
-        self,
-        items: Sequence[Any],
-        *,
-        side: str = "a",
-        batch_size: int = 64,
-        progress: Callable[[int], None] | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """As :meth:`PairModel.encode_unique`: distinct inputs' embeddings ``(U, D)`` and each input's row ``(N,)``."""
-        tower = self.tower_a if side == "a" else self.side_b
-        keys = [tower.item_key(x) for x in items]
-        first: dict[Any, int] = {}
-        for i, key in enumerate(keys):
-            first.setdefault(key, i)
-        unique = list(first.values())
-        if tower.modality == "text":  # length-sorted batches pad less
-            unique.sort(key=lambda i: len(str(items[i])), reverse=True)
-        out = torch.empty(len(unique), tower.out_dim)  # (U, D)
-        for start in range(0, len(unique), batch_size):
-            idx = unique[start : start + batch_size]
-            out[start : start + len(idx)] = tower(tower.preprocess([items[i] for i in idx]))  # (b, D)
-            if progress:
-                progress(len(idx))
-        row = {keys[i]: r for r, i in enumerate(unique)}
-        return out, torch.tensor([row[k] for k in keys], dtype=torch.long)  # (U, D), (N,)
-
-    def encode_a(self, items: Sequence[Any], *, batch_size: int = 64, **kwargs: Any) -> torch.Tensor:
-        """Raw side-a inputs -> ``(N, D)`` embeddings."""
-        embeddings, index = self.encode_unique(items, side="a", batch_size=batch_size, **kwargs)
-        return embeddings[index]  # (N, D)
-
-    def encode_b(self, items: Sequence[Any], *, batch_size: int = 64, **kwargs: Any) -> torch.Tensor:
-        """Raw side-b inputs -> ``(N, D)`` embeddings."""
-        embeddings, index = self.encode_unique(items, side="b", batch_size=batch_size, **kwargs)
-        return embeddings[index]  # (N, D)
-
-    @torch.inference_mode()
-    def score(self, items_a: Sequence[Any], items_b: Sequence[Any], *, batch_size: int = 64) -> torch.Tensor:
-        """Score raw pairs -> ``(N,)`` with the model's head."""
-        if len(items_a) != len(items_b):
-            raise ValueError(f"score needs as many a-items as b-items, got {len(items_a)} and {len(items_b)}")
-        return self.head(self.encode_a(items_a, batch_size=batch_size), self.encode_b(items_b, batch_size=batch_size))
-
-    def is_similar(self, scores: torch.Tensor) -> torch.Tensor:
-        """Same / different decisions at the exported threshold."""
-        if self.config.threshold is None:
-            raise ValueError("this model has no calibrated threshold (train it with a validation split)")
-        return self.head.is_similar(scores, self.config.threshold)
 
 
 def load_model(path: str | Path, *, backend: str = "torch", device: str | None = None) -> Any:

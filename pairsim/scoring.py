@@ -1,0 +1,122 @@
+"""Scoring raw inputs with a pair model: the part :class:`~pairsim.model.PairModel` and its ONNX runtime twin
+(:class:`~pairsim.export.onnx_runtime.OnnxPairModel`) share.
+
+A class using :class:`PairScoring` has ``tower_a``, ``tower_b`` (None when tied), ``head``, ``config`` (with
+``threshold``) and ``device``; it may override :meth:`PairScoring._run` (how one preprocessed batch goes
+through a tower). Everything else here is the same for both runtimes: distinct inputs are encoded once,
+texts in length-sorted batches, and the head scores the pairs.
+
+Example:
+    >>> # model = PairModel.from_pretrained("runs/stsb/model")  # or OnnxPairModel.load("export/")
+    >>> # scores = model.score(["a cat"], ["a kitten"]); model.is_similar(scores)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from pairsim.errors import ConfigError
+
+
+class PairScoring:
+    """Raw inputs -> embeddings -> scores, for any object with towers, a head, a config and a device."""
+
+    tower_a: Any
+    tower_b: Any
+    head: Any
+    config: Any
+    device: torch.device
+
+    @property
+    def tied(self) -> bool:
+        """One tower for both sides (siamese)."""
+        return self.tower_b is None
+
+    @property
+    def side_b(self) -> Any:
+        """The tower used for side b (``tower_a`` when tied)."""
+        return self.tower_a if self.tower_b is None else self.tower_b
+
+    def _run(self, tower: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """One preprocessed batch through ``tower`` -> ``(b, D)`` float32 on the CPU."""
+        return tower(batch).float().cpu()  # (b, D)
+
+    @torch.inference_mode()
+    def encode_unique(
+        self,
+        items: Sequence[Any],
+        *,
+        side: str = "a",
+        batch_size: int = 64,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings of the distinct inputs only, and which row each input uses.
+
+        Args:
+            items: Raw inputs of one side (repeats allowed).
+            side: "a" or "b" (the tower that encodes them).
+            batch_size: Inputs per encoding batch.
+            progress: Called with the number of inputs encoded after each batch.
+
+        Returns:
+            ``(embeddings (U, D), index (N,))`` with ``embeddings[index[i]]`` the embedding of ``items[i]``:
+            memory grows with the number of distinct inputs, not of inputs.
+
+        Raises:
+            ConfigError: ``batch_size`` is not a positive integer.
+            DataError: An input is not of the tower's modality.
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size: expected a positive integer, got {batch_size!r}")  # else rows stay empty
+        tower = self.tower_a if side == "a" else self.side_b
+        tower.check_items(items, where=f"side-{side} inputs")
+        keys = [tower.item_key(x) for x in items]
+        first: dict[Any, int] = {}
+        for i, key in enumerate(keys):
+            first.setdefault(key, i)
+        unique = list(first.values())  # index of the first occurrence of each distinct input
+        if tower.modality == "text":  # length-sorted batches pad less
+            unique.sort(key=lambda i: len(str(items[i])), reverse=True)
+        out = torch.empty(len(unique), tower.out_dim)  # (U, D)
+        for start in range(0, len(unique), batch_size):
+            idx = unique[start : start + batch_size]
+            out[start : start + len(idx)] = self._run(tower, tower.preprocess([items[i] for i in idx]))  # (b, D)
+            if progress:
+                progress(len(idx))
+        row = {keys[i]: r for r, i in enumerate(unique)}
+        return out, torch.tensor([row[k] for k in keys], dtype=torch.long)  # (U, D), (N,)
+
+    def encode_a(
+        self, items: Sequence[Any], *, batch_size: int = 64, progress: Callable[[int], None] | None = None
+    ) -> torch.Tensor:
+        """Raw side-a inputs (texts, image paths, PIL images, arrays) -> ``(N, D)`` embeddings on the CPU.
+
+        Repeated inputs are encoded once; texts are batched by length.
+        """
+        embeddings, index = self.encode_unique(items, side="a", batch_size=batch_size, progress=progress)
+        return embeddings[index]  # (N, D)
+
+    def encode_b(
+        self, items: Sequence[Any], *, batch_size: int = 64, progress: Callable[[int], None] | None = None
+    ) -> torch.Tensor:
+        """Raw side-b inputs -> ``(N, D)`` embeddings (with ``tower_a`` when tied)."""
+        embeddings, index = self.encode_unique(items, side="b", batch_size=batch_size, progress=progress)
+        return embeddings[index]  # (N, D)
+
+    @torch.inference_mode()
+    def score(self, items_a: Sequence[Any], items_b: Sequence[Any], *, batch_size: int = 64) -> torch.Tensor:
+        """Score raw pairs ``(items_a[i], items_b[i])`` -> ``(N,)``; see ``head.higher_is_similar``."""
+        if len(items_a) != len(items_b):
+            raise ValueError(f"score needs as many a-items as b-items, got {len(items_a)} and {len(items_b)}")
+        a = self.encode_a(items_a, batch_size=batch_size)  # (N, D)
+        b = self.encode_b(items_b, batch_size=batch_size)  # (N, D)
+        return self.head(a.to(self.device), b.to(self.device)).float().cpu()  # (N,)
+
+    def is_similar(self, scores: torch.Tensor) -> torch.Tensor:
+        """Same / different decisions at the calibrated threshold."""
+        if self.config.threshold is None:
+            raise ValueError("this model has no calibrated threshold (train it with a validation split)")
+        return self.head.is_similar(scores, self.config.threshold)
