@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +28,7 @@ from torch import nn
 from pairsim.config import to_dict
 from pairsim.errors import ConfigError
 from pairsim.export.target import check_target
-from pairsim.safe_io import swap_dir
+from pairsim.safe_io import atomic_dir
 
 if TYPE_CHECKING:
     from pairsim.model import PairModel
@@ -168,8 +166,7 @@ def export_onnx(model: PairModel, out: str | Path, *, quantize: Literal["int8"] 
         check_exportable(tower)
     target = Path(out).expanduser()
     check_target(target, MANIFEST, "ONNX export")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with atomic_dir(target) as tmp:  # the earlier export stays whole until this one is complete
         sides: dict[str, dict[str, Any]] = {}
         for side, tower in (("a", model.tower_a), ("b", model.tower_b)):
             if tower is None:
@@ -193,8 +190,4 @@ def export_onnx(model: PairModel, out: str | Path, *, quantize: Literal["int8"] 
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
         (tmp / HEAD_FILE).write_text(json.dumps(head_spec(model), indent=2))
-        swap_dir(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
