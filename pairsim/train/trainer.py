@@ -71,19 +71,22 @@ def _seed_everything(seed: int) -> None:
 
 
 def _setup_logging(output_dir: Path, is_main: bool) -> None:
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    for handler in list(log.handlers):
-        log.removeHandler(handler)
-        handler.close()
-    if not is_main:
-        log.addHandler(logging.NullHandler())
-        return
-    output_dir.mkdir(parents=True, exist_ok=True)
+    """Send the trainer's and the data sources' log lines (what a filter removed, ...) to train.log and stderr."""
+    if is_main:
+        output_dir.mkdir(parents=True, exist_ok=True)
     fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
-    for handler in (logging.FileHandler(output_dir / "train.log"), logging.StreamHandler()):
-        handler.setFormatter(fmt)
-        log.addHandler(handler)
+    for logger in (log, logging.getLogger("pairsim.data")):
+        logger.setLevel(logging.INFO)
+        logger.propagate = logger is not log  # data lines also reach the root logger (pytest's caplog)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()
+        if not is_main:
+            logger.addHandler(logging.NullHandler())
+            continue
+        for handler in (logging.FileHandler(output_dir / "train.log"), logging.StreamHandler()):
+            handler.setFormatter(fmt)
+            logger.addHandler(handler)
 
 
 def _optimizer(params: list[torch.nn.Parameter], recipe: Recipe) -> torch.optim.Optimizer:
