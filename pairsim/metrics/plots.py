@@ -60,10 +60,12 @@ def plot_curves(
 ) -> Path:
     """Plot training loss and validation metrics over training.
 
-    Two panels. Losses (every key ending in ``loss``: ``loss``, ``val_loss`` ...) are plotted against
-    ``step``; an entry that has only an ``epoch`` (a validation entry) is placed at the last step logged
-    for that epoch. Validation metrics (other keys starting with ``val_``) are plotted against ``epoch``
-    when every one of their entries has it, else against ``step``; as they share one axis, by default
+    One panel of losses, then one panel per metric family (:func:`metric_family`: AUCs, correlations,
+    accuracies, error rates, retrieval recall, ... each on its own scale). Losses (every key ending in
+    ``loss``: ``loss``, ``val_loss`` ...) are plotted against ``step``; an entry that has only an ``epoch``
+    (a validation entry) is placed at the last step logged for that epoch. Validation metrics (other keys
+    starting with ``val_``) are plotted against ``step`` when every one of their entries has it (the
+    trainer's step-0 validation then marks the untrained starting point), else against ``epoch``; by default
     only those whose values all lie in [-1, 1] (rates, AUC, correlations) are drawn, never counts
     (``val_n_...``); ``val_keys`` picks them instead. Other keys, and None/NaN values, are skipped.
 
@@ -131,9 +133,16 @@ def plot_curves(
     if not loss_by_step and not all(epoch is not None for pts in loss_series.values() for _, epoch, _ in pts):
         raise DataError("cannot put the loss entries on one axis: some have only a 'step', others only an 'epoch'")
 
-    n_panels = int(bool(loss_series)) + int(bool(val_series))
-    fig = Figure(figsize=(6.0 * n_panels, 4.0))
-    axes = fig.subplots(1, n_panels, squeeze=False)[0]
+    families: dict[str, dict[str, list[tuple[float | None, float | None, float]]]] = {}
+    for key, val_points in val_series.items():
+        families.setdefault(metric_family(key), {})[key] = val_points
+    n_panels = int(bool(loss_series)) + len(families)
+    cols = min(3, n_panels)
+    rows = math.ceil(n_panels / cols)
+    fig = Figure(figsize=(5.0 * cols, 3.8 * rows), layout="constrained")
+    axes = list(fig.subplots(rows, cols, squeeze=False).ravel())
+    for ax in axes[n_panels:]:
+        ax.set_visible(False)
     panel = 0
     if loss_series:
         ax = axes[panel]
@@ -142,24 +151,62 @@ def plot_curves(
             xs, ys = zip(*sorted(points), strict=True)
             style = {"marker": "o"} if key.startswith("val_") or len(points) < 20 else {}
             ax.plot(xs, ys, label=key, **style)
-        ax.set_xlabel("step" if loss_by_step else "epoch")
-        ax.set_ylabel("loss")
-        ax.set_title("Loss")
-        ax.legend()
-        ax.grid(alpha=0.3)
+        _finish_panel(ax, "step" if loss_by_step else "epoch", "loss", "Loss", xs=_xs(loss_series, loss_by_step))
         panel += 1
-    if val_series:
+    val_by_step = all(step is not None for pts in val_series.values() for step, _, _ in pts)
+    for family, series in families.items():
         ax = axes[panel]
-        for key, val_points in val_series.items():
-            points = [(epoch if val_by_epoch else step, value) for step, epoch, value in val_points]
+        for key, val_points in series.items():
+            points = [(step if val_by_step else epoch, value) for step, epoch, value in val_points]
             xs, ys = zip(*sorted(points), strict=True)
             ax.plot(xs, ys, marker="o", label=key)
-        ax.set_xlabel("epoch" if val_by_epoch else "step")
-        ax.set_ylabel("value")
-        ax.set_title("Validation metrics")
-        ax.legend()
-        ax.grid(alpha=0.3)
+            if xs[0] == 0 and val_by_step:  # the untrained starting point (the trainer's step-0 validation)
+                ax.annotate("untrained", (xs[0], ys[0]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        _finish_panel(ax, "step" if val_by_step else "epoch", family, f"Validation: {family}",
+                      xs=_xs(series, val_by_step))  # fmt: skip
+        panel += 1
     return _save(fig, path)
+
+
+_FAMILIES = (
+    ("ranking (AUC)", ("roc_auc", "pr_auc", "average_precision")),
+    ("correlation", ("spearman", "pearson")),
+    ("accuracy", ("accuracy", "official_accuracy", "balanced_accuracy", "f1", "precision", "recall")),
+    ("error rate", ("eer", "far", "frr", "error_rate")),
+)
+
+
+def metric_family(key: str) -> str:
+    """The panel of a validation metric in :func:`plot_curves`: metrics on one scale share a panel.
+
+    Example:
+        >>> metric_family("val_roc_auc"), metric_family("val_t2i_recall@5"), metric_family("val_median_rank")
+        ('ranking (AUC)', 'retrieval recall', 'median_rank')
+    """
+    name = key.removeprefix("val_")
+    for family, names in _FAMILIES:
+        if name in names:
+            return family
+    if "recall@" in name:
+        return "retrieval recall"
+    if name.startswith("oneshot"):
+        return "one-shot"
+    return name
+
+
+def _xs(series: Mapping[str, Sequence[tuple[float | None, float | None, float]]], by_step: bool) -> list[float]:
+    return [float(step if by_step else epoch) for pts in series.values() for step, epoch, _ in pts]  # type: ignore[arg-type]
+
+
+def _finish_panel(ax: Any, xlabel: str, ylabel: str, title: str, *, xs: Sequence[float]) -> None:
+    """Labels, legend and grid; a single x value gets a readable axis around it instead of +-0.04."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if xs and min(xs) == max(xs):
+        ax.set_xlim(min(xs) - 1, max(xs) + 1)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
 
 
 def plot_roc(scores: Any, labels: Any, *, higher_is_similar: bool, path: str | Path) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import random
@@ -28,13 +29,16 @@ from pairsim.safe_io import atomic_write_text, clean_leftovers, recover_dir, swa
 from pairsim.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from pairsim.train.distributed import Runtime, setup, teardown
 from pairsim.train.step import TrainStep, batch_size_of, to_device
+from pairsim.train.threads import use_threads
 
 log = logging.getLogger("pairsim.train")
+_clock = time.monotonic  # the clock of time-based checkpoints (tests replace it)
 
 
 # what a run writes into its output directory; the first four mark a directory holding an earlier run
 RUN_MARKERS = ("model", "metrics.json", "recipe.yaml", "checkpoints")
 RUN_OUTPUTS = (*RUN_MARKERS, "train.log", "plots")
+RATE_WINDOW = 20  # steps over which the bar's pairs/s is measured
 
 
 class TrainingError(PairsimError):
@@ -127,6 +131,8 @@ class Trainer:
         # an overwriting run is written beside the earlier one and swapped in only when it has finished
         self.work = self.out.with_name(f".{self.out.name}.overwrite") if self.staged else self.out
         self.ckpt_path = self.work / "checkpoints" / "last.pt"
+        self._last_checkpoint, self._last_checkpoint_logged = _clock(), False
+        self._rate: collections.deque[tuple[float, int]] = collections.deque(maxlen=RATE_WINDOW)
 
     # -- set-up ---------------------------------------------------------------------------------------------
     def _build(self, rt: Runtime) -> None:
@@ -173,6 +179,10 @@ class Trainer:
             "recipe": self.recipe.to_dict(),
         }
         save_checkpoint(self.ckpt_path, state)
+        if not self._last_checkpoint_logged:
+            self._last_checkpoint_logged = True
+            log.info("checkpoint for --resume: %s (every %s)", self.ckpt_path, _interval(self.recipe.train))
+        self._last_checkpoint = _clock()
 
     def _restore(self) -> None:
         ckpt = load_checkpoint(self.ckpt_path)
@@ -200,6 +210,11 @@ class Trainer:
     # -- loop -------------------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         """Train, evaluate and save. Returns the metrics written to ``metrics.json``."""
+        with use_threads(self.recipe.train.threads) as threads:
+            self.threads = threads
+            return self._run()
+
+    def _run(self) -> dict[str, Any]:
         rt = setup(self.recipe.train.device)
         try:
             if rt.is_main:
@@ -211,9 +226,10 @@ class Trainer:
             elif rt.is_main:
                 atomic_write_text(self.work / "recipe.yaml", self.recipe.to_yaml())
             log.info(
-                "training %s on %s (%d train examples, %s loss, %d steps of %d, device %s, %d process(es))",
+                "training %s on %s (%d train examples, %s loss, %d steps of %d, device %s, %d process(es), "
+                "%d CPU thread(s): train.threads or --threads)",
                 self.recipe.model.tower.name, self.recipe.data.name, len(self.splits.train), self.recipe.loss.name,
-                self.total_steps, self.recipe.train.batch_size, rt.device, rt.world_size,
+                self.total_steps, self.recipe.train.batch_size, rt.device, rt.world_size, self.threads,
             )  # fmt: skip
             self._train(rt)
             metrics = self._finish(rt)
@@ -265,10 +281,10 @@ class Trainer:
         autocast = rt.device.type == "cuda" and t.bf16
         bar = tqdm(total=self.total_steps, initial=self.state["global_step"], disable=not (self.progress and rt.is_main),
                    unit="step", dynamic_ncols=True)  # fmt: skip
+        self._validate_at_start(rt)
         while self.state["epoch"] < t.epochs and self.state["global_step"] < self.total_steps:
             epoch = self.state["epoch"]
             self.runner.train()
-            seen, started = 0, time.perf_counter()
             if self.state["step_in_epoch"] == 0:  # the smoothed loss restarts each epoch; kept mid-epoch for --resume
                 self.state["running_loss"] = None
             for batch in self.batches.epoch(epoch, start=self.state["step_in_epoch"], limit=self.steps_per_epoch):
@@ -288,21 +304,20 @@ class Trainer:
                 self.scheduler.step()
                 self.state["global_step"] += 1
                 self.state["step_in_epoch"] += 1
-                seen += batch_size_of(batch) * rt.world_size
                 value = loss.item()
                 running = self.state.get("running_loss")
                 running = value if running is None else 0.9 * running + 0.1 * value
                 self.state["running_loss"] = running
                 step = self.state["global_step"]
                 if step % t.log_every == 0 or step == self.total_steps:
-                    rate = seen / max(1e-9, time.perf_counter() - started)
                     self.state["history"].append(
                         {"step": step, "epoch": epoch, "loss": running, "lr": self.scheduler.get_last_lr()[0]}
                     )
-                    bar.set_postfix(loss=f"{running:.4f}", pairs_per_s=f"{rate:.0f}", epoch=epoch)
-                bar.update(1)
-                if rt.is_main and t.checkpoint_every and step % t.checkpoint_every == 0:
+                self._update_bar(bar, running, batch_size_of(batch) * rt.world_size, epoch)
+                if rt.is_main and self._checkpoint_due(step):
                     self._checkpoint()
+                if t.eval_every and step % t.eval_every == 0 and self.state["step_in_epoch"] < self.steps_per_epoch:
+                    self._validate_within_epoch(rt, epoch)
                 if step >= self.total_steps:
                     break
             self.state["epoch"] += 1
@@ -322,6 +337,15 @@ class Trainer:
         """Validate, keep the best model, decide on early stopping. Returns True to stop."""
         if not (self.recipe.train.eval_every_epoch and rt.is_main):
             return False
+        return self._validate(epoch, end_of_epoch=True)
+
+    # -- validation points, checkpoint timing and the progress bar (issue 10) ------------------------------
+    def _validate(self, epoch: int, *, end_of_epoch: bool) -> bool:
+        """Validate, log a history entry, keep the best model; at an epoch end, count towards early stopping.
+
+        Returns:
+            True when early stopping says stop.
+        """
         metrics, _ = evaluate_split(self.model, self.splits.val, self.recipe.eval, split="val", calibrate=True)
         name = primary_metric(metrics, self.recipe.train.metric)
         value = metrics[name]
@@ -332,14 +356,15 @@ class Trainer:
                 **{f"val_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))},
             }
         )
-        log.info(
-            "epoch %d: val %s", epoch, ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float))
-        )
+        where = f"epoch {epoch}" if end_of_epoch else f"step {self.state['global_step']} (epoch {epoch})"
+        log.info("%s: val %s", where, ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
         if improved(name, value, self.state["best"]):
             self.state.update(best=value, best_epoch=epoch, stale_epochs=0)
             self.model.config.threshold = metrics.get("threshold")
             self.model.save_pretrained(self.work / "model", metrics={f"val_{name}": value})
             log.info("new best val %s=%.4f, model saved to %s", name, value, self.work / "model")
+            return False
+        if not end_of_epoch:
             return False
         self.state["stale_epochs"] += 1
         patience = self.recipe.train.early_stopping
@@ -347,6 +372,61 @@ class Trainer:
             log.info("early stopping: no val %s improvement for %d epochs", name, patience)
             return True
         return False
+
+    def _validate_at_start(self, rt: Runtime) -> None:
+        """Validate the model as built (step 0): the untrained starting point of the curves (not a best model)."""
+        if not (self.recipe.train.eval_at_start and rt.is_main and self.state["global_step"] == 0):
+            return
+        if any(entry.get("step") == 0 for entry in self.state["history"]):
+            return  # validated already (a resumed run)
+        metrics, _ = evaluate_split(self.model, self.splits.val, self.recipe.eval, split="val", calibrate=True)
+        self.state["history"].append(
+            {"epoch": 0, "step": 0, **{f"val_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}}
+        )
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+        log.info("step 0 (untrained): val %s", shown)
+
+    def _validate_within_epoch(self, rt: Runtime, epoch: int) -> None:
+        """A validation point every ``train.eval_every`` steps (rank 0); training mode is restored after."""
+        if rt.is_main:
+            self._validate(epoch, end_of_epoch=False)
+        self.runner.train()
+
+    def _checkpoint_due(self, step: int) -> bool:
+        """Whether to checkpoint after ``step``: every ``checkpoint_every`` steps or ``checkpoint_minutes``."""
+        t = self.recipe.train
+        by_steps = bool(t.checkpoint_every) and step % t.checkpoint_every == 0
+        by_time = t.checkpoint_minutes > 0 and _clock() - self._last_checkpoint >= 60 * t.checkpoint_minutes
+        return by_steps or by_time
+
+    def _update_bar(self, bar: Any, loss: float, rows: int, epoch: int) -> None:
+        """Show the smoothed loss and the pairs/s of the last :data:`RATE_WINDOW` steps, every step."""
+        now = time.perf_counter()
+        self._rate.append((now, rows))
+        rate = 0.0
+        if len(self._rate) > 1:  # rows of the steps that ended after the first timestamp, over the time between
+            rate = sum(r for _, r in list(self._rate)[1:]) / max(1e-9, now - self._rate[0][0])
+        bar.set_postfix(loss=f"{loss:.4f}", pairs_per_s=f"{rate:.1f}", epoch=epoch, refresh=False)
+        bar.update(1)
+
+    def _settle_checkpoint(self) -> None:
+        """After a finished run: say where the resume checkpoint is and how big, or delete it
+        (``train.keep_checkpoint: false``); the model itself is in ``model/``."""
+        if not self.ckpt_path.is_file():
+            return
+        size = self.ckpt_path.stat().st_size / 1e6
+        shown = self.out / "checkpoints" / self.ckpt_path.name
+        if not self.recipe.train.keep_checkpoint:
+            self.ckpt_path.unlink()
+            if not any(self.ckpt_path.parent.iterdir()):
+                self.ckpt_path.parent.rmdir()
+            log.info("deleted the resume checkpoint %s (%.0f MB; train.keep_checkpoint=false)", shown, size)
+            return
+        log.info(
+            "resume checkpoint kept at %s (%.0f MB: weights, optimiser state, random states) to continue with "
+            "--resume and more epochs; delete it if you will not, or set train.keep_checkpoint=false",
+            shown, size,
+        )  # fmt: skip
 
     def _finish(self, rt: Runtime) -> dict[str, Any]:
         if not rt.is_main:
@@ -381,6 +461,7 @@ class Trainer:
         if self.recipe.eval.plots:
             save_eval_plots(model, details, plots, prefix="test")
         log.info("test: %s", ", ".join(f"{k}={v:.4f}" for k, v in test.items() if isinstance(v, float)))
+        self._settle_checkpoint()
         log.info(
             "done: model in %s, metrics in %s, plots in %s",
             self.out / "model",
@@ -388,3 +469,11 @@ class Trainer:
             self.out / "plots",
         )
         return metrics
+
+
+def _interval(t: Any) -> str:
+    """The checkpoint interval of a train config in words."""
+    parts = [f"{t.checkpoint_every} steps"] if t.checkpoint_every else []
+    if t.checkpoint_minutes:
+        parts.append(f"{t.checkpoint_minutes:g} minutes")
+    return " or ".join(parts) + (", and " if parts else "") + "at each epoch end"
