@@ -18,7 +18,7 @@ from scipy.stats import spearmanr
 
 from pairsim.data import CaptionImages, DatasetConfig, Episode, LabelledItems, PairTable, Source
 from pairsim.errors import ConfigError
-from pairsim.evaluate import episode_scores, evaluate_split, improved, primary_metric, save_eval_plots
+from pairsim.evaluate import episode_scores, evaluate_split, improved, primary_metric, save_eval_plots, save_graded_plot
 from pairsim.metrics import calibrate_threshold, verification_metrics
 from pairsim.model import PairModel
 from pairsim.recipe import EvalConfig
@@ -260,6 +260,22 @@ def test_eval_plots(make_model: Callable[..., PairModel], text_pairs: PairTable,
     paths = save_eval_plots(model, scored, tmp_path, prefix="val")
     assert [Path(p).name for p in paths] == ["val_roc.png", "val_score_histograms.png", "val_hardest_pairs.png"]
     assert all(Path(p).read_bytes().startswith(b"\x89PNG") for p in paths)
+
+
+def test_graded_text_evaluation_writes_a_scatter_and_readable_hardest_pairs(
+    make_model: Callable[..., PairModel], text_pairs: PairTable, tmp_path: Path
+) -> None:
+    model = make_model("lstm", head="cosine")
+    _, scored = evaluate_split(model, text_pairs, EvalConfig(batch_size=3), split="val", calibrate=True)
+    assert scored is not None and scored.gold == text_pairs.scores
+    paths = [
+        *save_eval_plots(model, scored, tmp_path, prefix="val"),
+        *save_graded_plot(model, scored, tmp_path, prefix="val"),
+    ]
+    assert [p.name for p in paths][-1] == "val_graded_scatter.png"
+    assert all(p.stat().st_size > 1000 for p in paths)
+    scored.gold = None  # binary data: no scatter
+    assert save_graded_plot(model, scored, tmp_path, prefix="b") == []
 
 
 # -- the metric that picks the best model -----------------------------------------------------------------------

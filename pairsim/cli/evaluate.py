@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace, recipe: Any) -> int:
     from pairsim.data import build_source
     from pairsim.data.require import require_splits
-    from pairsim.evaluate import evaluate_split, save_eval_plots
+    from pairsim.evaluate import evaluate_split, save_eval_plots, save_graded_plot
     from pairsim.metrics import format_table, write_json
     from pairsim.train.distributed import pick_device
 
@@ -84,7 +84,14 @@ def _evaluate(args: argparse.Namespace, recipe: Any) -> int:
     metrics, scored = evaluate_split(model, data, recipe.eval, split=args.split, calibrate=False, source=source)
     out.mkdir(parents=True, exist_ok=True)
     write_json(metrics, out / "metrics.json")
-    plots = save_eval_plots(model, scored, out, prefix=args.split) if recipe.eval.plots else []
+    plots = (
+        [
+            *save_eval_plots(model, scored, out, prefix=args.split),
+            *save_graded_plot(model, scored, out, prefix=args.split),
+        ]
+        if recipe.eval.plots
+        else []
+    )
     print(format_table({args.split: metrics}))
     print(f"metrics in {out / 'metrics.json'}" + (f", plots in {out}" if plots else ""))
     return 0

@@ -20,7 +20,7 @@ from transformers import get_scheduler
 from pairsim.data import Batches, build_source, load_dataset, side_inputs
 from pairsim.data.require import require_splits
 from pairsim.errors import ConfigError, ModelFileError, PairsimError
-from pairsim.evaluate import HEADLINE, evaluate_split, improved, primary_metric, save_eval_plots
+from pairsim.evaluate import HEADLINE, evaluate_split, improved, primary_metric, save_eval_plots, save_graded_plot
 from pairsim.losses import LOSSES
 from pairsim.metrics import plot_curves, write_json
 from pairsim.model import PairModel
@@ -460,6 +460,7 @@ class Trainer:
             )  # fmt: skip
         if self.recipe.eval.plots:
             save_eval_plots(model, details, plots, prefix="test")
+            save_graded_plot(model, details, plots, prefix="test")
         log.info("test: %s", ", ".join(f"{k}={v:.4f}" for k, v in test.items() if isinstance(v, float)))
         self._settle_checkpoint()
         log.info(
