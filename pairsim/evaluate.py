@@ -16,11 +16,12 @@ threshold stored in the model.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from pairsim.data.episodes import Episode, EpisodeSampler
 from pairsim.data.samplers import fixed_pairs
@@ -58,7 +59,7 @@ class Scored:
 def _verification(
     model: PairModel, pairs: PairTable, calibrate: bool, batch_size: int
 ) -> tuple[dict[str, Any], Scored]:
-    scores = model.score(pairs.a, pairs.b, batch_size=batch_size)  # (N,)
+    scores = score_with_progress(model, pairs.a, pairs.b, batch_size=batch_size)  # (N,)
     labels = torch.tensor(pairs.labels, dtype=torch.float32)  # (N,)
     hi = model.head.higher_is_similar
     threshold = calibrate_threshold(scores, labels, higher_is_similar=hi) if calibrate else model.config.threshold
@@ -72,6 +73,23 @@ def _verification(
     if pairs.scores is not None:
         metrics.update(graded_metrics(scores, pairs.scores, higher_is_similar=hi))
     return metrics, Scored(list(pairs.a), list(pairs.b), scores, labels, threshold, pairs.scores)
+
+
+@torch.inference_mode()
+def score_with_progress(
+    model: PairModel, items_a: Sequence[Any], items_b: Sequence[Any], *, batch_size: int, what: str = "scoring"
+) -> torch.Tensor:
+    """``model.score`` with a progress bar over the distinct items encoded (on a terminal only).
+
+    Returns:
+        ``(N,)`` scores, equal to ``model.score(items_a, items_b, batch_size=batch_size)``.
+    """
+    sides = ((model.tower_a, items_a), (model.side_b, items_b))
+    total = sum(len({tower.item_key(x) for x in items}) for tower, items in sides)
+    with tqdm(total=total, desc=what, unit="item", disable=None, leave=False, dynamic_ncols=True) as bar:
+        a = model.encode_a(items_a, batch_size=batch_size, progress=bar.update)  # (N, D)
+        b = model.encode_b(items_b, batch_size=batch_size, progress=bar.update)  # (N, D)
+    return model.head(a.to(model.device), b.to(model.device)).float().cpu()  # (N,)
 
 
 def episode_scores(model: PairModel, episodes: list[Episode], batch_size: int) -> dict[str, Any]:

@@ -319,3 +319,32 @@ def test_primary_metric_by_name() -> None:
 )
 def test_improved_knows_each_metric_direction(name: str, value: float, best: float | None, expected: bool) -> None:
     assert improved(name, value, best) is expected
+
+
+def test_evaluation_shows_progress_over_distinct_items(
+    make_model: Callable[..., PairModel], text_pairs: PairTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pairsim.evaluate as evaluate_module
+
+    bars: list[dict[str, Any]] = []
+
+    class Bar:
+        def __init__(self, **kwargs: Any) -> None:
+            self.info = {**kwargs, "done": 0}
+            bars.append(self.info)
+
+        def __enter__(self) -> Bar:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def update(self, n: int) -> None:
+            self.info["done"] += n
+
+    monkeypatch.setattr(evaluate_module, "tqdm", Bar)
+    model = make_model("lstm", head="cosine")
+    _, scored = evaluate_split(model, text_pairs, EvalConfig(batch_size=2), split="val", calibrate=True)
+    distinct = len(set(text_pairs.a)) + len(set(text_pairs.b))
+    assert [(b["unit"], b["total"], b["done"]) for b in bars] == [("item", distinct, distinct)]
+    assert scored is not None and torch.equal(scored.scores, model.score(text_pairs.a, text_pairs.b, batch_size=2))

@@ -14,6 +14,7 @@ Every field is described in docs/own_data.md.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +25,7 @@ from pairsim.data.split import check_filter
 from pairsim.data.types import PairTable, Splits
 from pairsim.errors import ConfigError, DataError
 
+log = logging.getLogger("pairsim.data")
 MAX_COLUMNS = 100_000  # column numbers are 0-based positions below this
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 
@@ -52,10 +54,15 @@ def read_table(path: Path, fmt: str, cache_dir: str | None, *, header: bool = Tr
         if builder != "csv":
             raise DataError(f"{path}: header: false needs a csv or tsv table ({fmt} files name their columns)")
         kwargs = {**kwargs, "header": None}  # columns are then named "0", "1", ...
+    quiet = datasets.utils.logging.is_progress_bar_enabled()
+    datasets.utils.logging.disable_progress_bar()  # its "Generating train split" bar is wrong for val/test files
     try:
         return datasets.load_dataset(builder, data_files=str(path), split="train", cache_dir=cache_dir, **kwargs)
     except Exception as err:  # datasets raises many types (pyarrow, pandas, its own)
         raise DataError(f"cannot read {path} as {fmt}: {type(err).__name__}: {err}") from None
+    finally:
+        if quiet:
+            datasets.utils.logging.enable_progress_bar()
 
 
 def resolve_path(item: Any, folder: Path) -> str:
@@ -198,19 +205,20 @@ class PairTableSource(Source["PairTableSource.Config"]):
     def root(self) -> Path:
         return Path(self.config.path).expanduser()
 
-    def _rows(self, path: str | None) -> list[PairRow] | None:
+    def _rows(self, path: str | None, split: str) -> list[PairRow] | None:
         if path is None:
             return None
         p = Path(path).expanduser()
+        log.info("pair_table: reading the %s table %s", split, p)
         return table_rows(read_table(p, self.config.format, self.config.cache_dir, header=self.config.header),
                           self.config, p)  # fmt: skip
 
     def load(self) -> Splits[PairTable]:
         cfg = self.config
         splits = make_splits(
-            self._rows(cfg.path) or [],
-            val=self._rows(cfg.val_path),
-            test=self._rows(cfg.test_path),
+            self._rows(cfg.path, "train" if cfg.val_path or cfg.test_path else "whole") or [],
+            val=self._rows(cfg.val_path, "val"),
+            test=self._rows(cfg.test_path, "test"),
             val_fraction=cfg.val_fraction,
             test_fraction=cfg.test_fraction,
             seed=cfg.seed,

@@ -113,3 +113,20 @@ def test_relative_image_paths_resolve_like_pairsim_score(tmp_path: Path) -> None
     assert all(Path(p).is_absolute() and Path(p).is_relative_to(folder) for p in loaded)
     assert resolve_lines(["a text"], probes, "text") == ["a text"]
     assert resolve_lines(["/abs/x.png"], probes, "image") == ["/abs/x.png"]
+
+
+def test_loading_names_each_split_once_without_datasets_bars(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    for name, n in (("train", 12), ("val", 4), ("test", 4)):
+        _write(
+            tmp_path / f"{name}.csv",
+            ["sentence1,sentence2,label"] + [f"{name}{i},{name}x{i},{i % 2}" for i in range(n)],
+        )
+    paths = {"path": str(tmp_path / "train.csv"), "val_path": str(tmp_path / "val.csv"),
+             "test_path": str(tmp_path / "test.csv")}  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="pairsim.data"):
+        load_dataset(_table(tmp_path, **paths))
+    reads = [r.getMessage() for r in caplog.records if "reading the" in r.getMessage()]
+    assert reads == [f"pair_table: reading the {s} table {tmp_path / (s + '.csv')}" for s in ("train", "val", "test")]
+    assert "Generating train split" not in capfd.readouterr().err
