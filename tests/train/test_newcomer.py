@@ -105,3 +105,27 @@ def test_finished_run_says_where_the_resume_checkpoint_is_or_deletes_it(digits_r
     assert not (Path(dropped.output_dir) / "checkpoints").exists()
     assert (Path(dropped.output_dir) / "model" / "config.json").is_file()
     assert "deleted the resume checkpoint" in (Path(dropped.output_dir) / "train.log").read_text()
+
+
+def test_bar_shows_the_smoothed_loss_and_the_true_rate_every_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    import collections
+    import types
+
+    times = iter([0.0, 2.0, 4.0, 6.0])  # a step every 2 s
+    monkeypatch.setattr(trainer_module, "time", types.SimpleNamespace(perf_counter=lambda: next(times)))
+    shown: list[dict[str, Any]] = []
+
+    class Bar:
+        def set_postfix(self, **kwargs: Any) -> None:
+            shown.append(kwargs)
+
+        def update(self, n: int) -> None:
+            shown[-1]["updated"] = n
+
+    trainer = Trainer.__new__(Trainer)  # only the bar's state
+    trainer._rate = collections.deque(maxlen=trainer_module.RATE_WINDOW)
+    for loss in (0.9, 0.8, 0.7, 0.6):
+        trainer._update_bar(Bar(), loss, 16, 0)
+    assert [s["loss"] for s in shown] == ["0.9000", "0.8000", "0.7000", "0.6000"]
+    assert [s["pairs_per_s"] for s in shown][1:] == ["8.0", "8.0", "8.0"]  # 16 pairs per 2 s
+    assert all(s["updated"] == 1 for s in shown)
