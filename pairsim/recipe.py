@@ -44,7 +44,7 @@ class TrainConfig:
     device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
     bf16: bool = True  # bf16 autocast on GPU (ignored on CPU)
     num_workers: int = bounded(0, ge=0, le=256)  # DataLoader worker processes
-    # steps between checkpoints (atomic, for --resume); 0: only at epoch ends
+    # steps between checkpoints (atomic, for --resume; also every checkpoint_minutes and at epoch ends); 0: off
     checkpoint_every: int = bounded(200, ge=0, le=MAX_COUNT)
     eval_every_epoch: bool = True  # evaluate on the validation split after each epoch
     metric: str = "auto"  # validation metric picking the best model; auto: roc_auc, spearman, one-shot or recall@1

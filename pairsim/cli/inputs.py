@@ -68,6 +68,8 @@ def resolve_lines(lines: list[str], path: str | Path, modality: str) -> list[str
     if modality != "image":
         return lines
     from pairsim.data.sources.pair_table import resolve_path
+    from pairsim.towers.modality import looks_like_image_path
 
     folder = Path(path).parent
-    return [resolve_path(line, folder) if line.strip() else line for line in lines]
+    # a line that is no image path (a text given to an image model) stays as written, for its error message
+    return [resolve_path(line, folder) if looks_like_image_path(line) else line for line in lines]

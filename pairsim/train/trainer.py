@@ -282,6 +282,7 @@ class Trainer:
         bar = tqdm(total=self.total_steps, initial=self.state["global_step"], disable=not (self.progress and rt.is_main),
                    unit="step", dynamic_ncols=True)  # fmt: skip
         self._validate_at_start(rt)
+        self._last_checkpoint = _clock()  # time-based checkpoints count from the first step, not from loading
         while self.state["epoch"] < t.epochs and self.state["global_step"] < self.total_steps:
             epoch = self.state["epoch"]
             self.runner.train()
