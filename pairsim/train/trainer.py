@@ -286,6 +286,7 @@ class Trainer:
         while self.state["epoch"] < t.epochs and self.state["global_step"] < self.total_steps:
             epoch = self.state["epoch"]
             self.runner.train()
+            self._restart_rate()
             if self.state["step_in_epoch"] == 0:  # the smoothed loss restarts each epoch; kept mid-epoch for --resume
                 self.state["running_loss"] = None
             for batch in self.batches.epoch(epoch, start=self.state["step_in_epoch"], limit=self.steps_per_epoch):
@@ -392,6 +393,7 @@ class Trainer:
         if rt.is_main:
             self._validate(epoch, end_of_epoch=False)
         self.runner.train()
+        self._restart_rate()
 
     def _checkpoint_due(self, step: int) -> bool:
         """Whether to checkpoint after ``step``: every ``checkpoint_every`` steps or ``checkpoint_minutes``."""
@@ -399,6 +401,11 @@ class Trainer:
         by_steps = bool(t.checkpoint_every) and step % t.checkpoint_every == 0
         by_time = t.checkpoint_minutes > 0 and _clock() - self._last_checkpoint >= 60 * t.checkpoint_minutes
         return by_steps or by_time
+
+    def _restart_rate(self) -> None:
+        """Measure pairs/s from now (an epoch's start, after a validation): pauses do not count as training."""
+        self._rate.clear()
+        self._rate.append((time.perf_counter(), 0))
 
     def _update_bar(self, bar: Any, loss: float, rows: int, epoch: int) -> None:
         """Show the smoothed loss and the pairs/s of the last :data:`RATE_WINDOW` steps, every step."""
