@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import collections
 import logging
 import os
 import random
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +26,16 @@ from pairsim.recipe import Recipe
 from pairsim.safe_io import atomic_write_text, clean_leftovers, recover_dir, swap_dir
 from pairsim.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from pairsim.train.distributed import Runtime, setup, teardown
+from pairsim.train.housekeeping import Housekeeping
 from pairsim.train.step import TrainStep, batch_size_of, to_device
 from pairsim.train.threads import use_threads
 
 log = logging.getLogger("pairsim.train")
-_clock = time.monotonic  # the clock of time-based checkpoints (tests replace it)
 
 
 # what a run writes into its output directory; the first four mark a directory holding an earlier run
 RUN_MARKERS = ("model", "metrics.json", "recipe.yaml", "checkpoints")
 RUN_OUTPUTS = (*RUN_MARKERS, "train.log", "plots")
-RATE_WINDOW = 20  # steps over which the bar's pairs/s is measured
 
 
 class TrainingError(PairsimError):
@@ -101,7 +98,7 @@ def _optimizer(params: list[torch.nn.Parameter], recipe: Recipe) -> torch.optim.
     return cls(params, lr=t.lr, weight_decay=t.weight_decay)
 
 
-class Trainer:
+class Trainer(Housekeeping):
     """Trains the model a recipe describes and writes everything to ``recipe.output_dir``.
 
     The output directory holds ``model/`` (the best model, ``save_pretrained`` layout, with the decision
@@ -131,8 +128,7 @@ class Trainer:
         # an overwriting run is written beside the earlier one and swapped in only when it has finished
         self.work = self.out.with_name(f".{self.out.name}.overwrite") if self.staged else self.out
         self.ckpt_path = self.work / "checkpoints" / "last.pt"
-        self._last_checkpoint, self._last_checkpoint_logged = _clock(), False
-        self._rate: collections.deque[tuple[float, int]] = collections.deque(maxlen=RATE_WINDOW)
+        self._start_housekeeping()
 
     # -- set-up ---------------------------------------------------------------------------------------------
     def _build(self, rt: Runtime) -> None:
@@ -179,10 +175,7 @@ class Trainer:
             "recipe": self.recipe.to_dict(),
         }
         save_checkpoint(self.ckpt_path, state)
-        if not self._last_checkpoint_logged:
-            self._last_checkpoint_logged = True
-            log.info("checkpoint for --resume: %s (every %s)", self.ckpt_path, _interval(self.recipe.train))
-        self._last_checkpoint = _clock()
+        self._checkpoint_written()
 
     def _restore(self) -> None:
         ckpt = load_checkpoint(self.ckpt_path)
@@ -282,7 +275,7 @@ class Trainer:
         bar = tqdm(total=self.total_steps, initial=self.state["global_step"], disable=not (self.progress and rt.is_main),
                    unit="step", dynamic_ncols=True)  # fmt: skip
         self._validate_at_start(rt)
-        self._last_checkpoint = _clock()  # time-based checkpoints count from the first step, not from loading
+        self._start_housekeeping()  # time-based checkpoints count from the first step, not from loading
         while self.state["epoch"] < t.epochs and self.state["global_step"] < self.total_steps:
             epoch = self.state["epoch"]
             self.runner.train()
@@ -395,47 +388,6 @@ class Trainer:
         self.runner.train()
         self._restart_rate()
 
-    def _checkpoint_due(self, step: int) -> bool:
-        """Whether to checkpoint after ``step``: every ``checkpoint_every`` steps or ``checkpoint_minutes``."""
-        t = self.recipe.train
-        by_steps = bool(t.checkpoint_every) and step % t.checkpoint_every == 0
-        by_time = t.checkpoint_minutes > 0 and _clock() - self._last_checkpoint >= 60 * t.checkpoint_minutes
-        return by_steps or by_time
-
-    def _restart_rate(self) -> None:
-        """Measure pairs/s from now (an epoch's start, after a validation): pauses do not count as training."""
-        self._rate.clear()
-        self._rate.append((time.perf_counter(), 0))
-
-    def _update_bar(self, bar: Any, loss: float, rows: int, epoch: int) -> None:
-        """Show the smoothed loss and the pairs/s of the last :data:`RATE_WINDOW` steps, every step."""
-        now = time.perf_counter()
-        self._rate.append((now, rows))
-        rate = 0.0
-        if len(self._rate) > 1:  # rows of the steps that ended after the first timestamp, over the time between
-            rate = sum(r for _, r in list(self._rate)[1:]) / max(1e-9, now - self._rate[0][0])
-        bar.set_postfix(loss=f"{loss:.4f}", pairs_per_s=f"{rate:.1f}", epoch=epoch, refresh=False)
-        bar.update(1)
-
-    def _settle_checkpoint(self) -> None:
-        """After a finished run: say where the resume checkpoint is and how big, or delete it
-        (``train.keep_checkpoint: false``); the model itself is in ``model/``."""
-        if not self.ckpt_path.is_file():
-            return
-        size = self.ckpt_path.stat().st_size / 1e6
-        shown = self.out / "checkpoints" / self.ckpt_path.name
-        if not self.recipe.train.keep_checkpoint:
-            self.ckpt_path.unlink()
-            if not any(self.ckpt_path.parent.iterdir()):
-                self.ckpt_path.parent.rmdir()
-            log.info("deleted the resume checkpoint %s (%.0f MB; train.keep_checkpoint=false)", shown, size)
-            return
-        log.info(
-            "resume checkpoint kept at %s (%.0f MB: weights, optimiser state, random states) to continue with "
-            "--resume and more epochs; delete it if you will not, or set train.keep_checkpoint=false",
-            shown, size,
-        )  # fmt: skip
-
     def _finish(self, rt: Runtime) -> dict[str, Any]:
         if not rt.is_main:
             return {}
@@ -478,11 +430,3 @@ class Trainer:
             self.out / "plots",
         )
         return metrics
-
-
-def _interval(t: Any) -> str:
-    """The checkpoint interval of a train config in words."""
-    parts = [f"{t.checkpoint_every} steps"] if t.checkpoint_every else []
-    if t.checkpoint_minutes:
-        parts.append(f"{t.checkpoint_minutes:g} minutes")
-    return " or ".join(parts) + (", and " if parts else "") + "at each epoch end"

@@ -13,7 +13,7 @@ import torch
 
 from pairsim.cli import main
 from pairsim.recipe import Recipe
-from pairsim.train import trainer as trainer_module
+from pairsim.train import housekeeping
 from pairsim.train.threads import default_threads, use_threads
 from pairsim.train.trainer import Trainer
 
@@ -76,7 +76,7 @@ def test_validation_at_step_zero_and_every_eval_every_steps(digits_recipe: Calla
 
 def test_checkpoints_by_time(digits_recipe: Callable[..., Recipe], monkeypatch: pytest.MonkeyPatch) -> None:
     ticks = itertools.count(step=61.0)  # every reading of the clock is a minute and a second later
-    monkeypatch.setattr(trainer_module, "_clock", lambda: next(ticks))
+    monkeypatch.setattr(housekeeping, "_clock", lambda: next(ticks))
     written: list[int] = []
     real = Trainer._checkpoint
 
@@ -112,7 +112,7 @@ def test_bar_shows_the_smoothed_loss_and_the_true_rate_every_step(monkeypatch: p
     import types
 
     times = iter([0.0, 2.0, 4.0, 6.0])  # a step every 2 s
-    monkeypatch.setattr(trainer_module, "time", types.SimpleNamespace(perf_counter=lambda: next(times)))
+    monkeypatch.setattr(housekeeping, "time", types.SimpleNamespace(perf_counter=lambda: next(times)))
     shown: list[dict[str, Any]] = []
 
     class Bar:
@@ -123,7 +123,7 @@ def test_bar_shows_the_smoothed_loss_and_the_true_rate_every_step(monkeypatch: p
             shown[-1]["updated"] = n
 
     trainer = Trainer.__new__(Trainer)  # only the bar's state
-    trainer._rate = collections.deque(maxlen=trainer_module.RATE_WINDOW)
+    trainer._rate = collections.deque(maxlen=housekeeping.RATE_WINDOW)
     trainer._restart_rate()  # the epoch starts at t=0
     for loss in (0.9, 0.8, 0.7):
         trainer._update_bar(Bar(), loss, 16, 0)
