@@ -21,8 +21,8 @@ from matplotlib.figure import Figure
 from scipy.stats import spearmanr
 
 from pairsim.errors import DataError
+from pairsim.metrics._figure import _save
 from pairsim.metrics._inputs import as_labels, as_scores, oriented
-from pairsim.metrics.plots import _save
 from pairsim.metrics.verification import calibrate_threshold
 
 _WRAP = 70  # characters per line of a text in the hardest-pairs figure
