@@ -94,7 +94,9 @@ class Range:
     lt: float | None = None
 
     def contains(self, value: float) -> bool:
-        """Whether ``value`` lies in the range."""
+        """Whether ``value`` lies in the range (a string, e.g. a column named rather than numbered, always does)."""
+        if isinstance(value, str):
+            return True
         return not (
             (self.ge is not None and value < self.ge)
             or (self.gt is not None and value <= self.gt)

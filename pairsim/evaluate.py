@@ -16,11 +16,12 @@ threshold stored in the model.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from pairsim.data.episodes import Episode, EpisodeSampler
 from pairsim.data.samplers import fixed_pairs
@@ -31,7 +32,9 @@ from pairsim.metrics import (
     calibrate_threshold,
     graded_metrics,
     oneshot_metrics,
+    plot_graded_scatter,
     plot_hardest_pairs,
+    plot_hardest_text_pairs,
     plot_roc,
     plot_score_histograms,
     retrieval_metrics,
@@ -50,12 +53,13 @@ class Scored:
     scores: torch.Tensor
     labels: torch.Tensor
     threshold: float | None
+    gold: list[float] | None = None  # graded gold scores (STS-B 0-5, a table's score column) where the data has them
 
 
 def _verification(
     model: PairModel, pairs: PairTable, calibrate: bool, batch_size: int
 ) -> tuple[dict[str, Any], Scored]:
-    scores = model.score(pairs.a, pairs.b, batch_size=batch_size)  # (N,)
+    scores = score_with_progress(model, pairs.a, pairs.b, batch_size=batch_size)  # (N,)
     labels = torch.tensor(pairs.labels, dtype=torch.float32)  # (N,)
     hi = model.head.higher_is_similar
     threshold = calibrate_threshold(scores, labels, higher_is_similar=hi) if calibrate else model.config.threshold
@@ -68,7 +72,24 @@ def _verification(
         metrics = verification_metrics(scores, labels, higher_is_similar=hi, threshold=threshold)
     if pairs.scores is not None:
         metrics.update(graded_metrics(scores, pairs.scores, higher_is_similar=hi))
-    return metrics, Scored(list(pairs.a), list(pairs.b), scores, labels, threshold)
+    return metrics, Scored(list(pairs.a), list(pairs.b), scores, labels, threshold, pairs.scores)
+
+
+@torch.inference_mode()
+def score_with_progress(
+    model: PairModel, items_a: Sequence[Any], items_b: Sequence[Any], *, batch_size: int, what: str = "scoring"
+) -> torch.Tensor:
+    """``model.score`` with a progress bar over the distinct items encoded (on a terminal only).
+
+    Returns:
+        ``(N,)`` scores, equal to ``model.score(items_a, items_b, batch_size=batch_size)``.
+    """
+    sides = ((model.tower_a, items_a), (model.side_b, items_b))
+    total = sum(len({tower.item_key(x) for x in items}) for tower, items in sides)
+    with tqdm(total=total, desc=what, unit="item", disable=None, leave=False, dynamic_ncols=True) as bar:
+        a = model.encode_a(items_a, batch_size=batch_size, progress=bar.update)  # (N, D)
+        b = model.encode_b(items_b, batch_size=batch_size, progress=bar.update)  # (N, D)
+    return model.head(a.to(model.device), b.to(model.device)).float().cpu()  # (N,)
 
 
 def episode_scores(model: PairModel, episodes: list[Episode], batch_size: int) -> dict[str, Any]:
@@ -236,15 +257,32 @@ def primary_metric(metrics: dict[str, Any], name: str = "auto") -> str:
 
 
 def save_eval_plots(model: PairModel, scored: Scored | None, directory: Path, *, prefix: str) -> list[Path]:
-    """ROC curve, score histograms by label and the hardest pairs, as PNGs in ``directory``."""
+    """ROC curve, score histograms by label and the hardest pairs, as PNGs in ``directory``; text pairs show both
+    kinds of error as readable text with the gold score (graded data: see :func:`save_graded_plot`)."""
     if scored is None:
         return []
     hi = model.head.higher_is_similar
-    kind = "text" if model.tower_a.modality == "text" and model.side_b.modality == "text" else "auto"
+    if model.tower_a.modality == "text" and model.side_b.modality == "text":
+        return [
+            plot_roc(scored.scores, scored.labels, higher_is_similar=hi, path=directory / f"{prefix}_roc.png"),
+            plot_score_histograms(scored.scores, scored.labels, higher_is_similar=hi, threshold=scored.threshold,
+                                  path=directory / f"{prefix}_score_histograms.png"),
+            plot_hardest_text_pairs(scored.items_a, scored.items_b, scored.scores, scored.labels, higher_is_similar=hi,
+                                    threshold=scored.threshold, gold=scored.gold,
+                                    path=directory / f"{prefix}_hardest_pairs.png"),
+        ]  # fmt: skip
     return [
         plot_roc(scored.scores, scored.labels, higher_is_similar=hi, path=directory / f"{prefix}_roc.png"),
         plot_score_histograms(scored.scores, scored.labels, higher_is_similar=hi, threshold=scored.threshold,
                               path=directory / f"{prefix}_score_histograms.png"),
         plot_hardest_pairs(scored.items_a, scored.items_b, scored.scores, scored.labels, higher_is_similar=hi,
-                           threshold=scored.threshold, kind=kind, path=directory / f"{prefix}_hardest_pairs.png"),
+                           threshold=scored.threshold, kind="auto", path=directory / f"{prefix}_hardest_pairs.png"),
     ]  # fmt: skip
+
+
+def save_graded_plot(model: PairModel, scored: Scored | None, directory: Path, *, prefix: str) -> list[Path]:
+    """Graded data (a gold score per pair): the predicted-vs-gold scatter with Spearman in the title; else nothing."""
+    if scored is None or scored.gold is None:
+        return []
+    path = directory / f"{prefix}_graded_scatter.png"
+    return [plot_graded_scatter(scored.scores, scored.gold, higher_is_similar=model.head.higher_is_similar, path=path)]

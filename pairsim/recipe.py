@@ -44,12 +44,19 @@ class TrainConfig:
     device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
     bf16: bool = True  # bf16 autocast on GPU (ignored on CPU)
     num_workers: int = bounded(0, ge=0, le=256)  # DataLoader worker processes
-    # steps between checkpoints (atomic, for --resume); 0: only at epoch ends
+    # steps between checkpoints (atomic, for --resume; also every checkpoint_minutes and at epoch ends); 0: off
     checkpoint_every: int = bounded(200, ge=0, le=MAX_COUNT)
     eval_every_epoch: bool = True  # evaluate on the validation split after each epoch
     metric: str = "auto"  # validation metric picking the best model; auto: roc_auc, spearman, one-shot or recall@1
     early_stopping: int = bounded(0, ge=0, le=MAX_COUNT)  # stop after this many epochs without improvement; 0: off
-    log_every: int = bounded(10, ge=1, le=MAX_COUNT)  # steps between progress-bar / log updates
+    log_every: int = bounded(10, ge=1, le=MAX_COUNT)  # steps between history entries (the bar updates every step)
+    # -- a newcomer's defaults: threads, time-based checkpoints, validation points --------------------------
+    threads: int = bounded(0, ge=0, le=1024)  # torch CPU threads (or --threads); 0: half the cores, 1 to 4
+    # also checkpoint when this many minutes passed since the last checkpoint; 0: by checkpoint_every only
+    checkpoint_minutes: float = bounded(5.0, ge=0, le=MAX_COUNT)
+    keep_checkpoint: bool = True  # keep checkpoints/last.pt after a finished run (--resume with more epochs)
+    eval_every: int = bounded(0, ge=0, le=MAX_COUNT)  # steps between validations inside an epoch; 0: epoch ends
+    eval_at_start: bool = True  # validate the untrained model at step 0 (the curves' starting point)
 
     def check(self) -> None:
         from pairsim.train.distributed import parse_device

@@ -18,7 +18,7 @@ from scipy.stats import spearmanr
 
 from pairsim.data import CaptionImages, DatasetConfig, Episode, LabelledItems, PairTable, Source
 from pairsim.errors import ConfigError
-from pairsim.evaluate import episode_scores, evaluate_split, improved, primary_metric, save_eval_plots
+from pairsim.evaluate import episode_scores, evaluate_split, improved, primary_metric, save_eval_plots, save_graded_plot
 from pairsim.metrics import calibrate_threshold, verification_metrics
 from pairsim.model import PairModel
 from pairsim.recipe import EvalConfig
@@ -262,6 +262,22 @@ def test_eval_plots(make_model: Callable[..., PairModel], text_pairs: PairTable,
     assert all(Path(p).read_bytes().startswith(b"\x89PNG") for p in paths)
 
 
+def test_graded_text_evaluation_writes_a_scatter_and_readable_hardest_pairs(
+    make_model: Callable[..., PairModel], text_pairs: PairTable, tmp_path: Path
+) -> None:
+    model = make_model("lstm", head="cosine")
+    _, scored = evaluate_split(model, text_pairs, EvalConfig(batch_size=3), split="val", calibrate=True)
+    assert scored is not None and scored.gold == text_pairs.scores
+    paths = [
+        *save_eval_plots(model, scored, tmp_path, prefix="val"),
+        *save_graded_plot(model, scored, tmp_path, prefix="val"),
+    ]
+    assert [p.name for p in paths][-1] == "val_graded_scatter.png"
+    assert all(p.stat().st_size > 1000 for p in paths)
+    scored.gold = None  # binary data: no scatter
+    assert save_graded_plot(model, scored, tmp_path, prefix="b") == []
+
+
 # -- the metric that picks the best model -----------------------------------------------------------------------
 @pytest.mark.parametrize(
     "keys, expected",
@@ -303,3 +319,32 @@ def test_primary_metric_by_name() -> None:
 )
 def test_improved_knows_each_metric_direction(name: str, value: float, best: float | None, expected: bool) -> None:
     assert improved(name, value, best) is expected
+
+
+def test_evaluation_shows_progress_over_distinct_items(
+    make_model: Callable[..., PairModel], text_pairs: PairTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pairsim.evaluate as evaluate_module
+
+    bars: list[dict[str, Any]] = []
+
+    class Bar:
+        def __init__(self, **kwargs: Any) -> None:
+            self.info = {**kwargs, "done": 0}
+            bars.append(self.info)
+
+        def __enter__(self) -> Bar:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def update(self, n: int) -> None:
+            self.info["done"] += n
+
+    monkeypatch.setattr(evaluate_module, "tqdm", Bar)
+    model = make_model("lstm", head="cosine")
+    _, scored = evaluate_split(model, text_pairs, EvalConfig(batch_size=2), split="val", calibrate=True)
+    distinct = len(set(text_pairs.a)) + len(set(text_pairs.b))
+    assert [(b["unit"], b["total"], b["done"]) for b in bars] == [("item", distinct, distinct)]
+    assert scored is not None and torch.equal(scored.scores, model.score(text_pairs.a, text_pairs.b, batch_size=2))

@@ -1,54 +1,168 @@
-"""``pairsim eval MODEL_DIR [RECIPE] [key=value ...]``."""
+"""``pairsim eval MODEL [RECIPE] [key=value ...]`` and ``pairsim eval --untrained RECIPE [key=value ...]``.
+
+MODEL is a saved pairsim model directory or hub id, or an off-the-shelf Hugging Face / sentence-transformers
+encoder (a directory or hub id): it is evaluated as a tied ``transformer`` tower with a ``cosine`` head, its
+decision threshold calibrated on the validation split, and one line on stderr says so. ``--untrained`` builds
+the recipe's ``model:`` section as training would start it (pretrained backbones loaded, nothing trained).
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
+import sys
 from pathlib import Path
+from typing import Any
 
 from pairsim.errors import ConfigError, DataError
 
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="evaluate a saved model on a recipe's test split",
-                       description="Evaluate a saved model on the test split of a recipe's data.")  # fmt: skip
-    p.add_argument("model", help="saved model directory (e.g. runs/digits/model)")
+    p = sub.add_parser("eval", help="evaluate a model on a recipe's test split",
+                       description="Evaluate a saved model, an off-the-shelf Hugging Face / sentence-transformers "
+                                   "encoder, or (--untrained) a recipe's model as built, on a recipe's data.")  # fmt: skip
+    p.add_argument("model", help="saved model directory or hub id (e.g. runs/digits/model), a Hugging Face / "
+                                 "sentence-transformers encoder directory or hub id, or with --untrained the recipe")  # fmt: skip
     p.add_argument("recipe", nargs="?", help="recipe YAML; default: the recipe.yaml next to the model directory")
     p.add_argument("overrides", nargs="*", help="key=value overrides of the recipe")
+    p.add_argument("--untrained", action="store_true",
+                   help="evaluate the recipe's model: section untrained (MODEL is then the recipe)")  # fmt: skip
     p.add_argument("--split", choices=["val", "test"], default="test", help="which split (default: test)")
-    p.add_argument("--out", help="output directory for metrics.json and plots (default: MODEL/../eval)")
+    p.add_argument("--out", help="output directory for metrics.json and plots (default: MODEL/../eval; "
+                                 "--untrained or an encoder: OUTPUT_DIR/eval-untrained)")  # fmt: skip
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: train.threads)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pairsim.data import build_source
-    from pairsim.data.require import require_splits
-    from pairsim.evaluate import evaluate_split, save_eval_plots
-    from pairsim.metrics import format_table, write_json
-    from pairsim.model import PairModel
     from pairsim.recipe import Recipe
-    from pairsim.train.distributed import pick_device
+    from pairsim.train.threads import use_threads
 
-    model_dir = Path(args.model)
-    if args.recipe and "=" in args.recipe and not Path(args.recipe).is_file():  # an override, not a recipe
-        args.overrides, args.recipe = [args.recipe, *args.overrides], None
-    recipe_path = Path(args.recipe) if args.recipe else model_dir.parent / "recipe.yaml"
+    if args.untrained:  # MODEL is the recipe; what argparse took as the recipe is the first override
+        args.overrides = [*([args.recipe] if args.recipe else []), *args.overrides]
+        args.recipe, recipe_path = args.model, Path(args.model)
+    else:
+        if args.recipe and "=" in args.recipe and not Path(args.recipe).is_file():  # an override, not a recipe
+            args.overrides, args.recipe = [args.recipe, *args.overrides], None
+        recipe_path = Path(args.recipe) if args.recipe else Path(args.model).parent / "recipe.yaml"
     if not recipe_path.is_file():
         raise ConfigError(
             f"no recipe given and none found at {recipe_path}: pass the recipe the model was trained with"
         )
+    if args.threads is not None:
+        args.overrides = [*args.overrides, f"train.threads={args.threads}"]
     recipe = Recipe.load(recipe_path, args.overrides)
-    out = Path(args.out) if args.out else model_dir.parent / "eval"
-    if out.exists() and not out.is_dir():
-        raise DataError(f"{'--out' if args.out else 'eval folder'} {out} is a file; expected a folder for metrics.json")
-    model = PairModel.from_pretrained(model_dir, device=str(pick_device(recipe.train.device, where="train.device")))
+    with use_threads(recipe.train.threads):
+        return _evaluate(args, recipe)
+
+
+def _evaluate(args: argparse.Namespace, recipe: Any) -> int:
+    from pairsim.data import build_source
+    from pairsim.data.require import require_splits
+    from pairsim.evaluate import evaluate_split, save_eval_plots, save_graded_plot
+    from pairsim.metrics import format_table, write_json
+    from pairsim.train.distributed import pick_device
+
+    _log_data_to_stderr()
+    device = str(pick_device(recipe.train.device, where="train.device"))
     source = build_source(recipe.data)
     splits = source.load()
-    data = splits.val if args.split == "val" else splits.test
     require_splits(splits, recipe.data, needed=[args.split])
+    model, calibrate = _model(args, recipe, splits, device)
+    if calibrate:
+        require_splits(splits, recipe.data, needed=["val"])
+    default_out = Path(args.model).parent / "eval" if not calibrate else Path(recipe.output_dir) / "eval-untrained"
+    out = Path(args.out) if args.out else default_out
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{'--out' if args.out else 'eval folder'} {out} is a file; expected a folder for metrics.json")
+    if calibrate:  # a model that was never trained here: its threshold comes from the validation split
+        val, _ = evaluate_split(model, splits.val, recipe.eval, split="val", calibrate=True)
+        model.config.threshold = val.get("threshold")
+    data = splits.val if args.split == "val" else splits.test
     metrics, scored = evaluate_split(model, data, recipe.eval, split=args.split, calibrate=False, source=source)
     out.mkdir(parents=True, exist_ok=True)
     write_json(metrics, out / "metrics.json")
-    plots = save_eval_plots(model, scored, out, prefix=args.split) if recipe.eval.plots else []
+    plots = (
+        [
+            *save_eval_plots(model, scored, out, prefix=args.split),
+            *save_graded_plot(model, scored, out, prefix=args.split),
+        ]
+        if recipe.eval.plots
+        else []
+    )
     print(format_table({args.split: metrics}))
     print(f"metrics in {out / 'metrics.json'}" + (f", plots in {out}" if plots else ""))
     return 0
+
+
+def _model(args: argparse.Namespace, recipe: Any, splits: Any, device: str) -> tuple[Any, bool]:
+    """The model to evaluate, and whether its threshold must be calibrated on val (it was not trained here)."""
+    from pairsim.data import side_inputs
+    from pairsim.hub import is_model_dir
+    from pairsim.model import PairModel
+
+    if args.untrained:
+        model = PairModel.from_config(recipe.model, adapt_on=side_inputs(splits.train))
+        return model.to(device), True
+    from pairsim.errors import ModelFileError
+
+    path = Path(args.model).expanduser()
+    if not path.exists() and HUB_ID.match(args.model):  # a hub id: a pairsim model, else an encoder
+        try:
+            return PairModel.from_pretrained(args.model, device=device), False
+        except ModelFileError as err:
+            if "format_version" not in str(err):
+                raise
+        return _encoder_model(args.model, None, device), True
+    if is_model_dir(path) or not _is_encoder(path):
+        return PairModel.from_pretrained(path, device=device), False
+    return _encoder_model(args.model, path, device), True
+
+
+def _is_encoder(path: Path) -> bool:
+    """Whether ``path`` is a Hugging Face / sentence-transformers directory (checked after pairsim's own format)."""
+    if path.is_dir():
+        return (path / "config.json").is_file() or (path / "modules.json").is_file()
+    return False
+
+
+def _encoder_model(name: str, path: Path | None, device: str) -> Any:
+    """A tied transformer tower + cosine head around an off-the-shelf encoder, with one stderr line saying so."""
+    from pairsim.config import from_dict
+    from pairsim.hub import reject_remote_code
+    from pairsim.model import PairModel, PairModelConfig
+
+    if path is not None:  # a local directory: refuse shipped code; transformers reads only that directory
+        reject_remote_code(path)
+    config = from_dict(
+        PairModelConfig,
+        {
+            "tower": {"name": "transformer", "model": str(path) if path is not None else name},
+            "head": {"name": "cosine"},
+        },
+        where="encoder",
+    )
+    model = PairModel.from_config(config).to(device)
+    tower = model.tower_a.config
+    print(
+        f"pairsim: note: {name} is a Hugging Face / sentence-transformers encoder, not a pairsim model: evaluating "
+        f"it as a tied transformer tower ({tower.pooling} pooling, {'L2-normalised' if tower.normalize else 'not normalised'}"
+        f", max {tower.max_length} tokens; from its modules.json where it has one) with a cosine head; the decision "
+        "threshold is calibrated on the recipe's validation split",
+        file=sys.stderr,
+    )
+    return model
+
+
+def _log_data_to_stderr() -> None:
+    """Show the data sources' lines (what a filter removed) on stderr, as training shows them in its log."""
+    import logging
+
+    logger = logging.getLogger("pairsim.data")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)

@@ -55,3 +55,21 @@ def output_file(path: str | Path, *, option: str = "--out") -> Path:
     target = Path(path)
     check_file_target(target, what=option)
     return target
+
+
+def resolve_lines(lines: list[str], path: str | Path, modality: str) -> list[str]:
+    """Image paths of an input file resolved against the file's folder (as ``pair_table`` resolves them against
+    the table's folder); texts are returned as they are.
+
+    Example:
+        >>> resolve_lines(["s1/1.pgm"], "/data/probes.txt", "image")
+        ['/data/s1/1.pgm']
+    """
+    if modality != "image":
+        return lines
+    from pairsim.data.sources.pair_table import resolve_path
+    from pairsim.towers.modality import looks_like_image_path
+
+    folder = Path(path).parent
+    # a line that is no image path (a text given to an image model) stays as written, for its error message
+    return [resolve_path(line, folder) if looks_like_image_path(line) else line for line in lines]

@@ -85,7 +85,7 @@ def _top_k(model, a: torch.Tensor, b: torch.Tensor, k: int, f: TextIO, chunk: in
 
 
 def run(args: argparse.Namespace) -> int:
-    from pairsim.cli.inputs import read_lines
+    from pairsim.cli.inputs import read_lines, resolve_lines
     from pairsim.export.onnx_runtime import load_model
     from pairsim.train.distributed import pick_device
 
@@ -98,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         output_file(args.out)  # before the model loads and the inputs are encoded
     model = load_model(args.model, backend=args.backend, device=str(pick_device(args.device, where="--device")))
+    items_a = resolve_lines(items_a, args.a, model.tower_a.modality)  # image paths: against the file's folder
+    items_b = resolve_lines(items_b, args.b, model.side_b.modality)
     model.tower_a.check_items(items_a, where=args.a, lines=True)
     model.side_b.check_items(items_b, where=args.b, lines=True)
     a, ia = model.encode_unique(items_a, side="a", batch_size=args.batch_size)  # (Ua, D), (Na,): distinct lines once

@@ -1,4 +1,4 @@
-"""``pairsim train RECIPE [key=value ...] [--resume | --overwrite]``."""
+"""``pairsim train RECIPE [key=value ...] [--resume | --overwrite] [--threads N]``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="replace an earlier run in output_dir (only once the new run has finished; until then it is kept)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for torch, same as train.threads=N (default 0: half the cores, 1 to 4)",
+    )
     p.set_defaults(run=run)
 
 
@@ -24,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from pairsim.recipe import Recipe
     from pairsim.train.trainer import Trainer
 
-    recipe = Recipe.load(args.recipe, args.overrides)
+    threads = [] if args.threads is None else [f"train.threads={args.threads}"]
+    recipe = Recipe.load(args.recipe, [*args.overrides, *threads])
     metrics = Trainer(recipe, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress).run()
     if metrics:
         print(format_table({"test": metrics["test"]}))

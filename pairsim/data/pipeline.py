@@ -155,7 +155,8 @@ class Batches(Dataset[tuple[Any, ...]]):
         if not self.rows(0):
             raise DataError(
                 f"{where}: {len(self.split)} samples give no full batch of {batch_size}; lower train.batch_size "
-                "or draw more rows (the sampler's per_epoch)"
+                "or draw more rows (the sampler's per_epoch); if the split is smaller than the data, see what the "
+                "data's filters removed (logged above)"
             )
         if consumes.target != "none" and self.rows(0)[0].target is None:
             raise ConfigError(f"sampler {config.name!r} gives no targets but the loss needs {consumes.target} targets")

@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Hashable, Sequence
 from enum import IntEnum
@@ -20,6 +21,8 @@ import numpy as np
 from pairsim.errors import DataError
 
 K = TypeVar("K", bound=Hashable)
+log = logging.getLogger("pairsim.data")
+WARN_FILTERED = 0.2  # a filter removing more than this share of a split logs a warning (past max_filtered: stop)
 
 
 class Stream(IntEnum):
@@ -166,3 +169,38 @@ def stratified_items(
         out[2].extend(perm[n_val : n_val + n_test])
         out[0].extend(perm[n_val + n_test :])
     return sorted(out[0]), sorted(out[1]), sorted(out[2])
+
+
+def check_filter(*, where: str, setting: str, split: str, before: int, after: int, max_share: float) -> None:
+    """Log what a filter removed from a split; refuse when it removed more than ``max_share`` of it.
+
+    A filter that silently empties a split (e.g. ``drop_test_overlap`` on data whose sentences recur in the
+    test file) trains on a sliver of the data; stopping with the numbers and the setting is kinder than a
+    later "no full batch" or a poor model.
+
+    Args:
+        where: Dataset name for messages (``"mrpc"``, ``"pair_table data/pairs.csv"``).
+        setting: The data setting that filtered (``"drop_test_overlap"``), named in the message.
+        split: Which split was filtered (``"train"``).
+        before: Rows before the filter.
+        after: Rows kept.
+        max_share: Largest share (0-1) the filter may remove (``data.max_filtered``); past
+            :data:`WARN_FILTERED` the log line is a warning.
+
+    Raises:
+        DataError: More than ``max_share`` of the split was removed; the message names both settings.
+
+    Example:
+        >>> check_filter(where="mrpc", setting="drop_test_overlap", split="train", before=100, after=90,
+        ...              max_share=0.2)
+    """
+    removed = before - after
+    share = removed / before if before else 0.0
+    level = logging.WARNING if share > WARN_FILTERED else logging.INFO
+    log.log(level, "%s: %s removed %d of %d %s pairs (%.1f%%)", where, setting, removed, before, split, 100 * share)
+    if removed and share > max_share:
+        raise DataError(
+            f"{where}: {setting} removed {removed} of {before} {split} pairs ({100 * share:.0f}%), more than "
+            f"data.max_filtered={max_share:g}; set data.{setting}=false to keep them, or raise data.max_filtered "
+            "(1 accepts any share)"
+        )

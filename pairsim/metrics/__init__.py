@@ -18,9 +18,11 @@ Example:
     (1.0, 1.0)
 """
 
+from pairsim.metrics.curves import plot_curves
 from pairsim.metrics.graded import graded_metrics
 from pairsim.metrics.oneshot import episode_accuracies, episode_accuracy, oneshot_metrics
-from pairsim.metrics.plots import hardest_pair_indices, plot_curves, plot_hardest_pairs, plot_roc, plot_score_histograms
+from pairsim.metrics.plots import hardest_pair_indices, plot_hardest_pairs, plot_roc, plot_score_histograms
+from pairsim.metrics.plots_text import plot_graded_scatter, plot_hardest_text_pairs
 from pairsim.metrics.retrieval import retrieval_metrics
 from pairsim.metrics.table import format_table, write_json
 from pairsim.metrics.verification import calibrate_threshold, decide, equal_error_rate, verification_metrics
@@ -36,7 +38,9 @@ __all__ = [
     "hardest_pair_indices",
     "oneshot_metrics",
     "plot_curves",
+    "plot_graded_scatter",
     "plot_hardest_pairs",
+    "plot_hardest_text_pairs",
     "plot_roc",
     "plot_score_histograms",
     "retrieval_metrics",

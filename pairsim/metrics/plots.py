@@ -1,4 +1,4 @@
-"""Evaluation plots, each written to a PNG file: training curves, ROC, score histograms, hardest pairs.
+"""Evaluation plots, each written to a PNG file: ROC, score histograms, hardest pairs (training curves: curves.py).
 
 The figures are built with matplotlib's object API and rendered by the Agg backend directly, without
 pyplot: no window opens, no global backend is switched, and nothing is left open after a call, so the
@@ -16,19 +16,21 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from pairsim.errors import DataError
 from pairsim.images import load_image
+from pairsim.metrics._figure import _save
 from pairsim.metrics._inputs import as_labels, as_scores, oriented
+from pairsim.metrics.curves import metric_family as metric_family  # re-exported: curves moved to curves.py
+from pairsim.metrics.curves import plot_curves as plot_curves
 from pairsim.metrics.verification import calibrate_threshold, decide, equal_error_rate
 
 _SIMILAR_COLOR = "tab:blue"
@@ -38,128 +40,8 @@ _TEXT_WIDTH = 30  # characters per line of a text item in a hardest-pairs cell
 _TEXT_LINES = 9
 
 
-def _save(fig: Figure, path: str | Path) -> Path:
-    """Render ``fig`` with Agg into a PNG at ``path`` (parent folders created) and return the path."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    FigureCanvasAgg(fig)
-    fig.savefig(target, format="png", dpi=100, bbox_inches="tight")
-    return target
-
-
 def _direction_label(higher_is_similar: bool) -> str:
     return "similarity (higher = more similar)" if higher_is_similar else "distance (lower = more similar)"
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
-def plot_curves(
-    history: Sequence[Mapping[str, Any]], path: str | Path, *, val_keys: Sequence[str] | None = None
-) -> Path:
-    """Plot training loss and validation metrics over training.
-
-    Two panels. Losses (every key ending in ``loss``: ``loss``, ``val_loss`` ...) are plotted against
-    ``step``; an entry that has only an ``epoch`` (a validation entry) is placed at the last step logged
-    for that epoch. Validation metrics (other keys starting with ``val_``) are plotted against ``epoch``
-    when every one of their entries has it, else against ``step``; as they share one axis, by default
-    only those whose values all lie in [-1, 1] (rates, AUC, correlations) are drawn, never counts
-    (``val_n_...``); ``val_keys`` picks them instead. Other keys, and None/NaN values, are skipped.
-
-    Args:
-        history: Logged entries in order, e.g. ``{"step": 10, "epoch": 0, "loss": 0.5}`` and
-            ``{"epoch": 0, "val_roc_auc": 0.9}``.
-        path: The PNG file to write.
-        val_keys: The validation keys to draw (e.g. ``["val_roc_auc", "val_eer"]``), or None for the
-            default choice above.
-
-    Returns:
-        The path written.
-
-    Raises:
-        DataError: ``history`` holds no loss or ``val_`` value to plot, an entry has neither ``step``
-            nor ``epoch``, or a key in ``val_keys`` is never logged.
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> hist = [{"step": 1, "epoch": 0, "loss": 0.9}, {"step": 2, "epoch": 0, "loss": 0.7},
-        ...         {"epoch": 0, "val_roc_auc": 0.8}]
-        >>> plot_curves(hist, pathlib.Path(tempfile.mkdtemp()) / "curves.png").suffix
-        '.png'
-    """
-    for i, entry in enumerate(history):
-        if not isinstance(entry, Mapping):
-            raise DataError(f"history entry {i} is a {type(entry).__name__}; expected a dict")
-    epoch_end_step: dict[Any, float] = {}
-    for entry in history:
-        if _is_number(entry.get("step")) and "epoch" in entry:
-            epoch_end_step[entry["epoch"]] = max(epoch_end_step.get(entry["epoch"], -math.inf), entry["step"])
-
-    # Each point: (step or None, epoch or None, value).
-    loss_series: dict[str, list[tuple[float | None, float | None, float]]] = {}
-    val_series: dict[str, list[tuple[float | None, float | None, float]]] = {}
-    for i, entry in enumerate(history):
-        step = entry["step"] if _is_number(entry.get("step")) else epoch_end_step.get(entry.get("epoch"))
-        epoch = entry["epoch"] if _is_number(entry.get("epoch")) else None
-        for key, value in entry.items():
-            if key in ("step", "epoch") or not _is_number(value) or not math.isfinite(value):
-                continue
-            if not key.endswith("loss") and not key.startswith("val_"):
-                continue
-            if step is None and epoch is None:
-                raise DataError(f"history entry {i} has {key!r} but neither 'step' nor 'epoch'")
-            series = loss_series if key.endswith("loss") else val_series
-            series.setdefault(key, []).append((step, epoch, float(value)))
-    if val_keys is None:
-        val_series = {
-            key: points
-            for key, points in val_series.items()
-            if not key.startswith("val_n_") and all(-1.0 <= value <= 1.0 for _, _, value in points)
-        }
-    else:
-        missing = [key for key in val_keys if key not in val_series]
-        if missing:
-            raise DataError(f"val_keys {missing} are not in history; logged: {sorted(val_series)}")
-        val_series = {key: val_series[key] for key in val_keys}
-    if not loss_series and not val_series:
-        raise DataError("history has no 'loss' or 'val_*' values to plot")
-    loss_by_step = all(step is not None for points in loss_series.values() for step, _, _ in points)
-    val_by_epoch = all(epoch is not None for points in val_series.values() for _, epoch, _ in points)
-    if not val_by_epoch and not all(step is not None for pts in val_series.values() for step, _, _ in pts):
-        raise DataError("cannot put the val_* entries on one axis: some have only a 'step', others only an 'epoch'")
-    if not loss_by_step and not all(epoch is not None for pts in loss_series.values() for _, epoch, _ in pts):
-        raise DataError("cannot put the loss entries on one axis: some have only a 'step', others only an 'epoch'")
-
-    n_panels = int(bool(loss_series)) + int(bool(val_series))
-    fig = Figure(figsize=(6.0 * n_panels, 4.0))
-    axes = fig.subplots(1, n_panels, squeeze=False)[0]
-    panel = 0
-    if loss_series:
-        ax = axes[panel]
-        for key, loss_points in loss_series.items():
-            points = [(step if loss_by_step else epoch, value) for step, epoch, value in loss_points]
-            xs, ys = zip(*sorted(points), strict=True)
-            style = {"marker": "o"} if key.startswith("val_") or len(points) < 20 else {}
-            ax.plot(xs, ys, label=key, **style)
-        ax.set_xlabel("step" if loss_by_step else "epoch")
-        ax.set_ylabel("loss")
-        ax.set_title("Loss")
-        ax.legend()
-        ax.grid(alpha=0.3)
-        panel += 1
-    if val_series:
-        ax = axes[panel]
-        for key, val_points in val_series.items():
-            points = [(epoch if val_by_epoch else step, value) for step, epoch, value in val_points]
-            xs, ys = zip(*sorted(points), strict=True)
-            ax.plot(xs, ys, marker="o", label=key)
-        ax.set_xlabel("epoch" if val_by_epoch else "step")
-        ax.set_ylabel("value")
-        ax.set_title("Validation metrics")
-        ax.legend()
-        ax.grid(alpha=0.3)
-    return _save(fig, path)
 
 
 def plot_roc(scores: Any, labels: Any, *, higher_is_similar: bool, path: str | Path) -> Path:

@@ -6,7 +6,6 @@ import logging
 import os
 import random
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from transformers import get_scheduler
 from pairsim.data import Batches, build_source, load_dataset, side_inputs
 from pairsim.data.require import require_splits
 from pairsim.errors import ConfigError, ModelFileError, PairsimError
-from pairsim.evaluate import HEADLINE, evaluate_split, improved, primary_metric, save_eval_plots
+from pairsim.evaluate import HEADLINE, evaluate_split, improved, primary_metric, save_eval_plots, save_graded_plot
 from pairsim.losses import LOSSES
 from pairsim.metrics import plot_curves, write_json
 from pairsim.model import PairModel
@@ -27,7 +26,9 @@ from pairsim.recipe import Recipe
 from pairsim.safe_io import atomic_write_text, clean_leftovers, recover_dir, swap_dir
 from pairsim.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from pairsim.train.distributed import Runtime, setup, teardown
+from pairsim.train.housekeeping import Housekeeping
 from pairsim.train.step import TrainStep, batch_size_of, to_device
+from pairsim.train.threads import use_threads
 
 log = logging.getLogger("pairsim.train")
 
@@ -71,19 +72,22 @@ def _seed_everything(seed: int) -> None:
 
 
 def _setup_logging(output_dir: Path, is_main: bool) -> None:
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    for handler in list(log.handlers):
-        log.removeHandler(handler)
-        handler.close()
-    if not is_main:
-        log.addHandler(logging.NullHandler())
-        return
-    output_dir.mkdir(parents=True, exist_ok=True)
+    """Send the trainer's and the data sources' log lines (what a filter removed, ...) to train.log and stderr."""
+    if is_main:
+        output_dir.mkdir(parents=True, exist_ok=True)
     fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
-    for handler in (logging.FileHandler(output_dir / "train.log"), logging.StreamHandler()):
-        handler.setFormatter(fmt)
-        log.addHandler(handler)
+    for logger in (log, logging.getLogger("pairsim.data")):
+        logger.setLevel(logging.INFO)
+        logger.propagate = logger is not log  # data lines also reach the root logger (pytest's caplog)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()
+        if not is_main:
+            logger.addHandler(logging.NullHandler())
+            continue
+        for handler in (logging.FileHandler(output_dir / "train.log"), logging.StreamHandler()):
+            handler.setFormatter(fmt)
+            logger.addHandler(handler)
 
 
 def _optimizer(params: list[torch.nn.Parameter], recipe: Recipe) -> torch.optim.Optimizer:
@@ -94,7 +98,7 @@ def _optimizer(params: list[torch.nn.Parameter], recipe: Recipe) -> torch.optim.
     return cls(params, lr=t.lr, weight_decay=t.weight_decay)
 
 
-class Trainer:
+class Trainer(Housekeeping):
     """Trains the model a recipe describes and writes everything to ``recipe.output_dir``.
 
     The output directory holds ``model/`` (the best model, ``save_pretrained`` layout, with the decision
@@ -124,6 +128,7 @@ class Trainer:
         # an overwriting run is written beside the earlier one and swapped in only when it has finished
         self.work = self.out.with_name(f".{self.out.name}.overwrite") if self.staged else self.out
         self.ckpt_path = self.work / "checkpoints" / "last.pt"
+        self._start_housekeeping()
 
     # -- set-up ---------------------------------------------------------------------------------------------
     def _build(self, rt: Runtime) -> None:
@@ -170,6 +175,7 @@ class Trainer:
             "recipe": self.recipe.to_dict(),
         }
         save_checkpoint(self.ckpt_path, state)
+        self._checkpoint_written()
 
     def _restore(self) -> None:
         ckpt = load_checkpoint(self.ckpt_path)
@@ -197,6 +203,11 @@ class Trainer:
     # -- loop -------------------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         """Train, evaluate and save. Returns the metrics written to ``metrics.json``."""
+        with use_threads(self.recipe.train.threads) as threads:
+            self.threads = threads
+            return self._run()
+
+    def _run(self) -> dict[str, Any]:
         rt = setup(self.recipe.train.device)
         try:
             if rt.is_main:
@@ -208,9 +219,10 @@ class Trainer:
             elif rt.is_main:
                 atomic_write_text(self.work / "recipe.yaml", self.recipe.to_yaml())
             log.info(
-                "training %s on %s (%d train examples, %s loss, %d steps of %d, device %s, %d process(es))",
+                "training %s on %s (%d train examples, %s loss, %d steps of %d, device %s, %d process(es), "
+                "%d CPU thread(s): train.threads or --threads)",
                 self.recipe.model.tower.name, self.recipe.data.name, len(self.splits.train), self.recipe.loss.name,
-                self.total_steps, self.recipe.train.batch_size, rt.device, rt.world_size,
+                self.total_steps, self.recipe.train.batch_size, rt.device, rt.world_size, self.threads,
             )  # fmt: skip
             self._train(rt)
             metrics = self._finish(rt)
@@ -262,10 +274,12 @@ class Trainer:
         autocast = rt.device.type == "cuda" and t.bf16
         bar = tqdm(total=self.total_steps, initial=self.state["global_step"], disable=not (self.progress and rt.is_main),
                    unit="step", dynamic_ncols=True)  # fmt: skip
+        self._validate_at_start(rt)
+        self._start_housekeeping()  # time-based checkpoints count from the first step, not from loading
         while self.state["epoch"] < t.epochs and self.state["global_step"] < self.total_steps:
             epoch = self.state["epoch"]
             self.runner.train()
-            seen, started = 0, time.perf_counter()
+            self._restart_rate()
             if self.state["step_in_epoch"] == 0:  # the smoothed loss restarts each epoch; kept mid-epoch for --resume
                 self.state["running_loss"] = None
             for batch in self.batches.epoch(epoch, start=self.state["step_in_epoch"], limit=self.steps_per_epoch):
@@ -285,21 +299,20 @@ class Trainer:
                 self.scheduler.step()
                 self.state["global_step"] += 1
                 self.state["step_in_epoch"] += 1
-                seen += batch_size_of(batch) * rt.world_size
                 value = loss.item()
                 running = self.state.get("running_loss")
                 running = value if running is None else 0.9 * running + 0.1 * value
                 self.state["running_loss"] = running
                 step = self.state["global_step"]
                 if step % t.log_every == 0 or step == self.total_steps:
-                    rate = seen / max(1e-9, time.perf_counter() - started)
                     self.state["history"].append(
                         {"step": step, "epoch": epoch, "loss": running, "lr": self.scheduler.get_last_lr()[0]}
                     )
-                    bar.set_postfix(loss=f"{running:.4f}", pairs_per_s=f"{rate:.0f}", epoch=epoch)
-                bar.update(1)
-                if rt.is_main and t.checkpoint_every and step % t.checkpoint_every == 0:
+                self._update_bar(bar, running, batch_size_of(batch) * rt.world_size, epoch)
+                if rt.is_main and self._checkpoint_due(step):
                     self._checkpoint()
+                if t.eval_every and step % t.eval_every == 0 and self.state["step_in_epoch"] < self.steps_per_epoch:
+                    self._validate_within_epoch(rt, epoch)
                 if step >= self.total_steps:
                     break
             self.state["epoch"] += 1
@@ -319,6 +332,15 @@ class Trainer:
         """Validate, keep the best model, decide on early stopping. Returns True to stop."""
         if not (self.recipe.train.eval_every_epoch and rt.is_main):
             return False
+        return self._validate(epoch, end_of_epoch=True)
+
+    # -- validation points, checkpoint timing and the progress bar (issue 10) ------------------------------
+    def _validate(self, epoch: int, *, end_of_epoch: bool) -> bool:
+        """Validate, log a history entry, keep the best model; at an epoch end, count towards early stopping.
+
+        Returns:
+            True when early stopping says stop.
+        """
         metrics, _ = evaluate_split(self.model, self.splits.val, self.recipe.eval, split="val", calibrate=True)
         name = primary_metric(metrics, self.recipe.train.metric)
         value = metrics[name]
@@ -329,14 +351,15 @@ class Trainer:
                 **{f"val_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))},
             }
         )
-        log.info(
-            "epoch %d: val %s", epoch, ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float))
-        )
+        where = f"epoch {epoch}" if end_of_epoch else f"step {self.state['global_step']} (epoch {epoch})"
+        log.info("%s: val %s", where, ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
         if improved(name, value, self.state["best"]):
             self.state.update(best=value, best_epoch=epoch, stale_epochs=0)
             self.model.config.threshold = metrics.get("threshold")
             self.model.save_pretrained(self.work / "model", metrics={f"val_{name}": value})
             log.info("new best val %s=%.4f, model saved to %s", name, value, self.work / "model")
+            return False
+        if not end_of_epoch:
             return False
         self.state["stale_epochs"] += 1
         patience = self.recipe.train.early_stopping
@@ -344,6 +367,26 @@ class Trainer:
             log.info("early stopping: no val %s improvement for %d epochs", name, patience)
             return True
         return False
+
+    def _validate_at_start(self, rt: Runtime) -> None:
+        """Validate the model as built (step 0): the untrained starting point of the curves (not a best model)."""
+        if not (self.recipe.train.eval_at_start and rt.is_main and self.state["global_step"] == 0):
+            return
+        if any(entry.get("step") == 0 for entry in self.state["history"]):
+            return  # validated already (a resumed run)
+        metrics, _ = evaluate_split(self.model, self.splits.val, self.recipe.eval, split="val", calibrate=True)
+        self.state["history"].append(
+            {"epoch": 0, "step": 0, **{f"val_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}}
+        )
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+        log.info("step 0 (untrained): val %s", shown)
+
+    def _validate_within_epoch(self, rt: Runtime, epoch: int) -> None:
+        """A validation point every ``train.eval_every`` steps (rank 0); training mode is restored after."""
+        if rt.is_main:
+            self._validate(epoch, end_of_epoch=False)
+        self.runner.train()
+        self._restart_rate()
 
     def _finish(self, rt: Runtime) -> dict[str, Any]:
         if not rt.is_main:
@@ -377,7 +420,9 @@ class Trainer:
             )  # fmt: skip
         if self.recipe.eval.plots:
             save_eval_plots(model, details, plots, prefix="test")
+            save_graded_plot(model, details, plots, prefix="test")
         log.info("test: %s", ", ".join(f"{k}={v:.4f}" for k, v in test.items() if isinstance(v, float)))
+        self._settle_checkpoint()
         log.info(
             "done: model in %s, metrics in %s, plots in %s",
             self.out / "model",

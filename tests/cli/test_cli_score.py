@@ -165,3 +165,23 @@ def test_score_without_a_threshold_prints_scores_only(
     assert header == ["score"] and len(rows) == 2 and all(len(r) == 1 for r in rows)
     header, rows = _rows(cli("score", a, b, "--model", uncalibrated, "--top-k", "1").out)
     assert header == ["a_line", "rank", "b_line", "score"] and len(rows) == 2
+
+
+def test_relative_image_paths_resolve_against_the_input_files_folder(
+    model_dir: Path, digit_pngs: list[Any], cli: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As ``pair_table`` resolves a table's relative image paths against the table's folder."""
+    folder = Path(digit_pngs[0].path).parent
+    a, b = digit_pngs[:4], digit_pngs[4:8]
+    relative = (folder / "rel_a.txt", folder / "rel_b.txt")
+    for path, items in zip(relative, (a, b), strict=True):
+        path.write_text("".join(f"{Path(d.path).name}\n" for d in items))
+    absolute = (tmp_path / "abs_a.txt", tmp_path / "abs_b.txt")
+    for path, items in zip(absolute, (a, b), strict=True):
+        path.write_text("".join(f"{d.path}\n" for d in items))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # neither the images' folder nor the model's
+    by_name = cli("score", *relative, "--model", model_dir)
+    assert by_name.code == 0, by_name.err
+    assert by_name.out == cli("score", *absolute, "--model", model_dir).out

@@ -146,3 +146,18 @@ def test_inf_loss_at_the_first_step_is_an_error_too(
     with pytest.raises(TrainingError, match="loss is inf at step 0 "):
         Trainer(digits_recipe(), progress=False).run()
     assert not (Path(digits_recipe().output_dir) / "checkpoints" / "last.pt").exists()
+
+
+@pytest.mark.parametrize("size", range(0, 120, 3))
+def test_torch_load_refuses_a_checkpoint_of_any_size_at_its_first_byte(tmp_path: Path, size: int) -> None:
+    """Whatever the state's size, the file's first byte is no pickle opcode: torch.load stops there."""
+    import pickle
+
+    from pairsim.train.checkpoint import _PICKLE_OPCODES
+
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, {"note": "x" * size, "w": torch.zeros(2)})
+    assert path.read_bytes()[0] not in _PICKLE_OPCODES
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(path, weights_only=True)
+    assert load_checkpoint(path)["note"] == "x" * size

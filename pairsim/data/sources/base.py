@@ -32,6 +32,9 @@ class DatasetConfig(ComponentConfig):
 
     registry: ClassVar[Any] = DATASETS
     seed: int = bounded(0, ge=0, le=MAX_SEED)  # seed of the train/val/test split (same seed, same split)
+    # largest share of a split a filter (drop_test_overlap, drop_empty) may remove before loading stops
+    # (past 0.2 it is logged as a warning); 1: never stop
+    max_filtered: float = bounded(0.5, ge=0, le=1)
 
 
 @dataclasses.dataclass(kw_only=True)

@@ -33,7 +33,7 @@ from pairsim.config import MAX_COUNT, bounded
 from pairsim.data.download import fetch
 from pairsim.data.paths import missing_error
 from pairsim.data.sources.base import DATASETS, NamedDatasetConfig, Source
-from pairsim.data.split import fraction_counts, partition
+from pairsim.data.split import check_filter, fraction_counts, partition
 from pairsim.data.types import PairTable, Splits
 from pairsim.errors import DataError
 
@@ -219,7 +219,9 @@ class Fnc1(Source["Fnc1.Config"]):
         root = self.prepare()
         train, test = self.read(root, TRAIN), self.read(root, TEST)
         if cfg.drop_test_overlap:
-            train = drop_overlap(train, test)
+            before, train = len(train), drop_overlap(train, test)
+            check_filter(where="fnc1", setting="drop_test_overlap", split="train", before=before, after=len(train),
+                         max_share=cfg.max_filtered)  # fmt: skip
         train, val = split_by_body(train, val_fraction=cfg.val_fraction, seed=cfg.seed)
         for name, part in (("train", train), ("val", val), ("test", test)):
             if not part:

@@ -71,4 +71,5 @@ class Mrpc(Source["Mrpc.Config"]):
             seed=cfg.seed,
             drop_test_overlap=cfg.drop_test_overlap,
             where="mrpc",
+            max_filtered=cfg.max_filtered,
         )

@@ -5,26 +5,32 @@ splits are carved from it by connected groups of items (no item in two splits), 
 ``test_path`` to use existing splits.
 
 Example:
-    >>> # load_dataset({"name": "pair_table", "path": "pairs.csv", "text_a": "q1", "text_b": "q2",
+    >>> # load_dataset({"name": "pair_table", "path": "pairs.csv", "column_a": "q1", "column_b": "q2",
     >>> #               "label": "dup"})
+
+Every field is described in docs/own_data.md.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
 from pairsim.config import bounded
 from pairsim.data.sources.base import DATASETS, DatasetConfig, Source
 from pairsim.data.sources.text_pairs import PairRow, make_splits
+from pairsim.data.split import check_filter
 from pairsim.data.types import PairTable, Splits
-from pairsim.errors import DataError
+from pairsim.errors import ConfigError, DataError
 
+log = logging.getLogger("pairsim.data")
+MAX_COLUMNS = 100_000  # column numbers are 0-based positions below this
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 
 
-def read_table(path: Path, fmt: str, cache_dir: str | None) -> Any:
+def read_table(path: Path, fmt: str, cache_dir: str | None, *, header: bool = True) -> Any:
     """Load a file as a ``datasets.Dataset`` (cached as Arrow under ``cache_dir`` or the datasets cache).
 
     Raises:
@@ -44,10 +50,55 @@ def read_table(path: Path, fmt: str, cache_dir: str | None) -> Any:
         "json": ("json", {}),
         "parquet": ("parquet", {}),
     }[fmt]
+    if not header:
+        if builder != "csv":
+            raise DataError(f"{path}: header: false needs a csv or tsv table ({fmt} files name their columns)")
+        kwargs = {**kwargs, "header": None}  # columns are then named "0", "1", ...
+    quiet = datasets.utils.logging.is_progress_bar_enabled()
+    datasets.utils.logging.disable_progress_bar()  # its "Generating train split" bar is wrong for val/test files
     try:
         return datasets.load_dataset(builder, data_files=str(path), split="train", cache_dir=cache_dir, **kwargs)
     except Exception as err:  # datasets raises many types (pyarrow, pandas, its own)
         raise DataError(f"cannot read {path} as {fmt}: {type(err).__name__}: {err}") from None
+    finally:
+        if quiet:
+            datasets.utils.logging.enable_progress_bar()
+
+
+def resolve_path(item: Any, folder: Path) -> str:
+    """An image path from a table or an input file, resolved against that file's folder unless absolute.
+
+    Training (``pair_table``) and ``pairsim score`` both resolve this way, so one table works in both.
+
+    Example:
+        >>> resolve_path("faces/s1/1.pgm", Path("/data"))
+        '/data/faces/s1/1.pgm'
+    """
+    p = Path(str(item)).expanduser()
+    return str(p if p.is_absolute() else folder / p)
+
+
+def column_name(column: str | int, found: list[str], path: Path, field: str) -> str:
+    """The table's name of a configured column: a name, or a 0-based column number.
+
+    Raises:
+        DataError: The column is not in the table; the message lists the columns found and, for a missing
+            ``label``, how to use a graded column instead.
+    """
+    if isinstance(column, int):
+        if not 0 <= column < len(found):
+            raise DataError(f"{path}: {field}: column number {column} is out of range; the table has {len(found)} "
+                            f"columns (0-{len(found) - 1})")  # fmt: skip
+        return found[column]
+    if column not in found:
+        hint = ""
+        if field == "label":
+            hint = ("; for a graded column set label: null, score: <column> and binarize_at: <threshold> "
+                    "(label = score >= binarize_at)")  # fmt: skip
+        elif field in ("column_a", "column_b") and all(c.isdigit() for c in found):
+            hint = "; a file without a header row has numbered columns: use column numbers (0, 1, ...)"
+        raise DataError(f"{path}: missing column {column!r}; found columns {found} (data.{field}){hint}")
+    return column
 
 
 def table_rows(table: Any, cfg: PairTableSource.Config, path: Path) -> list[PairRow]:
@@ -56,35 +107,42 @@ def table_rows(table: Any, cfg: PairTableSource.Config, path: Path) -> list[Pair
     Raises:
         DataError: A mapped column is missing (the message lists the columns found) or a value is unusable.
     """
-    wanted = [c for c in (cfg.text_a, cfg.text_b, cfg.label, cfg.score) if c is not None]
     found = list(table.column_names)
-    missing = [c for c in wanted if c not in found]
-    if missing:
-        raise DataError(f"{path}: missing column {missing[0]!r}; found columns {found}")
-    columns = {c: table[c] for c in wanted}
-    rows = []
+    col_a, col_b = cfg.columns()
+    names = {"column_a": column_name(col_a, found, path, "column_a"),
+             "column_b": column_name(col_b, found, path, "column_b")}  # fmt: skip
+    if cfg.label is not None:
+        names["label"] = column_name(cfg.label, found, path, "label")
+    if cfg.score is not None:
+        names["score"] = column_name(cfg.score, found, path, "score")
+    if cfg.label is None and (cfg.score is None or cfg.binarize_at is None):
+        raise DataError(f"{path}: no label: set data.label to a 0/1 column, or label: null with score: <column> "
+                        "and binarize_at: <threshold>")  # fmt: skip
+    columns = {field: table[name] for field, name in names.items()}
+    side_b = cfg.modality_b or cfg.modality
+    rows, empty = [], 0
     for i in range(len(table)):
-        a, b = columns[cfg.text_a][i], columns[cfg.text_b][i]
+        a, b = columns["column_a"][i], columns["column_b"][i]
         if a is None or b is None or not str(a).strip() or not str(b).strip():
             if cfg.drop_empty:
+                empty += 1
                 continue
-            raise DataError(f"{path}: row {i + 1}: empty {cfg.text_a!r} or {cfg.text_b!r}")
-        score = _number(columns[cfg.score][i], cfg.score, path, i) if cfg.score is not None else None
+            raise DataError(f"{path}: row {i + 1}: empty {names['column_a']!r} or {names['column_b']!r}")
+        score = _number(columns["score"][i], names["score"], path, i) if cfg.score is not None else None
         if cfg.label is not None:
-            label = _number(columns[cfg.label][i], cfg.label, path, i)
+            label = _number(columns["label"][i], names["label"], path, i)
             if label not in (0.0, 1.0):
-                raise DataError(f"{path}: row {i + 1}: column {cfg.label!r} must be 0 or 1, found {label}")
-        elif score is not None and cfg.binarize_at is not None:
-            label = float(score >= cfg.binarize_at)
+                raise DataError(f"{path}: row {i + 1}: column {names['label']!r} must be 0 or 1, found {label} "
+                                "(a graded column: label: null, score and binarize_at)")  # fmt: skip
+            if cfg.label_means == "different":  # e.g. verification CSVs with 1 = impostor pair
+                label = 1.0 - label
         else:
-            raise DataError(f"{path}: no label: set label to a column, or score and binarize_at")
-        side_b = cfg.modality_b or cfg.modality
-        if cfg.modality == "image":  # image paths are relative to the table's folder
-            a = str(a) if Path(a).is_absolute() else str(path.parent / a)
-        if side_b == "image":
-            b = str(b) if Path(b).is_absolute() else str(path.parent / b)
-        key_a, key_b = str(a), str(b)
-        rows.append(PairRow(key_a=key_a, key_b=key_b, a=a, b=b, label=label, score=score))
+            label = float(score >= cfg.binarize_at)  # type: ignore[operator]
+        a = resolve_path(a, path.parent) if cfg.modality == "image" else str(a)
+        b = resolve_path(b, path.parent) if side_b == "image" else str(b)
+        rows.append(PairRow(key_a=a, key_b=b, a=a, b=b, label=label, score=score))
+    check_filter(where=f"pair_table {path}", setting="drop_empty", split="table", before=len(table),
+                 after=len(rows), max_share=cfg.max_filtered)  # fmt: skip
     return rows
 
 
@@ -106,39 +164,67 @@ class PairTableSource(Source["PairTableSource.Config"]):
         val_path: str | None = None  # validation table; None: carve val_fraction from path
         test_path: str | None = None  # test table; None: carve test_fraction from path
         format: Literal["auto", "csv", "tsv", "json", "parquet"] = "auto"  # auto: from the file suffix
-        text_a: str = "sentence1"  # column of the first item
-        text_b: str = "sentence2"  # column of the second item
-        label: str | None = "label"  # column of the 0/1 label (1 = similar); None: binarize score
-        score: str | None = None  # column of a graded score, kept for correlation metrics
+        column_a: str | int = bounded(
+            "sentence1", ge=0, le=MAX_COLUMNS
+        )  # column of side a's items (texts or image paths): a name or a number
+        column_b: str | int = bounded("sentence2", ge=0, le=MAX_COLUMNS)  # column of side b's items
+        text_a: str | int | None = bounded(
+            None, ge=0, le=MAX_COLUMNS
+        )  # older name of column_a (accepted; set one of them)
+        text_b: str | int | None = bounded(None, ge=0, le=MAX_COLUMNS)  # older name of column_b
+        header: bool = True  # the first row names the columns; false: columns are numbered 0, 1, ...
+        label: str | int | None = bounded(
+            "label", ge=0, le=MAX_COLUMNS
+        )  # column of the 0/1 label; None: binarize score at binarize_at
+        label_means: Literal["similar", "different"] = "similar"  # what label 1 means in the file
+        score: str | int | None = bounded(
+            None, ge=0, le=MAX_COLUMNS
+        )  # column of a graded score, kept for correlation metrics
         binarize_at: float | None = bounded(None)  # with label None: label = score >= binarize_at
-        modality: Literal["text", "image"] = "text"  # what the item columns hold (texts or image paths)
-        modality_b: Literal["text", "image"] | None = None  # what the text_b column holds when it differs
+        # what the item columns hold: texts, or image paths (relative ones resolve against the table's folder)
+        modality: Literal["text", "image"] = "text"
+        modality_b: Literal["text", "image"] | None = None  # what column_b holds when it differs from column_a
         val_fraction: float = bounded(0.1, ge=0, lt=1)  # share of pairs carved for val when val_path is None
         test_fraction: float = bounded(0.1, ge=0, lt=1)  # share of pairs carved for test when test_path is None
         drop_empty: bool = True  # skip rows with an empty item, else raise
         drop_test_overlap: bool = True  # drop train pairs sharing an item with the val/test tables
         cache_dir: str | None = None  # datasets cache folder (None: the datasets default)
 
+        def check(self) -> None:
+            for old, new in (("text_a", "column_a"), ("text_b", "column_b")):
+                default = {"column_a": "sentence1", "column_b": "sentence2"}[new]
+                if getattr(self, old) is not None and getattr(self, new) != default:
+                    raise ConfigError(f"data: set {new} or its older name {old}, not both")
+
+        def columns(self) -> tuple[str | int, str | int]:
+            """The columns of sides a and b (``text_a`` / ``text_b`` where given)."""
+            a = self.text_a if self.text_a is not None else self.column_a
+            b = self.text_b if self.text_b is not None else self.column_b
+            return a, b
+
     def root(self) -> Path:
         return Path(self.config.path).expanduser()
 
-    def _rows(self, path: str | None) -> list[PairRow] | None:
+    def _rows(self, path: str | None, split: str) -> list[PairRow] | None:
         if path is None:
             return None
         p = Path(path).expanduser()
-        return table_rows(read_table(p, self.config.format, self.config.cache_dir), self.config, p)
+        log.info("pair_table: reading the %s table %s", split, p)
+        return table_rows(read_table(p, self.config.format, self.config.cache_dir, header=self.config.header),
+                          self.config, p)  # fmt: skip
 
     def load(self) -> Splits[PairTable]:
         cfg = self.config
         splits = make_splits(
-            self._rows(cfg.path) or [],
-            val=self._rows(cfg.val_path),
-            test=self._rows(cfg.test_path),
+            self._rows(cfg.path, "train" if cfg.val_path or cfg.test_path else "whole") or [],
+            val=self._rows(cfg.val_path, "val"),
+            test=self._rows(cfg.test_path, "test"),
             val_fraction=cfg.val_fraction,
             test_fraction=cfg.test_fraction,
             seed=cfg.seed,
             drop_test_overlap=cfg.drop_test_overlap,
             where=f"pair_table {cfg.path}",
+            max_filtered=cfg.max_filtered,
         )
         for _, table in splits.items():
             table.modality, table.modality_b = cfg.modality, cfg.modality_b

@@ -125,4 +125,5 @@ class Quora(Source["Quora.Config"]):
             seed=cfg.seed,
             drop_test_overlap=cfg.drop_test_overlap,
             where="quora",
+            max_filtered=cfg.max_filtered,
         )

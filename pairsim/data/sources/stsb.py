@@ -80,4 +80,5 @@ class Stsb(Source["Stsb.Config"]):
             seed=cfg.seed,
             drop_test_overlap=cfg.drop_test_overlap,
             where="stsb",
+            max_filtered=cfg.max_filtered,
         )

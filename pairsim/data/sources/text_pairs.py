@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from pairsim.data.split import components, fraction_counts, split_by_component
+from pairsim.data.split import check_filter, components, fraction_counts, split_by_component
 from pairsim.data.types import PairTable, Splits
 from pairsim.errors import DataError
 
@@ -91,6 +91,7 @@ def make_splits(
     seed: int,
     drop_test_overlap: bool,
     where: str,
+    max_filtered: float = 0.5,
 ) -> Splits[PairTable]:
     """Train/val/test tables from official splits where given, carving the missing ones from ``train``.
 
@@ -104,6 +105,7 @@ def make_splits(
         drop_test_overlap: Drop training (and carved val) pairs that share a sentence with an official
             val/test set, so no sentence is seen in training and scored in evaluation.
         where: Dataset name for messages.
+        max_filtered: Largest share of the training pairs ``drop_test_overlap`` may remove (logged always).
 
     Returns:
         The three tables. Carved splits never share a sentence with each other.
@@ -112,6 +114,8 @@ def make_splits(
     if drop_test_overlap:
         held = {k for part in (val, test) if part is not None for r in part for k in (r.key_a, r.key_b)}
         rows = [r for r in rows if r.key_a not in held and r.key_b not in held]
+        check_filter(where=where, setting="drop_test_overlap", split="train", before=len(train), after=len(rows),
+                     max_share=max_filtered)  # fmt: skip
     if not rows:
         raise DataError(f"{where}: no training pairs left")
     carve_val = val_fraction if val is None else 0.0
