@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import pickletools
 import random
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ from pairsim.safe_io import atomic_write
 FORMAT = "pairsim-checkpoint"
 VERSION = 1
 _META_KEY = "pairsim_checkpoint"
-_PICKLE_OPCODES = frozenset(ord(op.code) for op in pickletools.opcodes if len(op.code) == 1)
 
 
 def rng_state() -> dict[str, Any]:
@@ -112,21 +110,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         "format": "pt",
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda tmp: _save_unpicklable(tensors, tmp, metadata))
-
-
-def _save_unpicklable(tensors: dict[str, torch.Tensor], tmp: Path, metadata: dict[str, str]) -> None:
-    """``save_file``, padding the metadata until the file's first byte (the low byte of the safetensors header
-    length) is no pickle opcode: ``torch.load`` then refuses the file at once, whatever the state holds, instead
-    of reading the JSON header as pickle instructions."""
-    pad = 0
-    while True:
-        save_file(tensors, tmp, metadata={**metadata, "pad": " " * pad} if pad else metadata)
-        with open(tmp, "rb") as f:
-            first = f.read(1)
-        if not first or first[0] not in _PICKLE_OPCODES or pad >= 256:
-            return
-        pad += 8  # the header grows by 8 bytes (safetensors aligns it to 8): the next low byte
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -4,8 +4,10 @@ finished, leftovers of killed runs cleaned, and one-line errors for a bad output
 from __future__ import annotations
 
 import hashlib
+import json
 import pickle
 import shutil
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -96,8 +98,10 @@ def test_checkpoints_hold_no_pickle(reference_run: tuple[Path, dict[str, Any]]) 
     ckpt = reference_run[0] / "checkpoints" / "last.pt"
     with safe_open(ckpt, framework="pt") as f:  # a safetensors file: tensors plus JSON metadata
         assert "pairsim_checkpoint" in f.metadata() and len(list(f.keys())) > 0
-    with pytest.raises(pickle.UnpicklingError):
-        torch.load(ckpt, weights_only=True)
+    data = ckpt.read_bytes()  # exactly a safetensors layout: header length, JSON header, tensor bytes, nothing else
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    assert 8 + n + max(t["data_offsets"][1] for k, t in header.items() if k != "__metadata__") == len(data)
 
 
 def test_resume_with_a_changed_model_names_the_parameter(
