@@ -138,7 +138,7 @@ def evaluate_untrained(recipe: str, overrides: list[str]) -> dict[str, Any]:
     test, _ = evaluate_split(model, splits.test, r.eval, split="test", calibrate=False)
     seconds = time.perf_counter() - t0
     return {"test": test, "val": val, "steps": 0, "best_epoch": None, "seconds": round(seconds, 1),
-            "command": f"python benchmarks/quality.py (evaluate_untrained) {recipe} " + " ".join(overrides),
+            "command": f"python benchmarks/quality.py (evaluate_untrained) {recipe} " + " ".join(map(shlex.quote, overrides)),
             "load_start": start_load, "load_end": load()}  # fmt: skip
 
 
