@@ -1,28 +1,34 @@
-"""Quality of pairsim's recipes on real data, next to published anchors. Flags pick the runs.
+"""Quality of pairsim's recipes on real data, next to published anchors. ``--only NAME`` / ``--all`` pick the runs.
 
 Every run goes through :class:`pairsim.train.trainer.Trainer` with a recipe from ``recipes/`` and
 ``key=value`` overrides, exactly as ``pairsim train RECIPE overrides...`` does; each figure is printed with
-that command. ``--quick`` shrinks every run to a smoke test (its figures mean nothing).
+that command. ``--quick`` shrinks every run to a smoke test (its figures mean nothing and are never written
+to the summary). After each benchmark its headline figures go to ``benchmarks/results/summary.json`` and
+the summary table of ``benchmarks/RESULTS.md`` (see ``quality_summary.py``); ``--json`` keeps every metric.
 
-* ``--stsb``: STS-B test Spearman x100 of all-MiniLM-L6-v2 frozen (evaluated as downloaded, see
-  :func:`evaluate_untrained`) and fine-tuned for ``--stsb-epochs`` epochs (anchor: 82.03 frozen).
-* ``--mrpc``: MRPC test accuracy / F1 (threshold calibrated on the validation split) frozen and fine-tuned.
-* ``--faces``: AT&T faces, subject-disjoint folds (``--face-folds`` folds of 40 / folds test subjects, as
+* ``stsb``: STS-B test Spearman x100 of all-MiniLM-L6-v2 frozen (evaluated as downloaded, see
+  :func:`evaluate_untrained`) and fine-tuned with the recipe (anchor: 82.03 frozen). ``--record
+  stsb=RUN_DIR`` takes the fine-tuned figures from a finished ``pairsim train`` run instead.
+* ``mrpc``: MRPC test accuracy / F1 (threshold calibrated on the validation split) frozen and fine-tuned.
+* ``faces``: AT&T faces, subject-disjoint folds (``--face-folds`` folds of 40 / folds test subjects, as
   many validation subjects, the rest for training; the validation split needs n_way subjects too):
   verification ROC-AUC, EER, accuracy at the threshold calibrated on validation subjects, 1-shot
   identification accuracy among all held-out subjects (n_way = test subjects, 1 support image each);
   mean +- sample std over folds.
-* ``--flickr``: Flickr8k held-out images, Recall@1/5/10 caption->image and image->caption: the
-  pseudo-siamese recipe trained end to end vs. the same towers frozen (pretrained MiniLM and
-  EfficientNet-Lite0 kept fixed, in eval mode) with only the two linear projections and the temperature trained.
-* ``--omniglot``: a CPU-sized reduction of the Koch et al. recipe (narrower, smaller images, far fewer
+* ``flickr``: Flickr8k held-out images, Recall@1/5/10 caption->image and image->caption: the
+  pseudo-siamese recipe trained end to end vs. the same towers with their pretrained encoders frozen
+  (``model.tower.freeze=[encoder] model.tower_b.freeze=[backbone]``: no gradients, eval mode), only the
+  two linear projections and the temperature trained.
+* ``omniglot``: a CPU-sized reduction of the Koch et al. recipe (narrower, smaller images, far fewer
   steps; noted as such): the 20 official within-alphabet 20-way runs (Koch et al.'s protocol) and random
   20-way episodes drawn across the evaluation alphabets (``eval.within_group=false``: the recipe's
   within-alphabet episodes cannot be drawn on its validation split, which holds at most 8 characters of
   any background alphabet, so the recipe as shipped stops at its first validation).
-* ``--quora``: prints the command of the full run (Quora Question Pairs is not available offline).
+* ``fnc1``: FNC-1 related vs unrelated on the competition test set, the two no-training baselines: TF-IDF
+  cosine (scikit-learn) and frozen all-MiniLM-L6-v2 cosine, thresholds calibrated on the validation bodies.
+* ``quora``: prints the command of the full run (Quora Question Pairs is not available offline).
 
-    PAIRSIM_DATA_DIR=../shared/data python benchmarks/quality.py --stsb --mrpc --json benchmarks/results/quality.json
+    PAIRSIM_DATA_DIR=../shared/data python benchmarks/quality.py --only stsb --only mrpc --json benchmarks/results/quality.json
 """
 
 from __future__ import annotations
@@ -34,7 +40,6 @@ import shlex
 import statistics
 import sys
 import time
-import types
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +50,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 if "PAIRSIM_DATA_DIR" not in os.environ and (REPO.parent / "shared" / "data").is_dir():
     os.environ["PAIRSIM_DATA_DIR"] = str(REPO.parent / "shared" / "data")
 
-from torch import nn  # noqa: E402
+import quality_summary  # noqa: E402  (benchmarks/, beside this file)
+from quality_baselines import tfidf_cosine  # noqa: E402
 
 from pairsim.recipe import Recipe  # noqa: E402
 from pairsim.train.trainer import Trainer  # noqa: E402
@@ -56,6 +62,7 @@ ANCHORS = {
     "faces": "no published anchor for this protocol (the tutorial reports no test figure)",
     "flickr": "no anchor for this 1,000-image subset; frozen towers + linear projections vs end-to-end",
     "omniglot": "Koch et al. 2015: 92.0% 20-way one-shot (official runs); Prototypical Networks: 96.0%",
+    "fnc1": "no published ROC-AUC for related vs unrelated; the two no-training baselines are the comparison",
     "quora": "MaLSTM (Mueller & Thyagarajan 2016): about 82% accuracy on Quora Question Pairs",
 }
 
@@ -72,43 +79,40 @@ def command(recipe: str, overrides: list[str]) -> str:
     return f"PAIRSIM_DATA_DIR={data} pairsim train {recipe} " + " ".join(shlex.quote(o) for o in overrides)
 
 
-class FrozenBackboneTrainer(Trainer):
-    """The Trainer with every tower's pretrained backbone fixed: no gradients, and kept in eval mode (no
-    dropout, BatchNorm statistics untouched) even while the rest trains. Only what sits on top (the
-    towers' projections, the head's and the loss's parameters such as InfoNCE's temperature) learns."""
-
-    BACKBONES = ("encoder", "backbone", "embedding")  # transformer, timm / torchvision, lstm
-
-    def _build(self, rt: Any) -> None:
-        super()._build(rt)
-        frozen = 0
-        for tower in self.model.distinct_towers:
-            for name in self.BACKBONES:
-                module = getattr(tower, name, None)
-                if isinstance(module, nn.Module):
-                    module.requires_grad_(False)
-                    module.train = types.MethodType(lambda m, mode=True: nn.Module.train(m, False), module)
-                    module.eval()
-                    frozen += sum(p.numel() for p in module.parameters())
-        for group in self.optimizer.param_groups:  # built before freezing; no step taken yet
-            group["params"] = [p for p in group["params"] if p.requires_grad]
-        trainable = sum(p.numel() for p in self.step_module.parameters() if p.requires_grad)
-        print(f"frozen backbone parameters: {frozen:,}; trained: {trainable:,}", flush=True)
-
-
-def run(recipe: str, overrides: list[str], *, frozen_backbone: bool = False) -> dict[str, Any]:
+def run(recipe: str, overrides: list[str]) -> dict[str, Any]:
     """Train (or only evaluate, with ``train.epochs=0``) one recipe; returns test metrics and bookkeeping."""
     r = Recipe.load(REPO / recipe, overrides)
-    cls = FrozenBackboneTrainer if frozen_backbone else Trainer
     start_load = load()
     t0 = time.perf_counter()
-    metrics = cls(r, progress=False).run()
+    metrics = Trainer(r, progress=False).run()
     seconds = time.perf_counter() - t0
-    cmd = command(recipe, overrides)
-    if frozen_backbone:
-        cmd = f"(benchmarks/quality.py FrozenBackboneTrainer) {cmd}"
     return {"test": metrics["test"], "steps": metrics["steps"], "best_epoch": metrics["best_epoch"],
-            "seconds": round(seconds, 1), "command": cmd, "load_start": start_load, "load_end": load()}  # fmt: skip
+            "seconds": round(seconds, 1), "command": command(recipe, overrides), "seed": r.train.seed,
+            "load_start": start_load, "load_end": load()}  # fmt: skip
+
+
+def recorded(run_dir: str) -> dict[str, Any]:
+    """A finished ``pairsim train`` run (``--record NAME=DIR``), in :func:`run`'s shape: its test metrics, the
+    command rebuilt from its resolved recipe, the wall time between the first and last lines of its
+    ``train.log``, and the load averages it wrote to ``load.txt`` at its start and end where present."""
+    from pairsim.config import load_yaml
+
+    out_dir = Path(run_dir)
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    recipe = load_yaml((out_dir / "recipe.yaml").read_text())
+    stamps = [line[:8] for line in (out_dir / "train.log").read_text().splitlines() if line[:2].isdigit()]
+    first, last = (
+        sum(int(x) * m for x, m in zip(t.split(":"), (3600, 60, 1), strict=True)) for t in (stamps[0], stamps[-1])
+    )
+    loads = (out_dir / "load.txt").read_text().splitlines() if (out_dir / "load.txt").is_file() else ["?", "?"]
+    cmd = (
+        (out_dir / "command.txt").read_text().strip()
+        if (out_dir / "command.txt").is_file()
+        else f"pairsim train {out_dir}/recipe.yaml"
+    )
+    return {"test": metrics["test"], "steps": metrics["steps"], "best_epoch": metrics["best_epoch"],
+            "seconds": (last - first) % 86400, "command": cmd, "seed": recipe["train"]["seed"],
+            "load_start": loads[0], "load_end": loads[-1], "recorded_from": str(out_dir)}  # fmt: skip
 
 
 def evaluate_untrained(recipe: str, overrides: list[str]) -> dict[str, Any]:
@@ -134,7 +138,7 @@ def evaluate_untrained(recipe: str, overrides: list[str]) -> dict[str, Any]:
     test, _ = evaluate_split(model, splits.test, r.eval, split="test", calibrate=False)
     seconds = time.perf_counter() - t0
     return {"test": test, "val": val, "steps": 0, "best_epoch": None, "seconds": round(seconds, 1),
-            "command": f"python benchmarks/quality.py (evaluate_untrained) {recipe} " + " ".join(overrides),
+            "command": f"python benchmarks/quality.py (evaluate_untrained) {recipe} " + " ".join(map(shlex.quote, overrides)),
             "load_start": start_load, "load_end": load()}  # fmt: skip
 
 
@@ -155,10 +159,15 @@ def stsb(args: argparse.Namespace) -> dict[str, Any]:
     res = {"anchor": ANCHORS["stsb"]}
     res["frozen"] = evaluate_untrained("recipes/stsb_minilm.yaml", common)
     show("STS-B frozen all-MiniLM-L6-v2 (Spearman x100)", res["frozen"], ["spearman", "pearson"], 100)
-    tune = [f"train.epochs={args.stsb_epochs}", out(args, "stsb_finetuned"), "train.checkpoint_every=0", *common]
-    res["finetuned"] = run("recipes/stsb_minilm.yaml", tune)
+    epochs = [f"train.epochs={args.stsb_epochs}"] if args.stsb_epochs else []  # default: the recipe's
+    tune = [*epochs, out(args, "stsb_finetuned"), "train.checkpoint_every=0", *common]
+    rec = args.record.get("stsb")
+    res["finetuned"] = recorded(rec) if rec else run("recipes/stsb_minilm.yaml", tune)
     show(
-        f"STS-B fine-tuned {args.stsb_epochs} epoch(s) (Spearman x100)", res["finetuned"], ["spearman", "pearson"], 100
+        f"STS-B fine-tuned {args.stsb_epochs or 'the recipe'} epoch(s) (Spearman x100)",
+        res["finetuned"],
+        ["spearman", "pearson"],
+        100,
     )
     return res
 
@@ -168,10 +177,12 @@ def mrpc(args: argparse.Namespace) -> dict[str, Any]:
     res = {"anchor": ANCHORS["mrpc"]}
     res["frozen"] = evaluate_untrained("recipes/mrpc_minilm.yaml", common)
     show("MRPC frozen (accuracy, F1 x100)", res["frozen"], ["accuracy", "f1", "roc_auc"], 100)
-    tune = [f"train.epochs={args.mrpc_epochs}", out(args, "mrpc_finetuned"), "train.checkpoint_every=0", *common]
-    res["finetuned"] = run("recipes/mrpc_minilm.yaml", tune)
+    epochs = [f"train.epochs={args.mrpc_epochs}"] if args.mrpc_epochs else []  # default: the recipe's
+    tune = [*epochs, out(args, "mrpc_finetuned"), "train.checkpoint_every=0", *common]
+    rec = args.record.get("mrpc")
+    res["finetuned"] = recorded(rec) if rec else run("recipes/mrpc_minilm.yaml", tune)
     show(
-        f"MRPC fine-tuned {args.mrpc_epochs} epoch(s) (accuracy, F1 x100)",
+        f"MRPC fine-tuned {args.mrpc_epochs or 'the recipe'} epoch(s) (accuracy, F1 x100)",
         res["finetuned"],
         ["accuracy", "f1", "roc_auc"],
         100,
@@ -230,9 +241,11 @@ def flickr(args: argparse.Namespace) -> dict[str, Any]:
         show("Flickr8k pseudo-siamese trained end to end (Recall@K x100)", res["end_to_end"], keys, 100)
     if args.flickr_variant in ("both", "frozen"):
         for lr in args.flickr_frozen_lr:
-            frozen = [*common, f"train.lr={lr}", out(args, f"flickr8k_frozen_towers_lr{lr:g}")]
+            # the pretrained encoders fixed (no gradients, eval mode); the projections and the head train
+            frozen = [*common, "model.tower.freeze=[encoder]", "model.tower_b.freeze=[backbone]", f"train.lr={lr}",
+                      out(args, f"flickr8k_frozen_towers_lr{lr:g}")]  # fmt: skip
             key = f"frozen_towers_lr{lr:g}"
-            res[key] = run("recipes/flickr8k_caption_image.yaml", frozen, frozen_backbone=True)
+            res[key] = run("recipes/flickr8k_caption_image.yaml", frozen)
             show(f"Flickr8k frozen towers + trained linear projections, lr {lr:g} (Recall@K x100)", res[key], keys, 100)
     return res
 
@@ -256,6 +269,29 @@ def omniglot(args: argparse.Namespace) -> dict[str, Any]:
     return res
 
 
+def fnc1(args: argparse.Namespace) -> dict[str, Any]:
+    """FNC-1 related vs unrelated on the competition test set, no training: TF-IDF cosine and frozen MiniLM
+    cosine, each with the threshold calibrated on the validation bodies (the recipe's split)."""
+    from pairsim.data import load_dataset
+
+    limit = ["data.limit=400"] if args.quick else []
+    r = Recipe.load(REPO / "recipes/fnc1_title_body.yaml", limit)
+    start_load, t0 = load(), time.perf_counter()
+    splits = load_dataset(r.data)
+    res: dict[str, Any] = {"anchor": ANCHORS["fnc1"]}
+    res["tfidf"] = tfidf_cosine(splits)
+    res["tfidf"].update(seconds=round(time.perf_counter() - t0, 1), seed=r.data.seed, load_start=start_load,
+                        load_end=load(), command="python benchmarks/quality.py --only fnc1  # tfidf_cosine()")  # fmt: skip
+    show("FNC-1 TF-IDF cosine (no training)", res["tfidf"], ["roc_auc", "accuracy", "f1"])
+    # the tied all-MiniLM-L6-v2 as downloaded (256 tokens of each body), scored with its cosine
+    frozen = ["model.tower_b=null", "model.tower.max_length=0", "model.tower.out_dim=0", "model.head={name: cosine}",
+              "loss={name: contrastive}", "eval.plots=false", *limit]  # fmt: skip
+    res["frozen"] = evaluate_untrained("recipes/fnc1_title_body.yaml", frozen)
+    res["frozen"]["seed"] = r.data.seed
+    show("FNC-1 frozen all-MiniLM-L6-v2 cosine (no training)", res["frozen"], ["roc_auc", "accuracy", "f1"])
+    return res
+
+
 def quora(args: argparse.Namespace) -> dict[str, Any]:
     cmd = ("PAIRSIM_DATA_DIR=~/data pairsim train recipes/quora_pairs.yaml data.download=true "
            "output_dir=runs/quora_pairs  # needs network: fetches quora_duplicate_questions.tsv")  # fmt: skip
@@ -265,7 +301,15 @@ def quora(args: argparse.Namespace) -> dict[str, Any]:
     return {"anchor": ANCHORS["quora"], "command": cmd, "note": "not run: the data is not available offline"}
 
 
-TASKS = {"stsb": stsb, "mrpc": mrpc, "faces": faces, "flickr": flickr, "omniglot": omniglot, "quora": quora}
+TASKS = {
+    "stsb": stsb,
+    "mrpc": mrpc,
+    "faces": faces,
+    "flickr": flickr,
+    "omniglot": omniglot,
+    "fnc1": fnc1,
+    "quora": quora,
+}
 
 
 def main() -> int:
@@ -273,11 +317,32 @@ def main() -> int:
     for name in TASKS:
         p.add_argument(f"--{name}", action="store_true", help=f"run the {name} benchmark")
     p.add_argument("--all", action="store_true", help="every benchmark")
+    p.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        choices=list(TASKS),
+        metavar="NAME",
+        help=f"run this benchmark (repeatable): {', '.join(TASKS)}",
+    )
+    p.add_argument(
+        "--record",
+        action="append",
+        default=[],
+        metavar="NAME=RUN_DIR",
+        help="stsb / mrpc: take the fine-tuned figures from a finished `pairsim train` run of the recipe "
+        "in RUN_DIR instead of training again",
+    )
+    p.add_argument(
+        "--no-summary",
+        action="store_true",
+        help="leave benchmarks/results/summary.json and RESULTS.md's summary table alone",
+    )
     p.add_argument("--quick", action="store_true", help="smoke-test sizes (figures meaningless)")
     p.add_argument("--out-root", default="runs/bench", help="output_dir of each run goes under this")
     p.add_argument("--json", help="merge results into this JSON file")
-    p.add_argument("--stsb-epochs", type=int, default=1, help="the recipe: 2")
-    p.add_argument("--mrpc-epochs", type=int, default=1, help="the recipe: 3")
+    p.add_argument("--stsb-epochs", type=int, default=0, help="0: the recipe's (2)")
+    p.add_argument("--mrpc-epochs", type=int, default=0, help="0: the recipe's (3)")
     p.add_argument("--face-folds", type=int, default=5, help="folds of 40 / folds test subjects (as many for val)")
     p.add_argument("--face-epochs", type=int, default=2, help="the recipe: 30 (x 50 steps), ~1 h per fold on 2 cores")
     p.add_argument("--face-steps", type=int, default=25, help="steps per epoch (the recipe: 50)")
@@ -292,17 +357,26 @@ def main() -> int:
     p.add_argument("--omniglot-epochs", type=int, default=6, help="the recipe: 50 (x 500 steps of 128 pairs)")
     p.add_argument("--omniglot-steps", type=int, default=200)
     args = p.parse_args()
-    chosen = [n for n in TASKS if args.all or getattr(args, n)]
+    chosen = [n for n in TASKS if args.all or getattr(args, n) or n in args.only]
     if not chosen:
-        p.error("pick at least one benchmark (--stsb, --mrpc, --faces, --flickr, --omniglot, --quora) or --all")
+        p.error(f"pick at least one benchmark (--only NAME, NAME one of {', '.join(TASKS)}) or --all")
+    try:
+        args.record = dict(item.split("=", 1) for item in args.record)
+    except ValueError:
+        p.error("--record: expected NAME=RUN_DIR, e.g. --record stsb=runs/stsb_minilm")
+    for name, run_dir in args.record.items():
+        if name not in ("stsb", "mrpc") or not (Path(run_dir) / "metrics.json").is_file():
+            p.error(f"--record {name}={run_dir}: expected stsb or mrpc and a finished run directory (metrics.json)")
     results: dict[str, Any] = {}
     if args.json and Path(args.json).is_file():
         results = json.loads(Path(args.json).read_text())
     for name in chosen:
         print(f"\n#### {name} ({time.strftime('%Y-%m-%d %H:%M:%S')}, {load()})", flush=True)
         result = TASKS[name](args)
-        result["date"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+        result["date"] = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.gmtime())
         result["invocation"] = " ".join(["python", *sys.argv])
+        if not (args.quick or args.no_summary):  # smoke-test figures never reach the summary
+            quality_summary.write_results(quality_summary.update(name, result, date=result["date"]))
         key = name + ("_quick" if args.quick else "")
         results[key] = {**results.get(key, {}), **result}  # a partial rerun (one variant) keeps the others
         if args.json:  # after each task, so a later failure keeps the earlier figures

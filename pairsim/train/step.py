@@ -31,12 +31,22 @@ class TrainStep(nn.Module):
     Args:
         model: The pair model.
         loss: The loss, built with ``model.head``.
+        frozen: Modules kept in eval mode when the step is put in training mode (frozen tower parts, see
+            :func:`pairsim.train.optim.freeze_towers`): no dropout, BatchNorm statistics left as they are.
     """
 
-    def __init__(self, model: PairModel, loss: Loss) -> None:
+    def __init__(self, model: PairModel, loss: Loss, *, frozen: list[nn.Module] | None = None) -> None:
         super().__init__()
         self.model = model
         self.loss = loss
+        self.frozen = list(frozen or [])  # a plain list: these stay registered under model only
+
+    def train(self, mode: bool = True) -> TrainStep:
+        """Training (or eval) mode for everything, except that frozen modules always stay in eval mode."""
+        super().train(mode)
+        for module in self.frozen:
+            module.eval()
+        return self
 
     def forward(self, batch: tuple[Any, ...]) -> torch.Tensor:
         sides, n, m = self.loss.consumes.sides, len(self.loss.consumes.sides), self.model

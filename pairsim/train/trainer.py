@@ -27,6 +27,7 @@ from pairsim.safe_io import atomic_write_text, clean_leftovers, recover_dir, swa
 from pairsim.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from pairsim.train.distributed import Runtime, setup, teardown
 from pairsim.train.housekeeping import Housekeeping
+from pairsim.train.optim import build_optimizer, freeze_towers, param_groups
 from pairsim.train.step import TrainStep, batch_size_of, to_device
 from pairsim.train.threads import use_threads
 
@@ -90,14 +91,6 @@ def _setup_logging(output_dir: Path, is_main: bool) -> None:
             logger.addHandler(handler)
 
 
-def _optimizer(params: list[torch.nn.Parameter], recipe: Recipe) -> torch.optim.Optimizer:
-    t = recipe.train
-    if t.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
-    cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
-    return cls(params, lr=t.lr, weight_decay=t.weight_decay)
-
-
 class Trainer(Housekeeping):
     """Trains the model a recipe describes and writes everything to ``recipe.output_dir``.
 
@@ -139,7 +132,7 @@ class Trainer(Housekeeping):
         model = PairModel.from_config(r.model, adapt_on=side_inputs(self.splits.train))
         self.model = model.to(rt.device)
         self.loss = LOSSES.get(r.loss.name)(r.loss, head=model.head).to(rt.device)
-        self.step_module = TrainStep(self.model, self.loss)
+        self.step_module = TrainStep(self.model, self.loss, frozen=freeze_towers(model))
         self.runner: torch.nn.Module = self.step_module
         if rt.distributed:
             self.runner = DistributedDataParallel(
@@ -154,8 +147,7 @@ class Trainer(Housekeeping):
         self.steps_per_epoch = min(per_epoch, r.train.steps_per_epoch) if r.train.steps_per_epoch else per_epoch
         total = self.steps_per_epoch * r.train.epochs
         self.total_steps = min(total, r.train.max_steps) if r.train.max_steps else total
-        params = [p for p in self.step_module.parameters() if p.requires_grad]
-        self.optimizer = _optimizer(params, r)
+        self.optimizer = build_optimizer(param_groups(self.step_module, model, r), r)
         self.scheduler = get_scheduler(
             r.train.schedule if r.train.schedule != "constant" else "constant_with_warmup",
             self.optimizer,

@@ -1,0 +1,117 @@
+"""The headline figures of ``quality.py``: ``benchmarks/results/summary.json`` and RESULTS.md's summary table.
+
+``summary.json`` holds one float per key of :data:`KEYS` (accuracies and recalls as fractions in 0..1,
+Spearman as a correlation in -1..1), or null where the row has not been measured; never a figure that was
+not produced by a run. Next to the figures, ``rows`` gives each measured key's command, wall time, load
+average, seeds and date. A rerun of one benchmark replaces only its own keys.
+
+The table between the two markers in ``benchmarks/RESULTS.md`` is regenerated from ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+SUMMARY = REPO / "benchmarks" / "results" / "summary.json"
+RESULTS = REPO / "benchmarks" / "RESULTS.md"
+START, END = "<!-- quality-summary:start -->", "<!-- quality-summary:end -->"
+
+# key -> (what it is, the target of issue 11); the order is the table's
+KEYS: dict[str, tuple[str, str]] = {
+    "omniglot_official_acc": ("Omniglot 20-way 1-shot, 20 official runs", ">= 0.955"),
+    "omniglot_train_minutes": ("Omniglot training minutes", "<= 60"),
+    "att_faces_auc_mean": ("AT&T faces ROC-AUC, mean of 5 subject-disjoint folds", ">= 0.99"),
+    "att_faces_eer_mean": ("AT&T faces EER, mean of 5 folds", "<= 0.03"),
+    "flickr8k_t2i_r1": ("Flickr8k text-to-image R@1, shipped recipe", ">= 0.40"),
+    "flickr8k_frozen_t2i_r1": ("Flickr8k t2i R@1, frozen towers + trained projections", "baseline"),
+    "stsb_test_spearman": ("STS-B test Spearman (cosine)", ">= 0.850"),
+    "mrpc_test_acc": ("MRPC test accuracy at the val threshold", ">= 0.78"),
+    "mrpc_test_f1": ("MRPC test F1 at the val threshold", ">= 0.85"),
+    "fnc1_test_auc": ("FNC-1 related vs unrelated, competition test ROC-AUC", "> both baselines"),
+    "fnc1_tfidf_auc": ("FNC-1 TF-IDF cosine ROC-AUC (baseline)", "baseline"),
+    "fnc1_frozen_auc": ("FNC-1 frozen all-MiniLM-L6-v2 cosine ROC-AUC (baseline)", "baseline"),
+    "fashion_mnist_pair_acc": ("Fashion-MNIST pair accuracy", "report"),
+    "rankiqa_spearman": ("RankIQA Spearman with distortion level", "> both baselines"),
+    "rankiqa_baseline_spearman": ("RankIQA no-training baseline Spearman", "baseline"),
+}
+
+
+def task_figures(name: str, result: dict[str, Any]) -> dict[str, tuple[float, dict[str, Any]]]:
+    """The summary keys a finished task measured: ``{key: (value, its run)}``; a key it did not measure is absent.
+
+    Args:
+        name: The task (``stsb``, ``mrpc``, ``faces``, ``flickr``, ``omniglot``, ``fnc1``).
+        result: What the task returned (runs with ``test`` metrics, ``command``, ``seconds``, ...).
+    """
+    got: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def put(key: str, run: dict[str, Any] | None, metric: str) -> None:
+        if run and isinstance(run.get("test", {}).get(metric), (int, float)):
+            got[key] = (float(run["test"][metric]), run)
+
+    if name == "stsb":
+        put("stsb_test_spearman", result.get("finetuned"), "spearman")
+    elif name == "mrpc":
+        put("mrpc_test_acc", result.get("finetuned"), "accuracy")
+        put("mrpc_test_f1", result.get("finetuned"), "f1")
+    elif name == "flickr":
+        put("flickr8k_t2i_r1", result.get("end_to_end"), "t2i_recall@1")
+        frozen = sorted(k for k in result if k.startswith("frozen_towers"))
+        put("flickr8k_frozen_t2i_r1", result[frozen[0]] if frozen else None, "t2i_recall@1")
+    elif name == "fnc1":
+        put("fnc1_tfidf_auc", result.get("tfidf"), "roc_auc")
+        put("fnc1_frozen_auc", result.get("frozen"), "roc_auc")
+    elif name == "faces" and result.get("folds"):
+        runs = result["folds"]
+        merged = {"command": runs[0]["command"] + f"  # and {len(runs) - 1} more folds", "seconds": sum(r["seconds"] for r in runs),
+                  "load_start": runs[0]["load_start"], "load_end": runs[-1]["load_end"], "seed": [r.get("seed") for r in runs]}  # fmt: skip
+        for key, metric in (("att_faces_auc_mean", "roc_auc"), ("att_faces_eer_mean", "eer")):
+            if metric in result["summary"]:
+                got[key] = (float(result["summary"][metric]["mean"]), merged)
+    # omniglot: the CPU-reduced run is not the issue's protocol, so it fills no key
+    return got
+
+
+def update(name: str, result: dict[str, Any], *, date: str, path: Path = SUMMARY) -> dict[str, Any]:
+    """Merge one task's figures into ``summary.json`` (written) and return the whole summary."""
+    summary = json.loads(path.read_text()) if path.is_file() else {}
+    figures = {key: summary.get(key) for key in KEYS}
+    rows = summary.get("rows", {})
+    for key, (value, run) in task_figures(name, result).items():
+        figures[key] = value
+        rows[key] = {"task": name, "command": run["command"], "wall_s": run.get("seconds"),
+                     "load": f"{run.get('load_start')} -> {run.get('load_end')}", "seeds": run.get("seed"),
+                     "date": date}  # fmt: skip
+    summary = {**figures, "rows": rows}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def table(summary: dict[str, Any]) -> str:
+    """The Markdown time-to-quality table of a summary (one row per key, measured or not)."""
+    lines = ["| figure | value | target | wall time | load (1/5/15 min) | seeds | date | command |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for key, (what, target) in KEYS.items():
+        value, row = summary.get(key), summary.get("rows", {}).get(key)
+        if value is None or row is None:
+            lines.append(f"| {what} (`{key}`) | not measured | {target} | | | | | |")
+            continue
+        wall = f"{row['wall_s'] / 60:.1f} min" if isinstance(row.get("wall_s"), (int, float)) else "?"
+        lines.append(f"| {what} (`{key}`) | **{value:.4f}** | {target} | {wall} | {row['load']} | {row['seeds']} | "
+                     f"{row['date']} | `{row['command']}` |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def write_results(summary: dict[str, Any], path: Path = RESULTS) -> None:
+    """Replace the table between the markers in RESULTS.md (appended with the markers if they are missing)."""
+    text = path.read_text()
+    block = f"{START}\n{table(summary)}\n{END}"
+    if START in text and END in text:
+        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)

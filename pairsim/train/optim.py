@@ -1,0 +1,127 @@
+"""The optimizer of a run: per-tower freezing and learning rates, read from the towers' configs.
+
+Each tower config carries two training settings (:class:`pairsim.towers.base.TowerConfig`):
+
+* ``freeze``: ``true`` fixes the whole tower, a list of parameter-name prefixes (relative to the tower, on
+  dotted boundaries: ``encoder.embeddings`` covers ``encoder.embeddings.word_embeddings.weight`` but
+  ``encoder.layer.1`` does not cover ``encoder.layer.10``) fixes those parts. A frozen parameter gets
+  ``requires_grad=False`` and stays out of the optimizer; a frozen module is kept in eval mode while the
+  rest trains (:meth:`pairsim.train.step.TrainStep.train`), so dropout is off and BatchNorm statistics stay
+  as they were.
+* ``lr_scale``: the tower's trainable parameters learn at ``train.lr * lr_scale``. Everything that is not in
+  a tower (the head's and the loss's parameters, e.g. InfoNCE's temperature) keeps ``train.lr``.
+
+A tied (siamese) model has one tower, ``model.tower``; an untied one also ``model.tower_b`` with its own
+settings. The LiT recipe (Zhai et al. 2022), for example, is ``model.tower_b.freeze: true`` for the image
+tower and ``model.tower.lr_scale: 0.1`` for the text tower of a caption-image model.
+
+Example:
+    >>> from pairsim.recipe import Recipe  # doctest: +SKIP
+    >>> recipe = Recipe.load("recipes/digits_pairs.yaml", ["model.tower.freeze=[features]"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from pairsim.errors import ConfigError
+from pairsim.model import PairModel
+from pairsim.recipe import Recipe
+
+BASE_GROUP = "rest"  # the param group of everything outside the towers (head, loss)
+
+
+def _covered(name: str, prefixes: list[str]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def _tower_keys(model: PairModel) -> list[tuple[str, str, nn.Module]]:
+    """``(config key, attribute name, tower)`` of each distinct tower of the model."""
+    towers = [("model.tower", "tower_a", model.tower_a)]
+    if model.tower_b is not None:
+        towers.append(("model.tower_b", "tower_b", model.tower_b))
+    return towers
+
+
+def freeze_towers(model: PairModel) -> list[nn.Module]:
+    """Apply each tower config's ``freeze``: its parameters stop requiring gradients.
+
+    Args:
+        model: The model; its towers' configs say what to freeze.
+
+    Returns:
+        The frozen modules (whole towers, or the submodules a prefix names), to keep in eval mode.
+
+    Raises:
+        ConfigError: A prefix matches no parameter of its tower (the message lists the tower's top-level parts).
+    """
+    frozen: list[nn.Module] = []
+    for key, _, tower in _tower_keys(model):
+        freeze = tower.config.freeze
+        if freeze is True:
+            tower.requires_grad_(False)
+            frozen.append(tower)
+            continue
+        if not freeze:
+            continue
+        names = [name for name, _ in tower.named_parameters()]
+        for prefix in freeze:
+            if not any(_covered(name, [prefix]) for name in names):
+                parts = sorted({name.split(".", 1)[0] for name in names})
+                raise ConfigError(
+                    f"{key}.freeze: {prefix!r} matches no parameter of the {tower.config.name} tower; expected a "
+                    f"parameter-name prefix such as {', '.join(parts)} (or true to freeze the whole tower)"
+                )
+        for name, param in tower.named_parameters():
+            if _covered(name, freeze):
+                param.requires_grad_(False)
+        frozen += [module for name, module in tower.named_modules() if name and _covered(name, freeze)]
+    return frozen
+
+
+def param_groups(module: nn.Module, model: PairModel, recipe: Recipe) -> list[dict[str, Any]]:
+    """The optimizer's parameter groups: one per tower with trainable parameters, then the rest.
+
+    Args:
+        module: What the optimizer trains (the model plus the loss); its parameters that require gradients
+            are used, each once.
+        model: The model inside ``module``, whose towers' configs give ``lr_scale``.
+        recipe: The run; ``train.lr`` is the base learning rate.
+
+    Returns:
+        ``[{"name": "tower_a", "params": [...], "lr": ...}, ..., {"name": "rest", ...}]``, groups without
+        trainable parameters left out (the ``name`` key is for reading, torch ignores it).
+    """
+    base = recipe.train.lr
+    seen: set[int] = set()
+    groups: list[dict[str, Any]] = []
+    for _, attr, tower in _tower_keys(model):
+        params = [p for p in tower.parameters() if p.requires_grad and id(p) not in seen]
+        seen.update(id(p) for p in params)
+        if params:
+            groups.append({"name": attr, "params": params, "lr": base * tower.config.lr_scale})
+    rest = [p for p in module.parameters() if p.requires_grad and id(p) not in seen]
+    if rest:
+        groups.append({"name": BASE_GROUP, "params": rest, "lr": base})
+    return groups
+
+
+def build_optimizer(groups: list[dict[str, Any]], recipe: Recipe) -> torch.optim.Optimizer:
+    """The recipe's optimizer (``train.optimizer``) over ``groups`` (each with its own ``lr``).
+
+    Raises:
+        ConfigError: Nothing is left to train (every tower frozen and no other parameters).
+    """
+    t = recipe.train
+    if not groups:
+        raise ConfigError(
+            "model: every parameter is frozen (the towers' freeze settings), nothing is left to train; expected a "
+            "tower or part left unfrozen (train.epochs=0 evaluates the model as built)"
+        )
+    if t.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+    cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
+    return cls(groups, lr=t.lr, weight_decay=t.weight_decay)

@@ -1,0 +1,49 @@
+"""``benchmarks/quality_summary.py``: summary.json holds measured figures or null, and RESULTS.md's table follows it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from quality_summary import END, KEYS, START, update, write_results
+
+
+def _run(test: dict[str, float], command: str) -> dict[str, object]:
+    return {"test": test, "command": command, "seconds": 120.0, "seed": 42, "load_start": "load 1.00",
+            "load_end": "load 2.00"}  # fmt: skip
+
+
+def test_a_task_fills_only_the_keys_it_measured_and_a_rerun_keeps_the_others(tmp_path: Path) -> None:
+    path = tmp_path / "summary.json"
+    update("mrpc", {"finetuned": _run({"accuracy": 0.8, "f1": 0.86}, "pairsim train mrpc")}, date="d1", path=path)
+    summary = update("stsb", {"finetuned": _run({"spearman": 0.851}, "pairsim train stsb")}, date="d2", path=path)
+    assert json.loads(path.read_text()) == summary
+    assert summary["stsb_test_spearman"] == 0.851
+    assert (summary["mrpc_test_acc"], summary["mrpc_test_f1"]) == (0.8, 0.86)
+    unmeasured = [k for k in KEYS if k not in {"stsb_test_spearman", "mrpc_test_acc", "mrpc_test_f1"}]
+    assert unmeasured and all(summary[k] is None for k in unmeasured)
+    assert summary["rows"]["mrpc_test_f1"]["command"] == "pairsim train mrpc"
+    assert summary["rows"]["stsb_test_spearman"] == {"task": "stsb", "command": "pairsim train stsb", "wall_s": 120.0,
+                                                     "load": "load 1.00 -> load 2.00", "seeds": 42, "date": "d2"}  # fmt: skip
+
+
+def test_a_run_without_the_metric_writes_no_figure(tmp_path: Path) -> None:
+    summary = update("stsb", {"finetuned": _run({"accuracy": 0.9}, "x")}, date="d", path=tmp_path / "s.json")
+    assert summary["stsb_test_spearman"] is None and summary["rows"] == {}
+
+
+def test_results_table_is_replaced_between_its_markers(tmp_path: Path) -> None:
+    results = tmp_path / "RESULTS.md"
+    results.write_text(f"# Results\n\nbefore\n\n{START}\nold table\n{END}\n\nafter\n")
+    summary = update(
+        "stsb", {"finetuned": _run({"spearman": 0.851}, "pairsim train stsb")}, date="d", path=tmp_path / "s.json"
+    )
+    write_results(summary, results)
+    text = results.read_text()
+    assert text.startswith("# Results\n\nbefore\n\n") and text.endswith("\n\nafter\n") and "old table" not in text
+    table = text[text.index(START) : text.index(END)]
+    assert "| **0.8510** |" in table and "2.0 min" in table and "`pairsim train stsb`" in table
+    assert table.count("not measured") == len(KEYS) - 1
