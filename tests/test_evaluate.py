@@ -163,6 +163,24 @@ def test_one_group_per_class_falls_back_to_episodes_across_groups(image_model: P
     assert metrics["oneshot_n_episodes"] == 4 and metrics["oneshot_accuracy"] == 1.0
 
 
+def test_groups_too_small_for_n_way_draw_across_groups_and_say_so(
+    image_model: PairModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Omniglot's val split: alphabets of a few held-out characters each, fewer than n_way. Within-group
+    episodes cannot be drawn, so validation draws across groups, logs it and records oneshot_within_group = 0,
+    instead of failing the run; where a group is big enough the episodes stay within it (= 1)."""
+    data = _copies_per_class(classes=6, copies=2)
+    data.groups = ["x", "x", "x", "x", "y", "y", "y", "y", "z", "z", "z", "z"]  # 2 classes per group
+    config = EvalConfig(pairs=10, episodes=4, n_way=3, within_group=True)
+    with caplog.at_level("WARNING", logger="pairsim.data"):
+        metrics, _ = evaluate_split(image_model, data, config, split="val", calibrate=True)
+    assert metrics["oneshot_within_group"] == 0 and metrics["oneshot_n_episodes"] == 4
+    assert "no group has 3 classes" in caplog.text
+    data.groups = ["x"] * 6 + ["y"] * 6  # 3 classes per group
+    metrics, _ = evaluate_split(image_model, data, config, split="val", calibrate=True)
+    assert metrics["oneshot_within_group"] == 1 and metrics["oneshot_accuracy"] == 1.0
+
+
 def test_official_runs_are_scored_separately(image_model: PairModel) -> None:
     a, b, c = _images(3, seed=5)
     episodes = [
