@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pairsim.cli.args import add_threads, threads_override
 from pairsim.errors import ConfigError, DataError
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -32,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", choices=["val", "test"], default="test", help="which split (default: test)")
     p.add_argument("--out", help="output directory for metrics.json and plots (default: MODEL/../eval; "
                                  "--untrained or an encoder: OUTPUT_DIR/eval-untrained)")  # fmt: skip
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: train.threads)")
+    add_threads(p)
     p.set_defaults(run=run)
 
 
@@ -51,9 +52,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"no recipe given and none found at {recipe_path}: pass the recipe the model was trained with"
         )
-    if args.threads is not None:
-        args.overrides = [*args.overrides, f"train.threads={args.threads}"]
-    recipe = Recipe.load(recipe_path, args.overrides)
+    recipe = Recipe.load(recipe_path, [*args.overrides, *threads_override(args)])
     with use_threads(recipe.train.threads):
         return _evaluate(args, recipe)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from pairsim.cli.args import add_threads, threads_override
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a recipe", description="Train the model a recipe describes.")
@@ -16,12 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="replace an earlier run in output_dir (only once the new run has finished; until then it is kept)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="CPU threads for torch, same as train.threads=N (default 0: half the cores, 1 to 4)",
-    )
+    add_threads(p)
     p.set_defaults(run=run)
 
 
@@ -30,8 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from pairsim.recipe import Recipe
     from pairsim.train.trainer import Trainer
 
-    threads = [] if args.threads is None else [f"train.threads={args.threads}"]
-    recipe = Recipe.load(args.recipe, [*args.overrides, *threads])
+    recipe = Recipe.load(args.recipe, [*args.overrides, *threads_override(args)])
     metrics = Trainer(recipe, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress).run()
     if metrics:
         print(format_table({"test": metrics["test"]}))
