@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import quality_fashion
 import quality_summary
 from quality_baselines import tfidf_cosine  # (benchmarks/, beside this file)
 from quality_common import REPO, evaluate_untrained, load, out, recorded, run, show, summarize
@@ -203,6 +204,7 @@ TASKS = {
     "omniglot": omniglot,
     "fnc1": fnc1,
     "quora": quora,
+    "fashion": quality_fashion.task,
 }
 
 
@@ -250,6 +252,7 @@ def main() -> int:
     p.add_argument("--omniglot-out-dim", type=int, default=1024)
     p.add_argument("--omniglot-epochs", type=int, default=6, help="the recipe: 50 (x 500 steps of 128 pairs)")
     p.add_argument("--omniglot-steps", type=int, default=200)
+    quality_fashion.add_args(p)
     args = p.parse_args()
     chosen = [n for n in TASKS if args.all or getattr(args, n) or n in args.only]
     if not chosen:
