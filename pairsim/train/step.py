@@ -10,6 +10,7 @@ from torch import nn
 from pairsim.losses import Loss
 from pairsim.model import PairModel
 from pairsim.towers import Batch
+from pairsim.train.frozen import EMBEDDINGS
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
@@ -48,11 +49,17 @@ class TrainStep(nn.Module):
             module.eval()
         return self
 
+    def embed(self, side: str, batch: Batch) -> torch.Tensor:
+        """One slot's embeddings ``(B, D)``: its side's tower, or the stored embeddings of a frozen tower
+        (:mod:`pairsim.train.frozen`)."""
+        stored = batch.get(EMBEDDINGS)
+        if stored is not None:
+            return stored  # (B, D)
+        return self.model.embed_a(batch) if side == "a" else self.model.embed_b(batch)  # (B, D)
+
     def forward(self, batch: tuple[Any, ...]) -> torch.Tensor:
-        sides, n, m = self.loss.consumes.sides, len(self.loss.consumes.sides), self.model
-        return self.loss(
-            *[(m.embed_a if s == "a" else m.embed_b)(x) for s, x in zip(sides, batch[:n], strict=True)], *batch[n:]
-        )
+        sides, n = self.loss.consumes.sides, len(self.loss.consumes.sides)
+        return self.loss(*[self.embed(s, x) for s, x in zip(sides, batch[:n], strict=True)], *batch[n:])
 
 
 def batch_size_of(batch: tuple[Any, ...]) -> int:
