@@ -49,6 +49,9 @@ class TowerConfig(ComponentConfig):
     # those parts
     freeze: bool | list[str] = False
     lr_scale: float = bounded(1.0, gt=0, le=1000)  # this tower learns at train.lr * lr_scale (head, loss: train.lr)
+    # further multipliers for parts of the tower by parameter-name prefix (the longest match wins), e.g.
+    # {encoder: 0.1}: a pretrained encoder tuned 10x slower than the new projection on top of it
+    lr_parts: dict[str, float] = bounded(default_factory=dict, gt=0, le=1000)
 
 
 class Tower(nn.Module):
