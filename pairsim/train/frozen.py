@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from pairsim.data.pipeline import Batches
     from pairsim.model import PairModel
 
-log = logging.getLogger("pairsim")
+log = logging.getLogger("pairsim.train")
 
 EMBEDDINGS = "embeddings"  # the batch key of stored embeddings: (B, D)
 

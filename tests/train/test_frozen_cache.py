@@ -58,6 +58,7 @@ def test_stored_embeddings_train_as_the_frozen_tower_does(digits_recipe: Callabl
     # the cached run never ran the frozen tower in a training step; the plain one ran it at every step
     assert cached.step_calls == 0 and plain.step_calls == plain.total_steps > 0
     assert isinstance(cached.batches.slots[0][1], FrozenEmbeddings)
+    assert "side a: the cnn tower is frozen" in (tmp_path / "cached" / "train.log").read_text()  # said in the log
     assert not isinstance(plain.batches.slots[0][1], FrozenEmbeddings)
     first = next(cached.batches.epoch(0))
     assert set(first[0]) == {EMBEDDINGS} and first[0][EMBEDDINGS].shape == (
