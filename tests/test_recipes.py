@@ -66,13 +66,8 @@ TINY: dict[str, list[str]] = {
     "fnc1_title_body": [
         "data.limit=60",
         *TINY_BERT,
-        "model.tower.out_dim=16",
-        "model.tower_b.glove=null",
-        "model.tower_b.embed_dim=8",
-        "model.tower_b.hidden_dim=8",
-        "model.tower_b.max_length=50",
-        "model.tower_b.min_freq=1",
-        "model.tower_b.out_dim=16",
+        "model.tower_b.model={bert}",
+        "model.tower_b.backbone_config=null",
     ],
     "flickr8k_caption_image": [
         "data.max_images=30",
