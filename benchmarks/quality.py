@@ -10,7 +10,8 @@ the summary table of ``benchmarks/RESULTS.md`` (see ``quality_summary.py``); ``-
   :func:`evaluate_untrained`) and fine-tuned with the recipe (anchor: 82.03 frozen). ``--record
   stsb=RUN_DIR`` takes the fine-tuned figures from a finished ``pairsim train`` run instead.
 * ``mrpc``: MRPC test accuracy / F1 (threshold calibrated on the validation split) frozen and fine-tuned.
-* ``faces``: AT&T faces, subject-disjoint folds (``--face-folds`` folds of 40 / folds test subjects, as
+* ``faces``: AT&T faces with ``--face-recipe`` (default the fine-tuned EfficientNet-Lite0 recipe),
+  subject-disjoint folds (``--face-folds`` folds of 40 / folds test subjects, as
   many validation subjects, the rest for training; the validation split needs n_way subjects too):
   verification ROC-AUC, EER, accuracy at the threshold calibrated on validation subjects, 1-shot
   identification accuracy among all held-out subjects (n_way = test subjects, 1 support image each);
@@ -104,15 +105,15 @@ def faces(args: argparse.Namespace) -> dict[str, Any]:
         test = subjects[k * per : (k + 1) * per]
         overrides = [
             f"data.test_subjects=[{','.join(test)}]", f"data.val_count={per}", f"data.seed={k}",
-            f"train.epochs={1 if args.quick else args.face_epochs}", f"train.steps_per_epoch={2 if args.quick else args.face_steps}",
-            # without per_epoch an epoch is one pair per training image (240 here: 3 batches of 64), and
-            # the recipe's steps_per_epoch (50) is never reached; draw enough pairs for the steps asked for
-            f"sampler.per_epoch={64 * (2 if args.quick else args.face_steps)}",
             "train.checkpoint_every=0", f"eval.n_way={len(test)}", "eval.within_group=false",
             f"eval.episodes={20 if args.quick else 400}", f"eval.pairs={100 if args.quick else 2000}", "eval.plots=false",
-            out(args, f"att_faces_fold{k}"),
+            out(args, f"{Path(args.face_recipe).stem}_fold{k}"),
         ]  # fmt: skip
-        result = run("recipes/att_faces.yaml", overrides)
+        if args.quick:
+            overrides += ["train.max_steps=2", "train.eval_at_start=false", "train.epochs=1"]
+        elif args.face_epochs:
+            overrides.append(f"train.epochs={args.face_epochs}")
+        result = run(args.face_recipe, overrides)
         result["test_subjects"] = test
         show(f"AT&T faces fold {k} (test {test[0]}..{test[-1]})", result,
              ["roc_auc", "eer", "accuracy", "oneshot_accuracy"])  # fmt: skip
@@ -248,8 +249,9 @@ def main() -> int:
     p.add_argument("--stsb-epochs", type=int, default=0, help="0: the recipe's (2)")
     p.add_argument("--mrpc-epochs", type=int, default=0, help="0: the recipe's (3)")
     p.add_argument("--face-folds", type=int, default=5, help="folds of 40 / folds test subjects (as many for val)")
-    p.add_argument("--face-epochs", type=int, default=2, help="the recipe: 30 (x 50 steps), ~1 h per fold on 2 cores")
-    p.add_argument("--face-steps", type=int, default=25, help="steps per epoch (the recipe: 50)")
+    p.add_argument("--face-recipe", default="recipes/att_faces_efficientnet.yaml",
+                   help="recipes/att_faces.yaml: the tutorial's small CNN (its full schedule is ~1 h per fold on 2 cores)")  # fmt: skip
+    p.add_argument("--face-epochs", type=int, default=0, help="0: the recipe's")
     p.add_argument("--flickr-epochs", type=int, default=1, help="the recipe: 5")
     p.add_argument("--flickr-max-steps", type=int, default=0, help="cap on steps (0: whole epochs; 62 per epoch)")
     p.add_argument("--flickr-variant", choices=["both", "end_to_end", "frozen"], default="both")

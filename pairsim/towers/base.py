@@ -64,6 +64,9 @@ class Tower(nn.Module):
     Config: ClassVar[type[TowerConfig]] = TowerConfig
     modality: ClassVar[Modality] = "text"
     augments: ClassVar[bool] = True  # whether featurize(train=True) may use its generators (False: none are made)
+    # the submodule computing the tower's trunk features, when forward(batch) == forward_rest(forward_trunk(batch))
+    # (e.g. "backbone": a frozen trunk's features can be computed once, see pairsim/train/frozen.py); None: no split
+    trunk: ClassVar[str | None] = None
 
     def __init__(self, config: TowerConfig) -> None:
         super().__init__()
@@ -98,6 +101,14 @@ class Tower(nn.Module):
     def forward(self, batch: Batch) -> torch.Tensor:
         """A batch -> embeddings ``(B, out_dim)``."""
         raise NotImplementedError
+
+    def forward_trunk(self, batch: Batch) -> torch.Tensor:
+        """A batch -> the trunk's features ``(B, F)`` (towers that name a :attr:`trunk`)."""
+        raise NotImplementedError(f"the {self.config.name} tower has no trunk")
+
+    def forward_rest(self, features: torch.Tensor) -> torch.Tensor:
+        """Trunk features ``(B, F)`` -> embeddings ``(B, out_dim)``: the part of :meth:`forward` after the trunk."""
+        raise NotImplementedError(f"the {self.config.name} tower has no trunk")
 
     @classmethod
     def check_saved_config(cls, config: TowerConfig, *, where: str) -> None:

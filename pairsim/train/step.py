@@ -10,7 +10,7 @@ from torch import nn
 from pairsim.losses import Loss
 from pairsim.model import PairModel
 from pairsim.towers import Batch
-from pairsim.train.frozen import EMBEDDINGS
+from pairsim.train.frozen import EMBEDDINGS, TRUNK
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
@@ -50,12 +50,16 @@ class TrainStep(nn.Module):
         return self
 
     def embed(self, side: str, batch: Batch) -> torch.Tensor:
-        """One slot's embeddings ``(B, D)``: its side's tower, or the stored embeddings of a frozen tower
-        (:mod:`pairsim.train.frozen`)."""
+        """One slot's embeddings ``(B, D)``: its side's tower, or the stored embeddings of a frozen tower, or its
+        frozen trunk's stored features through the rest of the tower (:mod:`pairsim.train.frozen`)."""
         stored = batch.get(EMBEDDINGS)
         if stored is not None:
             return stored  # (B, D)
-        return self.model.embed_a(batch) if side == "a" else self.model.embed_b(batch)  # (B, D)
+        tower = self.model.tower_a if side == "a" else self.model.side_b
+        trunk = batch.get(TRUNK)
+        if trunk is not None:
+            return tower.forward_rest(trunk)  # (B, F) -> (B, D)
+        return tower(batch)  # (B, D)
 
     def forward(self, batch: tuple[Any, ...]) -> torch.Tensor:
         sides, n = self.loss.consumes.sides, len(self.loss.consumes.sides)

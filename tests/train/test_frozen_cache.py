@@ -16,7 +16,7 @@ from pairsim.recipe import Recipe
 from pairsim.towers import TOWERS
 from pairsim.towers.augment import AugmentConfig
 from pairsim.train.checkpoint import load_checkpoint
-from pairsim.train.frozen import EMBEDDINGS, FrozenEmbeddings, cacheable
+from pairsim.train.frozen import EMBEDDINGS, TRUNK, FrozenEmbeddings, cached_part
 from pairsim.train.trainer import Trainer
 
 UNTIED = [
@@ -35,6 +35,7 @@ class CountingTrainer(Trainer):
 
     def _build(self, rt: Any) -> None:
         super()._build(rt)
+        self.before = {k: v.detach().clone() for k, v in self.step_module.state_dict().items()}
         self.step_calls = 0
         tower, real = self.model.tower_a, self.model.tower_a.forward
 
@@ -72,14 +73,18 @@ def test_stored_embeddings_train_as_the_frozen_tower_does(digits_recipe: Callabl
         torch.testing.assert_close(cached_weights[key], value, rtol=1e-4, atol=1e-5, msg=key)
 
 
-def test_only_wholly_frozen_towers_without_augmentation_are_cached() -> None:
+def test_what_is_cached_follows_freeze_and_augmentation() -> None:
     cnn = TOWERS.get("cnn")
     base = {"name": "cnn", "arch": "face", "image_size": [16, 16], "out_dim": 4}
     build = lambda **kw: cnn(cnn.Config(**{**base, **kw}))  # noqa: E731
-    assert cacheable(build(freeze=True))
-    assert not cacheable(build(freeze=False))
-    assert not cacheable(build(freeze=["features"]))  # the rest of the tower trains
-    assert not cacheable(build(freeze=True, augment=AugmentConfig(enabled=True)))  # a fresh random distortion each time
+    assert cached_part(build(freeze=True)) == EMBEDDINGS
+    assert cached_part(build(freeze=["features"])) == TRUNK  # the cnn's trunk: fc still trains on its features
+    assert cached_part(build(freeze=False)) is None
+    assert cached_part(build(freeze=["features.0"])) is None  # part of the trunk only: its output still changes
+    assert cached_part(build(freeze=["fc"])) is None
+    augment = AugmentConfig(enabled=True)  # a fresh random distortion each time
+    assert cached_part(build(freeze=True, augment=augment)) is None
+    assert cached_part(build(freeze=["features"], augment=augment)) is None
 
 
 def test_frozen_embeddings_serve_rows_of_the_side() -> None:
@@ -92,3 +97,21 @@ def test_frozen_embeddings_serve_rows_of_the_side() -> None:
 def test_an_augmenting_frozen_tower_still_runs(digits_recipe: Callable[..., Recipe]) -> None:
     trainer, _ = _train(digits_recipe(*UNTIED, "model.tower.augment={enabled: true}"))
     assert trainer.step_calls == trainer.total_steps > 0
+
+
+def test_stored_trunk_features_train_as_the_frozen_trunk_does(
+    digits_recipe: Callable[..., Recipe], tmp_path: Path
+) -> None:
+    """``freeze: [features]`` on the digits cnn: its trunk's features are stored, ``fc`` trains on them."""
+    trunk = [*UNTIED[:-3], "model.tower.freeze=[features]", "train.epochs=1", "train.eval_at_start=false"]
+    cached, cached_weights = _train(digits_recipe(*trunk, output_dir=tmp_path / "cached"))
+    plain, plain_weights = _train(digits_recipe(*trunk, "train.cache_frozen=false", output_dir=tmp_path / "plain"))
+    assert plain.step_calls == plain.total_steps > 0
+    assert cached.step_calls == 0  # the whole tower never ran in a step: only its rest did
+    first = next(cached.batches.epoch(0))
+    assert set(first[0]) == {TRUNK} and first[0][TRUNK].shape[0] == cached.recipe.train.batch_size  # (B, F)
+    assert "has its trunk (features) frozen" in (tmp_path / "cached" / "train.log").read_text()
+    fc = [k for k in plain_weights if k.startswith("model.tower_a.fc.")]
+    assert fc and any(not torch.equal(plain_weights[k], cached.before[k]) for k in fc)  # fc did train
+    for key, value in plain_weights.items():
+        torch.testing.assert_close(cached_weights[key], value, rtol=1e-4, atol=1e-5, msg=key)
