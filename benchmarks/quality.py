@@ -20,7 +20,9 @@ the summary table of ``benchmarks/RESULTS.md`` (see ``quality_summary.py``); ``-
   pseudo-siamese recipe trained end to end vs. the same towers with their pretrained encoders frozen
   (``model.tower.freeze=[encoder] model.tower_b.freeze=[backbone]``: no gradients, eval mode), only the
   two linear projections and the temperature trained.
-* ``omniglot``: a CPU-sized reduction of the Koch et al. recipe (narrower, smaller images, far fewer
+* ``omniglot``: the CPU recipe (prototypical Conv-4) on the 20 official runs over seeds: see
+  ``quality_omniglot.py``.
+* ``omniglot_koch``: a CPU-sized reduction of the Koch et al. recipe (narrower, smaller images, far fewer
   steps; noted as such): the 20 official within-alphabet 20-way runs (Koch et al.'s protocol) and random
   20-way episodes drawn across the evaluation alphabets (``eval.within_group=false``: the recipe's
   within-alphabet episodes cannot be drawn on its validation split, which holds at most 8 characters of
@@ -43,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import quality_fashion
+import quality_omniglot
 import quality_summary
 from quality_baselines import tfidf_cosine  # (benchmarks/, beside this file)
 from quality_common import REPO, evaluate_untrained, load, out, recorded, run, show, summarize
@@ -147,12 +150,12 @@ def flickr(args: argparse.Namespace) -> dict[str, Any]:
     return res
 
 
-def omniglot(args: argparse.Namespace) -> dict[str, Any]:
+def omniglot_koch(args: argparse.Namespace) -> dict[str, Any]:
     reduced = [
-        f"model.tower.width={args.omniglot_width}", f"model.tower.image_size=[{args.omniglot_size},{args.omniglot_size}]",
-        f"model.tower.out_dim={args.omniglot_out_dim}", "train.batch_size=64",
-        f"train.epochs={1 if args.quick else args.omniglot_epochs}",
-        f"train.steps_per_epoch={3 if args.quick else args.omniglot_steps}", "train.checkpoint_every=0",
+        f"model.tower.width={args.koch_width}", f"model.tower.image_size=[{args.koch_size},{args.koch_size}]",
+        f"model.tower.out_dim={args.koch_out_dim}", "train.batch_size=64",
+        f"train.epochs={1 if args.quick else args.koch_epochs}",
+        f"train.steps_per_epoch={3 if args.quick else args.koch_steps}", "train.checkpoint_every=0",
         f"eval.episodes={10 if args.quick else 200}", f"eval.pairs={100 if args.quick else 1000}", "eval.plots=false",
         "eval.within_group=false",  # the val split holds <= 8 characters per alphabet: no 20-way within-alphabet episode
         out(args, "omniglot_reduced"),
@@ -210,7 +213,8 @@ TASKS = {
     "mrpc": mrpc,
     "faces": faces,
     "flickr": flickr,
-    "omniglot": omniglot,
+    "omniglot": quality_omniglot.task,
+    "omniglot_koch": omniglot_koch,
     "fnc1": fnc1,
     "quora": quora,
     "fashion": quality_fashion.task,
@@ -258,12 +262,13 @@ def main() -> int:
     p.add_argument("--flickr-frozen-lr", type=float, nargs="*", default=[1e-3, 1e-4],
                    help="lr(s) of the projections when the towers are frozen (the recipe: 1e-4)")  # fmt: skip
     p.add_argument("--fnc1-baselines-only", action="store_true", help="fnc1: only the two no-training baselines")
-    p.add_argument("--omniglot-width", type=float, default=0.25)
-    p.add_argument("--omniglot-size", type=int, default=72)
-    p.add_argument("--omniglot-out-dim", type=int, default=1024)
-    p.add_argument("--omniglot-epochs", type=int, default=6, help="the recipe: 50 (x 500 steps of 128 pairs)")
-    p.add_argument("--omniglot-steps", type=int, default=200)
+    p.add_argument("--koch-width", type=float, default=0.25, help="omniglot_koch: the reduced Koch net's width")
+    p.add_argument("--koch-size", type=int, default=72)
+    p.add_argument("--koch-out-dim", type=int, default=1024)
+    p.add_argument("--koch-epochs", type=int, default=6, help="the recipe: 50 (x 500 steps of 128 pairs)")
+    p.add_argument("--koch-steps", type=int, default=200)
     quality_fashion.add_args(p)
+    quality_omniglot.add_args(p)
     args = p.parse_args()
     chosen = [n for n in TASKS if args.all or getattr(args, n) or n in args.only]
     if not chosen:

@@ -21,8 +21,8 @@ START, END = "<!-- quality-summary:start -->", "<!-- quality-summary:end -->"
 
 # key -> (what it is, the target of issue 11); the order is the table's
 KEYS: dict[str, tuple[str, str]] = {
-    "omniglot_official_acc": ("Omniglot 20-way 1-shot, 20 official runs", ">= 0.955"),
-    "omniglot_train_minutes": ("Omniglot training minutes", "<= 60"),
+    "omniglot_official_acc": ("Omniglot 20-way 1-shot, 20 official runs, mean over seeds", ">= 0.955"),
+    "omniglot_train_minutes": ("Omniglot wall minutes per seed (training + evaluation)", "<= 60"),
     "att_faces_auc_mean": ("AT&T faces ROC-AUC, mean of 5 subject-disjoint folds", ">= 0.99"),
     "att_faces_eer_mean": ("AT&T faces EER, mean of 5 folds", "<= 0.03"),
     "flickr8k_t2i_r1": ("Flickr8k text-to-image R@1, shipped recipe", ">= 0.40"),
@@ -91,7 +91,12 @@ def task_figures(name: str, result: dict[str, Any]) -> dict[str, tuple[float, di
             cell = result.get(arch, {}).get(protocol)
             if cell and metric in cell["summary"]:
                 got[key] = (float(cell["summary"][metric]["mean"]), merged(cell["runs"], "seeds"))
-    # omniglot: the CPU-reduced run is not the issue's protocol, so it fills no key
+    elif name == "omniglot" and result.get("runs"):
+        runs = result["runs"]
+        row = {**merged(runs, "seeds"), "seconds": result["minutes_per_seed"] * 60}  # per seed, like the figure
+        got["omniglot_official_acc"] = (float(result["summary"]["official_accuracy"]["mean"]), row)
+        got["omniglot_train_minutes"] = (float(result["minutes_per_seed"]), row)
+    # omniglot_koch: the CPU-reduced Koch run is not the issue's protocol, so it fills no key
     return got
 
 
