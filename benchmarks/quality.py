@@ -233,6 +233,7 @@ def main() -> int:
     p.add_argument("--face-recipe", default="recipes/att_faces_efficientnet.yaml",
                    help="recipes/att_faces.yaml: the tutorial's small CNN (its full schedule is ~1 h per fold on 2 cores)")  # fmt: skip
     p.add_argument("--face-epochs", type=int, default=0, help="0: the recipe's")
+    p.add_argument("--fnc1-baselines-only", action="store_true", help="fnc1: only the two no-training baselines")
     p.add_argument("--koch-width", type=float, default=0.25, help="omniglot_koch: the reduced Koch net's width")
     p.add_argument("--koch-size", type=int, default=72)
     p.add_argument("--koch-out-dim", type=int, default=1024)
