@@ -152,6 +152,7 @@ def task(args: argparse.Namespace) -> dict[str, Any]:
             "seeds": list(seeds),
             "heads": list(heads),
             "load_start": load(),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         },
         "runs": {},
         "summary": {},
