@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -165,7 +164,6 @@ def task(args: argparse.Namespace) -> dict[str, Any]:
         for seed in seeds:
             for head in heads:
                 out_dir = Path(args.out_root) / "heads" / f"{name}_{head}_seed{seed}"
-                shutil.rmtree(out_dir, ignore_errors=True)  # this task's own earlier run of the same cell
                 result = run(data.recipe, overrides(name, head, seed, str(out_dir), quick=args.quick))
                 show(f"heads: {data.title}, {head}, seed {seed} (x100)", result, data.metrics, 100)
                 runs[head].append(result)
