@@ -29,6 +29,8 @@ the summary table of ``benchmarks/RESULTS.md`` (see ``quality_summary.py``); ``-
   two no-training baselines it must beat, TF-IDF cosine (scikit-learn) and frozen all-MiniLM-L6-v2 cosine,
   every threshold calibrated on the validation bodies.
 * ``quora``: prints the command of the full run (Quora Question Pairs is not available offline).
+* ``heads``: the seed's claim about heads tested: ``cosine`` vs ``exp`` vs ``euclidean`` with the same tower, loss,
+  data and budget on STS-B, MRPC and FNC-1, 3 seeds each (``quality_heads.py``; ``--heads-*`` options).
 
     PAIRSIM_DATA_DIR=../shared/data python benchmarks/quality.py --only stsb --only mrpc --json benchmarks/results/quality.json
 """
@@ -44,6 +46,7 @@ from typing import Any
 
 import quality_fashion
 import quality_flickr
+import quality_heads
 import quality_omniglot
 import quality_summary
 from quality_baselines import tfidf_cosine  # (benchmarks/, beside this file)
@@ -195,6 +198,7 @@ TASKS = {
     "fnc1": fnc1,
     "quora": quora,
     "fashion": quality_fashion.task,
+    "heads": quality_heads.task,
 }
 
 
@@ -242,6 +246,7 @@ def main() -> int:
     quality_fashion.add_args(p)
     quality_flickr.add_args(p)
     quality_omniglot.add_args(p)
+    quality_heads.add_args(p)
     args = p.parse_args()
     chosen = [n for n in TASKS if args.all or getattr(args, n) or n in args.only]
     if not chosen:
