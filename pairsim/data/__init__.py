@@ -2,7 +2,8 @@
 
 * :mod:`pairsim.data.types`: :class:`LabelledItems`, :class:`PairTable`, :class:`CaptionImages`, :class:`Splits`.
 * :mod:`pairsim.data.sources`: the :data:`DATASETS` registry and :func:`load_dataset`.
-* :mod:`pairsim.data.samplers`: the :data:`SAMPLERS` registry (pairs, triplets, pk, aligned, episodes).
+* :mod:`pairsim.data.samplers`: the :data:`SAMPLERS` registry (pairs, ranked_pairs, triplets, pk, aligned,
+  episodes).
 * :mod:`pairsim.data.pipeline`: :class:`Batches`, the one dataset/collator from a split to a loss's rows.
 * :mod:`pairsim.data.episodes`, :mod:`pairsim.data.retrieval`: evaluation episodes and retrieval sets.
 
