@@ -26,6 +26,8 @@ the summary table of ``benchmarks/RESULTS.md`` (see ``quality_summary.py``); ``-
   any background alphabet, so the recipe as shipped stops at its first validation).
 * ``fnc1``: FNC-1 related vs unrelated on the competition test set, the two no-training baselines: TF-IDF
   cosine (scikit-learn) and frozen all-MiniLM-L6-v2 cosine, thresholds calibrated on the validation bodies.
+* ``rankiqa``: image quality ranking, the ``rankiqa`` recipe against the untrained tower and the variance of the
+  Laplacian, on held-out images and a held-out distortion (``quality_rankiqa.py``).
 * ``quora``: prints the command of the full run (Quora Question Pairs is not available offline).
 
     PAIRSIM_DATA_DIR=../shared/data python benchmarks/quality.py --only stsb --only mrpc --json benchmarks/results/quality.json
@@ -41,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import quality_fashion
+import quality_rankiqa
 import quality_summary
 from quality_baselines import tfidf_cosine  # (benchmarks/, beside this file)
 from quality_common import REPO, evaluate_untrained, load, out, recorded, run, show, summarize
@@ -205,6 +208,7 @@ TASKS = {
     "fnc1": fnc1,
     "quora": quora,
     "fashion": quality_fashion.task,
+    "rankiqa": quality_rankiqa.task,
 }
 
 
@@ -253,6 +257,7 @@ def main() -> int:
     p.add_argument("--omniglot-epochs", type=int, default=6, help="the recipe: 50 (x 500 steps of 128 pairs)")
     p.add_argument("--omniglot-steps", type=int, default=200)
     quality_fashion.add_args(p)
+    quality_rankiqa.add_args(p)
     args = p.parse_args()
     chosen = [n for n in TASKS if args.all or getattr(args, n) or n in args.only]
     if not chosen:

@@ -40,8 +40,16 @@ KEYS: dict[str, tuple[str, str]] = {
     "fashion_mnist_cnn_pair_acc": ("Fashion-MNIST pair accuracy, CNN recipe (mean of 3 seeds)", "above the MLP"),
     "fashion_mnist_mlp_oneshot_unseen": ("Fashion-MNIST 5-way 1-shot on unseen classes 5-9, MLP", "report"),
     "fashion_mnist_cnn_oneshot_unseen": ("Fashion-MNIST 5-way 1-shot on unseen classes 5-9, CNN", "above the MLP"),
-    "rankiqa_spearman": ("RankIQA Spearman with distortion level", "> both baselines"),
-    "rankiqa_baseline_spearman": ("RankIQA no-training baseline Spearman", "baseline"),
+    "rankiqa_spearman": (
+        "RankIQA Spearman of the score with the distortion level, held-out images, blur + noise (pooled)",
+        "> both baselines",
+    ),
+    "rankiqa_baseline_spearman": ("RankIQA, the stronger no-training baseline on the same split", "baseline"),
+    "rankiqa_heldout_spearman": (
+        "RankIQA Spearman on the held-out distortion (JPEG), held-out images",
+        "> both baselines",
+    ),
+    "rankiqa_heldout_baseline_spearman": ("RankIQA held-out distortion, the stronger no-training baseline", "baseline"),
 }
 
 
@@ -84,6 +92,11 @@ def task_figures(name: str, result: dict[str, Any]) -> dict[str, tuple[float, di
             cell = result.get(arch, {}).get(protocol)
             if cell and metric in cell["summary"]:
                 got[key] = (float(cell["summary"][metric]["mean"]), merged(cell["runs"], "seeds"))
+    elif name == "rankiqa" and result.get("trained"):
+        put("rankiqa_spearman", result["trained"], "rank_spearman")
+        put("rankiqa_baseline_spearman", result[result["baseline"]], "rank_spearman")
+        put("rankiqa_heldout_spearman", result["trained"], "heldout_distortion_rank_spearman")
+        put("rankiqa_heldout_baseline_spearman", result[result["heldout_baseline"]], "heldout_distortion_rank_spearman")
     # omniglot: the CPU-reduced run is not the protocol, so it fills no key
     return got
 
