@@ -10,6 +10,7 @@
 **Label 1 = similar** everywhere.
 """
 
+from pairsim.data import ranked_pairs  # noqa: F401  (registers the ranked_pairs sampler)
 from pairsim.data.episodes import Episode, EpisodeSampler
 from pairsim.data.pipeline import Batches, side_inputs
 from pairsim.data.retrieval import RetrievalSet, retrieval_set
