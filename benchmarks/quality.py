@@ -10,7 +10,8 @@ the summary table of ``benchmarks/RESULTS.md`` (see ``quality_summary.py``); ``-
   :func:`evaluate_untrained`) and fine-tuned with the recipe (anchor: 82.03 frozen). ``--record
   stsb=RUN_DIR`` takes the fine-tuned figures from a finished ``pairsim train`` run instead.
 * ``mrpc``: MRPC test accuracy / F1 (threshold calibrated on the validation split) frozen and fine-tuned.
-* ``faces``: AT&T faces, subject-disjoint folds (``--face-folds`` folds of 40 / folds test subjects, as
+* ``faces``: AT&T faces with ``--face-recipe`` (default the fine-tuned EfficientNet-Lite0 recipe),
+  subject-disjoint folds (``--face-folds`` folds of 40 / folds test subjects, as
   many validation subjects, the rest for training; the validation split needs n_way subjects too):
   verification ROC-AUC, EER, accuracy at the threshold calibrated on validation subjects, 1-shot
   identification accuracy among all held-out subjects (n_way = test subjects, 1 support image each);
@@ -19,13 +20,16 @@ the summary table of ``benchmarks/RESULTS.md`` (see ``quality_summary.py``); ``-
   pseudo-siamese recipe trained end to end vs. the same towers with their pretrained encoders frozen
   (``model.tower.freeze=[encoder] model.tower_b.freeze=[backbone]``: no gradients, eval mode), only the
   two linear projections and the temperature trained.
-* ``omniglot``: a CPU-sized reduction of the Koch et al. recipe (narrower, smaller images, far fewer
+* ``omniglot``: the CPU recipe (prototypical Conv-4) on the 20 official runs over seeds: see
+  ``quality_omniglot.py``.
+* ``omniglot_koch``: a CPU-sized reduction of the Koch et al. recipe (narrower, smaller images, far fewer
   steps; noted as such): the 20 official within-alphabet 20-way runs (Koch et al.'s protocol) and random
   20-way episodes drawn across the evaluation alphabets (``eval.within_group=false``: the recipe's
   within-alphabet episodes cannot be drawn on its validation split, which holds at most 8 characters of
   any background alphabet, so the recipe as shipped stops at its first validation).
-* ``fnc1``: FNC-1 related vs unrelated on the competition test set, the two no-training baselines: TF-IDF
-  cosine (scikit-learn) and frozen all-MiniLM-L6-v2 cosine, thresholds calibrated on the validation bodies.
+* ``fnc1``: FNC-1 related vs unrelated on the competition test set: the recipe (``fnc1_title_body``) and the
+  two no-training baselines it must beat, TF-IDF cosine (scikit-learn) and frozen all-MiniLM-L6-v2 cosine,
+  every threshold calibrated on the validation bodies.
 * ``rankiqa``: image quality ranking, the ``rankiqa`` recipe against the untrained tower and the variance of the
   Laplacian, on held-out images and a held-out distortion (``quality_rankiqa.py``).
 * ``quora``: prints the command of the full run (Quora Question Pairs is not available offline).
@@ -43,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import quality_fashion
+import quality_omniglot
 import quality_rankiqa
 import quality_summary
 from quality_baselines import tfidf_cosine  # (benchmarks/, beside this file)
@@ -106,15 +111,15 @@ def faces(args: argparse.Namespace) -> dict[str, Any]:
         test = subjects[k * per : (k + 1) * per]
         overrides = [
             f"data.test_subjects=[{','.join(test)}]", f"data.val_count={per}", f"data.seed={k}",
-            f"train.epochs={1 if args.quick else args.face_epochs}", f"train.steps_per_epoch={2 if args.quick else args.face_steps}",
-            # without per_epoch an epoch is one pair per training image (240 here: 3 batches of 64), and
-            # the recipe's steps_per_epoch (50) is never reached; draw enough pairs for the steps asked for
-            f"sampler.per_epoch={64 * (2 if args.quick else args.face_steps)}",
             "train.checkpoint_every=0", f"eval.n_way={len(test)}", "eval.within_group=false",
             f"eval.episodes={20 if args.quick else 400}", f"eval.pairs={100 if args.quick else 2000}", "eval.plots=false",
-            out(args, f"att_faces_fold{k}"),
+            out(args, f"{Path(args.face_recipe).stem}_fold{k}"),
         ]  # fmt: skip
-        result = run("recipes/att_faces.yaml", overrides)
+        if args.quick:
+            overrides += ["train.max_steps=2", "train.eval_at_start=false", "train.epochs=1"]
+        elif args.face_epochs:
+            overrides.append(f"train.epochs={args.face_epochs}")
+        result = run(args.face_recipe, overrides)
         result["test_subjects"] = test
         show(f"AT&T faces fold {k} (test {test[0]}..{test[-1]})", result,
              ["roc_auc", "eer", "accuracy", "oneshot_accuracy"])  # fmt: skip
@@ -148,12 +153,12 @@ def flickr(args: argparse.Namespace) -> dict[str, Any]:
     return res
 
 
-def omniglot(args: argparse.Namespace) -> dict[str, Any]:
+def omniglot_koch(args: argparse.Namespace) -> dict[str, Any]:
     reduced = [
-        f"model.tower.width={args.omniglot_width}", f"model.tower.image_size=[{args.omniglot_size},{args.omniglot_size}]",
-        f"model.tower.out_dim={args.omniglot_out_dim}", "train.batch_size=64",
-        f"train.epochs={1 if args.quick else args.omniglot_epochs}",
-        f"train.steps_per_epoch={3 if args.quick else args.omniglot_steps}", "train.checkpoint_every=0",
+        f"model.tower.width={args.koch_width}", f"model.tower.image_size=[{args.koch_size},{args.koch_size}]",
+        f"model.tower.out_dim={args.koch_out_dim}", "train.batch_size=64",
+        f"train.epochs={1 if args.quick else args.koch_epochs}",
+        f"train.steps_per_epoch={3 if args.quick else args.koch_steps}", "train.checkpoint_every=0",
         f"eval.episodes={10 if args.quick else 200}", f"eval.pairs={100 if args.quick else 1000}", "eval.plots=false",
         "eval.within_group=false",  # the val split holds <= 8 characters per alphabet: no 20-way within-alphabet episode
         out(args, "omniglot_reduced"),
@@ -187,6 +192,13 @@ def fnc1(args: argparse.Namespace) -> dict[str, Any]:
     res["frozen"] = evaluate_untrained("recipes/fnc1_title_body.yaml", frozen)
     res["frozen"]["seed"] = r.data.seed
     show("FNC-1 frozen all-MiniLM-L6-v2 cosine (no training)", res["frozen"], ["roc_auc", "accuracy", "f1"])
+    if not args.fnc1_baselines_only:
+        quick = ["train.max_steps=2", "train.eval_at_start=false"] if args.quick else []
+        trained = [*limit, *quick, "eval.plots=false", "train.checkpoint_every=0", out(args, "fnc1_title_body")]
+        res["trained"] = run("recipes/fnc1_title_body.yaml", trained)
+        show(
+            "FNC-1 the recipe (headline tower tuned, body tower locked)", res["trained"], ["roc_auc", "accuracy", "f1"]
+        )
     return res
 
 
@@ -204,7 +216,8 @@ TASKS = {
     "mrpc": mrpc,
     "faces": faces,
     "flickr": flickr,
-    "omniglot": omniglot,
+    "omniglot": quality_omniglot.task,
+    "omniglot_koch": omniglot_koch,
     "fnc1": fnc1,
     "quora": quora,
     "fashion": quality_fashion.task,
@@ -244,19 +257,22 @@ def main() -> int:
     p.add_argument("--stsb-epochs", type=int, default=0, help="0: the recipe's (2)")
     p.add_argument("--mrpc-epochs", type=int, default=0, help="0: the recipe's (3)")
     p.add_argument("--face-folds", type=int, default=5, help="folds of 40 / folds test subjects (as many for val)")
-    p.add_argument("--face-epochs", type=int, default=2, help="the recipe: 30 (x 50 steps), ~1 h per fold on 2 cores")
-    p.add_argument("--face-steps", type=int, default=25, help="steps per epoch (the recipe: 50)")
+    p.add_argument("--face-recipe", default="recipes/att_faces_efficientnet.yaml",
+                   help="recipes/att_faces.yaml: the tutorial's small CNN (its full schedule is ~1 h per fold on 2 cores)")  # fmt: skip
+    p.add_argument("--face-epochs", type=int, default=0, help="0: the recipe's")
     p.add_argument("--flickr-epochs", type=int, default=1, help="the recipe: 5")
     p.add_argument("--flickr-max-steps", type=int, default=0, help="cap on steps (0: whole epochs; 62 per epoch)")
     p.add_argument("--flickr-variant", choices=["both", "end_to_end", "frozen"], default="both")
     p.add_argument("--flickr-frozen-lr", type=float, nargs="*", default=[1e-3, 1e-4],
                    help="lr(s) of the projections when the towers are frozen (the recipe: 1e-4)")  # fmt: skip
-    p.add_argument("--omniglot-width", type=float, default=0.25)
-    p.add_argument("--omniglot-size", type=int, default=72)
-    p.add_argument("--omniglot-out-dim", type=int, default=1024)
-    p.add_argument("--omniglot-epochs", type=int, default=6, help="the recipe: 50 (x 500 steps of 128 pairs)")
-    p.add_argument("--omniglot-steps", type=int, default=200)
+    p.add_argument("--fnc1-baselines-only", action="store_true", help="fnc1: only the two no-training baselines")
+    p.add_argument("--koch-width", type=float, default=0.25, help="omniglot_koch: the reduced Koch net's width")
+    p.add_argument("--koch-size", type=int, default=72)
+    p.add_argument("--koch-out-dim", type=int, default=1024)
+    p.add_argument("--koch-epochs", type=int, default=6, help="the recipe: 50 (x 500 steps of 128 pairs)")
+    p.add_argument("--koch-steps", type=int, default=200)
     quality_fashion.add_args(p)
+    quality_omniglot.add_args(p)
     quality_rankiqa.add_args(p)
     args = p.parse_args()
     chosen = [n for n in TASKS if args.all or getattr(args, n) or n in args.only]

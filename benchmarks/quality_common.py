@@ -43,7 +43,7 @@ def run(recipe: str, overrides: list[str]) -> dict[str, Any]:
     r = Recipe.load(REPO / recipe, overrides)
     start_load = load()
     t0 = time.perf_counter()
-    metrics = Trainer(r, progress=False).run()
+    metrics = Trainer(r, progress=False, overwrite=True).run()  # a rerun replaces its earlier run
     seconds = time.perf_counter() - t0
     return {"test": metrics["test"], "steps": metrics["steps"], "best_epoch": metrics["best_epoch"],
             "seconds": round(seconds, 1), "command": command(recipe, overrides), "seed": r.train.seed,

@@ -27,7 +27,9 @@ KEYS = ["accuracy", "roc_auc", "eer", "oneshot_accuracy"]
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--fashion-seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds")
+    p.add_argument(
+        "--fashion-seeds", type=int, nargs="+", default=[0], help="training seeds (one by default: the CPU budget)"
+    )
     p.add_argument("--fashion-recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES))
 
 

@@ -166,6 +166,10 @@ def _check_range(rng: Range, value: Any, where: str) -> None:
         for i, item in enumerate(value):
             _check_range(rng, item, f"{where}[{i}]")
         return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_range(rng, item, f"{where}.{key}")
+        return
     if isinstance(value, (int, float)) and not isinstance(value, bool) and not rng.contains(value):
         noun = "an integer" if isinstance(value, int) else "a number"
         raise ConfigError(f"{where}: expected {noun} {rng}, got {value!r}")

@@ -57,6 +57,8 @@ class TrainConfig:
     keep_checkpoint: bool = True  # keep checkpoints/last.pt after a finished run (--resume with more epochs)
     eval_every: int = bounded(0, ge=0, le=MAX_COUNT)  # steps between validations inside an epoch; 0: epoch ends
     eval_at_start: bool = True  # validate the untrained model at step 0 (the curves' starting point)
+    # encode a wholly frozen, non-augmenting tower's training inputs once (pairsim/train/frozen.py), not every step
+    cache_frozen: bool = True
 
     def check(self) -> None:
         from pairsim.train.distributed import parse_device

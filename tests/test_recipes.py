@@ -51,19 +51,23 @@ TINY: dict[str, list[str]] = {
         "model.tower.image_size=[32,32]",
         "model.tower.width=0.25",
     ],
+    "att_faces_efficientnet": [
+        "data.subjects=[s1,s2,s3,s4,s5,s6,s7,s8,s9]",
+        "data.test_count=2",
+        "data.val_count=2",
+        "model.tower.weights=null",
+        "model.tower.image_size=[32,32]",
+        "sampler.classes_per_batch=2",
+        "sampler.samples_per_class=2",
+    ],
     "digits_pairs": ["model.tower.width=0.25"],
     "fashion_mnist_cnn": ["data.limit=200", "model.tower.width=0.25"],
     "fashion_mnist_mlp": ["data.limit=200", "model.tower.hidden=[16]", "model.tower.out_dim=16"],
     "fnc1_title_body": [
         "data.limit=60",
         *TINY_BERT,
-        "model.tower.out_dim=16",
-        "model.tower_b.glove=null",
-        "model.tower_b.embed_dim=8",
-        "model.tower_b.hidden_dim=8",
-        "model.tower_b.max_length=50",
-        "model.tower_b.min_freq=1",
-        "model.tower_b.out_dim=16",
+        "model.tower_b.model={bert}",
+        "model.tower_b.backbone_config=null",
     ],
     "flickr8k_caption_image": [
         "data.max_images=30",
@@ -96,6 +100,7 @@ TINY: dict[str, list[str]] = {
 # the test metric each recipe's data must produce (the one that picks its best model)
 HEADLINE = {
     "att_faces": "roc_auc",
+    "att_faces_efficientnet": "roc_auc",
     "digits_pairs": "roc_auc",
     "fashion_mnist_cnn": "roc_auc",
     "fashion_mnist_mlp": "roc_auc",

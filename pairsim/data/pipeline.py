@@ -140,7 +140,8 @@ class Batches(Dataset[tuple[Any, ...]]):
                 raise ConfigError(
                     f"tower_{side} is a {got} tower but side {side} of the data holds {sides[side][1]} items"
                 )
-        self.slots = [(sides[s][0], towers[s == "b"]) for s in consumes.sides]
+        self.slots: list[tuple[Sequence[Any], Any]] = [(sides[s][0], towers[s == "b"]) for s in consumes.sides]
+        self.slot_sides = tuple(consumes.sides)
         self.consumes, self.seed, self.train, self.rank, self.world_size = consumes, seed, train, rank, world_size
         where = f"{'train' if train else 'eval'} {type(split).__name__}"
         self.draw = Draw(config, batch_size, train, consumes.target, world_size, where)
@@ -161,6 +162,18 @@ class Batches(Dataset[tuple[Any, ...]]):
         if consumes.target != "none" and self.rows(0)[0].target is None:
             raise ConfigError(f"sampler {config.name!r} gives no targets but the loss needs {consumes.target} targets")
         self.steps_per_epoch = len(self.rows(0))
+
+    def side_inputs(self) -> dict[str, Sequence[Any]]:
+        """``{side: items}`` of each side the loss consumes (what a row index of that side points into)."""
+        return {side: self.slots[self.slot_sides.index(side)][0] for side in dict.fromkeys(self.slot_sides)}
+
+    def use_embeddings(self, side: str, stand_in: Any) -> None:
+        """Serve ``side`` from a stand-in tower fed with row numbers instead of items (stored embeddings of a
+        frozen tower: :class:`pairsim.train.frozen.FrozenEmbeddings`)."""
+        rows = range(len(self.side_inputs()[side]))
+        self.slots = [
+            (rows, stand_in) if s == side else slot for s, slot in zip(self.slot_sides, self.slots, strict=True)
+        ]
 
     def rows(self, epoch: int) -> list[Rows]:
         """This rank's batches of ``epoch`` as item indices and targets (before any resume offset)."""

@@ -49,6 +49,9 @@ class TowerConfig(ComponentConfig):
     # those parts
     freeze: bool | list[str] = False
     lr_scale: float = bounded(1.0, gt=0, le=1000)  # this tower learns at train.lr * lr_scale (head, loss: train.lr)
+    # further multipliers for parts of the tower by parameter-name prefix (the longest match wins), e.g.
+    # {encoder: 0.1}: a pretrained encoder tuned 10x slower than the new projection on top of it
+    lr_parts: dict[str, float] = bounded(default_factory=dict, gt=0, le=1000)
 
 
 class Tower(nn.Module):
@@ -61,6 +64,9 @@ class Tower(nn.Module):
     Config: ClassVar[type[TowerConfig]] = TowerConfig
     modality: ClassVar[Modality] = "text"
     augments: ClassVar[bool] = True  # whether featurize(train=True) may use its generators (False: none are made)
+    # the submodule computing the tower's trunk features, when forward(batch) == forward_rest(forward_trunk(batch))
+    # (e.g. "backbone": a frozen trunk's features can be computed once, see pairsim/train/frozen.py); None: no split
+    trunk: ClassVar[str | None] = None
 
     def __init__(self, config: TowerConfig) -> None:
         super().__init__()
@@ -95,6 +101,14 @@ class Tower(nn.Module):
     def forward(self, batch: Batch) -> torch.Tensor:
         """A batch -> embeddings ``(B, out_dim)``."""
         raise NotImplementedError
+
+    def forward_trunk(self, batch: Batch) -> torch.Tensor:
+        """A batch -> the trunk's features ``(B, F)`` (towers that name a :attr:`trunk`)."""
+        raise NotImplementedError(f"the {self.config.name} tower has no trunk")
+
+    def forward_rest(self, features: torch.Tensor) -> torch.Tensor:
+        """Trunk features ``(B, F)`` -> embeddings ``(B, out_dim)``: the part of :meth:`forward` after the trunk."""
+        raise NotImplementedError(f"the {self.config.name} tower has no trunk")
 
     @classmethod
     def check_saved_config(cls, config: TowerConfig, *, where: str) -> None:

@@ -112,6 +112,7 @@ class CNNTower(ImageTower):
     """
 
     Config = CNNConfig
+    trunk = "features"
 
     def __init__(self, config: CNNConfig) -> None:
         super().__init__(config)
@@ -142,4 +143,10 @@ class CNNTower(ImageTower):
         return self._out_dim
 
     def forward(self, batch: Batch) -> torch.Tensor:
-        return self.fc(self.features(batch["pixel_values"]))  # (B, C, H, W) -> (B, out_dim)
+        return self.forward_rest(self.forward_trunk(batch))  # (B, out_dim)
+
+    def forward_trunk(self, batch: Batch) -> torch.Tensor:
+        return self.features(batch["pixel_values"])  # (B, C, H, W) -> (B, F)
+
+    def forward_rest(self, features: torch.Tensor) -> torch.Tensor:
+        return self.fc(features)  # (B, F) -> (B, out_dim)

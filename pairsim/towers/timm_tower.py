@@ -41,6 +41,7 @@ class TimmTower(ImageTower):
     """
 
     Config = TimmConfig
+    trunk = "backbone"
 
     def __init__(self, config: TimmConfig) -> None:
         super().__init__(config)
@@ -64,4 +65,10 @@ class TimmTower(ImageTower):
         load_backbone_weights(self.backbone, self.config.weights, ignore_prefixes=("classifier.", "fc.", "head."))
 
     def forward(self, batch: Batch) -> torch.Tensor:
-        return self.proj(self.backbone(batch["pixel_values"]))  # (B, 3, H, W) -> (B, out_dim)
+        return self.forward_rest(self.forward_trunk(batch))  # (B, out_dim)
+
+    def forward_trunk(self, batch: Batch) -> torch.Tensor:
+        return self.backbone(batch["pixel_values"])  # (B, 3, H, W) -> (B, F)
+
+    def forward_rest(self, features: torch.Tensor) -> torch.Tensor:
+        return self.proj(features)  # (B, F) -> (B, out_dim)

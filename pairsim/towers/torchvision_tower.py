@@ -56,6 +56,7 @@ class TorchvisionTower(ImageTower):
     """
 
     Config = TorchvisionConfig
+    trunk = "backbone"
 
     def __init__(self, config: TorchvisionConfig) -> None:
         super().__init__(config)
@@ -80,4 +81,10 @@ class TorchvisionTower(ImageTower):
         self.backbone.load_state_dict(state, strict=True)
 
     def forward(self, batch: Batch) -> torch.Tensor:
-        return self.proj(self.backbone(batch["pixel_values"]))  # (B, 3, H, W) -> (B, out_dim)
+        return self.forward_rest(self.forward_trunk(batch))  # (B, out_dim)
+
+    def forward_trunk(self, batch: Batch) -> torch.Tensor:
+        return self.backbone(batch["pixel_values"])  # (B, 3, H, W) -> (B, F)
+
+    def forward_rest(self, features: torch.Tensor) -> torch.Tensor:
+        return self.proj(features)  # (B, F) -> (B, out_dim)

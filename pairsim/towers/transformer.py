@@ -96,6 +96,7 @@ class TransformerTower(TextTower):
     """
 
     Config = TransformerConfig
+    trunk = "encoder"
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__(_resolved(config))  # a resolved copy: building never mutates the caller's config
@@ -173,6 +174,10 @@ class TransformerTower(TextTower):
 
     # -- forward -------------------------------------------------------------------------------------------
     def forward(self, batch: Batch) -> torch.Tensor:
+        return self.forward_rest(self.forward_trunk(batch))  # (B, out_dim)
+
+    def forward_trunk(self, batch: Batch) -> torch.Tensor:
+        """Encoder + pooling: ``(B, H)``."""
         mask = batch["attention_mask"]  # (B, T)
         hidden = self.encoder(**batch).last_hidden_state  # (B, T, H)
         if self.config.pooling == "cls":
@@ -182,5 +187,8 @@ class TransformerTower(TextTower):
         else:
             m = mask[..., None].to(hidden.dtype)  # (B, T, 1)
             pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)  # (B, H)
-        out = self.proj(pooled)  # (B, out_dim)
+        return pooled
+
+    def forward_rest(self, features: torch.Tensor) -> torch.Tensor:
+        out = self.proj(features)  # (B, H) -> (B, out_dim)
         return F.normalize(out, dim=-1) if self.config.normalize else out

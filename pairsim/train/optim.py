@@ -10,6 +10,9 @@ Each tower config carries two training settings (:class:`pairsim.towers.base.Tow
   as they were.
 * ``lr_scale``: the tower's trainable parameters learn at ``train.lr * lr_scale``. Everything that is not in
   a tower (the head's and the loss's parameters, e.g. InfoNCE's temperature) keeps ``train.lr``.
+* ``lr_parts``: ``{prefix: factor}`` multiplies the rate of the parts a prefix names (the longest matching
+  prefix wins) on top of ``lr_scale``: ``{encoder: 0.1}`` tunes a pretrained encoder ten times slower than the
+  freshly initialised projection on top of it.
 
 A tied (siamese) model has one tower, ``model.tower``; an untied one also ``model.tower_b`` with its own
 settings. The LiT recipe (Zhai et al. 2022), for example, is ``model.tower_b.freeze: true`` for the image
@@ -92,17 +95,31 @@ def param_groups(module: nn.Module, model: PairModel, recipe: Recipe) -> list[di
         recipe: The run; ``train.lr`` is the base learning rate.
 
     Returns:
-        ``[{"name": "tower_a", "params": [...], "lr": ...}, ..., {"name": "rest", ...}]``, groups without
+        ``[{"name": "tower_a", "params": [...], "lr": ...}, {"name": "tower_a.encoder", ...}, ...,
+        {"name": "rest", ...}]`` (one group per ``lr_parts`` prefix in use), groups without
         trainable parameters left out (the ``name`` key is for reading, torch ignores it).
     """
     base = recipe.train.lr
     seen: set[int] = set()
     groups: list[dict[str, Any]] = []
-    for _, attr, tower in _tower_keys(model):
-        params = [p for p in tower.parameters() if p.requires_grad and id(p) not in seen]
-        seen.update(id(p) for p in params)
-        if params:
-            groups.append({"name": attr, "params": params, "lr": base * tower.config.lr_scale})
+    for key, attr, tower in _tower_keys(model):
+        parts = tower.config.lr_parts
+        names = [name for name, _ in tower.named_parameters()]
+        for prefix in parts:
+            if not any(_covered(name, [prefix]) for name in names):
+                raise ConfigError(
+                    f"{key}.lr_parts: {prefix!r} matches no parameter of the {tower.config.name} tower; expected a "
+                    f"parameter-name prefix such as {', '.join(sorted({n.split('.', 1)[0] for n in names}))}"
+                )
+        by_part: dict[str, list[nn.Parameter]] = {}
+        for name, p in tower.named_parameters():
+            if p.requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                matches = [prefix for prefix in parts if _covered(name, [prefix])]
+                by_part.setdefault(max(matches, key=len) if matches else "", []).append(p)
+        for part, params in by_part.items():
+            lr = base * tower.config.lr_scale * (parts[part] if part else 1.0)
+            groups.append({"name": f"{attr}.{part}" if part else attr, "params": params, "lr": lr})
     rest = [p for p in module.parameters() if p.requires_grad and id(p) not in seen]
     if rest:
         groups.append({"name": BASE_GROUP, "params": rest, "lr": base})

@@ -10,6 +10,7 @@ from torch import nn
 from pairsim.losses import Loss
 from pairsim.model import PairModel
 from pairsim.towers import Batch
+from pairsim.train.frozen import EMBEDDINGS, TRUNK
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
@@ -48,11 +49,21 @@ class TrainStep(nn.Module):
             module.eval()
         return self
 
+    def embed(self, side: str, batch: Batch) -> torch.Tensor:
+        """One slot's embeddings ``(B, D)``: its side's tower, or the stored embeddings of a frozen tower, or its
+        frozen trunk's stored features through the rest of the tower (:mod:`pairsim.train.frozen`)."""
+        stored = batch.get(EMBEDDINGS)
+        if stored is not None:
+            return stored  # (B, D)
+        tower = self.model.tower_a if side == "a" else self.model.side_b
+        trunk = batch.get(TRUNK)
+        if trunk is not None:
+            return tower.forward_rest(trunk)  # (B, F) -> (B, D)
+        return tower(batch)  # (B, D)
+
     def forward(self, batch: tuple[Any, ...]) -> torch.Tensor:
-        sides, n, m = self.loss.consumes.sides, len(self.loss.consumes.sides), self.model
-        return self.loss(
-            *[(m.embed_a if s == "a" else m.embed_b)(x) for s, x in zip(sides, batch[:n], strict=True)], *batch[n:]
-        )
+        sides, n = self.loss.consumes.sides, len(self.loss.consumes.sides)
+        return self.loss(*[self.embed(s, x) for s, x in zip(sides, batch[:n], strict=True)], *batch[n:])
 
 
 def batch_size_of(batch: tuple[Any, ...]) -> int:

@@ -26,6 +26,7 @@ from pairsim.recipe import Recipe
 from pairsim.safe_io import atomic_write_text, clean_leftovers, recover_dir, swap_dir
 from pairsim.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from pairsim.train.distributed import Runtime, setup, teardown
+from pairsim.train.frozen import cache_frozen_sides
 from pairsim.train.housekeeping import Housekeeping
 from pairsim.train.optim import build_optimizer, freeze_towers, param_groups
 from pairsim.train.step import TrainStep, batch_size_of, to_device
@@ -143,6 +144,8 @@ class Trainer(Housekeeping):
             batch_size=r.train.batch_size, seed=r.train.seed, rank=rt.rank, world_size=rt.world_size,
             num_workers=r.train.num_workers, pin_memory=rt.device.type == "cuda",
         )  # fmt: skip
+        if r.train.cache_frozen:
+            cache_frozen_sides(self.batches, model, batch_size=r.eval.batch_size)
         per_epoch = self.batches.steps_per_epoch
         self.steps_per_epoch = min(per_epoch, r.train.steps_per_epoch) if r.train.steps_per_epoch else per_epoch
         total = self.steps_per_epoch * r.train.epochs

@@ -127,3 +127,20 @@ def test_text_towers_take_any_text(name: str, tower_config: Make) -> None:
         out = tower(tower.preprocess(items))
     assert out.shape == (4, tower.out_dim) and torch.isfinite(out).all()
     assert tower.item_key("abc") == "abc" and tower.item_key(Path("a/b")) == str(Path("a/b"))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_trunk_split_is_the_forward(variant: str, tower_config: Make, sample_items) -> None:
+    """A tower naming a trunk computes ``forward_rest(forward_trunk(batch))``, and the trunk is that submodule."""
+    tower = build(tower_config, variant)
+    if tower.trunk is None:
+        with pytest.raises(NotImplementedError):
+            tower.forward_trunk(tower.preprocess(sample_items(tower.modality)))
+        return
+    assert isinstance(getattr(tower, tower.trunk), torch.nn.Module)
+    tower.eval()
+    batch = tower.preprocess(sample_items(tower.modality))
+    with torch.no_grad():
+        features = tower.forward_trunk(batch)  # (B, F)
+        assert features.ndim == 2 and features.shape[0] == len(sample_items(tower.modality))
+        torch.testing.assert_close(tower.forward_rest(features), tower(batch), rtol=0, atol=0)

@@ -89,6 +89,23 @@ def test_each_group_gets_its_learning_rate(digits_recipe: Callable[..., Recipe])
     assert {id(p) for p in groups["tower_b"]["params"]} == {id(p) for p in model.tower_b.parameters()}
 
 
+def test_parts_of_a_tower_get_their_own_rate(digits_recipe: Callable[..., Recipe], tmp_path: Path) -> None:
+    recipe = digits_recipe("model.tower.lr_scale=0.5", "model.tower.lr_parts={fc: 4.0, fc.0: 0.1}", "train.lr=0.002",
+                           "train.warmup=0", "train.schedule=constant", "train.epochs=1")  # fmt: skip
+    trainer = _run(recipe)
+    groups = {g["name"]: g for g in trainer.optimizer.param_groups}
+    tower = trainer.model.tower_a
+    assert groups["tower_a"]["lr"] == pytest.approx(0.001)  # features: lr_scale only
+    assert groups["tower_a.fc"]["lr"] == pytest.approx(0.004)
+    assert groups["tower_a.fc.0"]["lr"] == pytest.approx(0.0001)  # the longest prefix wins
+    assert {id(p) for p in groups["tower_a"]["params"]} == {id(p) for p in tower.features.parameters()}
+    assert {id(p) for p in groups["tower_a.fc.0"]["params"]} == {id(p) for p in tower.fc[0].parameters()}
+    with pytest.raises(ConfigError, match=r"model\.tower\.lr_parts: 'fcc' matches no parameter .* fc, features"):
+        Trainer(digits_recipe("model.tower.lr_parts={fcc: 2.0}", output_dir=tmp_path / "bad"), progress=False).run()
+    with pytest.raises(ConfigError, match=r"model\.tower\.lr_parts\.fc: expected a number in \(0, 1000\], got 0"):
+        digits_recipe("model.tower.lr_parts={fc: 0}")
+
+
 def test_whole_tower_frozen_and_resume(digits_recipe: Callable[..., Recipe], tmp_path: Path) -> None:
     """``freeze: true`` on side a; the run saves, reloads (settings kept) and resumes like any other."""
     overrides = [*UNTIED, "model.tower.freeze=true", "model.tower_b.lr_scale=0.5"]

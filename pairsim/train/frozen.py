@@ -1,0 +1,141 @@
+"""Encode the frozen part of a tower's training inputs once, instead of at every step.
+
+A tower with ``freeze: true`` (:mod:`pairsim.train.optim`) and no training augmentation returns the same
+embedding for an input at every step: its weights do not change, it stays in eval mode (no dropout, fixed
+BatchNorm statistics) and its preprocessing draws nothing at random. The same holds for a frozen *trunk*
+(``freeze: [backbone]`` on a tower whose :attr:`~pairsim.towers.base.Tower.trunk` is ``backbone``) under a
+trainable projection: the trunk's features are fixed. Re-running them for every batch is pure waste, and
+they are usually the expensive part: a locked image backbone in LiT (Zhai et al. 2022), a locked encoder of
+long documents. With ``train.cache_frozen`` (on by default) the trainer encodes every distinct training
+input of such a side once before the first step (:func:`cache_frozen_sides`); that side's batches then
+carry the stored vectors (:class:`FrozenEmbeddings`): final embeddings (:data:`EMBEDDINGS`), used as they
+are, or trunk features (:data:`TRUNK`), which go through the tower's trainable rest
+(:meth:`~pairsim.towers.base.Tower.forward_rest`). Validation and test still run the whole tower, so
+nothing measured changes but the speed (the tests check both paths train alike).
+
+Example:
+    >>> from pairsim.recipe import Recipe  # doctest: +SKIP
+    >>> Recipe.load("recipes/flickr8k_caption_image.yaml", ["model.tower_b.freeze=true"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from pairsim.towers import Batch, Features, Tower
+
+if TYPE_CHECKING:
+    from pairsim.data.pipeline import Batches
+    from pairsim.model import PairModel
+
+log = logging.getLogger("pairsim.train")
+
+EMBEDDINGS = "embeddings"  # the batch key of stored final embeddings: (B, D)
+TRUNK = "trunk_features"  # the batch key of stored trunk features: (B, F)
+
+
+def cached_part(tower: Tower) -> str | None:
+    """What of a tower's training computation is fixed and can be stored: :data:`EMBEDDINGS` (wholly frozen),
+    :data:`TRUNK` (its trunk frozen, the rest trains) or None; never for a tower that augments its inputs."""
+    if tower.augments:
+        return None
+    if tower.config.freeze is True:
+        return EMBEDDINGS
+    if tower.trunk is not None and isinstance(tower.config.freeze, list) and tower.trunk in tower.config.freeze:
+        return TRUNK
+    return None
+
+
+@torch.no_grad()
+def encode_part(tower: Tower, items: Sequence[Any], part: str, *, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(table (U, D), index (N,))``: the stored part of each distinct item, in eval mode, on the tower's device.
+
+    Args:
+        tower: The tower.
+        items: The side's training items (repeats are encoded once, by :meth:`Tower.item_key`).
+        part: :data:`EMBEDDINGS` (the whole tower) or :data:`TRUNK` (:meth:`Tower.forward_trunk`).
+        batch_size: Items per encoding batch.
+    """
+    run = tower if part == EMBEDDINGS else tower.forward_trunk
+    row_of: dict[Any, int] = {}  # item key -> its row of the table
+    unique: list[Any] = []
+    rows: list[int] = []
+    for item in items:
+        key = tower.item_key(item)
+        if key not in row_of:
+            row_of[key] = len(unique)
+            unique.append(item)
+        rows.append(row_of[key])
+    was_training = tower.training
+    tower.eval()
+    try:
+        chunks = []
+        for start in range(0, len(unique), batch_size):
+            batch = {k: v.to(tower.device) for k, v in tower.preprocess(unique[start : start + batch_size]).items()}
+            chunks.append(run(batch).float().cpu())  # (b, D)
+    finally:
+        tower.train(was_training)
+    return torch.cat(chunks), torch.tensor(rows, dtype=torch.long)  # (U, D), (N,)
+
+
+class FrozenEmbeddings:
+    """Stands in for a frozen tower in the training batches of one side: row ``i`` of the side -> its embedding.
+
+    Args:
+        table: ``(U, D)`` embeddings of the distinct inputs.
+        index: ``(N,)`` row of ``table`` for each of the side's ``N`` items.
+        modality: The tower's modality (the pipeline checks it against the data).
+        key: :data:`EMBEDDINGS` (final embeddings) or :data:`TRUNK` (trunk features) in the batch.
+    """
+
+    augments = False
+
+    def __init__(self, table: torch.Tensor, index: torch.Tensor, modality: str, key: str = EMBEDDINGS) -> None:
+        self.table, self.index, self.modality, self.key = table, index, modality, key  # (U, D), (N,)
+
+    def featurize(
+        self, items: Sequence[int], *, train: bool = False, rng: Sequence[np.random.Generator] | None = None
+    ) -> list[Features]:
+        """Items are row numbers of the side (see :meth:`pairsim.data.pipeline.Batches.use_embeddings`)."""
+        return [{"row": int(self.index[i])} for i in items]
+
+    def collate(self, features: Sequence[Features]) -> Batch:
+        rows = torch.tensor([f["row"] for f in features], dtype=torch.long)  # (B,)
+        return {self.key: self.table[rows]}  # (B, D)
+
+
+def cache_frozen_sides(batches: Batches, model: PairModel, *, batch_size: int) -> list[str]:
+    """Replace the fixed part of each side of ``batches`` (see :func:`cached_part`) by its stored vectors.
+
+    Args:
+        batches: The training batches (their towers are the model's).
+        model: The model, on its training device; its towers' configs say what is frozen.
+        batch_size: Inputs per encoding batch.
+
+    Returns:
+        The sides now served from stored vectors (``[]``, ``["b"]``, ...).
+    """
+    done: list[str] = []
+    for side, items in batches.side_inputs().items():
+        tower = model.tower_a if side == "a" else model.side_b
+        part = cached_part(tower)
+        if part is None:
+            continue
+        start = time.perf_counter()
+        table, index = encode_part(tower, items, part, batch_size=batch_size)  # (U, D), (N,)
+        batches.use_embeddings(side, FrozenEmbeddings(table, index, tower.modality, part))
+        done.append(side)
+        what = "is frozen" if part == EMBEDDINGS else f"has its trunk ({tower.trunk}) frozen"
+        log.info(
+            "side %s: the %s tower %s and does not augment, so the %s of its %d distinct training inputs were "
+            "computed once (%.0f s) and training reuses them (train.cache_frozen)",
+            side, tower.config.name, what, "embeddings" if part == EMBEDDINGS else "trunk features", len(table),
+            time.perf_counter() - start,
+        )  # fmt: skip
+    return done

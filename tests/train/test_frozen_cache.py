@@ -1,0 +1,117 @@
+"""``train.cache_frozen`` (pairsim/train/frozen.py): a wholly frozen, non-augmenting tower is encoded once.
+
+The untied digits model of test_freeze.py with side a frozen: the stored embeddings must give the same
+training as running the frozen tower at every step, without running it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pairsim.recipe import Recipe
+from pairsim.towers import TOWERS
+from pairsim.towers.augment import AugmentConfig
+from pairsim.train.checkpoint import load_checkpoint
+from pairsim.train.frozen import EMBEDDINGS, TRUNK, FrozenEmbeddings, cached_part
+from pairsim.train.trainer import Trainer
+
+UNTIED = [
+    "model.tower_b={name: cnn, arch: face, image_size: [16, 16], channels: 1, mean: [0.5], std: [0.5], "
+    "width: 0.25, out_dim: 32, dropout: 0.0}",
+    "model.head={name: cosine, calibrated: true}",
+    "loss={name: bce}",
+    "model.tower.freeze=true",
+    "train.epochs=1",
+    "train.eval_at_start=false",
+]
+
+
+class CountingTrainer(Trainer):
+    """Counts the frozen tower's forward calls during the training steps only (not validation or test)."""
+
+    def _build(self, rt: Any) -> None:
+        super()._build(rt)
+        self.before = {k: v.detach().clone() for k, v in self.step_module.state_dict().items()}
+        self.step_calls = 0
+        tower, real = self.model.tower_a, self.model.tower_a.forward
+
+        def forward(batch: Any) -> torch.Tensor:
+            if self.model.training:
+                self.step_calls += 1
+            return real(batch)
+
+        tower.forward = forward  # type: ignore[method-assign]
+
+
+def _train(recipe: Recipe) -> tuple[CountingTrainer, dict[str, torch.Tensor]]:
+    trainer = CountingTrainer(recipe, progress=False)
+    trainer.run()
+    return trainer, load_checkpoint(Path(recipe.output_dir) / "checkpoints" / "last.pt")["step_module"]
+
+
+def test_stored_embeddings_train_as_the_frozen_tower_does(digits_recipe: Callable[..., Recipe], tmp_path: Path) -> None:
+    cached, cached_weights = _train(digits_recipe(*UNTIED, output_dir=tmp_path / "cached"))
+    plain, plain_weights = _train(digits_recipe(*UNTIED, "train.cache_frozen=false", output_dir=tmp_path / "plain"))
+    # the cached run never ran the frozen tower in a training step; the plain one ran it at every step
+    assert cached.step_calls == 0 and plain.step_calls == plain.total_steps > 0
+    assert isinstance(cached.batches.slots[0][1], FrozenEmbeddings)
+    assert "side a: the cnn tower is frozen" in (tmp_path / "cached" / "train.log").read_text()  # said in the log
+    assert not isinstance(plain.batches.slots[0][1], FrozenEmbeddings)
+    first = next(cached.batches.epoch(0))
+    assert set(first[0]) == {EMBEDDINGS} and first[0][EMBEDDINGS].shape == (
+        cached.recipe.train.batch_size,
+        32,
+    )  # (B, D)
+    assert "pixel_values" in first[1]  # side b still runs its tower
+    # the same training: identical trained weights up to float rounding (batching of the one-off encoding)
+    assert cached_weights.keys() == plain_weights.keys()
+    for key, value in plain_weights.items():
+        torch.testing.assert_close(cached_weights[key], value, rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_what_is_cached_follows_freeze_and_augmentation() -> None:
+    cnn = TOWERS.get("cnn")
+    base = {"name": "cnn", "arch": "face", "image_size": [16, 16], "out_dim": 4}
+    build = lambda **kw: cnn(cnn.Config(**{**base, **kw}))  # noqa: E731
+    assert cached_part(build(freeze=True)) == EMBEDDINGS
+    assert cached_part(build(freeze=["features"])) == TRUNK  # the cnn's trunk: fc still trains on its features
+    assert cached_part(build(freeze=False)) is None
+    assert cached_part(build(freeze=["features.0"])) is None  # part of the trunk only: its output still changes
+    assert cached_part(build(freeze=["fc"])) is None
+    augment = AugmentConfig(enabled=True)  # a fresh random distortion each time
+    assert cached_part(build(freeze=True, augment=augment)) is None
+    assert cached_part(build(freeze=["features"], augment=augment)) is None
+
+
+def test_frozen_embeddings_serve_rows_of_the_side() -> None:
+    table = torch.arange(6, dtype=torch.float32).reshape(3, 2)  # (U, D): three distinct inputs
+    stand_in = FrozenEmbeddings(table, torch.tensor([2, 0, 2, 1]), "image")  # four items, two alike
+    batch = stand_in.collate(stand_in.featurize([3, 0, 2]))
+    assert torch.equal(batch[EMBEDDINGS], table[[1, 2, 2]])
+
+
+def test_an_augmenting_frozen_tower_still_runs(digits_recipe: Callable[..., Recipe]) -> None:
+    trainer, _ = _train(digits_recipe(*UNTIED, "model.tower.augment={enabled: true}"))
+    assert trainer.step_calls == trainer.total_steps > 0
+
+
+def test_stored_trunk_features_train_as_the_frozen_trunk_does(
+    digits_recipe: Callable[..., Recipe], tmp_path: Path
+) -> None:
+    """``freeze: [features]`` on the digits cnn: its trunk's features are stored, ``fc`` trains on them."""
+    trunk = [*UNTIED[:-3], "model.tower.freeze=[features]", "train.epochs=1", "train.eval_at_start=false"]
+    cached, cached_weights = _train(digits_recipe(*trunk, output_dir=tmp_path / "cached"))
+    plain, plain_weights = _train(digits_recipe(*trunk, "train.cache_frozen=false", output_dir=tmp_path / "plain"))
+    assert plain.step_calls == plain.total_steps > 0
+    assert cached.step_calls == 0  # the whole tower never ran in a step: only its rest did
+    first = next(cached.batches.epoch(0))
+    assert set(first[0]) == {TRUNK} and first[0][TRUNK].shape[0] == cached.recipe.train.batch_size  # (B, F)
+    assert "has its trunk (features) frozen" in (tmp_path / "cached" / "train.log").read_text()
+    fc = [k for k in plain_weights if k.startswith("model.tower_a.fc.")]
+    assert fc and any(not torch.equal(plain_weights[k], cached.before[k]) for k in fc)  # fc did train
+    for key, value in plain_weights.items():
+        torch.testing.assert_close(cached_weights[key], value, rtol=1e-4, atol=1e-5, msg=key)
