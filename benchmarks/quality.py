@@ -16,10 +16,8 @@ the summary table of ``benchmarks/RESULTS.md`` (see ``quality_summary.py``); ``-
   verification ROC-AUC, EER, accuracy at the threshold calibrated on validation subjects, 1-shot
   identification accuracy among all held-out subjects (n_way = test subjects, 1 support image each);
   mean +- sample std over folds.
-* ``flickr``: Flickr8k held-out images, Recall@1/5/10 caption->image and image->caption: the
-  pseudo-siamese recipe trained end to end vs. the same towers with their pretrained encoders frozen
-  (``model.tower.freeze=[encoder] model.tower_b.freeze=[backbone]``: no gradients, eval mode), only the
-  two linear projections and the temperature trained.
+* ``flickr``: Flickr8k held-out images, Recall@1/5/10 both ways, the shipped recipe against frozen towers
+  with trained projections, over seeds: see ``quality_flickr.py``.
 * ``omniglot``: the CPU recipe (prototypical Conv-4) on the 20 official runs over seeds: see
   ``quality_omniglot.py``.
 * ``omniglot_koch``: a CPU-sized reduction of the Koch et al. recipe (narrower, smaller images, far fewer
@@ -47,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import quality_fashion
+import quality_flickr
 import quality_omniglot
 import quality_rankiqa
 import quality_summary
@@ -131,28 +130,6 @@ def faces(args: argparse.Namespace) -> dict[str, Any]:
     return {"anchor": ANCHORS["faces"], "folds": folds, "summary": summary}
 
 
-def flickr(args: argparse.Namespace) -> dict[str, Any]:
-    common = [f"train.epochs={args.flickr_epochs}", "train.checkpoint_every=0", "eval.plots=false"]
-    if args.quick:
-        common += ["data.max_images=80", "train.max_steps=2"]
-    elif args.flickr_max_steps:
-        common += [f"train.max_steps={args.flickr_max_steps}"]
-    keys = ["t2i_recall@1", "t2i_recall@5", "t2i_recall@10", "i2t_recall@1", "i2t_recall@5", "i2t_recall@10"]
-    res: dict[str, Any] = {"anchor": ANCHORS["flickr"]}
-    if args.flickr_variant in ("both", "end_to_end"):
-        res["end_to_end"] = run("recipes/flickr8k_caption_image.yaml", [*common, out(args, "flickr8k_end_to_end")])
-        show("Flickr8k pseudo-siamese trained end to end (Recall@K x100)", res["end_to_end"], keys, 100)
-    if args.flickr_variant in ("both", "frozen"):
-        for lr in args.flickr_frozen_lr:
-            # the pretrained encoders fixed (no gradients, eval mode); the projections and the head train
-            frozen = [*common, "model.tower.freeze=[encoder]", "model.tower_b.freeze=[backbone]", f"train.lr={lr}",
-                      out(args, f"flickr8k_frozen_towers_lr{lr:g}")]  # fmt: skip
-            key = f"frozen_towers_lr{lr:g}"
-            res[key] = run("recipes/flickr8k_caption_image.yaml", frozen)
-            show(f"Flickr8k frozen towers + trained linear projections, lr {lr:g} (Recall@K x100)", res[key], keys, 100)
-    return res
-
-
 def omniglot_koch(args: argparse.Namespace) -> dict[str, Any]:
     reduced = [
         f"model.tower.width={args.koch_width}", f"model.tower.image_size=[{args.koch_size},{args.koch_size}]",
@@ -215,7 +192,7 @@ TASKS = {
     "stsb": stsb,
     "mrpc": mrpc,
     "faces": faces,
-    "flickr": flickr,
+    "flickr": quality_flickr.task,
     "omniglot": quality_omniglot.task,
     "omniglot_koch": omniglot_koch,
     "fnc1": fnc1,
@@ -260,18 +237,13 @@ def main() -> int:
     p.add_argument("--face-recipe", default="recipes/att_faces_efficientnet.yaml",
                    help="recipes/att_faces.yaml: the tutorial's small CNN (its full schedule is ~1 h per fold on 2 cores)")  # fmt: skip
     p.add_argument("--face-epochs", type=int, default=0, help="0: the recipe's")
-    p.add_argument("--flickr-epochs", type=int, default=1, help="the recipe: 5")
-    p.add_argument("--flickr-max-steps", type=int, default=0, help="cap on steps (0: whole epochs; 62 per epoch)")
-    p.add_argument("--flickr-variant", choices=["both", "end_to_end", "frozen"], default="both")
-    p.add_argument("--flickr-frozen-lr", type=float, nargs="*", default=[1e-3, 1e-4],
-                   help="lr(s) of the projections when the towers are frozen (the recipe: 1e-4)")  # fmt: skip
-    p.add_argument("--fnc1-baselines-only", action="store_true", help="fnc1: only the two no-training baselines")
     p.add_argument("--koch-width", type=float, default=0.25, help="omniglot_koch: the reduced Koch net's width")
     p.add_argument("--koch-size", type=int, default=72)
     p.add_argument("--koch-out-dim", type=int, default=1024)
     p.add_argument("--koch-epochs", type=int, default=6, help="the recipe: 50 (x 500 steps of 128 pairs)")
     p.add_argument("--koch-steps", type=int, default=200)
     quality_fashion.add_args(p)
+    quality_flickr.add_args(p)
     quality_omniglot.add_args(p)
     quality_rankiqa.add_args(p)
     args = p.parse_args()

@@ -28,6 +28,10 @@ class TimmConfig(ImageTowerConfig):
     #                             download its pretrained weights (online only); None: random init
     # projection size; 0 keeps the backbone's pooled feature size (1280 for EfficientNet-Lite0)
     out_dim: int = bounded(0, ge=0, le=MAX_DIM)
+    # use the backbone only up to this feature stage (timm's features_only out_indices; EfficientNet-Lite0 has 0-4,
+    # stage 3 = stride 16, 112 channels), average-pooled: mid-level features that transfer further from ImageNet
+    # (faces, textures); None: the whole network's pooled features
+    stage: int | None = bounded(None, ge=0, le=16)
 
 
 @TOWERS.register("timm")
@@ -48,12 +52,24 @@ class TimmTower(ImageTower):
         timm = _timm()
         if not timm.is_model(config.model):
             raise ConfigError(f"model: unknown timm model {config.model!r}")
-        self.backbone = timm.create_model(config.model, pretrained=False, num_classes=0)
-        self.proj = projection(self.backbone.num_features, config.out_dim)
+        if config.stage is None:
+            self.backbone = timm.create_model(config.model, pretrained=False, num_classes=0)
+            self.feature_dim = int(self.backbone.num_features)
+        else:
+            try:
+                self.backbone = timm.create_model(
+                    config.model, pretrained=False, features_only=True, out_indices=(config.stage,)
+                )
+            except (IndexError, ValueError, RuntimeError, TypeError) as err:
+                raise ConfigError(
+                    f"stage: {config.stage} is not a feature stage of timm model {config.model!r} ({err})"
+                ) from None
+            self.feature_dim = int(self.backbone.feature_info.channels()[-1])
+        self.proj = projection(self.feature_dim, config.out_dim)
 
     @property
     def out_dim(self) -> int:
-        return self.config.out_dim or self.backbone.num_features
+        return self.config.out_dim or self.feature_dim
 
     def load_pretrained(self) -> None:
         if self.config.weights is None:
@@ -68,7 +84,9 @@ class TimmTower(ImageTower):
         return self.forward_rest(self.forward_trunk(batch))  # (B, out_dim)
 
     def forward_trunk(self, batch: Batch) -> torch.Tensor:
-        return self.backbone(batch["pixel_values"])  # (B, 3, H, W) -> (B, F)
+        if self.config.stage is None:
+            return self.backbone(batch["pixel_values"])  # (B, 3, H, W) -> (B, F)
+        return self.backbone(batch["pixel_values"])[-1].mean((2, 3))  # (B, F, h, w) -> (B, F)
 
     def forward_rest(self, features: torch.Tensor) -> torch.Tensor:
         return self.proj(features)  # (B, F) -> (B, out_dim)

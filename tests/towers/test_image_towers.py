@@ -110,6 +110,27 @@ def test_timm_loads_efficientnet_lite0_weights(
         assert not torch.allclose(tower.backbone(x), random_init.backbone(x))
 
 
+def test_timm_stage_pools_mid_level_features_of_the_same_weights(
+    tower_config: Callable[..., dict[str, Any]], efficientnet_lite0_weights: Path
+) -> None:
+    """``stage: 3`` cuts EfficientNet-Lite0 after its stride-16 blocks: the full net's weights, its block-4 output."""
+    full = build(tower_config("timm", weights=str(efficientnet_lite0_weights), out_dim=0))
+    cut = build(tower_config("timm", weights=str(efficientnet_lite0_weights), out_dim=0, stage=3))
+    full.load_pretrained(), cut.load_pretrained()
+    full.eval(), cut.eval()
+    assert cut.out_dim == 112 and full.out_dim == 1280
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        b = full.backbone
+        h = b.bn1(b.conv_stem(x))
+        for block in b.blocks[:5]:  # blocks 0-4: strides 2, 4, 8, 16
+            h = block(h)
+        expected = h.mean((2, 3))  # (B, 112)
+        torch.testing.assert_close(cut({"pixel_values": x}), expected)
+    with pytest.raises(ConfigError, match="stage: 9 is not a feature stage of timm model 'efficientnet_lite0'"):
+        build(tower_config("timm", stage=9))
+
+
 def test_torchvision_loads_a_local_weights_file(tower_config: Callable[..., dict[str, Any]], tmp_path: Path) -> None:
     import torchvision
 
