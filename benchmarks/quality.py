@@ -28,6 +28,8 @@ the summary table of ``benchmarks/RESULTS.md`` (see ``quality_summary.py``); ``-
 * ``fnc1``: FNC-1 related vs unrelated on the competition test set: the recipe (``fnc1_title_body``) and the
   two no-training baselines it must beat, TF-IDF cosine (scikit-learn) and frozen all-MiniLM-L6-v2 cosine,
   every threshold calibrated on the validation bodies.
+* ``rankiqa``: image quality ranking, the ``rankiqa`` recipe against the untrained tower and the variance of the
+  Laplacian, on held-out images and a held-out distortion (``quality_rankiqa.py``).
 * ``quora``: prints the command of the full run (Quora Question Pairs is not available offline).
 * ``heads``: the seed's claim about heads tested: ``cosine`` vs ``exp`` vs ``euclidean`` with the same tower, loss,
   data and budget on STS-B, MRPC and FNC-1, 3 seeds each (``quality_heads.py``; ``--heads-*`` options).
@@ -48,6 +50,7 @@ import quality_fashion
 import quality_flickr
 import quality_heads
 import quality_omniglot
+import quality_rankiqa
 import quality_summary
 from quality_baselines import tfidf_cosine  # (benchmarks/, beside this file)
 from quality_common import REPO, evaluate_untrained, load, out, recorded, run, show, summarize
@@ -199,6 +202,7 @@ TASKS = {
     "quora": quora,
     "fashion": quality_fashion.task,
     "heads": quality_heads.task,
+    "rankiqa": quality_rankiqa.task,
 }
 
 
@@ -247,6 +251,7 @@ def main() -> int:
     quality_flickr.add_args(p)
     quality_omniglot.add_args(p)
     quality_heads.add_args(p)
+    quality_rankiqa.add_args(p)
     args = p.parse_args()
     chosen = [n for n in TASKS if args.all or getattr(args, n) or n in args.only]
     if not chosen:

@@ -43,8 +43,16 @@ KEYS: dict[str, tuple[str, str]] = {
     "fashion_mnist_cnn_pair_acc": ("Fashion-MNIST pair accuracy, CNN recipe", "above the MLP"),
     "fashion_mnist_mlp_oneshot_unseen": ("Fashion-MNIST 5-way 1-shot on unseen classes 5-9, MLP", "report"),
     "fashion_mnist_cnn_oneshot_unseen": ("Fashion-MNIST 5-way 1-shot on unseen classes 5-9, CNN", "above the MLP"),
-    "rankiqa_spearman": ("RankIQA Spearman with distortion level", "> both baselines"),
-    "rankiqa_baseline_spearman": ("RankIQA no-training baseline Spearman", "baseline"),
+    "rankiqa_spearman": (
+        "RankIQA Spearman of the score with the distortion level, held-out images, blur + noise (pooled)",
+        "> both baselines",
+    ),
+    "rankiqa_baseline_spearman": ("RankIQA, the stronger no-training baseline on the same split", "baseline"),
+    "rankiqa_heldout_spearman": (
+        "RankIQA Spearman on the held-out distortion (JPEG), held-out images",
+        "> both baselines",
+    ),
+    "rankiqa_heldout_baseline_spearman": ("RankIQA held-out distortion, the stronger no-training baseline", "baseline"),
 }
 
 
@@ -97,6 +105,11 @@ def task_figures(name: str, result: dict[str, Any]) -> dict[str, tuple[float, di
         row = {**merged(runs, "seeds"), "seconds": result["minutes_per_seed"] * 60}  # per seed, like the figure
         got["omniglot_official_acc"] = (float(result["summary"]["official_accuracy"]["mean"]), row)
         got["omniglot_train_minutes"] = (float(result["minutes_per_seed"]), row)
+    elif name == "rankiqa" and result.get("trained"):
+        put("rankiqa_spearman", result["trained"], "rank_spearman")
+        put("rankiqa_baseline_spearman", result[result["baseline"]], "rank_spearman")
+        put("rankiqa_heldout_spearman", result["trained"], "heldout_distortion_rank_spearman")
+        put("rankiqa_heldout_baseline_spearman", result[result["heldout_baseline"]], "heldout_distortion_rank_spearman")
     # omniglot_koch: the CPU-reduced Koch run is not the protocol, so it fills no key
     return got
 

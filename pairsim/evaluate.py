@@ -5,6 +5,8 @@
   Spearman / Pearson;
 * ``oneshot``: class-labelled items (Omniglot, faces, digits): N-way one-shot accuracy on random episodes;
 * ``retrieval``: caption-image data (Flickr8k), images on either side: Recall@1/5/10 both ways, median rank;
+* ``ranking``: items labelled by rank within groups (RankIQA's distortion levels per image): Spearman of a
+  ranker's score (tower output, ``out_dim: 1``) with the negated rank, pooled and per group;
 * a dataset's own extra evaluation through its source's ``extra_metrics`` hook (Omniglot's 20 official runs).
 
 Each group declares which of its metrics improve downwards (:func:`lower_is_better`).
@@ -38,6 +40,7 @@ from pairsim.metrics import (
     plot_hardest_text_pairs,
     plot_roc,
     plot_score_histograms,
+    ranking_metrics,
     retrieval_metrics,
     verification_metrics,
 )
@@ -129,6 +132,34 @@ def _retrieval(model: PairModel, data: CaptionImages, batch_size: int) -> dict[s
     return retrieval_metrics(sim.numpy(), data.caption_image, higher_is_similar=model.head.higher_is_similar)
 
 
+@torch.inference_mode()
+def rank_scores(model: PairModel, items: Sequence[Any], batch_size: int) -> torch.Tensor:
+    """A ranker's score of each item: its tower_a output (``out_dim: 1``), higher = ranks higher.
+
+    Args:
+        model: A model whose tower gives one number per input (trained with the ``ranking`` loss).
+        items: The inputs.
+        batch_size: Inputs per encoding batch.
+
+    Returns:
+        ``(N,)`` float scores.
+
+    Raises:
+        ConfigError: The tower gives more than one number per input.
+    """
+    out = model.encode_a(list(items), batch_size=batch_size).float().cpu()  # (N, D)
+    if out.ndim != 2 or out.shape[1] != 1:
+        raise ConfigError(
+            f"eval.metrics: 'ranking' needs a tower with out_dim 1 (one score per input), got {out.shape[-1]}"
+        )
+    return out[:, 0]  # (N,)
+
+
+def _ranking(model: PairModel, data: LabelledItems, config: Any, split: str, calibrate: bool) -> tuple[dict, None]:
+    """Spearman of each item's score with its negated label (a rank: 0 = best), pooled and per group."""
+    return ranking_metrics(rank_scores(model, data.items, config.batch_size), data.labels, data.groups), None
+
+
 Run = Callable[[PairModel, Any, Any, str, bool], tuple[dict[str, Any], "Scored | None"]]
 
 
@@ -205,6 +236,7 @@ EVALUATIONS.register("verification")(
     Evaluation(_verify, (PairTable, LabelledItems), frozenset({"eer"}))  # type: ignore[arg-type]
 )
 EVALUATIONS.register("oneshot")(Evaluation(_oneshot, (LabelledItems,)))  # type: ignore[arg-type]
+EVALUATIONS.register("ranking")(Evaluation(_ranking, (LabelledItems,)))  # type: ignore[arg-type]
 EVALUATIONS.register("retrieval")(
     Evaluation(
         lambda model, data, config, split, calibrate: (_retrieval(model, data, config.batch_size), None),
@@ -254,7 +286,7 @@ def evaluate_split(
     return metrics, scored
 
 
-_PREFERRED = ("spearman", "official_accuracy", "oneshot_accuracy", "t2i_recall@1", "roc_auc")
+_PREFERRED = ("spearman", "rank_spearman", "official_accuracy", "oneshot_accuracy", "t2i_recall@1", "roc_auc")
 HEADLINE = (*_PREFERRED, "i2t_recall@1", "accuracy", "f1", "eer")  # metrics worth a curve
 
 
@@ -272,7 +304,7 @@ def improved(name: str, value: float, best: float | None) -> bool:
 
 
 def primary_metric(metrics: dict[str, Any], name: str = "auto") -> str:
-    """The metric that picks the best model: ``name``, or for ``auto`` the first of spearman, one-shot
+    """The metric that picks the best model: ``name``, or for ``auto`` the first of spearman, rank spearman, one-shot
     accuracy, text-to-image Recall@1 and ROC-AUC that the metrics hold (higher is better for all)."""
     if name != "auto":
         if name not in metrics:

@@ -1,4 +1,5 @@
-"""Reading images from whatever a user hands over: a path, a PIL image, a numpy array or a tensor.
+"""Reading images from whatever a user hands over: a path, a PIL image, a numpy array, a tensor, or an image made on
+demand (any object with a ``to_image()`` method returning a PIL image, e.g. a synthetic distortion of a file).
 
 Example:
     >>> import numpy as np
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -18,7 +19,15 @@ from PIL import Image, UnidentifiedImageError
 
 from pairsim.errors import DataError
 
-ImageLike = str | Path | Image.Image | np.ndarray | torch.Tensor
+
+@runtime_checkable
+class LazyImage(Protocol):
+    """An image made when it is loaded (a distorted version of a file, a rendered page): ``to_image()`` gives it."""
+
+    def to_image(self) -> Image.Image: ...
+
+
+ImageLike = str | Path | Image.Image | np.ndarray | torch.Tensor | LazyImage
 
 
 def load_image(item: Any, *, mode: str | None = None) -> Image.Image:
@@ -26,7 +35,7 @@ def load_image(item: Any, *, mode: str | None = None) -> Image.Image:
 
     Args:
         item: A file path; a PIL image; a numpy array (H, W) or (H, W, C) of bool, uint8 or float in
-            [0, 1]; or a tensor (H, W) or (C, H, W) with values in [0, 1].
+            [0, 1]; a tensor (H, W) or (C, H, W) with values in [0, 1]; or a :class:`LazyImage`.
         mode: PIL mode to convert to, or None to keep the image's own.
 
     Returns:
@@ -50,6 +59,8 @@ def load_image(item: Any, *, mode: str | None = None) -> Image.Image:
         image = item
     elif isinstance(item, (np.ndarray, torch.Tensor)):
         image = _from_array(item)
+    elif isinstance(item, LazyImage):
+        image = item.to_image()
     else:
         raise DataError(
             f"cannot use {type(item).__name__} as an image; expected a path, PIL image, numpy array or tensor"

@@ -151,7 +151,9 @@ def test_eval_metrics_pick_the_groups(image_model: PairModel) -> None:
     assert scored is None and metrics["oneshot_accuracy"] == 1.0 and "roc_auc" not in metrics
     with pytest.raises(ConfigError, match=r"eval\.metrics: 'retrieval' does not apply to LabelledItems data"):
         evaluate_split(image_model, data, EvalConfig(metrics=["retrieval"]), split="val", calibrate=True)
-    with pytest.raises(ConfigError, match="unknown metric group 'bleu'; valid metric groups: oneshot, retrieval"):
+    with pytest.raises(
+        ConfigError, match="unknown metric group 'bleu'; valid metric groups: oneshot, ranking, retrieval"
+    ):
         evaluate_split(image_model, data, EvalConfig(metrics=["bleu"]), split="val", calibrate=True)
 
 
@@ -366,3 +368,21 @@ def test_evaluation_shows_progress_over_distinct_items(
     distinct = len(set(text_pairs.a)) + len(set(text_pairs.b))
     assert [(b["unit"], b["total"], b["done"]) for b in bars] == [("item", distinct, distinct)]
     assert scored is not None and torch.equal(scored.scores, model.score(text_pairs.a, text_pairs.b, batch_size=2))
+
+
+def test_ranking_group_correlates_the_towers_score_with_the_negated_level(
+    tower_config: Callable[..., dict[str, Any]],
+) -> None:
+    torch.manual_seed(0)
+    tower = tower_config("cnn", arch="face", image_size=[16, 16], width=0.25, out_dim=1, dropout=0.0)
+    model = PairModel.from_config({"tower": tower, "head": {"name": "cosine"}})
+    images = _images(6)
+    data = LabelledItems(items=images, labels=[0, 1, 2, 0, 1, 2], groups=["x"] * 3 + ["y"] * 3)
+    metrics, scored = evaluate_split(model, data, EvalConfig(metrics=["ranking"]), split="test", calibrate=False)
+    scores = model.encode_a(images)[:, 0].numpy()  # (6,) one score per image
+    expected = spearmanr(scores, [0, -1, -2, 0, -1, -2]).statistic
+    assert scored is None and metrics["rank_spearman"] == pytest.approx(expected)
+    assert metrics["rank_groups"] == 2 and primary_metric(metrics) == "rank_spearman"
+    wide = PairModel.from_config({"tower": {**tower, "out_dim": 4}, "head": {"name": "cosine"}})
+    with pytest.raises(ConfigError, match="'ranking' needs a tower with out_dim 1"):
+        evaluate_split(wide, data, EvalConfig(metrics=["ranking"]), split="test", calibrate=False)

@@ -47,3 +47,17 @@ def test_results_table_is_replaced_between_its_markers(tmp_path: Path) -> None:
     table = text[text.index(START) : text.index(END)]
     assert "| **0.8510** |" in table and "2.0 min" in table and "`pairsim train stsb`" in table
     assert table.count("not measured") == len(KEYS) - 1
+
+
+def test_rankiqa_fills_the_trained_figures_and_the_stronger_baseline(tmp_path: Path) -> None:
+    result = {
+        "trained": _run({"rank_spearman": 0.7, "heldout_distortion_rank_spearman": 0.5}, "pairsim train rankiqa"),
+        "laplacian": _run({"rank_spearman": 0.05, "heldout_distortion_rank_spearman": 0.4}, "laplacian"),
+        "untrained": _run({"rank_spearman": 0.2, "heldout_distortion_rank_spearman": 0.1}, "untrained"),
+        "baseline": "untrained",
+        "heldout_baseline": "laplacian",
+    }
+    summary = update("rankiqa", result, date="d", path=tmp_path / "s.json")
+    assert (summary["rankiqa_spearman"], summary["rankiqa_baseline_spearman"]) == (0.7, 0.2)
+    assert (summary["rankiqa_heldout_spearman"], summary["rankiqa_heldout_baseline_spearman"]) == (0.5, 0.4)
+    assert summary["rows"]["rankiqa_heldout_baseline_spearman"]["command"] == "laplacian"

@@ -94,6 +94,7 @@ TINY: dict[str, list[str]] = {
         "sampler.n_query=2",
     ],
     "quora_pairs": [f"data.path={QUORA_FIXTURE}"],
+    "rankiqa": ["data.max_images=30", "data.side=32", "model.tower.weights=null", "model.tower.image_size=[32,32]"],
     "stsb_minilm": ["data.limit=60", *TINY_BERT],
 }
 # the test metric each recipe's data must produce (the one that picks its best model)
@@ -109,6 +110,7 @@ HEADLINE = {
     "omniglot_oneshot": "official_accuracy",  # the source's own metrics: the real all_runs.zip
     "omniglot_protonet": "official_accuracy",
     "quora_pairs": "roc_auc",
+    "rankiqa": "rank_spearman",  # plus heldout_distortion_rank_spearman from the source
     "stsb_minilm": "spearman",
 }
 
@@ -191,7 +193,7 @@ def test_recipe_trains_two_steps(
     config = json.loads((out / "model" / "config.json").read_text())["model"]
     assert config["tower"]["name"] == recipe.model.tower.name
     model = PairModel.from_pretrained(out / "model")
-    if HEADLINE[path.stem] == "t2i_recall@1":  # retrieval data calibrates no threshold
+    if HEADLINE[path.stem] in ("t2i_recall@1", "rank_spearman"):  # retrieval and ranking calibrate no threshold
         assert config["threshold"] is None
     else:  # verification data: calibrated on val without per-epoch validation, used as is on test
         assert math.isfinite(config["threshold"]) and test["threshold"] == config["threshold"]

@@ -7,7 +7,7 @@ Design (issue 9):
   shape a new loss wants), the target type (binary, graded, class, episode or none) and a default sampler.
 * **A sampler is a registered plain function** ``fn(split, rng, epoch, draw) -> list[Rows]`` giving the epoch's
   global batches as item indices per slot plus targets (:mod:`pairsim.data.samplers`: ``pairs``, ``triplets``,
-  ``pk``, ``aligned``, ``episodes``). The recipe's ``sampler:`` section picks one and holds its options.
+  ``pk``, ``aligned``, ``episodes``; :mod:`pairsim.data.ranked_pairs`: ``ranked_pairs``). The recipe's ``sampler:`` section picks one and holds its options.
 * **Data has sides.** :func:`side_items` is the one place that knows the data types: labelled items give the
   same items to both sides; a :class:`~pairsim.data.types.PairTable` has its own items, modality and keys per
   side; caption-image data is a table keyed by image id with the images on either side.

@@ -33,7 +33,9 @@ class RankingLoss(Loss):
     """
 
     Config = RankingConfig
-    consumes = Consumes(("a", "b"), "binary", sampler="pairs")
+    # by default: pairs of one group's items with different rank labels (distortion levels of one image), or a
+    # pair table's rows as they are
+    consumes = Consumes(("a", "b"), "binary", sampler="ranked_pairs")
 
     def __init__(self, config: RankingConfig, *, head: Head) -> None:
         super().__init__(config, head=head)

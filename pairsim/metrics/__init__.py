@@ -9,6 +9,7 @@ coefficients, never percentages.
 * :mod:`~pairsim.metrics.oneshot`: N-way one-shot episode accuracy with a 95% confidence interval;
 * :mod:`~pairsim.metrics.retrieval`: caption-image Recall@K and median rank, both directions;
 * :mod:`~pairsim.metrics.graded`: Spearman and Pearson correlation with graded gold similarity;
+* :mod:`~pairsim.metrics.ranking`: Spearman of one score per item with rank labels (quality ranking, RankIQA);
 * :mod:`~pairsim.metrics.table`: a printable table, and atomic JSON output;
 * :mod:`~pairsim.metrics.plots`: training curves, ROC, score histograms and hardest pairs as PNGs.
 
@@ -23,6 +24,7 @@ from pairsim.metrics.graded import graded_metrics
 from pairsim.metrics.oneshot import episode_accuracies, episode_accuracy, oneshot_metrics
 from pairsim.metrics.plots import hardest_pair_indices, plot_hardest_pairs, plot_roc, plot_score_histograms
 from pairsim.metrics.plots_text import plot_graded_scatter, plot_hardest_text_pairs
+from pairsim.metrics.ranking import ranking_metrics
 from pairsim.metrics.retrieval import retrieval_metrics
 from pairsim.metrics.table import format_table, write_json
 from pairsim.metrics.verification import calibrate_threshold, decide, equal_error_rate, verification_metrics
@@ -43,6 +45,7 @@ __all__ = [
     "plot_hardest_text_pairs",
     "plot_roc",
     "plot_score_histograms",
+    "ranking_metrics",
     "retrieval_metrics",
     "verification_metrics",
     "write_json",

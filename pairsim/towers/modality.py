@@ -31,7 +31,9 @@ def looks_like_image_path(item: Any) -> bool:
 def _image_like(item: Any) -> bool:
     from PIL import Image
 
-    if isinstance(item, Image.Image):
+    from pairsim.images import LazyImage
+
+    if isinstance(item, (Image.Image, LazyImage)):
         return True
     try:
         import numpy as np
@@ -80,7 +82,7 @@ def check_modality(modality: str, items: Sequence[Any], *, where: str, lines: bo
         return
     for i, item in enumerate(items):
         if not isinstance(item, (str, Path)):
-            continue  # PIL images, arrays and tensors: load_image names a bad one
+            continue  # PIL images, arrays, tensors, lazy images: load_image names a bad one
         text = str(item)
         if not text.strip():
             raise DataError(f"{where}: {unit} {i + 1} is blank; expected an image file path")

@@ -32,6 +32,7 @@ def small_config(name: str, data_dir: Path) -> dict[str, Any]:
         "stsb": {"name": "stsb", "limit": 400},
         "quora": {"name": "quora", "path": str(QUORA_FIXTURE)},
         "flickr8k": {"name": "flickr8k", "max_images": 40},
+        "rankiqa": {"name": "rankiqa", "max_images": 30, "side": 32},
         "digits": {"name": "digits"},
         "fnc1": {"name": "fnc1", "limit": 3000},
         # MNIST is not on these machines; its files have Fashion-MNIST's layout, so read those in its place
@@ -65,9 +66,12 @@ def small_config(name: str, data_dir: Path) -> dict[str, Any]:
 
 def leak_keys(data: Any, name: str = "") -> set[Any]:
     """What must never be shared between splits: classes, texts or image ids (FNC-1: article bodies; its
-    headlines are each paired with ~30 bodies, so they recur across a split by body, as in FNC-1 itself)."""
+    headlines are each paired with ~30 bodies, so they recur across a split by body, as in FNC-1 itself; RankIQA:
+    the images whose distorted versions a split holds)."""
     if name == "fnc1":
         return set(data.b)
+    if name == "rankiqa":  # labels are distortion levels, shared by design; the images must not be
+        return {g.split("/")[0] for g in data.groups}
     if isinstance(data, LabelledItems):
         return set(data.labels)
     if isinstance(data, PairTable):
@@ -86,6 +90,7 @@ def test_every_named_dataset_is_registered() -> None:
         "stsb",
         "quora",
         "flickr8k",
+        "rankiqa",
         "mnist",
         "fashion_mnist",
         "fnc1",
@@ -112,7 +117,9 @@ def test_loads_nonempty_splits_without_leaks(name: str, data_env: Path, tmp_path
         assert leak_keys(first, name) == leak_keys(second, name) and len(first) == len(second)
 
 
-@pytest.mark.parametrize("name", ["att_faces", "image_folder", "quora", "flickr8k", "captions", "pair_table", "fnc1"])
+@pytest.mark.parametrize(
+    "name", ["att_faces", "image_folder", "quora", "flickr8k", "rankiqa", "captions", "pair_table", "fnc1"]
+)
 def test_the_seed_changes_a_random_split(name: str, data_env: Path, tmp_path: Path) -> None:
     config = small_config(name, data_env)
     if name == "pair_table":

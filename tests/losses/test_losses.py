@@ -350,7 +350,7 @@ def test_what_each_loss_consumes() -> None:
     expected: dict[str, tuple[tuple[str, ...], str, str]] = {
         "contrastive": (("a", "b"), "binary", "pairs"),
         "bce": (("a", "b"), "binary", "pairs"),
-        "ranking": (("a", "b"), "binary", "pairs"),
+        "ranking": (("a", "b"), "binary", "ranked_pairs"),  # pairs of one group with different ranks
         "cosent": (("a", "b"), "graded", "pairs"),
         "infonce": (("a", "b"), "none", "aligned"),
         "triplet": (("a",), "class", "pk"),

@@ -12,6 +12,7 @@ from pairsim.data.sources import (  # noqa: F401  (imported to register)
     omniglot,
     pair_table,
     quora,
+    rankiqa,
     stsb,
 )
 from pairsim.data.sources.base import DATASETS, DatasetConfig, NamedDatasetConfig, Source, build_source, load_dataset
