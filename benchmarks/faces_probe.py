@@ -1,0 +1,80 @@
+"""Untrained EfficientNet-Lite0 features on the AT&T faces: which layer, centring and flip average separate
+unseen subjects best (the probe behind ``recipes/att_faces_efficientnet.yaml``'s ``stage: 3``).
+
+Encodes the 400 faces once at 224x224 and scores every same/different pair of each fold's 8 test subjects by
+cosine after subtracting the mean feature of 24 training subjects (all but the fold's test subjects and the
+next fold's 8, standing in for validation subjects; ``quality.py --only faces`` draws those at random); reports ROC-AUC and EER per fold and their means, for
+the output of blocks 3, 4 (= timm stage 3) and 5, with and without averaging the horizontally flipped image.
+
+    PAIRSIM_DATA_DIR=../shared/data python benchmarks/faces_probe.py
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import safetensors.torch
+import timm
+import torch
+from PIL import Image
+from sklearn.metrics import roc_auc_score, roc_curve
+
+DATA = Path(os.environ.get("PAIRSIM_DATA_DIR", "../shared/data")) / "att_faces"
+WEIGHTS = Path(__file__).resolve().parents[2] / "shared" / "models" / "efficientnet_lite0" / "model.safetensors"
+MEAN, STD = torch.tensor([0.485, 0.456, 0.406])[:, None, None], torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+
+
+def block_features(net: torch.nn.Module, x: torch.Tensor, blocks: tuple[int, ...]) -> dict[int, torch.Tensor]:
+    """Average-pooled outputs ``(B, C)`` of the given blocks."""
+    out, h = {}, net.bn1(net.conv_stem(x))
+    for j, block in enumerate(net.blocks):
+        h = block(h)
+        if j in blocks:
+            out[j] = h.mean((2, 3))
+    return out
+
+
+def auc_eer(z: torch.Tensor, labels: np.ndarray) -> tuple[float, float]:
+    z = torch.nn.functional.normalize(z, dim=1)
+    s, same = (z @ z.T).numpy(), labels[:, None] == labels[None, :]
+    iu = np.triu_indices(len(labels), 1)
+    fpr, tpr, _ = roc_curve(same[iu], s[iu])
+    i = int(np.nanargmin(np.abs(1 - tpr - fpr)))
+    return float(roc_auc_score(same[iu], s[iu])), float((fpr[i] + 1 - tpr[i]) / 2)
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    net = timm.create_model("efficientnet_lite0", pretrained=False, num_classes=0)
+    net.load_state_dict(safetensors.torch.load_file(WEIGHTS), strict=False)
+    net.eval()
+    images, labels = [], []
+    for i in range(1, 41):
+        for f in sorted((DATA / f"s{i}").glob("*.pgm")):
+            rgb = np.asarray(Image.open(f).convert("RGB").resize((224, 224)), dtype=np.float32) / 255
+            images.append((torch.from_numpy(rgb).permute(2, 0, 1) - MEAN) / STD)  # (3, 224, 224)
+            labels.append(i)
+    x, y = torch.stack(images), np.array(labels)  # (400, 3, 224, 224)
+    blocks = (3, 4, 5)
+    with torch.no_grad():
+        plain = [block_features(net, x[i : i + 40], blocks) for i in range(0, len(x), 40)]
+        flipped = [block_features(net, x[i : i + 40].flip(-1), blocks) for i in range(0, len(x), 40)]
+    for j in blocks:
+        f = torch.cat([p[j] for p in plain])  # (400, C)
+        ff = f + torch.cat([p[j] for p in flipped])
+        for name, feats in (("plain", f), ("flip average", ff)):
+            res = []
+            for k in range(5):
+                test = (y > 8 * k) & (y <= 8 * k + 8)
+                val = (y > 8 * ((k + 1) % 5)) & (y <= 8 * ((k + 1) % 5) + 8)
+                train = ~(test | val)
+                res.append(auc_eer(feats[test] - feats[train].mean(0), y[test]))
+            aucs, eers = zip(*res, strict=True)
+            print(f"block {j} ({name}): ROC-AUC per fold {[round(a, 4) for a in aucs]} mean {np.mean(aucs):.4f}; "
+                  f"EER per fold {[round(e, 3) for e in eers]} mean {np.mean(eers):.4f}", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
