@@ -54,7 +54,8 @@ def cached_part(tower: Tower) -> str | None:
 
 @torch.no_grad()
 def encode_part(tower: Tower, items: Sequence[Any], part: str, *, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(table (U, D), index (N,))``: the stored part of each distinct item, in eval mode, on the tower's device.
+    """``(table (U, D), index (N,))``: the stored part of each distinct item, computed in eval mode on the tower's
+    device and kept on the CPU (batches move it with the rest).
 
     Args:
         tower: The tower.
