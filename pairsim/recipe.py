@@ -59,6 +59,9 @@ class TrainConfig:
     eval_at_start: bool = True  # validate the untrained model at step 0 (the curves' starting point)
     # encode a wholly frozen, non-augmenting tower's training inputs once (pairsim/train/frozen.py), not every step
     cache_frozen: bool = True
+    # convolution weights and training image batches in channels-last memory format: 1.4x (Conv-4) to 1.8x
+    # (EfficientNet-Lite0) faster training steps on CPU (benchmarks/cpu_levers.py); no effect on text towers
+    channels_last: bool = True
 
     def check(self) -> None:
         from pairsim.train.distributed import parse_device

@@ -13,14 +13,16 @@ from pairsim.towers import Batch
 from pairsim.train.frozen import EMBEDDINGS, TRUNK
 
 
-def to_device(batch: Any, device: torch.device) -> Any:
-    """Move a (nested) batch of tensors to ``device``."""
+def to_device(batch: Any, device: torch.device, *, channels_last: bool = False) -> Any:
+    """Move a (nested) batch of tensors to ``device``; with ``channels_last``, 4-d tensors (image batches) also
+    take the channels-last memory format (see ``train.channels_last``)."""
     if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
+        batch = batch.to(device, non_blocking=True)
+        return batch.contiguous(memory_format=torch.channels_last) if channels_last and batch.ndim == 4 else batch
     if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
+        return {k: to_device(v, device, channels_last=channels_last) for k, v in batch.items()}
     if isinstance(batch, (list, tuple)):
-        return type(batch)(to_device(v, device) for v in batch)
+        return type(batch)(to_device(v, device, channels_last=channels_last) for v in batch)
     return batch
 
 

@@ -132,6 +132,8 @@ class Trainer(Housekeeping):
         require_splits(self.splits, r.data)  # an empty split is one error naming the setting, before any work
         model = PairModel.from_config(r.model, adapt_on=side_inputs(self.splits.train))
         self.model = model.to(rt.device)
+        if r.train.channels_last:  # convolution weights (4-d) only; everything else is unchanged
+            self.model.to(memory_format=torch.channels_last)
         self.loss = LOSSES.get(r.loss.name)(r.loss, head=model.head).to(rt.device)
         self.step_module = TrainStep(self.model, self.loss, frozen=freeze_towers(model))
         self.runner: torch.nn.Module = self.step_module
@@ -278,7 +280,7 @@ class Trainer(Housekeeping):
             if self.state["step_in_epoch"] == 0:  # the smoothed loss restarts each epoch; kept mid-epoch for --resume
                 self.state["running_loss"] = None
             for batch in self.batches.epoch(epoch, start=self.state["step_in_epoch"], limit=self.steps_per_epoch):
-                batch = to_device(batch, rt.device)
+                batch = to_device(batch, rt.device, channels_last=t.channels_last)
                 with torch.autocast(rt.device.type, dtype=torch.bfloat16, enabled=autocast):
                     loss = self.runner(batch)
                 if not torch.isfinite(loss):

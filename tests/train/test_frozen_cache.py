@@ -17,6 +17,7 @@ from pairsim.towers import TOWERS
 from pairsim.towers.augment import AugmentConfig
 from pairsim.train.checkpoint import load_checkpoint
 from pairsim.train.frozen import EMBEDDINGS, TRUNK, FrozenEmbeddings, cached_part
+from pairsim.train.step import to_device
 from pairsim.train.trainer import Trainer
 
 UNTIED = [
@@ -115,3 +116,24 @@ def test_stored_trunk_features_train_as_the_frozen_trunk_does(
     assert fc and any(not torch.equal(plain_weights[k], cached.before[k]) for k in fc)  # fc did train
     for key, value in plain_weights.items():
         torch.testing.assert_close(cached_weights[key], value, rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_channels_last_trains_like_the_default_layout(digits_recipe: Callable[..., Recipe], tmp_path: Path) -> None:
+    """``train.channels_last`` changes the memory layout of convolution weights and image batches, not the maths."""
+    plain = digits_recipe("train.epochs=1", "train.channels_last=false", output_dir=tmp_path / "plain")
+    fast = digits_recipe("train.epochs=1", "train.channels_last=true", output_dir=tmp_path / "fast")
+    plain_trainer, fast_trainer = Trainer(plain, progress=False), Trainer(fast, progress=False)
+    plain_trainer.run(), fast_trainer.run()
+    convs = [p for p in fast_trainer.model.parameters() if p.ndim == 4]
+    assert convs and all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)
+    assert not any(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+                   for p in plain_trainer.model.parameters() if p.ndim == 4)  # fmt: skip
+    # the same weights in either layout give the same embeddings of a channels-last batch
+    model = plain_trainer.model.eval()
+    batch = next(plain_trainer.batches.epoch(0))[0]  # side a items of the first training batch
+    with torch.no_grad():
+        before = model.embed_a(batch)  # (B, D)
+        model.to(memory_format=torch.channels_last)
+        after = model.embed_a(to_device(batch, torch.device("cpu"), channels_last=True))
+    assert batch["pixel_values"].ndim == 4
+    torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-5)
