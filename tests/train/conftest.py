@@ -39,6 +39,18 @@ def tiny_digits(output_dir: Path, *overrides: str) -> Recipe:
 
 
 @pytest.fixture
+def untied_overrides() -> list[str]:
+    """Overrides making the digits model untied, with a head that has parameters of its own (scale, bias),
+    trained with BCE: a second tower to freeze, cache or give its own learning rate."""
+    return [
+        "model.tower_b={name: cnn, arch: face, image_size: [16, 16], channels: 1, mean: [0.5], std: [0.5], "
+        "width: 0.25, out_dim: 32, dropout: 0.0}",
+        "model.head={name: cosine, calibrated: true}",
+        "loss={name: bce}",
+    ]
+
+
+@pytest.fixture
 def digits_recipe(tmp_path: Path) -> Callable[..., Recipe]:
     """``digits_recipe(*overrides, output_dir=tmp_path / "run")``: the tiny digits recipe."""
 

@@ -20,14 +20,6 @@ from pairsim.train.checkpoint import load_checkpoint
 from pairsim.train.step import TrainStep
 from pairsim.train.trainer import Trainer
 
-# an untied model with a head that has parameters of its own (scale, bias), trained with BCE
-UNTIED = [
-    "model.tower_b={name: cnn, arch: face, image_size: [16, 16], channels: 1, mean: [0.5], std: [0.5], "
-    "width: 0.25, out_dim: 32, dropout: 0.0}",
-    "model.head={name: cosine, calibrated: true}",
-    "loss={name: bce}",
-]
-
 
 class SnapshotTrainer(Trainer):
     """The Trainer, keeping a copy of the weights and modes as built (before any step)."""
@@ -75,8 +67,8 @@ def test_unfrozen_run_changes_the_same_statistics(digits_recipe: Callable[..., R
     assert any(k.endswith("running_mean") for k in changed) and any(k.endswith(".weight") for k in changed)
 
 
-def test_each_group_gets_its_learning_rate(digits_recipe: Callable[..., Recipe]) -> None:
-    recipe = digits_recipe(*UNTIED, "model.tower.lr_scale=0.1", "model.tower_b.lr_scale=2.5", "train.lr=0.004",
+def test_each_group_gets_its_learning_rate(digits_recipe: Callable[..., Recipe], untied_overrides: list[str]) -> None:
+    recipe = digits_recipe(*untied_overrides, "model.tower.lr_scale=0.1", "model.tower_b.lr_scale=2.5", "train.lr=0.004",
                            "train.warmup=0", "train.schedule=constant", "train.epochs=1")  # fmt: skip
     trainer = _run(recipe)
     groups = {g["name"]: g for g in trainer.optimizer.param_groups}
@@ -106,9 +98,11 @@ def test_parts_of_a_tower_get_their_own_rate(digits_recipe: Callable[..., Recipe
         digits_recipe("model.tower.lr_parts={fc: 0}")
 
 
-def test_whole_tower_frozen_and_resume(digits_recipe: Callable[..., Recipe], tmp_path: Path) -> None:
+def test_whole_tower_frozen_and_resume(
+    digits_recipe: Callable[..., Recipe], untied_overrides: list[str], tmp_path: Path
+) -> None:
     """``freeze: true`` on side a; the run saves, reloads (settings kept) and resumes like any other."""
-    overrides = [*UNTIED, "model.tower.freeze=true", "model.tower_b.lr_scale=0.5"]
+    overrides = [*untied_overrides, "model.tower.freeze=true", "model.tower_b.lr_scale=0.5"]
     ref = _run(digits_recipe(*overrides, output_dir=tmp_path / "ref"))
     ref_last = load_checkpoint(tmp_path / "ref" / "checkpoints" / "last.pt")["step_module"]
     side_a = [k for k in ref_last if k.startswith("model.tower_a.")]

@@ -20,15 +20,7 @@ from pairsim.train.frozen import EMBEDDINGS, TRUNK, FrozenEmbeddings, cached_par
 from pairsim.train.step import to_device
 from pairsim.train.trainer import Trainer
 
-UNTIED = [
-    "model.tower_b={name: cnn, arch: face, image_size: [16, 16], channels: 1, mean: [0.5], std: [0.5], "
-    "width: 0.25, out_dim: 32, dropout: 0.0}",
-    "model.head={name: cosine, calibrated: true}",
-    "loss={name: bce}",
-    "model.tower.freeze=true",
-    "train.epochs=1",
-    "train.eval_at_start=false",
-]
+ONE_EPOCH = ["train.epochs=1", "train.eval_at_start=false"]
 
 
 class CountingTrainer(Trainer):
@@ -54,9 +46,12 @@ def _train(recipe: Recipe) -> tuple[CountingTrainer, dict[str, torch.Tensor]]:
     return trainer, load_checkpoint(Path(recipe.output_dir) / "checkpoints" / "last.pt")["step_module"]
 
 
-def test_stored_embeddings_train_as_the_frozen_tower_does(digits_recipe: Callable[..., Recipe], tmp_path: Path) -> None:
-    cached, cached_weights = _train(digits_recipe(*UNTIED, output_dir=tmp_path / "cached"))
-    plain, plain_weights = _train(digits_recipe(*UNTIED, "train.cache_frozen=false", output_dir=tmp_path / "plain"))
+def test_stored_embeddings_train_as_the_frozen_tower_does(
+    digits_recipe: Callable[..., Recipe], untied_overrides: list[str], tmp_path: Path
+) -> None:
+    frozen = [*untied_overrides, "model.tower.freeze=true", *ONE_EPOCH]
+    cached, cached_weights = _train(digits_recipe(*frozen, output_dir=tmp_path / "cached"))
+    plain, plain_weights = _train(digits_recipe(*frozen, "train.cache_frozen=false", output_dir=tmp_path / "plain"))
     # the cached run never ran the frozen tower in a training step; the plain one ran it at every step
     assert cached.step_calls == 0 and plain.step_calls == plain.total_steps > 0
     assert isinstance(cached.batches.slots[0][1], FrozenEmbeddings)
@@ -95,16 +90,19 @@ def test_frozen_embeddings_serve_rows_of_the_side() -> None:
     assert torch.equal(batch[EMBEDDINGS], table[[1, 2, 2]])
 
 
-def test_an_augmenting_frozen_tower_still_runs(digits_recipe: Callable[..., Recipe]) -> None:
-    trainer, _ = _train(digits_recipe(*UNTIED, "model.tower.augment={enabled: true}"))
+def test_an_augmenting_frozen_tower_still_runs(
+    digits_recipe: Callable[..., Recipe], untied_overrides: list[str]
+) -> None:
+    augmenting = [*untied_overrides, "model.tower.freeze=true", *ONE_EPOCH, "model.tower.augment={enabled: true}"]
+    trainer, _ = _train(digits_recipe(*augmenting))
     assert trainer.step_calls == trainer.total_steps > 0
 
 
 def test_stored_trunk_features_train_as_the_frozen_trunk_does(
-    digits_recipe: Callable[..., Recipe], tmp_path: Path
+    digits_recipe: Callable[..., Recipe], untied_overrides: list[str], tmp_path: Path
 ) -> None:
     """``freeze: [features]`` on the digits cnn: its trunk's features are stored, ``fc`` trains on them."""
-    trunk = [*UNTIED[:-3], "model.tower.freeze=[features]", "train.epochs=1", "train.eval_at_start=false"]
+    trunk = [*untied_overrides, "model.tower.freeze=[features]", *ONE_EPOCH]
     cached, cached_weights = _train(digits_recipe(*trunk, output_dir=tmp_path / "cached"))
     plain, plain_weights = _train(digits_recipe(*trunk, "train.cache_frozen=false", output_dir=tmp_path / "plain"))
     assert plain.step_calls == plain.total_steps > 0
