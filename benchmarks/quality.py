@@ -61,7 +61,6 @@ ANCHORS = {
     "stsb": "all-MiniLM-L6-v2 frozen: 82.03 Spearman x100 on STS-B test (sentence-transformers model card / MTEB)",
     "mrpc": "no anchor for this model; frozen vs fine-tuned shown side by side",
     "faces": "no published anchor for this protocol (the tutorial reports no test figure)",
-    "flickr": "no anchor for this 1,000-image subset; frozen towers + linear projections vs end-to-end",
     "omniglot": "Koch et al. 2015: 92.0% 20-way one-shot (official runs); Prototypical Networks: 96.0%",
     "fnc1": "no published ROC-AUC for related vs unrelated; the two no-training baselines are the comparison",
     "quora": "MaLSTM (Mueller & Thyagarajan 2016): about 82% accuracy on Quora Question Pairs",

@@ -60,7 +60,8 @@ def task_figures(name: str, result: dict[str, Any]) -> dict[str, tuple[float, di
     """The summary keys a finished task measured: ``{key: (value, its run)}``; a key it did not measure is absent.
 
     Args:
-        name: The task (``stsb``, ``mrpc``, ``faces``, ``flickr``, ``omniglot``, ``fnc1``).
+        name: The task (``stsb``, ``mrpc``, ``faces``, ``flickr``, ``omniglot``, ``fnc1``, ``fashion``, ``rankiqa``;
+            a task without summary keys, such as ``heads`` or ``omniglot_koch``, gives none).
         result: What the task returned (runs with ``test`` metrics, ``command``, ``seconds``, ...).
     """
     got: dict[str, tuple[float, dict[str, Any]]] = {}
