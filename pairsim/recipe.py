@@ -57,6 +57,9 @@ class TrainConfig:
     keep_checkpoint: bool = True  # keep checkpoints/last.pt after a finished run (--resume with more epochs)
     eval_every: int = bounded(0, ge=0, le=MAX_COUNT)  # steps between validations inside an epoch; 0: epoch ends
     eval_at_start: bool = True  # validate the untrained model at step 0 (the curves' starting point)
+    # steps between model snapshots (snapshots/step_NNNNNN, a saved model whose card records the training seconds
+    # so far) for time-to-quality curves measured after the run; 0: off
+    snapshot_every: int = bounded(0, ge=0, le=MAX_COUNT)
     # encode a wholly frozen, non-augmenting tower's training inputs once (pairsim/train/frozen.py), not every step
     cache_frozen: bool = True
     # convolution weights and training image batches in channels-last memory format: 1.4x (Conv-4) to 1.8x

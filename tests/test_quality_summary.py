@@ -61,3 +61,24 @@ def test_rankiqa_fills_the_trained_figures_and_the_stronger_baseline(tmp_path: P
     assert (summary["rankiqa_spearman"], summary["rankiqa_baseline_spearman"]) == (0.7, 0.2)
     assert (summary["rankiqa_heldout_spearman"], summary["rankiqa_heldout_baseline_spearman"]) == (0.5, 0.4)
     assert summary["rows"]["rankiqa_heldout_baseline_spearman"]["command"] == "laplacian"
+
+
+def _omniglot(reached: list[float | None]) -> dict[str, object]:
+    runs = [_run({"official_accuracy": 0.93}, "pairsim train omniglot") for _ in reached]
+    summary = {"official_accuracy": {"mean": 0.93}}
+    return {"runs": runs, "summary": summary, "minutes_per_seed": 20.0, "minutes_to_target": reached}
+
+
+def test_omniglot_minutes_to_92_is_the_mean_over_seeds_only_when_every_seed_got_there(tmp_path: Path) -> None:
+    summary = update("omniglot", _omniglot([6.0, 9.0, 12.0]), date="d", path=tmp_path / "a.json")
+    assert summary["omniglot_minutes_to_92"] == 9.0 and summary["omniglot_official_acc"] == 0.93
+    summary = update("omniglot", _omniglot([6.0, None, 12.0]), date="d", path=tmp_path / "b.json")
+    assert summary["omniglot_minutes_to_92"] is None and summary["omniglot_train_minutes"] == 20.0
+
+
+def test_minutes_to_target_is_the_first_snapshot_at_or_above_it() -> None:
+    from quality_omniglot import minutes_to
+
+    points = [{"train_minutes": m, "official_accuracy": a} for m, a in [(2.0, 0.85), (4.0, 0.92), (6.0, 0.91)]]
+    assert minutes_to(points, 0.92) == 4.0
+    assert minutes_to(points, 0.95) is None

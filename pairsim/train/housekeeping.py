@@ -1,10 +1,11 @@
-"""The trainer's housekeeping (issue 10): checkpoint timing, the progress bar's loss and rate, and what a finished
-run says about (or does with) its resume checkpoint. A mixin of :class:`pairsim.train.trainer.Trainer`.
+"""The trainer's housekeeping (issue 10): checkpoint timing, model snapshots, the progress bar's loss and rate, and
+what a finished run says about (or does with) its resume checkpoint. A mixin of :class:`pairsim.train.trainer.Trainer`.
 """
 
 from __future__ import annotations
 
 import collections
+import json
 import logging
 import time
 from pathlib import Path
@@ -16,11 +17,15 @@ RATE_WINDOW = 20  # steps over which the bar's pairs/s is measured
 
 
 class Housekeeping:
-    """Checkpoint timing, the bar and the resume checkpoint after a run; expects ``recipe``, ``ckpt_path``, ``out``."""
+    """Checkpoint timing, model snapshots, the bar and the resume checkpoint after a run; expects the trainer's
+    ``recipe``, ``ckpt_path``, ``out``, ``work``, ``model`` and ``state``."""
 
     recipe: Any
     ckpt_path: Path
     out: Path
+    work: Path
+    model: Any
+    state: dict[str, Any]
 
     def _start_housekeeping(self) -> None:
         """(Re)start the checkpoint clock and the bar's rate window."""
@@ -42,6 +47,20 @@ class Housekeeping:
         by_steps = bool(t.checkpoint_every) and step % t.checkpoint_every == 0
         by_time = t.checkpoint_minutes > 0 and _clock() - self._last_checkpoint >= 60 * t.checkpoint_minutes
         return by_steps or by_time
+
+    def _snapshot(self, step: int) -> None:
+        """Save the model as ``snapshots/step_NNNNNN`` and list it in ``snapshots/index.json`` with the training
+        seconds so far (batch fetching and optimiser steps; checkpoints, snapshots and validation excluded)."""
+        from pairsim.safe_io import atomic_write_text
+
+        folder = self.work / "snapshots"
+        name = f"step_{step:06d}"
+        seconds = round(float(self.state.get("train_seconds", 0.0)), 3)
+        self.model.save_pretrained(folder / name, metrics={"step": step, "train_seconds": seconds})
+        index_path = folder / "index.json"
+        index = json.loads(index_path.read_text()) if index_path.is_file() else []
+        index = [e for e in index if e["step"] != step] + [{"step": step, "train_seconds": seconds, "model": name}]
+        atomic_write_text(index_path, json.dumps(index, indent=1) + "\n")
 
     def _restart_rate(self) -> None:
         """Measure pairs/s from now (an epoch's start, after a validation): pauses do not count as training."""

@@ -6,6 +6,7 @@ import logging
 import os
 import random
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +161,8 @@ class Trainer(Housekeeping):
             num_training_steps=max(1, self.total_steps),
         )
         self.state: dict[str, Any] = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [],
-                                      "best": None, "best_epoch": None, "stale_epochs": 0}  # fmt: skip
+                                      "best": None, "best_epoch": None, "stale_epochs": 0,
+                                      "train_seconds": 0.0}  # fmt: skip
 
     def _checkpoint(self) -> None:
         state = {
@@ -279,6 +281,7 @@ class Trainer(Housekeeping):
             self._restart_rate()
             if self.state["step_in_epoch"] == 0:  # the smoothed loss restarts each epoch; kept mid-epoch for --resume
                 self.state["running_loss"] = None
+            tick = time.perf_counter()
             for batch in self.batches.epoch(epoch, start=self.state["step_in_epoch"], limit=self.steps_per_epoch):
                 batch = to_device(batch, rt.device, channels_last=t.channels_last)
                 with torch.autocast(rt.device.type, dtype=torch.bfloat16, enabled=autocast):
@@ -306,10 +309,14 @@ class Trainer(Housekeeping):
                         {"step": step, "epoch": epoch, "loss": running, "lr": self.scheduler.get_last_lr()[0]}
                     )
                 self._update_bar(bar, running, batch_size_of(batch) * rt.world_size, epoch)
+                self.state["train_seconds"] = self.state.get("train_seconds", 0.0) + time.perf_counter() - tick
                 if rt.is_main and self._checkpoint_due(step):
                     self._checkpoint()
+                if rt.is_main and t.snapshot_every and step % t.snapshot_every == 0:
+                    self._snapshot(step)
                 if t.eval_every and step % t.eval_every == 0 and self.state["step_in_epoch"] < self.steps_per_epoch:
                     self._validate_within_epoch(rt, epoch)
+                tick = time.perf_counter()  # checkpoints, snapshots and validation are not training time
                 if step >= self.total_steps:
                     break
             self.state["epoch"] += 1
