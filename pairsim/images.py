@@ -104,3 +104,37 @@ def _from_array(array: np.ndarray | torch.Tensor) -> Image.Image:
     elif array.dtype != np.uint8:
         array = np.clip(array, 0, 255).astype(np.uint8)
     return Image.fromarray(np.ascontiguousarray(array))
+
+
+def crop_to_content(image: Image.Image, margin: float, *, tolerance: int = 32) -> Image.Image:
+    """The smallest square holding every non-background pixel, widened by ``margin`` of its side on each
+    side and padded with the background where it leaves the image; the image itself when it is all background.
+
+    The background is the top-left pixel's value; a pixel is content when any channel differs from it by more
+    than ``tolerance`` (of 255). Size-normalising drawn characters or signatures this way gives the net
+    their strokes at the full input resolution wherever they sit in the canvas.
+
+    Args:
+        image: A decoded image (any mode PIL can convert to ``L``).
+        margin: Extra room around the content, as a share of its square's side (0.1: 10% on each side).
+        tolerance: Largest difference from the background that still counts as background.
+
+    Returns:
+        A square image in ``image``'s mode.
+
+    Example:
+        >>> canvas = Image.new("L", (100, 60), 255)
+        >>> canvas.paste(0, (10, 20, 30, 30))  # a 20 x 10 black bar
+        >>> crop_to_content(canvas, 0.0).size
+        (20, 20)
+    """
+    gray = np.asarray(image.convert("L"), dtype=np.int16)  # (H, W)
+    ys, xs = np.nonzero(np.abs(gray - gray[0, 0]) > tolerance)
+    if xs.size == 0:
+        return image
+    x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
+    side = max(1, round(max(x1 - x0, y1 - y0) * (1 + 2 * margin)))
+    left, top = round((x0 + x1 - side) / 2), round((y0 + y1 - side) / 2)
+    canvas = Image.new(image.mode, (side, side), image.getpixel((0, 0)))
+    canvas.paste(image, (-left, -top))  # PIL clips what falls outside the canvas
+    return canvas

@@ -1,4 +1,4 @@
-"""load_image: paths, PIL images, numpy arrays and tensors -> PIL images; bad input -> DataError."""
+"""load_image: paths, PIL images, numpy arrays and tensors -> PIL images; bad input -> DataError. crop_to_content."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from pairsim.errors import DataError
-from pairsim.images import load_image
+from pairsim.images import crop_to_content, load_image
 
 
 @pytest.fixture
@@ -119,3 +119,22 @@ def test_decompression_bomb_is_refused_before_decoding(
 def test_blank_path_is_named_as_blank(blank: str) -> None:
     with pytest.raises(DataError, match=r"^blank image path: expected an image file$"):
         load_image(blank)
+
+
+def test_crop_to_content_keeps_the_content_centred_in_a_square_padded_with_the_background() -> None:
+    canvas = Image.new("L", (105, 105), 255)
+    canvas.paste(0, (2, 40, 22, 50))  # a 20 x 10 black bar touching the left edge's margin
+    out = np.asarray(crop_to_content(canvas, 0.25))  # side 20 * 1.5 = 30: 5 px margins, 10 px above and below
+    assert out.shape == (30, 30)
+    rows, cols = np.nonzero(out == 0)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (10, 19, 5, 24)
+    assert (out == 0).sum() == 200 and set(np.unique(out)) == {0, 255}  # the part left of the canvas is white
+
+
+def test_crop_to_content_leaves_a_blank_image_and_keeps_the_mode() -> None:
+    blank = Image.new("RGB", (8, 6), (255, 255, 255))
+    assert crop_to_content(blank, 0.1) is blank
+    dot = blank.copy()
+    dot.putpixel((6, 1), (200, 0, 0))
+    out = crop_to_content(dot, 0.0)
+    assert out.mode == "RGB" and out.size == (1, 1) and out.getpixel((0, 0)) == (200, 0, 0)

@@ -11,7 +11,7 @@ import torch
 from torchvision.transforms import v2
 
 from pairsim.config import MAX_IMAGE_SIDE, bounded
-from pairsim.images import load_image
+from pairsim.images import crop_to_content, load_image
 from pairsim.towers.augment import AugmentConfig, Augmenter
 from pairsim.towers.base import Batch, Features, Tower, TowerConfig
 
@@ -25,6 +25,9 @@ class ImageTowerConfig(TowerConfig):
     image_size: list[int] = bounded(default_factory=lambda: [224, 224], ge=1, le=MAX_IMAGE_SIDE)
     mean: list[float] = bounded(default_factory=lambda: [0.485, 0.456, 0.406])  # per channel
     std: list[float] = bounded(default_factory=lambda: [0.229, 0.224, 0.225], gt=0)  # per channel
+    # crop every image to the square around its non-background pixels plus this share of its side on each side
+    # before resizing (drawn characters, signatures: strokes at full resolution wherever they sit); None: no crop
+    crop_to_content: float | None = bounded(None, ge=0, le=1)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)  # training images only
 
     def check(self) -> None:
@@ -66,6 +69,8 @@ class ImageTower(Tower):
     ) -> list[Features]:
         mode = "L" if self.config.channels == 1 else "RGB"
         images = [load_image(item, mode=mode) for item in items]  # DataError naming an unreadable file
+        if self.config.crop_to_content is not None:
+            images = [crop_to_content(image, self.config.crop_to_content) for image in images]
         if train and rng is not None and self._augment is not None:
             images = [self._augment(image, gen) for image, gen in zip(images, rng, strict=True)]
         return [{"pixel_values": self._transform(image)} for image in images]  # (C, H, W)

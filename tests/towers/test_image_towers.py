@@ -55,6 +55,19 @@ def test_paths_and_arrays_of_one_image_agree(tower_config: Callable[..., dict[st
     assert torch.equal(a, b)
 
 
+def test_crop_to_content_gives_the_same_input_wherever_the_drawing_sits() -> None:
+    tower = build({"name": "cnn", "arch": "conv4", "out_dim": 0, "image_size": [28, 28], "crop_to_content": 0.1})
+    plain = build({"name": "cnn", "arch": "conv4", "out_dim": 0, "image_size": [28, 28]})
+    glyph = np.ones((105, 105), dtype=bool)  # True = background, as Omniglot's drawings
+    glyph[10:30, 10:14] = glyph[10:14, 10:30] = False  # an "L" rotated: strokes 4 px wide
+    moved = np.roll(glyph, (60, 50), axis=(0, 1))
+    x = tower.preprocess([glyph, moved])["pixel_values"]  # (2, 1, 28, 28)
+    torch.testing.assert_close(x[0], x[1])
+    assert (x[0] < 0.5).float().mean() > 0.2  # strokes: 144 px of the 24 px square (25%); 27% after resizing
+    y = plain.preprocess([glyph, moved])["pixel_values"]
+    assert not torch.allclose(y[0], y[1]) and (y[0] < 0.5).float().mean() < 0.05  # 1% of the whole canvas
+
+
 def test_cnn_rejects_too_small_images() -> None:
     with pytest.raises(ConfigError, match=r"image_size \[40, 40\] is too small for arch 'koch' \(at least 65x65\)"):
         build({"name": "cnn", "width": 0.25, "out_dim": 8, "image_size": [40, 40]})
