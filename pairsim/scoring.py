@@ -73,21 +73,17 @@ class PairScoring:
             raise ConfigError(f"batch_size: expected a positive integer, got {batch_size!r}")  # else rows stay empty
         tower = self.tower_a if side == "a" else self.side_b
         tower.check_items(items, where=f"side-{side} inputs")
-        keys = [tower.item_key(x) for x in items]
-        first: dict[Any, int] = {}
-        for i, key in enumerate(keys):
-            first.setdefault(key, i)
-        unique = list(first.values())  # index of the first occurrence of each distinct input
+        first, rows = tower.distinct(items)  # (U,) first index of each distinct input, (N,) row of each input
+        order = list(range(len(first)))
         if tower.modality == "text":  # length-sorted batches pad less
-            unique.sort(key=lambda i: len(str(items[i])), reverse=True)
-        out = torch.empty(len(unique), tower.out_dim)  # (U, D)
-        for start in range(0, len(unique), batch_size):
-            idx = unique[start : start + batch_size]
-            out[start : start + len(idx)] = self._run(tower, tower.preprocess([items[i] for i in idx]))  # (b, D)
+            order.sort(key=lambda r: len(str(items[first[r]])), reverse=True)
+        out = torch.empty(len(first), tower.out_dim)  # (U, D)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            out[chunk] = self._run(tower, tower.preprocess([items[first[r]] for r in chunk]))  # (b, D)
             if progress:
-                progress(len(idx))
-        row = {keys[i]: r for r, i in enumerate(unique)}
-        return out, torch.tensor([row[k] for k in keys], dtype=torch.long)  # (U, D), (N,)
+                progress(len(chunk))
+        return out, rows  # (U, D), (N,)
 
     def encode_a(
         self, items: Sequence[Any], *, batch_size: int = 64, progress: Callable[[int], None] | None = None

@@ -145,6 +145,27 @@ class Tower(nn.Module):
             return str(item)
         return id(item)
 
+    def distinct(self, items: Sequence[Any]) -> tuple[list[int], torch.Tensor]:
+        """Each distinct input once (by :meth:`item_key`), for encoding repeats once.
+
+        Args:
+            items: Raw inputs (repeats allowed).
+
+        Returns:
+            ``(first, rows)``: ``first[r]`` is the index of the first input of distinct row ``r``, and ``rows[i]``
+            ``(N,)`` the row of ``items[i]``: for ``["x", "y", "x"]``, ``([0, 1], tensor([0, 1, 0]))``.
+        """
+        row_of: dict[Any, int] = {}
+        first: list[int] = []
+        rows: list[int] = []
+        for i, item in enumerate(items):
+            key = self.item_key(item)
+            if key not in row_of:
+                row_of[key] = len(first)
+                first.append(i)
+            rows.append(row_of[key])
+        return first, torch.tensor(rows, dtype=torch.long)  # (N,)
+
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device

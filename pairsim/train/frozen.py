@@ -59,20 +59,13 @@ def encode_part(tower: Tower, items: Sequence[Any], part: str, *, batch_size: in
 
     Args:
         tower: The tower.
-        items: The side's training items (repeats are encoded once, by :meth:`Tower.item_key`).
+        items: The side's training items (repeats are encoded once: :meth:`Tower.distinct`).
         part: :data:`EMBEDDINGS` (the whole tower) or :data:`TRUNK` (:meth:`Tower.forward_trunk`).
         batch_size: Items per encoding batch.
     """
     run = tower if part == EMBEDDINGS else tower.forward_trunk
-    row_of: dict[Any, int] = {}  # item key -> its row of the table
-    unique: list[Any] = []
-    rows: list[int] = []
-    for item in items:
-        key = tower.item_key(item)
-        if key not in row_of:
-            row_of[key] = len(unique)
-            unique.append(item)
-        rows.append(row_of[key])
+    first, rows = tower.distinct(items)  # (U,), (N,)
+    unique = [items[i] for i in first]
     was_training = tower.training
     tower.eval()
     try:
@@ -82,7 +75,7 @@ def encode_part(tower: Tower, items: Sequence[Any], part: str, *, batch_size: in
             chunks.append(run(batch).float().cpu())  # (b, D)
     finally:
         tower.train(was_training)
-    return torch.cat(chunks), torch.tensor(rows, dtype=torch.long)  # (U, D), (N,)
+    return torch.cat(chunks), rows  # (U, D), (N,)
 
 
 class FrozenEmbeddings:

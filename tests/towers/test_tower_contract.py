@@ -144,3 +144,11 @@ def test_trunk_split_is_the_forward(variant: str, tower_config: Make, sample_ite
         features = tower.forward_trunk(batch)  # (B, F)
         assert features.ndim == 2 and features.shape[0] == len(sample_items(tower.modality))
         torch.testing.assert_close(tower.forward_rest(features), tower(batch), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", TOWERS.names())
+def test_distinct_gives_each_repeated_input_one_row(name: str, tower_config: Make, sample_items) -> None:
+    tower = build(tower_config, name)
+    items = sample_items(tower.modality)[:2]
+    first, rows = tower.distinct([items[0], items[1], items[0], items[1], items[1]])
+    assert first == [0, 1] and rows.tolist() == [0, 1, 0, 1, 1]
