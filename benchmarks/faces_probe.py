@@ -4,7 +4,9 @@ unseen subjects best (the probe behind ``recipes/att_faces_efficientnet.yaml``'s
 Encodes the 400 faces once at 224x224 and scores every same/different pair of each fold's 8 test subjects by
 cosine after subtracting the mean feature of 24 training subjects (all but the fold's test subjects and the
 next fold's 8, standing in for validation subjects; ``quality.py --only faces`` draws those at random); reports ROC-AUC and EER per fold and their means, for
-the output of blocks 3, 4 (= timm stage 3) and 5, with and without averaging the horizontally flipped image.
+the output of blocks 3, 4 (= timm stage 3) and 5, with and without averaging the horizontally flipped image; then,
+for block 4 with the flip average, within-class whitening (WCCN: the training subjects' within-subject
+covariance, shrunk towards its mean variance, inverted square root) before the cosine.
 
     PAIRSIM_DATA_DIR=../shared/data python benchmarks/faces_probe.py
 """
@@ -45,6 +47,23 @@ def auc_eer(z: torch.Tensor, labels: np.ndarray) -> tuple[float, float]:
     return float(roc_auc_score(same[iu], s[iu])), float((fpr[i] + 1 - tpr[i]) / 2)
 
 
+def wccn(feats: torch.Tensor, labels: np.ndarray, shrink: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mean (C,), W (C, C))`` whitening the within-class scatter of ``feats`` ``(N, C)``: ``(x - mean) @ W``.
+
+    The scatter is averaged over the ``N`` items and shrunk: ``(1 - shrink) * S + shrink * mean(diag S) * I``.
+    """
+    f = feats.double()
+    mean = f.mean(0)  # (C,)
+    scatter = torch.zeros(f.shape[1], f.shape[1], dtype=torch.float64)  # (C, C)
+    for k in np.unique(labels):
+        d = f[labels == k] - f[labels == k].mean(0)  # (n_k, C)
+        scatter += d.T @ d
+    scatter /= len(f)
+    scatter = (1 - shrink) * scatter + shrink * scatter.diagonal().mean() * torch.eye(len(scatter), dtype=torch.float64)
+    values, vectors = torch.linalg.eigh(scatter)
+    return mean.float(), (vectors @ torch.diag(values.clamp_min(1e-12) ** -0.5) @ vectors.T).float()
+
+
 def main() -> None:
     torch.set_num_threads(1)
     net = timm.create_model("efficientnet_lite0", pretrained=False, num_classes=0)
@@ -74,6 +93,19 @@ def main() -> None:
             aucs, eers = zip(*res, strict=True)
             print(f"block {j} ({name}): ROC-AUC per fold {[round(a, 4) for a in aucs]} mean {np.mean(aucs):.4f}; "
                   f"EER per fold {[round(e, 3) for e in eers]} mean {np.mean(eers):.4f}", flush=True)  # fmt: skip
+    feats = torch.cat([p[4] for p in plain]) + torch.cat([p[4] for p in flipped])  # (400, C): block 4, flip average
+    for shrink in (0.1, 0.5, 0.8):
+        res = []
+        for k in range(5):
+            test = (y > 8 * k) & (y <= 8 * k + 8)
+            val = (y > 8 * ((k + 1) % 5)) & (y <= 8 * ((k + 1) % 5) + 8)
+            train = ~(test | val)
+            mean, w = wccn(feats[train], y[train], shrink)
+            res.append(auc_eer((feats[test] - mean) @ w, y[test]))  # (80, C) whitened
+        aucs, eers = zip(*res, strict=True)
+        print(f"block 4 (flip average, WCCN shrink {shrink}): ROC-AUC per fold {[round(a, 4) for a in aucs]} "
+              f"mean {np.mean(aucs):.4f}; EER per fold {[round(e, 3) for e in eers]} mean {np.mean(eers):.4f}",
+              flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Omniglot 20-way one-shot on the 20 official within-alphabet runs, the CPU recipe (``--only omniglot``).
 
-``recipes/omniglot_protonet.yaml`` (Conv-4 at 28x28, prototypical loss on 60-way episodes with rotated
-characters as extra classes, trained on the 30 background alphabets only) for each seed of
+``recipes/omniglot_protonet.yaml`` (Conv-4 on drawings cropped to their strokes and resized to 32x32, prototypical
+loss on 60-way episodes with rotated characters as extra classes, trained on the 30 background alphabets only) for each seed of
 ``--omniglot-seeds``, ``--omniglot-epochs`` epochs of 1,000 episodes each. Figures: the official-runs
 accuracy per seed with its 95% interval over the 20 runs, the mean and spread over seeds, and the wall
 minutes per seed (training and evaluation). Time to quality: the run saves a snapshot every
@@ -23,7 +23,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from quality_common import REPO, out, recorded, run, show, summarize
+from quality_common import out, recorded, run, show, summarize
 
 RECIPE = "recipes/omniglot_protonet.yaml"
 KEYS = ["official_accuracy", "official_ci95_low", "official_ci95_high", "oneshot_accuracy"]
@@ -88,7 +88,6 @@ def curve(run_dir: Path) -> list[dict[str, float]]:
     from pairsim.model import PairModel
     from pairsim.recipe import Recipe
 
-    run_dir = run_dir if run_dir.is_absolute() else REPO / run_dir
     index_path = run_dir / "snapshots" / "index.json"
     if not index_path.is_file():
         return []

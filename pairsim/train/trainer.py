@@ -38,7 +38,7 @@ log = logging.getLogger("pairsim.train")
 
 # what a run writes into its output directory; the first four mark a directory holding an earlier run
 RUN_MARKERS = ("model", "metrics.json", "recipe.yaml", "checkpoints")
-RUN_OUTPUTS = (*RUN_MARKERS, "train.log", "plots")
+RUN_OUTPUTS = (*RUN_MARKERS, "train.log", "plots", "snapshots")
 
 
 class TrainingError(PairsimError):

@@ -35,3 +35,15 @@ def test_no_snapshots_by_default(digits_recipe: Callable[..., Recipe]) -> None:
     recipe = digits_recipe()
     Trainer(recipe, progress=False).run()
     assert not (Path(recipe.output_dir) / "snapshots").exists()
+
+
+def test_an_overwriting_run_brings_its_own_snapshots_and_drops_the_earlier_ones(
+    digits_recipe: Callable[..., Recipe],
+) -> None:
+    folder = Path(digits_recipe().output_dir) / "snapshots"
+    Trainer(digits_recipe("train.snapshot_every=4"), progress=False).run()
+    Trainer(digits_recipe("train.snapshot_every=6"), progress=False, overwrite=True).run()
+    assert [e["step"] for e in json.loads((folder / "index.json").read_text())] == [6, 12]
+    assert sorted(p.name for p in folder.iterdir()) == ["index.json", "step_000006", "step_000012"]
+    Trainer(digits_recipe(), progress=False, overwrite=True).run()
+    assert not folder.exists()
