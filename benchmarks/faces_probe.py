@@ -48,9 +48,17 @@ def auc_eer(z: torch.Tensor, labels: np.ndarray) -> tuple[float, float]:
 
 
 def wccn(feats: torch.Tensor, labels: np.ndarray, shrink: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(mean (C,), W (C, C))`` whitening the within-class scatter of ``feats`` ``(N, C)``: ``(x - mean) @ W``.
+    """Within-class whitening (WCCN) fitted on labelled features.
 
     The scatter is averaged over the ``N`` items and shrunk: ``(1 - shrink) * S + shrink * mean(diag S) * I``.
+
+    Args:
+        feats: ``(N, C)`` training features.
+        labels: ``(N,)`` class of each.
+        shrink: Share of the scatter replaced by its mean variance (0..1).
+
+    Returns:
+        ``(mean (C,), W (C, C))``; whitened features are ``(x - mean) @ W``.
     """
     f = feats.double()
     mean = f.mean(0)  # (C,)

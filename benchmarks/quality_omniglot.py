@@ -32,7 +32,7 @@ TARGET = 0.92  # Koch et al.'s figure on the official runs: the time-to-quality 
 
 def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--omniglot-seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds")
-    p.add_argument("--omniglot-epochs", type=int, default=1, help="epochs of 1,000 episodes (the recipe: 20)")
+    p.add_argument("--omniglot-epochs", type=int, default=1, help="epochs of 1,000 episodes (the recipe: 1)")
     p.add_argument(
         "--omniglot-snapshot-every",
         type=int,
@@ -81,8 +81,15 @@ def task(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def curve(run_dir: Path) -> list[dict[str, float]]:
-    """Official-runs accuracy of each snapshot of a finished run, with its training minutes; ``[]`` without
-    snapshots. The runs come from the run's own data config (its ``recipe.yaml``)."""
+    """Official-runs accuracy of each snapshot of a finished run, with its training minutes.
+
+    Args:
+        run_dir: A ``pairsim train`` output directory (relative to the working directory, like ``output_dir``).
+
+    Returns:
+        ``[{"step", "train_minutes", "official_accuracy"}, ...]`` in snapshot order; ``[]`` without snapshots.
+        The runs come from the run's own data config (its ``recipe.yaml``).
+    """
     from pairsim.data import build_source
     from pairsim.evaluate import episode_scores
     from pairsim.model import PairModel
@@ -103,6 +110,16 @@ def curve(run_dir: Path) -> list[dict[str, float]]:
 
 
 def minutes_to(points: list[dict[str, float]], target: float) -> float | None:
-    """Training minutes of the first snapshot at or above ``target``; None when none reached it. One snapshot is
-    400 queries (1 query = 0.25 points), so a first crossing can be a lucky one: the whole curve is kept."""
+    """Training minutes of the first snapshot at or above ``target``.
+
+    One snapshot is 400 queries (1 query = 0.25 points), so a first crossing can be a lucky one: the whole curve
+    is kept beside it.
+
+    Args:
+        points: :func:`curve`'s output.
+        target: Accuracy to reach (0..1).
+
+    Returns:
+        The minutes, or None when no snapshot reached ``target``.
+    """
     return next((p["train_minutes"] for p in points if p["official_accuracy"] >= target), None)

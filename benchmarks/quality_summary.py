@@ -62,7 +62,8 @@ KEYS: dict[str, tuple[str, str]] = {
 
 
 def task_figures(name: str, result: dict[str, Any]) -> dict[str, tuple[float, dict[str, Any]]]:
-    """The summary keys a finished task measured: ``{key: (value, its run)}``; a key it did not measure is absent.
+    """The summary keys a finished task measured: ``{key: (value, its run)}``; a key it did not measure is absent,
+    a figure it measured and found missing (Omniglot's minutes to 92% when a seed never got there) is None.
 
     Args:
         name: The task (``stsb``, ``mrpc``, ``faces``, ``flickr``, ``omniglot``, ``fnc1``, ``fashion``, ``rankiqa``;
@@ -112,8 +113,8 @@ def task_figures(name: str, result: dict[str, Any]) -> dict[str, tuple[float, di
         got["omniglot_official_acc"] = (float(result["summary"]["official_accuracy"]["mean"]), row)
         got["omniglot_train_minutes"] = (float(result["minutes_per_seed"]), row)
         reached = result.get("minutes_to_target") or []
-        if reached and None not in reached:  # every seed got there (a seed that did not leaves the key out)
-            got["omniglot_minutes_to_92"] = (statistics.mean(reached), row)
+        # the mean when every seed got there; None (the figure cleared) when a seed did not or had no snapshots
+        got["omniglot_minutes_to_92"] = (statistics.mean(reached) if reached and None not in reached else None, row)
     elif name == "rankiqa" and result.get("trained"):
         put("rankiqa_spearman", result["trained"], "rank_spearman")
         put("rankiqa_baseline_spearman", result[result["baseline"]], "rank_spearman")
@@ -138,6 +139,9 @@ def update(name: str, result: dict[str, Any], *, date: str, path: Path = SUMMARY
     rows = summary.get("rows", {})
     for key, (value, run) in task_figures(name, result).items():
         figures[key] = value
+        if value is None:  # measured and not reached: no earlier figure may stand in for it
+            rows.pop(key, None)
+            continue
         rows[key] = {"task": name, "command": run["command"], "wall_s": run.get("seconds"),
                      "load": f"{run.get('load_start')} -> {run.get('load_end')}", "seeds": run.get("seed"),
                      "date": date}  # fmt: skip

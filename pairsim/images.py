@@ -110,8 +110,8 @@ def crop_to_content(image: Image.Image, margin: float, *, tolerance: int = 32) -
     """The smallest square holding every non-background pixel, widened by ``margin`` of its side on each
     side and padded with the background where it leaves the image; the image itself when it is all background.
 
-    The background is the top-left pixel's value; a pixel is content when any channel differs from it by more
-    than ``tolerance`` (of 255). Size-normalising drawn characters or signatures this way gives the net
+    The background is the top-left pixel's grey level; a pixel is content when its grey level (PIL's ``L``)
+    differs from it by more than ``tolerance`` (of 255). Size-normalising drawn characters or signatures this way gives the net
     their strokes at the full input resolution wherever they sit in the canvas.
 
     Args:
@@ -120,7 +120,7 @@ def crop_to_content(image: Image.Image, margin: float, *, tolerance: int = 32) -
         tolerance: Largest difference from the background that still counts as background.
 
     Returns:
-        A square image in ``image``'s mode.
+        A square image in ``image``'s mode; ``image`` itself when no pixel is content.
 
     Example:
         >>> canvas = Image.new("L", (100, 60), 255)

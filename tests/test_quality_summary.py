@@ -70,10 +70,13 @@ def _omniglot(reached: list[float | None]) -> dict[str, object]:
 
 
 def test_omniglot_minutes_to_92_is_the_mean_over_seeds_only_when_every_seed_got_there(tmp_path: Path) -> None:
-    summary = update("omniglot", _omniglot([6.0, 9.0, 12.0]), date="d", path=tmp_path / "a.json")
+    path = tmp_path / "s.json"
+    summary = update("omniglot", _omniglot([6.0, 9.0, 12.0]), date="d1", path=path)
     assert summary["omniglot_minutes_to_92"] == 9.0 and summary["omniglot_official_acc"] == 0.93
-    summary = update("omniglot", _omniglot([6.0, None, 12.0]), date="d", path=tmp_path / "b.json")
-    assert summary["omniglot_minutes_to_92"] is None and summary["omniglot_train_minutes"] == 20.0
+    assert summary["rows"]["omniglot_minutes_to_92"]["date"] == "d1"
+    summary = update("omniglot", _omniglot([6.0, None, 12.0]), date="d2", path=path)  # a rerun where seed 1 missed
+    assert summary["omniglot_minutes_to_92"] is None and "omniglot_minutes_to_92" not in summary["rows"]
+    assert summary["omniglot_train_minutes"] == 20.0 and summary["rows"]["omniglot_train_minutes"]["date"] == "d2"
 
 
 def test_minutes_to_target_is_the_first_snapshot_at_or_above_it() -> None:

@@ -50,13 +50,24 @@ class Housekeeping:
 
     def _snapshot(self, step: int) -> None:
         """Save the model as ``snapshots/step_NNNNNN`` and list it in ``snapshots/index.json`` with the training
-        seconds so far (batch fetching and optimiser steps; checkpoints, snapshots and validation excluded)."""
+        seconds so far (batch fetching and optimiser steps; checkpoints, snapshots and validation excluded).
+
+        A snapshot has no decision threshold (none was calibrated for these weights): score it, or calibrate
+        it with ``pairsim eval``.
+
+        Args:
+            step: The optimiser step just taken.
+        """
         from pairsim.safe_io import atomic_write_text
 
         folder = self.work / "snapshots"
         name = f"step_{step:06d}"
         seconds = round(float(self.state.get("train_seconds", 0.0)), 3)
-        self.model.save_pretrained(folder / name, metrics={"step": step, "train_seconds": seconds})
+        threshold, self.model.config.threshold = self.model.config.threshold, None
+        try:
+            self.model.save_pretrained(folder / name, metrics={"step": step, "train_seconds": seconds})
+        finally:
+            self.model.config.threshold = threshold
         index_path = folder / "index.json"
         index = json.loads(index_path.read_text()) if index_path.is_file() else []
         index = [e for e in index if e["step"] != step] + [{"step": step, "train_seconds": seconds, "model": name}]

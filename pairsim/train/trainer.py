@@ -98,8 +98,8 @@ class Trainer(Housekeeping):
 
     The output directory holds ``model/`` (the best model, ``save_pretrained`` layout, with the decision
     threshold calibrated on the validation split), ``metrics.json`` (validation history and the final
-    test metrics), ``recipe.yaml`` (the resolved recipe), ``train.log``, ``plots/*.png`` and
-    ``checkpoints/last.pt`` (for ``--resume``).
+    test metrics), ``recipe.yaml`` (the resolved recipe), ``train.log``, ``plots/*.png``,
+    ``checkpoints/last.pt`` (for ``--resume``) and, with ``train.snapshot_every``, ``snapshots/``.
 
     Args:
         recipe: The run to do.
@@ -330,6 +330,9 @@ class Trainer(Housekeeping):
                 self._checkpoint()
             if stop:
                 break
+        every, last = self.recipe.train.snapshot_every, self.state["global_step"]
+        if rt.is_main and every and last % every:  # the weights training ended with (early stop, a partial interval)
+            self._snapshot(last)
         bar.close()
 
     def _end_epoch(self, rt: Runtime, epoch: int) -> bool:

@@ -1,12 +1,14 @@
 """Model snapshots for time-to-quality curves: ``train.snapshot_every`` saves loadable models with their training
-seconds, and the last one holds the weights training ended with."""
+seconds (validation and checkpoints not counted), and the last one holds the weights training ended with."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import torch
 
 from pairsim.model import PairModel
@@ -47,3 +49,39 @@ def test_an_overwriting_run_brings_its_own_snapshots_and_drops_the_earlier_ones(
     assert sorted(p.name for p in folder.iterdir()) == ["index.json", "step_000006", "step_000012"]
     Trainer(digits_recipe(), progress=False, overwrite=True).run()
     assert not folder.exists()
+
+
+def test_the_weights_training_ended_with_are_snapshotted_off_the_interval(digits_recipe: Callable[..., Recipe]) -> None:
+    recipe = digits_recipe("train.snapshot_every=5")  # 12 steps: 5, 10, and the end
+    trainer = Trainer(recipe, progress=False)
+    trainer.run()
+    folder = Path(recipe.output_dir) / "snapshots"
+    index = json.loads((folder / "index.json").read_text())
+    assert [e["step"] for e in index] == [5, 10, 12]
+    last = PairModel.from_pretrained(folder / index[-1]["model"], device="cpu")
+    assert last.config.threshold is None  # not calibrated for these weights
+    assert trainer.model.config.threshold is not None  # the run's own model keeps its calibrated threshold
+    trained = trainer.model.state_dict()
+    assert all(torch.equal(v, trained[k].cpu()) for k, v in last.state_dict().items())
+
+
+def test_validation_and_checkpoints_are_not_training_time(
+    digits_recipe: Callable[..., Recipe], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pause, paused = 0.4, []
+    for name in ("_validate", "_checkpoint"):
+        original = getattr(Trainer, name)
+
+        def slow(self: Trainer, *args: object, _original: Callable[..., object] = original, **kwargs: object) -> object:
+            paused.append(pause)
+            time.sleep(pause)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(Trainer, name, slow)
+    recipe = digits_recipe("train.snapshot_every=12", "train.eval_every=2")
+    start = time.perf_counter()
+    Trainer(recipe, progress=False).run()
+    wall = time.perf_counter() - start
+    (entry,) = json.loads((Path(recipe.output_dir) / "snapshots" / "index.json").read_text())
+    assert len(paused) >= 8  # validations every 2 steps and at epoch ends, checkpoints every 3 steps
+    assert entry["train_seconds"] < wall - sum(paused)  # counted, the pauses alone would exceed what is left
