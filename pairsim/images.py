@@ -111,8 +111,8 @@ def crop_to_content(image: Image.Image, margin: float, *, tolerance: int = 32) -
     side and padded with the background where it leaves the image; the image itself when it is all background.
 
     The background is the top-left pixel's grey level; a pixel is content when its grey level (PIL's ``L``)
-    differs from it by more than ``tolerance`` (of 255). Size-normalising drawn characters or signatures this way gives the net
-    their strokes at the full input resolution wherever they sit in the canvas.
+    differs from it by more than ``tolerance`` (of 255). Size-normalising drawn characters or signatures this
+    way gives the net their strokes at the full input resolution wherever they sit in the canvas.
 
     Args:
         image: A decoded image (any mode PIL can convert to ``L``).
