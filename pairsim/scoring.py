@@ -40,6 +40,10 @@ class PairScoring:
         """The tower used for side b (``tower_a`` when tied)."""
         return self.tower_a if self.tower_b is None else self.tower_b
 
+    def tower_for(self, side: str) -> Any:
+        """The tower that encodes ``side`` ("a" or "b")."""
+        return self.tower_a if side == "a" else self.side_b
+
     def _run(self, tower: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """One preprocessed batch through ``tower`` -> ``(b, D)`` float32 on the CPU."""
         return tower(batch).float().cpu()  # (b, D)
@@ -71,7 +75,7 @@ class PairScoring:
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size: expected a positive integer, got {batch_size!r}")  # else rows stay empty
-        tower = self.tower_a if side == "a" else self.side_b
+        tower = self.tower_for(side)
         tower.check_items(items, where=f"side-{side} inputs")
         first, rows = tower.distinct(items)  # (U,) first index of each distinct input, (N,) row of each input
         order = list(range(len(first)))

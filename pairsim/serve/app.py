@@ -59,7 +59,7 @@ class Service:
         self.gallery: GalleryIndex | None = self._read() if self.gallery_path else None
 
     def modality(self, side: str) -> str:
-        return (self.model.tower_a if side == "a" else self.model.side_b).modality
+        return self.model.tower_for(side).modality
 
     def _empty(self) -> GalleryIndex:
         dim = self.model.tower_a.out_dim

@@ -117,7 +117,7 @@ def cache_frozen_sides(batches: Batches, model: PairModel, *, batch_size: int) -
     """
     done: list[str] = []
     for side, items in batches.side_inputs().items():
-        tower = model.tower_a if side == "a" else model.side_b
+        tower = model.tower_for(side)
         part = cached_part(tower)
         if part is None:
             continue

@@ -57,7 +57,7 @@ class TrainStep(nn.Module):
         stored = batch.get(EMBEDDINGS)
         if stored is not None:
             return stored  # (B, D)
-        tower = self.model.tower_a if side == "a" else self.model.side_b
+        tower = self.model.tower_for(side)
         trunk = batch.get(TRUNK)
         if trunk is not None:
             return tower.forward_rest(trunk)  # (B, F) -> (B, D)
