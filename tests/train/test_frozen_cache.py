@@ -46,12 +46,27 @@ def _train(recipe: Recipe) -> tuple[CountingTrainer, dict[str, torch.Tensor]]:
     return trainer, load_checkpoint(Path(recipe.output_dir) / "checkpoints" / "last.pt")["step_module"]
 
 
+def _cached_and_plain(
+    make: Callable[..., Recipe], overrides: list[str], tmp_path: Path
+) -> tuple[CountingTrainer, dict[str, torch.Tensor], CountingTrainer, dict[str, torch.Tensor]]:
+    """The same run with ``train.cache_frozen`` on (in ``cached/``) and off (in ``plain/``): trainers and weights."""
+    cached, cached_weights = _train(make(*overrides, output_dir=tmp_path / "cached"))
+    plain, plain_weights = _train(make(*overrides, "train.cache_frozen=false", output_dir=tmp_path / "plain"))
+    return cached, cached_weights, plain, plain_weights
+
+
+def _assert_same_weights(got: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
+    """Identical trained weights up to float rounding (batching of the one-off encoding)."""
+    assert got.keys() == expected.keys()
+    for key, value in expected.items():
+        torch.testing.assert_close(got[key], value, rtol=1e-4, atol=1e-5, msg=key)
+
+
 def test_stored_embeddings_train_as_the_frozen_tower_does(
     digits_recipe: Callable[..., Recipe], untied_overrides: list[str], tmp_path: Path
 ) -> None:
     frozen = [*untied_overrides, "model.tower.freeze=true", *ONE_EPOCH]
-    cached, cached_weights = _train(digits_recipe(*frozen, output_dir=tmp_path / "cached"))
-    plain, plain_weights = _train(digits_recipe(*frozen, "train.cache_frozen=false", output_dir=tmp_path / "plain"))
+    cached, cached_weights, plain, plain_weights = _cached_and_plain(digits_recipe, frozen, tmp_path)
     # the cached run never ran the frozen tower in a training step; the plain one ran it at every step
     assert cached.step_calls == 0 and plain.step_calls == plain.total_steps > 0
     assert isinstance(cached.batches.slots[0][1], FrozenEmbeddings)
@@ -63,10 +78,7 @@ def test_stored_embeddings_train_as_the_frozen_tower_does(
         32,
     )  # (B, D)
     assert "pixel_values" in first[1]  # side b still runs its tower
-    # the same training: identical trained weights up to float rounding (batching of the one-off encoding)
-    assert cached_weights.keys() == plain_weights.keys()
-    for key, value in plain_weights.items():
-        torch.testing.assert_close(cached_weights[key], value, rtol=1e-4, atol=1e-5, msg=key)
+    _assert_same_weights(cached_weights, plain_weights)  # the same training
 
 
 def test_what_is_cached_follows_freeze_and_augmentation() -> None:
@@ -103,8 +115,7 @@ def test_stored_trunk_features_train_as_the_frozen_trunk_does(
 ) -> None:
     """``freeze: [features]`` on the digits cnn: its trunk's features are stored, ``fc`` trains on them."""
     trunk = [*untied_overrides, "model.tower.freeze=[features]", *ONE_EPOCH]
-    cached, cached_weights = _train(digits_recipe(*trunk, output_dir=tmp_path / "cached"))
-    plain, plain_weights = _train(digits_recipe(*trunk, "train.cache_frozen=false", output_dir=tmp_path / "plain"))
+    cached, cached_weights, plain, plain_weights = _cached_and_plain(digits_recipe, trunk, tmp_path)
     assert plain.step_calls == plain.total_steps > 0
     assert cached.step_calls == 0  # the whole tower never ran in a step: only its rest did
     first = next(cached.batches.epoch(0))
@@ -112,8 +123,7 @@ def test_stored_trunk_features_train_as_the_frozen_trunk_does(
     assert "has its trunk (features) frozen" in (tmp_path / "cached" / "train.log").read_text()
     fc = [k for k in plain_weights if k.startswith("model.tower_a.fc.")]
     assert fc and any(not torch.equal(plain_weights[k], cached.before[k]) for k in fc)  # fc did train
-    for key, value in plain_weights.items():
-        torch.testing.assert_close(cached_weights[key], value, rtol=1e-4, atol=1e-5, msg=key)
+    _assert_same_weights(cached_weights, plain_weights)
 
 
 def test_channels_last_trains_like_the_default_layout(digits_recipe: Callable[..., Recipe], tmp_path: Path) -> None:
