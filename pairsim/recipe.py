@@ -62,6 +62,13 @@ class TrainConfig:
     snapshot_every: int = bounded(0, ge=0, le=MAX_COUNT)
     # encode a wholly frozen, non-augmenting tower's training inputs once (pairsim/train/frozen.py), not every step
     cache_frozen: bool = True
+    # before the first step, set each tower's projection to a linear map fitted in closed form on the training
+    # classes' trunk features (labelled items; pairsim/train/fit.py): "wccn" whitens the within-class covariance
+    # (few classes: faces, signers); with epochs 0 that map is the model
+    fit_projection: Literal["none", "wccn"] = "none"
+    fit_shrink: float = bounded(0.5, ge=0, le=1)  # wccn: share of the within-class covariance replaced by its mean
+    # augmented views of each training item added to the fit (the tower's augment): variation to discount
+    fit_views: int = bounded(0, ge=0, le=64)
     # convolution weights and training image batches in channels-last memory format: 1.4x (Conv-4) to 1.8x
     # (EfficientNet-Lite0) faster training steps on CPU (benchmarks/cpu_levers.py); no effect on text towers
     channels_last: bool = True

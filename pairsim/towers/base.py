@@ -67,6 +67,9 @@ class Tower(nn.Module):
     # the submodule computing the tower's trunk features, when forward(batch) == forward_rest(forward_trunk(batch))
     # (e.g. "backbone": a frozen trunk's features can be computed once, see pairsim/train/frozen.py); None: no split
     trunk: ClassVar[str | None] = None
+    # forward_rest is the linear layer ``self.proj`` alone (``feature_dim`` -> out_dim), so a closed-form fit
+    # may set it (pairsim/train/fit.py)
+    rest_is_projection: ClassVar[bool] = False
 
     def __init__(self, config: TowerConfig) -> None:
         super().__init__()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import torch
+import torch.nn.functional as F
 
 from pairsim.config import MAX_DIM, bounded
 from pairsim.errors import ConfigError
@@ -32,6 +33,21 @@ class TimmConfig(ImageTowerConfig):
     # stage 3 = stride 16, 112 channels), average-pooled: mid-level features that transfer further from ImageNet
     # (faces, textures); None: the whole network's pooled features
     stage: int | None = bounded(None, ge=0, le=16)
+    # average-pool the last feature map over a grid x grid layout of cells and concatenate the cells (channels x
+    # grid**2 features, cell by cell): for aligned images (faces, signatures) where a feature's place matters;
+    # 1: one global average
+    grid: int = bounded(1, ge=1, le=8)
+    # also average-pool the outputs of these earlier feature stages and put them before the features (several
+    # scales: textures and parts beside whole objects; [3, 4] adds EfficientNet-Lite0's 112- and 320-channel
+    # stages to its 1280 top features); []: none
+    concat_stages: list[int] = bounded(default_factory=list, ge=0, le=16)
+
+    def check(self) -> None:
+        super().check()
+        stages = self.concat_stages
+        if stages != sorted(set(stages)) or (self.stage is not None and stages and stages[-1] >= self.stage):
+            below = f" below stage {self.stage}" if self.stage is not None else ""
+            raise ConfigError(f"concat_stages: expected distinct stages in increasing order{below}, got {stages}")
 
 
 @TOWERS.register("timm")
@@ -46,6 +62,7 @@ class TimmTower(ImageTower):
 
     Config = TimmConfig
     trunk = "backbone"
+    rest_is_projection = True
 
     def __init__(self, config: TimmConfig) -> None:
         super().__init__(config)
@@ -54,17 +71,29 @@ class TimmTower(ImageTower):
             raise ConfigError(f"model: unknown timm model {config.model!r}")
         if config.stage is None:
             self.backbone = timm.create_model(config.model, pretrained=False, num_classes=0)
-            self.feature_dim = int(self.backbone.num_features)
+            info = self.backbone.feature_info
+            if config.concat_stages and not hasattr(self.backbone, "forward_intermediates"):
+                raise ConfigError(f"concat_stages: timm model {config.model!r} cannot return earlier stages")
+            if config.concat_stages and config.concat_stages[-1] >= len(info):
+                raise ConfigError(
+                    f"concat_stages: {config.concat_stages[-1]} is not a feature stage of timm model "
+                    f"{config.model!r}; expected 0..{len(info) - 1}"
+                )
+            channels = [int(info[i]["num_chs"]) for i in config.concat_stages] + [int(self.backbone.num_features)]
         else:
             try:
                 self.backbone = timm.create_model(
-                    config.model, pretrained=False, features_only=True, out_indices=(config.stage,)
+                    config.model,
+                    pretrained=False,
+                    features_only=True,
+                    out_indices=(*config.concat_stages, config.stage),
                 )
             except (IndexError, ValueError, RuntimeError, TypeError) as err:
                 raise ConfigError(
                     f"stage: {config.stage} is not a feature stage of timm model {config.model!r} ({err})"
                 ) from None
-            self.feature_dim = int(self.backbone.feature_info.channels()[-1])
+            channels = [int(c) for c in self.backbone.feature_info.channels()]
+        self.feature_dim = sum(channels) * config.grid**2
         self.proj = projection(self.feature_dim, config.out_dim)
 
     @property
@@ -84,9 +113,25 @@ class TimmTower(ImageTower):
         return self.forward_rest(self.forward_trunk(batch))  # (B, out_dim)
 
     def forward_trunk(self, batch: Batch) -> torch.Tensor:
-        if self.config.stage is None:
-            return self.backbone(batch["pixel_values"])  # (B, 3, H, W) -> (B, F)
-        return self.backbone(batch["pixel_values"])[-1].mean((2, 3))  # (B, F, h, w) -> (B, F)
+        x = batch["pixel_values"]  # (B, 3, H, W)
+        cfg = self.config
+        if cfg.stage is not None:
+            maps = self.backbone(x)  # [(B, C_i, h_i, w_i)]: concat_stages, then stage
+        elif cfg.concat_stages:
+            top, earlier = self.backbone.forward_intermediates(x, indices=cfg.concat_stages, norm=False)
+            maps = [*earlier, top]
+        elif cfg.grid == 1:
+            return self.backbone(x)  # (B, F): timm's own global pooling
+        else:
+            maps = [self.backbone.forward_features(x)]  # [(B, F, h, w)]
+        return torch.cat([self._pool(m) for m in maps], 1)  # (B, feature_dim)
+
+    def _pool(self, maps: torch.Tensor) -> torch.Tensor:
+        """``(B, C, h, w)`` -> ``(B, grid*grid*C)``: the average of each grid cell, cell by cell."""
+        if self.config.grid == 1:
+            return maps.mean((2, 3))  # (B, C)
+        cells = F.adaptive_avg_pool2d(maps, self.config.grid)  # (B, C, g, g)
+        return cells.permute(0, 2, 3, 1).flatten(1)  # (B, g*g*C)
 
     def forward_rest(self, features: torch.Tensor) -> torch.Tensor:
         return self.proj(features)  # (B, F) -> (B, out_dim)

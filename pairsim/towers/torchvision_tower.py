@@ -57,6 +57,7 @@ class TorchvisionTower(ImageTower):
 
     Config = TorchvisionConfig
     trunk = "backbone"
+    rest_is_projection = True
 
     def __init__(self, config: TorchvisionConfig) -> None:
         super().__init__(config)

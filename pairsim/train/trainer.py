@@ -27,6 +27,7 @@ from pairsim.recipe import Recipe
 from pairsim.safe_io import atomic_write_text, clean_leftovers, recover_dir, swap_dir
 from pairsim.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from pairsim.train.distributed import Runtime, setup, teardown
+from pairsim.train.fit import fit_projections
 from pairsim.train.frozen import cache_frozen_sides
 from pairsim.train.housekeeping import Housekeeping
 from pairsim.train.optim import build_optimizer, freeze_towers, param_groups
@@ -136,6 +137,9 @@ class Trainer(Housekeeping):
         if r.train.channels_last:  # convolution weights (4-d) only; everything else is unchanged
             self.model.to(memory_format=torch.channels_last)
         self.loss = LOSSES.get(r.loss.name)(r.loss, head=model.head).to(rt.device)
+        if r.train.fit_projection != "none" and not self.resume:  # a resumed run restores the fitted weights
+            fit_projections(model, self.splits.train, method=r.train.fit_projection, shrink=r.train.fit_shrink,
+                            views=r.train.fit_views, seed=r.train.seed, batch_size=r.eval.batch_size)  # fmt: skip
         self.step_module = TrainStep(self.model, self.loss, frozen=freeze_towers(model))
         self.runner: torch.nn.Module = self.step_module
         if rt.distributed:

@@ -144,6 +144,57 @@ def test_timm_stage_pools_mid_level_features_of_the_same_weights(
         build(tower_config("timm", stage=9))
 
 
+def test_timm_grid_concatenates_cell_averages_of_the_feature_map(tower_config: Callable[..., dict[str, Any]]) -> None:
+    """``grid: 2`` averages each quadrant of the last feature map and concatenates them cell by cell, for a cut
+    backbone and for the whole network (whose map is the one timm would pool globally)."""
+    x = torch.rand(2, 3, 128, 128, generator=torch.Generator().manual_seed(0))
+    for stage, channels in ((3, 112), (None, 1280)):
+        torch.manual_seed(0)
+        plain = build(tower_config("timm", out_dim=0, stage=stage))
+        torch.manual_seed(0)
+        grid = build(tower_config("timm", out_dim=0, stage=stage, grid=2))
+        plain.eval(), grid.eval()
+        assert grid.out_dim == 4 * channels and plain.out_dim == channels
+        with torch.no_grad():
+            maps = grid.backbone.forward_features(x) if stage is None else grid.backbone(x)[-1]  # (2, C, h, h)
+            h = maps.shape[-1] // 2  # 4 at stride 16, 2 at stride 32
+            quadrants = [maps[:, :, i : i + h, j : j + h].mean((2, 3)) for i in (0, h) for j in (0, h)]
+            out = grid({"pixel_values": x})  # (2, 4C)
+            torch.testing.assert_close(out, torch.cat(quadrants, 1))
+            # the four cells average to the global average the grid-1 tower returns
+            torch.testing.assert_close(out.view(2, 4, channels).mean(1), plain({"pixel_values": x}))
+
+
+def test_timm_concat_stages_puts_earlier_pooled_stages_before_the_features(
+    tower_config: Callable[..., dict[str, Any]],
+) -> None:
+    """``concat_stages: [3, 4]`` on the whole EfficientNet-Lite0: the pooled outputs of blocks 0-4 (112) and 0-6
+    (320), then the usual 1280 pooled features; on a cut backbone, the earlier stage before the cut one."""
+    torch.manual_seed(0)
+    tower = build(tower_config("timm", out_dim=0, concat_stages=[3, 4])).eval()
+    cut = build(tower_config("timm", out_dim=0, stage=3, concat_stages=[2])).eval()
+    cut.backbone.load_state_dict(tower.backbone.state_dict(), strict=False)
+    assert tower.out_dim == 112 + 320 + 1280 and cut.out_dim == 40 + 112
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        b, pooled = tower.backbone, []
+        h = b.bn1(b.conv_stem(x))
+        for j, block in enumerate(b.blocks):
+            h = block(h)
+            if j in (2, 4, 6):  # the ends of stages 2, 3, 4
+                pooled.append(h.mean((2, 3)))
+        torch.testing.assert_close(tower({"pixel_values": x}), torch.cat([*pooled[1:], b(x)], 1))
+        torch.testing.assert_close(cut({"pixel_values": x}), torch.cat(pooled[:2], 1))
+    for bad, message in (
+        (dict(concat_stages=[4, 3]), r"concat_stages: expected distinct stages in increasing order, got \[4, 3\]"),
+        (dict(stage=3, concat_stages=[3]), r"increasing order below stage 3, got \[3\]"),
+        (dict(concat_stages=[7]), r"concat_stages: 7 is not a feature stage of timm model 'efficientnet_lite0'; "
+         r"expected 0\.\.4"),
+    ):  # fmt: skip
+        with pytest.raises(ConfigError, match=message):
+            build(tower_config("timm", **bad))
+
+
 def test_torchvision_loads_a_local_weights_file(tower_config: Callable[..., dict[str, Any]], tmp_path: Path) -> None:
     import torchvision
 
