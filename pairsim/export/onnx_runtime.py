@@ -134,6 +134,7 @@ class OnnxPairModel(PairScoring):
         tower_a = side("a", config.tower)
         tower_b = None if config.tower_b is None else side("b", config.tower_b)
         head = HEADS.get(config.head.name)(config.head)
+        head.bind(tower_a.out_dim)
         head.load_state_dict({k: torch.tensor(v) for k, v in head_spec["parameters"].items()}, strict=True)
         return cls(config, head.eval(), tower_a, tower_b, manifest.get("fingerprint"))
 

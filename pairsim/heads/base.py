@@ -57,6 +57,9 @@ class Head(nn.Module):
             self.scale = nn.Parameter(torch.tensor(float(config.init_scale)))
             self.bias = nn.Parameter(torch.tensor(float(bias)))
 
+    def bind(self, dim: int) -> None:
+        """Called once the towers are built, with their embedding size (heads that store embeddings size them)."""
+
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Score each pair ``(a[i], b[i])``.
 

@@ -30,8 +30,9 @@ def faiss_module() -> Any:
 
 
 def supports(head: Head) -> bool:
-    """Whether a FAISS metric ranks like ``head`` (else search stays exact)."""
-    return head.config.name in METRICS
+    """Whether a FAISS metric ranks like ``head`` (else search stays exact); S-norm (a cosine head's cohort)
+    shifts each gallery row's scores by its own cohort statistics, which no FAISS metric does."""
+    return head.config.name in METRICS and not getattr(head.config, "cohort", 0)
 
 
 class FaissSearch:
@@ -50,7 +51,8 @@ class FaissSearch:
     def __init__(self, head: Head, dim: int) -> None:
         faiss = faiss_module()
         if not supports(head):
-            raise ConfigError(f"no FAISS metric ranks like head {head.config.name!r}; use exact search")
+            cohort = " with an S-norm cohort" if getattr(head.config, "cohort", 0) else ""
+            raise ConfigError(f"no FAISS metric ranks like head {head.config.name!r}{cohort}; use exact search")
         metric, self.normalize = METRICS[head.config.name]
         self.head = head
         self.index = faiss.IndexFlat(dim, getattr(faiss, metric))

@@ -1,4 +1,5 @@
-"""Closed-form fit of a tower's projection from labelled training items (``train.fit_projection``).
+"""Closed-form fits from the training split: a tower's projection (``train.fit_projection``) and the head's
+score-normalisation cohort (``head.cohort``).
 
 With few classes to learn from (24 face subjects, a handful of signers), a projection trained by gradient steps
 over frozen features memorises the training classes. The classic answer in verification (speaker and face
@@ -26,16 +27,19 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from pairsim.data.pipeline import side_inputs
 from pairsim.data.split import rng
 from pairsim.data.types import LabelledItems
 from pairsim.errors import ConfigError, DataError
 from pairsim.towers import Tower
-from pairsim.train.frozen import TRUNK, encode_part
+from pairsim.train.frozen import EMBEDDINGS, TRUNK, encode_part
 
 if TYPE_CHECKING:
     from pairsim.model import PairModel
 
 log = logging.getLogger("pairsim.train")
+
+COHORT_STREAM = 7  # the random stream of the cohort draw (pairsim.data.split.rng(seed, 7))
 
 
 def wccn(
@@ -171,3 +175,31 @@ def fit_projections(
             time.perf_counter() - start,
         )  # fmt: skip
     return done
+
+
+@torch.no_grad()
+def fill_cohort(model: PairModel, split: Any, *, seed: int, batch_size: int) -> int:
+    """Store the current embeddings of ``head.cohort`` training items (drawn at random) as the head's S-norm cohort
+    (:class:`~pairsim.heads.cosine.CosineHead`); called before every validation, so a saved model carries the
+    cohort of its own weights.
+
+    Args:
+        model: A tied model whose head has a ``cohort`` size.
+        split: The training split (its items, or both sides of its pairs, are the pool; repeats count once).
+        seed: Seed of the draw when the pool is larger than the cohort.
+        batch_size: Items per encoding batch.
+
+    Returns:
+        The cohort's size.
+    """
+    side_a, side_b = side_inputs(split)
+    pool = [*side_a, *(side_b or [])]
+    table, _ = encode_part(model.tower_a, pool, EMBEDDINGS, batch_size=batch_size)  # (U, D): distinct items
+    size = model.head.config.cohort
+    if size > len(table):
+        raise DataError(
+            f"head.cohort: {size} is more than the {len(table)} distinct training items; expected at most {len(table)}"
+        )
+    chosen = torch.from_numpy(rng(seed, COHORT_STREAM).permutation(len(table))[:size])  # (K,)
+    model.head.set_cohort(table[chosen].to(model.device))
+    return size

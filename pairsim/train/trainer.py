@@ -27,7 +27,7 @@ from pairsim.recipe import Recipe
 from pairsim.safe_io import atomic_write_text, clean_leftovers, recover_dir, swap_dir
 from pairsim.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from pairsim.train.distributed import Runtime, setup, teardown
-from pairsim.train.fit import fit_projections
+from pairsim.train.fit import fill_cohort, fit_projections
 from pairsim.train.frozen import cache_frozen_sides
 from pairsim.train.housekeeping import Housekeeping
 from pairsim.train.optim import build_optimizer, freeze_towers, param_groups
@@ -352,7 +352,7 @@ class Trainer(Housekeeping):
         Returns:
             True when early stopping says stop.
         """
-        metrics, _ = evaluate_split(self.model, self.splits.val, self.recipe.eval, split="val", calibrate=True)
+        metrics = self._val_metrics(self.model)
         name = primary_metric(metrics, self.recipe.train.metric)
         value = metrics[name]
         self.state["history"].append(
@@ -379,13 +379,20 @@ class Trainer(Housekeeping):
             return True
         return False
 
+    def _val_metrics(self, model: PairModel) -> dict[str, Any]:
+        """Validation metrics with the threshold calibrated; a head with an S-norm cohort gets the cohort of the
+        current weights first (:func:`fill_cohort`), so the model saved after it carries that cohort."""
+        if getattr(model.head.config, "cohort", 0):
+            fill_cohort(model, self.splits.train, seed=self.recipe.train.seed, batch_size=self.recipe.eval.batch_size)
+        return evaluate_split(model, self.splits.val, self.recipe.eval, split="val", calibrate=True)[0]
+
     def _validate_at_start(self, rt: Runtime) -> None:
         """Validate the model as built (step 0): the untrained starting point of the curves (not a best model)."""
         if not (self.recipe.train.eval_at_start and rt.is_main and self.state["global_step"] == 0):
             return
         if any(entry.get("step") == 0 for entry in self.state["history"]):
             return  # validated already (a resumed run)
-        metrics, _ = evaluate_split(self.model, self.splits.val, self.recipe.eval, split="val", calibrate=True)
+        metrics = self._val_metrics(self.model)
         self.state["history"].append(
             {"epoch": 0, "step": 0, **{f"val_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}}
         )
@@ -407,8 +414,7 @@ class Trainer(Housekeeping):
             model = PairModel.from_pretrained(model_dir, device=str(rt.device))
         else:  # no validation ran: keep the last weights, calibrated on val
             model = self.model
-            val, _ = evaluate_split(model, self.splits.val, self.recipe.eval, split="val", calibrate=True)
-            model.config.threshold = val.get("threshold")
+            model.config.threshold = self._val_metrics(model).get("threshold")
             model.save_pretrained(model_dir)
         test, details = evaluate_split(
             model,

@@ -163,3 +163,18 @@ def test_export_replaces_an_earlier_export_but_never_other_files(make_model, tmp
         assert code == 2 and "holds other files" in capsys.readouterr().err
     assert [p.name for p in other.iterdir()] == ["holiday.jpg"]
     assert (other / "holiday.jpg").read_bytes() == b"precious"
+
+
+def test_a_cosine_head_with_an_snorm_cohort_scores_the_same_in_onnxruntime(
+    make_model, real_items, tmp_path: Path
+) -> None:
+    model = make_model("mlp", head={"name": "cosine", "cohort": 6}).eval()
+    items = real_items(model.tower_a.modality)
+    model.head.set_cohort(model.encode_a(items[:6]))
+    export_onnx(model, tmp_path / "onnx")
+    onnx_model = OnnxPairModel.load(tmp_path / "onnx")
+    a, b = items[:4], items[4:8]
+    plain = torch.nn.functional.cosine_similarity(model.encode_a(a), model.encode_a(b))  # (4,)
+    ours = onnx_model.score(a, b)  # (4,)
+    torch.testing.assert_close(ours, model.score(a, b), atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(ours, plain, atol=1e-3)  # the cohort is applied, not dropped

@@ -71,6 +71,10 @@ def test_auto_switches_to_faiss_past_the_threshold_and_stays_exact_for_other_hea
     assert GalleryIndex(names, rows, head=head("weighted_l1"), faiss_min_rows=1).searcher().name == "exact"
     with pytest.raises(ConfigError, match="no FAISS metric ranks like head 'weighted_l1'"):
         GalleryIndex(names, rows, head=head("weighted_l1"), backend="faiss").searcher()
+    snorm = HEADS.get("cosine")(HEADS.get("cosine").Config(name="cosine", cohort=4))  # S-norm ranks per row
+    assert GalleryIndex(names, rows, head=snorm, faiss_min_rows=1).searcher().name == "exact"
+    with pytest.raises(ConfigError, match="no FAISS metric ranks like head 'cosine' with an S-norm cohort"):
+        GalleryIndex(names, rows, head=snorm, backend="faiss").searcher()
 
 
 def test_threshold_gives_unknown_in_the_heads_direction() -> None:
