@@ -6,7 +6,10 @@ cosine after subtracting the mean feature of 24 training subjects (all but the f
 next fold's 8, standing in for validation subjects; ``quality.py --only faces`` draws those at random); reports ROC-AUC and EER per fold and their means, for
 the output of blocks 3, 4 (= timm stage 3) and 5, with and without averaging the horizontally flipped image; then,
 for block 4 with the flip average, within-class whitening (WCCN: the training subjects' within-subject
-covariance, shrunk towards its mean variance, inverted square root) before the cosine.
+covariance, shrunk towards its mean variance, inverted square root: ``pairsim.train.fit.wccn``) before the
+cosine; last, block 4's map pooled over a 1x1 to 4x4 grid, WCCN with three shrinkages, then cosine or S-norm
+against the training faces (the pieces of ``recipes/att_faces_efficientnet.yaml``: ``grid``,
+``train.fit_projection``, ``head.cohort``), with validation subjects to choose on.
 
     PAIRSIM_DATA_DIR=../shared/data python benchmarks/faces_probe.py
 """
@@ -23,6 +26,9 @@ import torch
 from PIL import Image
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from pairsim.heads.cosine import CosineConfig, CosineHead
+from pairsim.train.fit import wccn
+
 DATA = Path(os.environ.get("PAIRSIM_DATA_DIR", "../shared/data")) / "att_faces"
 WEIGHTS = Path(__file__).resolve().parents[2] / "shared" / "models" / "efficientnet_lite0" / "model.safetensors"
 MEAN, STD = torch.tensor([0.485, 0.456, 0.406])[:, None, None], torch.tensor([0.229, 0.224, 0.225])[:, None, None]
@@ -38,38 +44,16 @@ def block_features(net: torch.nn.Module, x: torch.Tensor, blocks: tuple[int, ...
     return out
 
 
-def auc_eer(z: torch.Tensor, labels: np.ndarray) -> tuple[float, float]:
-    z = torch.nn.functional.normalize(z, dim=1)
-    s, same = (z @ z.T).numpy(), labels[:, None] == labels[None, :]
+def auc_eer(z: torch.Tensor, labels: np.ndarray, cohort: torch.Tensor | None = None) -> tuple[float, float]:
+    """ROC-AUC and EER over all pairs of ``z`` by cosine, or by S-norm against ``cohort`` (pairsim's cosine head)."""
+    head = CosineHead(CosineConfig(name="cosine", cohort=0 if cohort is None else len(cohort))).eval()
+    if cohort is not None:
+        head.set_cohort(cohort)
+    s, same = head.matrix(z, z).numpy(), labels[:, None] == labels[None, :]
     iu = np.triu_indices(len(labels), 1)
     fpr, tpr, _ = roc_curve(same[iu], s[iu])
     i = int(np.nanargmin(np.abs(1 - tpr - fpr)))
     return float(roc_auc_score(same[iu], s[iu])), float((fpr[i] + 1 - tpr[i]) / 2)
-
-
-def wccn(feats: torch.Tensor, labels: np.ndarray, shrink: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Within-class whitening (WCCN) fitted on labelled features.
-
-    The scatter is averaged over the ``N`` items and shrunk: ``(1 - shrink) * S + shrink * mean(diag S) * I``.
-
-    Args:
-        feats: ``(N, C)`` training features.
-        labels: ``(N,)`` class of each.
-        shrink: Share of the scatter replaced by its mean variance (0..1).
-
-    Returns:
-        ``(mean (C,), W (C, C))``; whitened features are ``(x - mean) @ W``.
-    """
-    f = feats.double()
-    mean = f.mean(0)  # (C,)
-    scatter = torch.zeros(f.shape[1], f.shape[1], dtype=torch.float64)  # (C, C)
-    for k in np.unique(labels):
-        d = f[labels == k] - f[labels == k].mean(0)  # (n_k, C)
-        scatter += d.T @ d
-    scatter /= len(f)
-    scatter = (1 - shrink) * scatter + shrink * scatter.diagonal().mean() * torch.eye(len(scatter), dtype=torch.float64)
-    values, vectors = torch.linalg.eigh(scatter)
-    return mean.float(), (vectors @ torch.diag(values.clamp_min(1e-12) ** -0.5) @ vectors.T).float()
 
 
 def main() -> None:
@@ -108,12 +92,48 @@ def main() -> None:
             test = (y > 8 * k) & (y <= 8 * k + 8)
             val = (y > 8 * ((k + 1) % 5)) & (y <= 8 * ((k + 1) % 5) + 8)
             train = ~(test | val)
-            mean, w = wccn(feats[train], y[train], shrink)
-            res.append(auc_eer((feats[test] - mean) @ w, y[test]))  # (80, C) whitened
+            w, b = wccn(feats[train], torch.as_tensor(y[train]), shrink=shrink, out_dim=feats.shape[1])
+            res.append(auc_eer(feats[test] @ w.T + b, y[test]))  # (80, C) whitened
         aucs, eers = zip(*res, strict=True)
         print(f"block 4 (flip average, WCCN shrink {shrink}): ROC-AUC per fold {[round(a, 4) for a in aucs]} "
               f"mean {np.mean(aucs):.4f}; EER per fold {[round(e, 3) for e in eers]} mean {np.mean(eers):.4f}",
               flush=True)  # fmt: skip
+    grid_rows(net, x, y)
+
+
+def grid_rows(net: torch.nn.Module, x: torch.Tensor, y: np.ndarray) -> None:
+    """Block 4's map pooled over a g x g grid (``grid``), the pairsim WCCN map fitted on 24 training subjects
+    (``train.fit_projection``), then cosine or S-norm with their 240 faces as the cohort (``head.cohort``).
+
+    Per fold the 8 validation subjects are drawn from the 32 non-test ones (``numpy`` generator seeded with the
+    fold), so a setting can be chosen on validation EER and read on test.
+    """
+    with torch.no_grad():
+        maps = []
+        for i in range(0, len(x), 40):
+            h = net.bn1(net.conv_stem(x[i : i + 40]))
+            for block in net.blocks[:5]:
+                h = block(h)
+            maps.append(h)  # (40, 112, 14, 14)
+        m = torch.cat(maps)  # (400, 112, 14, 14)
+    for g in (1, 2, 3, 4):
+        feats = torch.nn.functional.adaptive_avg_pool2d(m, g).permute(0, 2, 3, 1).flatten(1)  # (400, 112 g^2)
+        for shrink in (0.2, 0.5, 0.8):
+            for norm in ("cosine", "S-norm"):
+                val_res, test_res = [], []
+                for k in range(5):
+                    test = (y > 8 * k) & (y <= 8 * k + 8)
+                    rest = [s for s in range(1, 41) if not 8 * k < s <= 8 * k + 8]
+                    val = np.isin(y, np.random.default_rng(k).choice(rest, 8, replace=False))
+                    train = ~(test | val)
+                    w, b = wccn(feats[train], torch.as_tensor(y[train]), shrink=shrink, out_dim=feats.shape[1])
+                    z = feats @ w.T + b  # (400, D)
+                    cohort = z[train] if norm == "S-norm" else None
+                    val_res.append(auc_eer(z[val], y[val], cohort))
+                    test_res.append(auc_eer(z[test], y[test], cohort))
+                (va, ve), (ta, te) = (np.mean(r, axis=0) for r in (val_res, test_res))
+                print(f"block 4, grid {g}, WCCN {shrink}, {norm}: val ROC-AUC {va:.4f} EER {ve:.4f} | test ROC-AUC "
+                      f"{ta:.4f} EER {te:.4f} (per fold {[round(e, 3) for _, e in test_res]})", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

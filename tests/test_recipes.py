@@ -57,6 +57,7 @@ TINY: dict[str, list[str]] = {
         "data.val_count=2",
         "model.tower.weights=null",
         "model.tower.image_size=[32,32]",
+        "model.head.cohort=20",  # of the 5 training subjects' 50 faces
         "sampler.classes_per_batch=2",
         "sampler.samples_per_class=2",
     ],
