@@ -77,6 +77,8 @@ class TrainConfig:
         from pairsim.train.distributed import parse_device
 
         parse_device(self.device, where="device")
+        if self.fit_views and self.fit_projection == "none":
+            raise ConfigError(f"train.fit_views: {self.fit_views} views need train.fit_projection (e.g. wccn)")
 
 
 @dataclasses.dataclass(kw_only=True)

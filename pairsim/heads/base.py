@@ -58,7 +58,11 @@ class Head(nn.Module):
             self.bias = nn.Parameter(torch.tensor(float(bias)))
 
     def bind(self, dim: int) -> None:
-        """Called once the towers are built, with their embedding size (heads that store embeddings size them)."""
+        """Called once the towers are built (heads that store embeddings size them; the rest ignore it).
+
+        Args:
+            dim: The towers' embedding size.
+        """
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Score each pair ``(a[i], b[i])``.

@@ -18,6 +18,17 @@ class CosineConfig(HeadConfig):
     # each side's mean cosine to the cohort, which removes per-input offsets (faces that match everyone); 0: off
     cohort: int = bounded(0, ge=0, le=MAX_COUNT)
 
+    def check(self) -> None:
+        from pairsim.errors import ConfigError
+
+        if self.cohort == 1:
+            raise ConfigError("head.cohort: expected 0 (off) or at least 2 embeddings (a spread needs two), got 1")
+        if self.cohort and self.calibrated:
+            raise ConfigError(
+                "head.cohort: S-norm scores are not cosines, so calibrated: true (fitted on cosines) cannot be used "
+                "with a cohort; set one of them off"
+            )
+
 
 @HEADS.register("cosine")
 class CosineHead(Head):
@@ -29,8 +40,8 @@ class CosineHead(Head):
         s'(a, b) = ((s - mean_C(a)) / std_C(a) + (s - mean_C(b)) / std_C(b)) / 2,   s = cos(a, b)
 
     where ``mean_C(x)``, ``std_C(x)`` are over the cosines of ``x`` to the cohort. Still higher is more similar,
-    but no longer within [-1, 1]. Training losses (train mode) see plain cosines; so does a head whose cohort is
-    still empty.
+    but no longer within [-1, 1] (:attr:`best` stays the plain cosine's 1). Training losses (train mode) see plain
+    cosines; so does a head whose cohort is still empty (all zeros).
 
     Example:
         >>> head = CosineHead(CosineConfig(name="cosine"))
@@ -49,16 +60,30 @@ class CosineHead(Head):
             self.cohort_embeddings = torch.nn.Buffer(torch.zeros(config.cohort, 0))  # (K, D): sized by bind()
 
     def bind(self, dim: int) -> None:
+        """Size the cohort for embeddings of ``dim`` (zeros: not set yet).
+
+        Args:
+            dim: The towers' embedding size.
+        """
         if self.config.cohort:
             self.cohort_embeddings = torch.nn.Buffer(torch.zeros(self.config.cohort, dim))  # (K, D), zeros: not set
 
     def set_cohort(self, embeddings: torch.Tensor) -> None:
-        """Store the cohort ``(K, D)``, ``K`` the config's ``cohort`` (its rows are normalised here)."""
+        """Store the cohort (its rows are normalised here).
+
+        Args:
+            embeddings: ``(K, D)``, ``K`` the config's ``cohort``.
+
+        Raises:
+            RuntimeError: The head was built with ``cohort: 0``.
+            ValueError: ``K`` differs from the config's ``cohort``.
+        """
         if not self.config.cohort:
             raise RuntimeError("the cosine head was built without a cohort (cohort: 0)")
         if embeddings.shape[0] != self.config.cohort:
             raise ValueError(f"cohort: expected {self.config.cohort} embeddings, got {embeddings.shape[0]}")
-        self.cohort_embeddings = torch.nn.Buffer(F.normalize(embeddings.detach().float(), dim=-1, eps=1e-8))
+        with torch.no_grad():  # in place: the buffer bind() sized stays the module's (DDP, optimisers keep it)
+            self.cohort_embeddings.copy_(F.normalize(embeddings.detach().float(), dim=-1, eps=1e-8))
 
     @property
     def _normalising(self) -> bool:
@@ -66,7 +91,7 @@ class CosineHead(Head):
 
     def _cohort_stats(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and standard deviation ``(B,), (B,)`` of each normalised row's cosines to the cohort."""
-        sims = z @ self.cohort_embeddings.to(z.dtype).T  # (B, K)
+        sims = z @ self.cohort_embeddings.to(device=z.device, dtype=z.dtype).T  # (B, K)
         return sims.mean(-1), sims.std(-1).clamp_min(1e-6)
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -33,9 +33,9 @@ class TimmConfig(ImageTowerConfig):
     # stage 3 = stride 16, 112 channels), average-pooled: mid-level features that transfer further from ImageNet
     # (faces, textures); None: the whole network's pooled features
     stage: int | None = bounded(None, ge=0, le=16)
-    # average-pool the last feature map over a grid x grid layout of cells and concatenate the cells (channels x
-    # grid**2 features, cell by cell): for aligned images (faces, signatures) where a feature's place matters;
-    # 1: one global average
+    # average-pool each feature map (the last, and any concat_stages) over a grid x grid layout of cells and
+    # concatenate the cells (channels x grid**2 features, cell by cell): for aligned images (faces, signatures)
+    # where a feature's place matters (convolutional backbones; before any head norm); 1: one global average
     grid: int = bounded(1, ge=1, le=8)
     # also average-pool the outputs of these earlier feature stages and put them before the features (several
     # scales: textures and parts beside whole objects; [3, 4] adds EfficientNet-Lite0's 112- and 320-channel
@@ -119,6 +119,8 @@ class TimmTower(ImageTower):
             maps = self.backbone(x)  # [(B, C_i, h_i, w_i)]: concat_stages, then stage
         elif cfg.concat_stages:
             top, earlier = self.backbone.forward_intermediates(x, indices=cfg.concat_stages, norm=False)
+            if cfg.grid == 1:  # the top features as timm pools them (with any head norm), as without concat_stages
+                return torch.cat([*(self._pool(m) for m in earlier), self.backbone.forward_head(top)], 1)
             maps = [*earlier, top]
         elif cfg.grid == 1:
             return self.backbone(x)  # (B, F): timm's own global pooling
@@ -128,6 +130,11 @@ class TimmTower(ImageTower):
 
     def _pool(self, maps: torch.Tensor) -> torch.Tensor:
         """``(B, C, h, w)`` -> ``(B, grid*grid*C)``: the average of each grid cell, cell by cell."""
+        if maps.dim() != 4:
+            raise ConfigError(
+                f"grid / concat_stages: timm model {self.config.model!r} gives feature maps of shape "
+                f"{tuple(maps.shape)}, expected (batch, channels, height, width) (a convolutional backbone)"
+            )
         if self.config.grid == 1:
             return maps.mean((2, 3))  # (B, C)
         cells = F.adaptive_avg_pool2d(maps, self.config.grid)  # (B, C, g, g)

@@ -24,6 +24,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -72,19 +73,24 @@ def wccn(
             "train.fit_projection: the training split needs at least two classes and a class with two items, "
             f"got {len(classes)} classes of at most {int(counts.max())} items"
         )
+    if shrink == 0 and len(f) - len(classes) < f.shape[1]:
+        raise DataError(
+            f"train.fit_shrink: 0 needs more items than classes plus features ({len(f)} items of {len(classes)} "
+            f"classes for {f.shape[1]} features leave the within-class scatter singular); expected a shrink above 0"
+        )
     means = torch.zeros(len(classes), f.shape[1], dtype=f.dtype).index_add_(0, inverse, f) / counts[:, None]  # (C, F)
     within = f - means[inverse]  # (N, F)
     scatter = within.T @ within / len(f)  # (F, F)
     eye = torch.eye(len(scatter), dtype=f.dtype)
     scatter = (1 - shrink) * scatter + shrink * scatter.diagonal().mean().clamp_min(1e-12) * eye
-    values, vectors = torch.linalg.eigh(scatter)
+    values, vectors = torch.linalg.eigh(scatter)  # (F,), (F, F)
     whiten = vectors @ torch.diag(values.clamp_min(1e-12).rsqrt()) @ vectors.T  # (F, F)
     mean = f.mean(0)  # (F,)
     a = whiten  # (F, F): plain WCCN, symmetric, the same on every machine
     if out_dim < len(a):
         centred_means = (means - mean) @ whiten  # (C, F): class means in the whitened space
         between = centred_means.T @ (counts[:, None] * centred_means) / len(f)  # (F, F)
-        _, axes = torch.linalg.eigh(between)  # ascending
+        _, axes = torch.linalg.eigh(between)  # (F, F), ascending
         a = whiten @ axes.flip(1)[:, :out_dim]  # (F, out_dim): most between-class variance first
     return a.T.float().contiguous(), (-mean @ a).float()
 
@@ -107,8 +113,18 @@ def _projection(tower: Tower) -> nn.Linear:
 
 @torch.no_grad()
 def augmented_trunk(tower: Tower, items: Sequence[Any], *, view: int, seed: int, batch_size: int) -> torch.Tensor:
-    """``(N, F)``: the trunk features of one augmented view of every item (the tower's training augmentation,
-    item ``i`` of view ``v`` drawn from the stream ``(seed, v, i)``), in eval mode."""
+    """The trunk features of one augmented view of every item (the tower's training augmentation), in eval mode.
+
+    Args:
+        tower: A tower with an augmentation and a trunk.
+        items: The items ``(N,)``.
+        view: The view's number: item ``i`` of view ``v`` is drawn from the stream ``(seed, v, i)``.
+        seed: The run's seed.
+        batch_size: Items per encoding batch.
+
+    Returns:
+        ``(N, F)`` trunk features.
+    """
     was_training = tower.training
     tower.eval()
     try:
@@ -186,20 +202,40 @@ def fill_cohort(model: PairModel, split: Any, *, seed: int, batch_size: int) -> 
     Args:
         model: A tied model whose head has a ``cohort`` size.
         split: The training split (its items, or both sides of its pairs, are the pool; repeats count once).
-        seed: Seed of the draw when the pool is larger than the cohort.
+        seed: Seed of the draw (only the ``K`` drawn items are encoded).
         batch_size: Items per encoding batch.
 
     Returns:
         The cohort's size.
     """
+    first = cohort_items(model, split)  # (U,) the first row of each distinct pool item
+    pool = _pool(split)
+    chosen = rng(seed, COHORT_STREAM).permutation(len(first))[: model.head.config.cohort]  # (K,)
+    table, _ = encode_part(model.tower_a, [pool[first[i]] for i in chosen], EMBEDDINGS, batch_size=batch_size)  # (K, D)
+    model.head.set_cohort(table.to(model.device))
+    return len(chosen)
+
+
+def _pool(split: Any) -> list[Any]:
     side_a, side_b = side_inputs(split)
-    pool = [*side_a, *(side_b or [])]
-    table, _ = encode_part(model.tower_a, pool, EMBEDDINGS, batch_size=batch_size)  # (U, D): distinct items
+    return [*side_a, *(side_b or [])]
+
+
+def cohort_items(model: PairModel, split: Any) -> np.ndarray:
+    """The first index of each distinct item of the cohort pool (the training split's items, or both sides of its
+    pairs); a DataError when there are fewer than ``head.cohort`` (checked before training starts).
+
+    Args:
+        model: A tied model whose head has a ``cohort`` size.
+        split: The training split.
+
+    Returns:
+        ``(U,)`` indices into the pool.
+    """
+    first, _ = model.tower_a.distinct(_pool(split))  # (U,), (N,)
     size = model.head.config.cohort
-    if size > len(table):
+    if size > len(first):
         raise DataError(
-            f"head.cohort: {size} is more than the {len(table)} distinct training items; expected at most {len(table)}"
+            f"head.cohort: {size} is more than the {len(first)} distinct training items; expected at most {len(first)}"
         )
-    chosen = torch.from_numpy(rng(seed, COHORT_STREAM).permutation(len(table))[:size])  # (K,)
-    model.head.set_cohort(table[chosen].to(model.device))
-    return size
+    return np.asarray(first)

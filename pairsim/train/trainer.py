@@ -27,7 +27,7 @@ from pairsim.recipe import Recipe
 from pairsim.safe_io import atomic_write_text, clean_leftovers, recover_dir, swap_dir
 from pairsim.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from pairsim.train.distributed import Runtime, setup, teardown
-from pairsim.train.fit import fill_cohort, fit_projections
+from pairsim.train.fit import cohort_items, fill_cohort, fit_projections
 from pairsim.train.frozen import cache_frozen_sides
 from pairsim.train.housekeeping import Housekeeping
 from pairsim.train.optim import build_optimizer, freeze_towers, param_groups
@@ -137,7 +137,9 @@ class Trainer(Housekeeping):
         if r.train.channels_last:  # convolution weights (4-d) only; everything else is unchanged
             self.model.to(memory_format=torch.channels_last)
         self.loss = LOSSES.get(r.loss.name)(r.loss, head=model.head).to(rt.device)
-        if r.train.fit_projection != "none" and not self.resume:  # a resumed run restores the fitted weights
+        if getattr(r.model.head, "cohort", 0):  # too few training items is one error now, not at the first validation
+            cohort_items(model, self.splits.train)
+        if r.train.fit_projection != "none":  # also on --resume: a frozen tower's cache below needs the fitted map
             fit_projections(model, self.splits.train, method=r.train.fit_projection, shrink=r.train.fit_shrink,
                             views=r.train.fit_views, seed=r.train.seed, batch_size=r.eval.batch_size)  # fmt: skip
         self.step_module = TrainStep(self.model, self.loss, frozen=freeze_towers(model))
@@ -379,11 +381,15 @@ class Trainer(Housekeeping):
             return True
         return False
 
+    def _refresh_cohort(self, model: PairModel) -> None:
+        """Give a head with an S-norm cohort the cohort of the model's current weights (:func:`fill_cohort`)."""
+        if getattr(model.head.config, "cohort", 0):
+            fill_cohort(model, self.splits.train, seed=self.recipe.train.seed, batch_size=self.recipe.eval.batch_size)
+
     def _val_metrics(self, model: PairModel) -> dict[str, Any]:
         """Validation metrics with the threshold calibrated; a head with an S-norm cohort gets the cohort of the
         current weights first (:func:`fill_cohort`), so the model saved after it carries that cohort."""
-        if getattr(model.head.config, "cohort", 0):
-            fill_cohort(model, self.splits.train, seed=self.recipe.train.seed, batch_size=self.recipe.eval.batch_size)
+        self._refresh_cohort(model)
         return evaluate_split(model, self.splits.val, self.recipe.eval, split="val", calibrate=True)[0]
 
     def _validate_at_start(self, rt: Runtime) -> None:

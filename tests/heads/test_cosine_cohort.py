@@ -37,6 +37,7 @@ def test_snorm_scores_follow_the_formula_in_eval_mode_only() -> None:
 
 def test_the_cohort_is_saved_and_loaded_and_absent_without_one() -> None:
     head = CosineHead(CosineConfig(name="cosine", cohort=8)).eval()
+    head.bind(5)
     head.set_cohort(torch.randn(8, 5))
     loaded = CosineHead(CosineConfig(name="cosine", cohort=8)).eval()
     loaded.bind(5)  # what PairModel does with the towers' embedding size
@@ -49,3 +50,21 @@ def test_the_cohort_is_saved_and_loaded_and_absent_without_one() -> None:
         plain.set_cohort(torch.randn(2, 5))
     with pytest.raises(ValueError, match="cohort: expected 8 embeddings, got 3"):
         head.set_cohort(torch.randn(3, 5))
+
+
+def test_a_cohort_of_one_or_with_calibration_is_one_config_error() -> None:
+    from pairsim.config import from_dict
+    from pairsim.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"head\.cohort: expected 0 \(off\) or at least 2 embeddings"):
+        from_dict(CosineConfig, {"name": "cosine", "cohort": 1}, where="head")
+    with pytest.raises(ConfigError, match=r"calibrated: true .* cannot be used with a cohort"):
+        from_dict(CosineConfig, {"name": "cosine", "cohort": 4, "calibrated": True}, where="head")
+
+
+def test_the_cohort_follows_the_inputs_device_and_dtype() -> None:
+    head = CosineHead(CosineConfig(name="cosine", cohort=4)).eval()
+    head.bind(3)
+    head.set_cohort(torch.randn(4, 3))
+    a, b = torch.randn(2, 3, dtype=torch.float64), torch.randn(2, 3, dtype=torch.float64)
+    assert head(a, b).dtype == torch.float64  # the float32 cohort is cast to the inputs' dtype (and device)

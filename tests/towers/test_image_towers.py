@@ -195,6 +195,21 @@ def test_timm_concat_stages_puts_earlier_pooled_stages_before_the_features(
             build(tower_config("timm", **bad))
 
 
+def test_timm_concat_stages_keeps_timm_top_features_and_grid_needs_feature_maps(
+    tower_config: Callable[..., dict[str, Any]],
+) -> None:
+    """ConvNeXt normalises after pooling: with ``concat_stages`` its top features are still timm's own. A vision
+    transformer has tokens, not maps: ``grid`` is one ConfigError naming the shape."""
+    torch.manual_seed(0)
+    tower = build(tower_config("timm", model="convnext_atto", out_dim=0, concat_stages=[1])).eval()
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(tower({"pixel_values": x})[:, -320:], tower.backbone(x))
+    vit = build(tower_config("timm", model="vit_tiny_patch16_224", out_dim=0, grid=2, image_size=[224, 224]))
+    with pytest.raises(ConfigError, match=r"grid / concat_stages: timm model 'vit_tiny_patch16_224' gives feature"):
+        vit.eval()({"pixel_values": torch.rand(1, 3, 224, 224)})
+
+
 def test_torchvision_loads_a_local_weights_file(tower_config: Callable[..., dict[str, Any]], tmp_path: Path) -> None:
     import torchvision
 

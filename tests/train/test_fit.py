@@ -163,3 +163,14 @@ def test_views_need_the_tower_augmentation(digits_recipe: Callable[..., Recipe])
     recipe = digits_recipe(*TIMM, "train.fit_projection=wccn", "train.fit_views=2")
     with pytest.raises(ConfigError, match=r"train.fit_views: 2 augmented views need the timm tower's augment"):
         Trainer(recipe, progress=False).run()
+
+
+def test_views_without_a_fit_are_one_config_error(digits_recipe: Callable[..., Recipe]) -> None:
+    with pytest.raises(ConfigError, match=r"train\.fit_views: 2 views need train\.fit_projection"):
+        digits_recipe(*TIMM, "train.fit_views=2")
+
+
+def test_no_shrinkage_with_too_few_items_is_one_data_error() -> None:
+    x, labels = torch.randn(9, 8), torch.arange(9) % 2  # 9 items of 2 classes: within-class rank 7 < 8 features
+    with pytest.raises(DataError, match=r"train\.fit_shrink: 0 needs more items than classes plus features"):
+        wccn(x, labels, shrink=0.0, out_dim=8)
