@@ -47,6 +47,13 @@ def test_other_models_are_refused_with_one_line(make_model, kind: str, tmp_path:
     assert not (tmp_path / "st").exists()
 
 
+def test_an_snorm_head_is_refused_with_one_line(make_model, tmp_path: Path) -> None:
+    model = make_model("transformer", head={"name": "cosine", "cohort": 4})
+    with pytest.raises(ConfigError, match="cannot carry the cosine head's S-norm cohort") as err:
+        export_sentence_transformers(model, tmp_path / "st")
+    assert "\n" not in str(err.value) and not (tmp_path / "st").exists()
+
+
 def test_cli_export_sentence_transformers(make_model, texts: list[str], tmp_path: Path) -> None:
     from sentence_transformers import SentenceTransformer
 
