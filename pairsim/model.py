@@ -74,7 +74,7 @@ class PairModel(PairScoring, nn.Module):
             head = dataclasses.replace(head, dim=self.tower_a.out_dim)  # heads weighting embedding dimensions
         self.head: Head = HEADS.get(head.name)(head)
         self.head.bind(self.tower_a.out_dim)
-        if getattr(head, "cohort", 0) and self.tower_b is not None:
+        if self.head.cohort_size and self.tower_b is not None:
             raise ConfigError("head.cohort: score normalisation needs a tied model (one tower); remove model.tower_b")
         # the resolved config: the towers' own (a transformer's backbone config, an LSTM's vocabulary size)
         self.config = dataclasses.replace(

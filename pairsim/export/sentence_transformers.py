@@ -43,7 +43,7 @@ def check_exportable(model: PairModel) -> None:
             f"sentence-transformers export needs a tied transformer model, this one is {kind} "
             "(use --format onnx for other towers)"
         )
-    if getattr(model.config.head, "cohort", 0):
+    if model.head.cohort_size:
         raise ConfigError(
             "sentence-transformers export cannot carry the cosine head's S-norm cohort (its similarity would be "
             "plain cosine); use --format onnx"

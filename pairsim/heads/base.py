@@ -57,6 +57,11 @@ class Head(nn.Module):
             self.scale = nn.Parameter(torch.tensor(float(config.init_scale)))
             self.bias = nn.Parameter(torch.tensor(float(bias)))
 
+    @property
+    def cohort_size(self) -> int:
+        """How many stored embeddings this head normalises its scores against (S-norm); 0: none."""
+        return 0
+
     def bind(self, dim: int) -> None:
         """Called once the towers are built (heads that store embeddings size them; the rest ignore it).
 

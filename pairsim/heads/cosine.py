@@ -59,6 +59,10 @@ class CosineHead(Head):
         if config.cohort:  # only then: models without a cohort keep their saved keys
             self.cohort_embeddings = torch.nn.Buffer(torch.zeros(config.cohort, 0))  # (K, D): sized by bind()
 
+    @property
+    def cohort_size(self) -> int:
+        return self.config.cohort
+
     def bind(self, dim: int) -> None:
         """Size the cohort for embeddings of ``dim`` (zeros: not set yet).
 

@@ -32,7 +32,7 @@ def faiss_module() -> Any:
 def supports(head: Head) -> bool:
     """Whether a FAISS metric ranks like ``head`` (else search stays exact); S-norm (a cosine head's cohort)
     shifts each gallery row's scores by its own cohort statistics, which no FAISS metric does."""
-    return head.config.name in METRICS and not getattr(head.config, "cohort", 0)
+    return head.config.name in METRICS and not head.cohort_size
 
 
 class FaissSearch:
@@ -51,7 +51,7 @@ class FaissSearch:
     def __init__(self, head: Head, dim: int) -> None:
         faiss = faiss_module()
         if not supports(head):
-            cohort = " with an S-norm cohort" if getattr(head.config, "cohort", 0) else ""
+            cohort = " with an S-norm cohort" if head.cohort_size else ""
             raise ConfigError(f"no FAISS metric ranks like head {head.config.name!r}{cohort}; use exact search")
         metric, self.normalize = METRICS[head.config.name]
         self.head = head

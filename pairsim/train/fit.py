@@ -32,8 +32,8 @@ from pairsim.data.pipeline import side_inputs
 from pairsim.data.split import rng
 from pairsim.data.types import LabelledItems
 from pairsim.errors import ConfigError, DataError
-from pairsim.towers import Tower
-from pairsim.train.frozen import EMBEDDINGS, TRUNK, encode_part
+from pairsim.towers import Batch, Tower
+from pairsim.train.frozen import EMBEDDINGS, TRUNK, encode_batches, encode_part
 
 if TYPE_CHECKING:
     from pairsim.model import PairModel
@@ -125,18 +125,12 @@ def augmented_trunk(tower: Tower, items: Sequence[Any], *, view: int, seed: int,
     Returns:
         ``(N, F)`` trunk features.
     """
-    was_training = tower.training
-    tower.eval()
-    try:
-        chunks = []
-        for start in range(0, len(items), batch_size):
-            part = items[start : start + batch_size]
-            gens = [rng(seed, view, start + i) for i in range(len(part))]
-            batch = tower.collate(tower.featurize(part, train=True, rng=gens))
-            chunks.append(tower.forward_trunk({k: v.to(tower.device) for k, v in batch.items()}).float().cpu())
-    finally:
-        tower.train(was_training)
-    return torch.cat(chunks)  # (N, F)
+
+    def prepare(part: Sequence[Any], start: int) -> Batch:
+        gens = [rng(seed, view, start + i) for i in range(len(part))]
+        return tower.collate(tower.featurize(part, train=True, rng=gens))
+
+    return encode_batches(tower, items, tower.forward_trunk, batch_size=batch_size, prepare=prepare)  # (N, F)
 
 
 @torch.no_grad()
@@ -210,7 +204,7 @@ def fill_cohort(model: PairModel, split: Any, *, seed: int, batch_size: int) -> 
     """
     first = cohort_items(model, split)  # (U,) the first row of each distinct pool item
     pool = _pool(split)
-    chosen = rng(seed, COHORT_STREAM).permutation(len(first))[: model.head.config.cohort]  # (K,)
+    chosen = rng(seed, COHORT_STREAM).permutation(len(first))[: model.head.cohort_size]  # (K,)
     table, _ = encode_part(model.tower_a, [pool[first[i]] for i in chosen], EMBEDDINGS, batch_size=batch_size)  # (K, D)
     model.head.set_cohort(table.to(model.device))
     return len(chosen)
@@ -233,7 +227,7 @@ def cohort_items(model: PairModel, split: Any) -> np.ndarray:
         ``(U,)`` indices into the pool.
     """
     first, _ = model.tower_a.distinct(_pool(split))  # (U,), (N,)
-    size = model.head.config.cohort
+    size = model.head.cohort_size
     if size > len(first):
         raise DataError(
             f"head.cohort: {size} is more than the {len(first)} distinct training items; expected at most {len(first)}"

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -53,6 +53,40 @@ def cached_part(tower: Tower) -> str | None:
 
 
 @torch.no_grad()
+def encode_batches(
+    tower: Tower,
+    items: Sequence[Any],
+    run: Callable[[Batch], torch.Tensor],
+    *,
+    batch_size: int,
+    prepare: Callable[[Sequence[Any], int], Batch] | None = None,
+) -> torch.Tensor:
+    """``run`` over ``items`` batch by batch, in eval mode on the tower's device; the result kept on the CPU.
+
+    Args:
+        tower: The tower (its mode is restored afterwards).
+        items: The items ``(N,)``.
+        run: A batch -> ``(b, D)``: the tower itself or :meth:`Tower.forward_trunk`.
+        batch_size: Items per batch.
+        prepare: ``(batch items, offset of the first) -> batch``; None: :meth:`Tower.preprocess`.
+
+    Returns:
+        ``(N, D)`` float32.
+    """
+    prepare = prepare or (lambda part, _start: tower.preprocess(part))
+    was_training = tower.training
+    tower.eval()
+    try:
+        chunks = []
+        for start in range(0, len(items), batch_size):
+            batch = prepare(items[start : start + batch_size], start)
+            chunks.append(run({k: v.to(tower.device) for k, v in batch.items()}).float().cpu())  # (b, D)
+    finally:
+        tower.train(was_training)
+    return torch.cat(chunks)  # (N, D)
+
+
+@torch.no_grad()
 def encode_part(tower: Tower, items: Sequence[Any], part: str, *, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``(table (U, D), index (N,))``: the stored part of each distinct item, computed in eval mode on the tower's
     device and kept on the CPU (batches move it with the rest).
@@ -65,17 +99,7 @@ def encode_part(tower: Tower, items: Sequence[Any], part: str, *, batch_size: in
     """
     run = tower if part == EMBEDDINGS else tower.forward_trunk
     first, rows = tower.distinct(items)  # (U,), (N,)
-    unique = [items[i] for i in first]
-    was_training = tower.training
-    tower.eval()
-    try:
-        chunks = []
-        for start in range(0, len(unique), batch_size):
-            batch = {k: v.to(tower.device) for k, v in tower.preprocess(unique[start : start + batch_size]).items()}
-            chunks.append(run(batch).float().cpu())  # (b, D)
-    finally:
-        tower.train(was_training)
-    return torch.cat(chunks), rows  # (U, D), (N,)
+    return encode_batches(tower, [items[i] for i in first], run, batch_size=batch_size), rows  # (U, D), (N,)
 
 
 class FrozenEmbeddings:

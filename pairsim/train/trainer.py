@@ -137,7 +137,7 @@ class Trainer(Housekeeping):
         if r.train.channels_last:  # convolution weights (4-d) only; everything else is unchanged
             self.model.to(memory_format=torch.channels_last)
         self.loss = LOSSES.get(r.loss.name)(r.loss, head=model.head).to(rt.device)
-        if getattr(r.model.head, "cohort", 0):  # too few training items is one error now, not at the first validation
+        if model.head.cohort_size:  # too few training items is one error now, not at the first validation
             cohort_items(model, self.splits.train)
         if r.train.fit_projection != "none":  # also on --resume: a frozen tower's cache below needs the fitted map
             fit_projections(model, self.splits.train, method=r.train.fit_projection, shrink=r.train.fit_shrink,
@@ -383,7 +383,7 @@ class Trainer(Housekeeping):
 
     def _refresh_cohort(self, model: PairModel) -> None:
         """Give a head with an S-norm cohort the cohort of the model's current weights (:func:`fill_cohort`)."""
-        if getattr(model.head.config, "cohort", 0):
+        if model.head.cohort_size:
             fill_cohort(model, self.splits.train, seed=self.recipe.train.seed, batch_size=self.recipe.eval.batch_size)
 
     def _val_metrics(self, model: PairModel) -> dict[str, Any]:
