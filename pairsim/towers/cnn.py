@@ -11,7 +11,7 @@ from torch import nn
 
 from pairsim.config import MAX_DIM, MAX_IMAGE_SIDE, MAX_TABLE, bounded
 from pairsim.errors import ConfigError
-from pairsim.towers.base import TOWERS, Batch
+from pairsim.towers.base import TOWERS
 from pairsim.towers.image import ImageTower, ImageTowerConfig
 
 
@@ -142,11 +142,8 @@ class CNNTower(ImageTower):
     def out_dim(self) -> int:
         return self._out_dim
 
-    def forward(self, batch: Batch) -> torch.Tensor:
-        return self.forward_rest(self.forward_trunk(batch))  # (B, out_dim)
-
-    def forward_trunk(self, batch: Batch) -> torch.Tensor:
-        return self.features(batch["pixel_values"])  # (B, C, H, W) -> (B, F)
+    def trunk_features(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.features(pixels)  # (B, C, H, W) -> (B, F)
 
     def forward_rest(self, features: torch.Tensor) -> torch.Tensor:
         return self.fc(features)  # (B, F) -> (B, out_dim)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,11 @@ class ImageTowerConfig(TowerConfig):
     # before resizing (drawn characters, signatures: strokes at full resolution wherever they sit); None: no crop
     crop_to_content: float | None = bounded(None, ge=0, le=1)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)  # training images only
+    # encode each image and its left-right mirror and average the two feature vectors (before the projection), in
+    # training and at test time alike: embeddings that do not change when an image is mirrored (the "flip test"
+    # of face verification; photos, whose captions rarely depend on the side), at twice the encoding cost; not
+    # for inputs whose mirror is another thing (characters, text in images)
+    mirror_average: bool = False
 
     def check(self) -> None:
         from pairsim.errors import ConfigError
@@ -77,3 +82,22 @@ class ImageTower(Tower):
 
     def collate(self, features: Sequence[Features]) -> Batch:
         return {"pixel_values": torch.stack([f["pixel_values"] for f in features])}  # (B, C, H, W)
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return self.forward_rest(self.forward_trunk(batch))  # (B, out_dim)
+
+    def forward_trunk(self, batch: Batch) -> torch.Tensor:
+        """The trunk's features of the images (averaged with their mirrors' under ``mirror_average``)."""
+        return self.mirror_averaged(self.trunk_features, batch["pixel_values"])  # (B, F)
+
+    def mirror_averaged(self, encode: Callable[[torch.Tensor], torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:
+        """``encode(pixels)`` ``(B, C, H, W) -> (B, F)``, averaged with ``encode`` of the mirrored pixels under
+        ``mirror_average`` (both in one pass)."""
+        if not self.config.mirror_average:
+            return encode(pixels)  # (B, F)
+        both = encode(torch.cat([pixels, pixels.flip(-1)]))  # (2B, F)
+        return both.unflatten(0, (2, -1)).mean(0)  # (2, B, F) -> (B, F); no batch size is fixed in a traced graph
+
+    def trunk_features(self, pixels: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W)`` normalised pixels -> the trunk's features ``(B, F)``."""
+        raise NotImplementedError

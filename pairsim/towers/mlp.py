@@ -43,6 +43,8 @@ class MLPConfig(ImageTowerConfig):
         super().check()
         if self.input == "vector" and self.in_dim is None:
             raise ConfigError("in_dim: input 'vector' needs the vector length (a positive integer), got None")
+        if self.input == "vector" and self.mirror_average:
+            raise ConfigError("mirror_average: needs input 'image' (a vector has no left and right)")
         layers = [input_size(self), *self.hidden, self.out_dim]
         if any(n * m > MAX_TABLE for n, m in itertools.pairwise(layers)):
             raise ConfigError(f"hidden: layer sizes {layers} give a weight table over {MAX_TABLE} entries")
@@ -124,4 +126,4 @@ class MLPTower(ImageTower):
         return [{"pixel_values": as_vector(item, input_size(self.config))} for item in items]  # (in_dim,)
 
     def forward(self, batch: Batch) -> torch.Tensor:
-        return self.net(batch["pixel_values"])  # (B, C, H, W) or (B, in_dim) -> (B, out_dim)
+        return self.mirror_averaged(self.net, batch["pixel_values"])  # (B, C, H, W) or (B, in_dim) -> (B, out_dim)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from pairsim.config import MAX_DIM, bounded
 from pairsim.errors import ConfigError
-from pairsim.towers.base import TOWERS, Batch
+from pairsim.towers.base import TOWERS
 from pairsim.towers.image import ImageTower, ImageTowerConfig
 from pairsim.towers.weights import load_backbone_weights, projection
 
@@ -109,11 +109,8 @@ class TimmTower(ImageTower):
             return
         load_backbone_weights(self.backbone, self.config.weights, ignore_prefixes=("classifier.", "fc.", "head."))
 
-    def forward(self, batch: Batch) -> torch.Tensor:
-        return self.forward_rest(self.forward_trunk(batch))  # (B, out_dim)
-
-    def forward_trunk(self, batch: Batch) -> torch.Tensor:
-        x = batch["pixel_values"]  # (B, 3, H, W)
+    def trunk_features(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (B, 3, H, W)
         cfg = self.config
         if cfg.stage is not None:
             maps = self.backbone(x)  # [(B, C_i, h_i, w_i)]: concat_stages, then stage

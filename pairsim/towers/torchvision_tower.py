@@ -10,7 +10,7 @@ from torch import nn
 
 from pairsim.config import MAX_DIM, bounded
 from pairsim.errors import ConfigError
-from pairsim.towers.base import TOWERS, Batch
+from pairsim.towers.base import TOWERS
 from pairsim.towers.image import ImageTower, ImageTowerConfig
 from pairsim.towers.weights import load_backbone_weights, projection
 
@@ -81,11 +81,8 @@ class TorchvisionTower(ImageTower):
         state = {k: v for k, v in state.items() if not k.startswith(self._classifier + ".")}
         self.backbone.load_state_dict(state, strict=True)
 
-    def forward(self, batch: Batch) -> torch.Tensor:
-        return self.forward_rest(self.forward_trunk(batch))  # (B, out_dim)
-
-    def forward_trunk(self, batch: Batch) -> torch.Tensor:
-        return self.backbone(batch["pixel_values"])  # (B, 3, H, W) -> (B, F)
+    def trunk_features(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.backbone(pixels)  # (B, 3, H, W) -> (B, F)
 
     def forward_rest(self, features: torch.Tensor) -> torch.Tensor:
         return self.proj(features)  # (B, F) -> (B, out_dim)

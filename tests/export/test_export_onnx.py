@@ -178,3 +178,19 @@ def test_a_cosine_head_with_an_snorm_cohort_scores_the_same_in_onnxruntime(
     ours = onnx_model.score(a, b)  # (4,)
     torch.testing.assert_close(ours, model.score(a, b), atol=1e-4, rtol=1e-4)
     assert not torch.allclose(ours, plain, atol=1e-3)  # the cohort is applied, not dropped
+
+
+def test_a_mirror_averaging_image_tower_exports_with_its_mirror(tower_config, real_items, tmp_path: Path) -> None:
+    from pairsim.model import PairModel
+
+    torch.manual_seed(0)
+    config = {"tower": tower_config("timm", mirror_average=True), "head": {"name": "cosine"}}
+    model = PairModel.from_config(config, pretrained=False).eval()
+    export_onnx(model, tmp_path / "onnx")
+    items = real_items("image")
+    ours = OnnxPairModel.load(tmp_path / "onnx").encode_a(items, batch_size=5)  # (N, D)
+    reference = model.encode_a(items, batch_size=5)  # (N, D)
+    assert (ours - reference).abs().max().item() <= 1e-4
+    image = torch.rand(3, 40, 40)
+    plain = OnnxPairModel.load(tmp_path / "onnx").encode_a([image, image.flip(-1)])  # (2, D)
+    torch.testing.assert_close(plain[0], plain[1], atol=1e-4, rtol=1e-4)  # the graph holds the mirror

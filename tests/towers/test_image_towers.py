@@ -251,3 +251,31 @@ def test_weight_file_errors(tower_config: Callable[..., dict[str, Any]], tmp_pat
     torch.save([torch.zeros(1)], not_a_dict)
     with pytest.raises(ModelFileError, match="holds no state dict"):
         read_state_dict(not_a_dict)
+
+
+@pytest.mark.parametrize("name", ["cnn", "torchvision", "timm", "mlp"])
+def test_mirror_average_encodes_an_image_and_its_mirror_alike(
+    name: str, tower_config: Callable[..., dict[str, Any]]
+) -> None:
+    """``mirror_average`` gives every image tower embeddings that do not change under a left-right flip: the
+    average of the trunk features (the net's output for the MLP) of the image and of its mirror."""
+    plain = build(tower_config(name)).eval()
+    mirrored = build(tower_config(name, mirror_average=True)).eval()
+    mirrored.load_state_dict(plain.state_dict())
+    image = torch.rand(3, 40, 40)
+    batch = plain.preprocess([image, image.flip(-1)])
+    with torch.no_grad():
+        assert not torch.allclose(*plain(batch), atol=1e-4)  # the plain tower tells an image from its mirror
+        a, b = mirrored(batch)  # (D,), (D,)
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+        encode = plain.trunk_features if plain.trunk is not None else plain.net
+        both = encode(batch["pixel_values"])  # (2, F)
+        expected = both.mean(0, keepdim=True)  # (1, F)
+        if plain.trunk is not None:
+            expected = plain.forward_rest(expected)
+        torch.testing.assert_close(a, expected[0], atol=1e-5, rtol=1e-4)
+
+
+def test_mirror_average_needs_images() -> None:
+    with pytest.raises(ConfigError, match=r"mirror_average: needs input 'image'"):
+        build({"name": "mlp", "input": "vector", "in_dim": 4, "mirror_average": True})
