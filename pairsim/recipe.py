@@ -62,6 +62,10 @@ class TrainConfig:
     snapshot_every: int = bounded(0, ge=0, le=MAX_COUNT)
     # encode a wholly frozen, non-augmenting tower's training inputs once (pairsim/train/frozen.py), not every step
     cache_frozen: bool = True
+    # with cache_frozen, a frozen tower (or trunk) that augments its training inputs gets this many augmented
+    # views of each distinct training input encoded once, and each step draws one of them: augmentation at the
+    # cost of N passes over the data instead of one per step; 0: such a tower runs at every step
+    cache_views: int = bounded(0, ge=0, le=64)
     # before the first step, set each tower's projection to a linear map fitted in closed form on the training
     # classes' trunk features (labelled items; pairsim/train/fit.py): "wccn" whitens the within-class covariance
     # (few classes: faces, signers); with epochs 0 that map is the model
@@ -79,6 +83,8 @@ class TrainConfig:
         parse_device(self.device, where="device")
         if self.fit_views and self.fit_projection == "none":
             raise ConfigError(f"train.fit_views: {self.fit_views} views need train.fit_projection (e.g. wccn)")
+        if self.cache_views and not self.cache_frozen:
+            raise ConfigError(f"train.cache_views: {self.cache_views} views need train.cache_frozen: true")
 
 
 @dataclasses.dataclass(kw_only=True)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,8 +31,8 @@ from pairsim.data.pipeline import side_inputs
 from pairsim.data.split import rng
 from pairsim.data.types import LabelledItems
 from pairsim.errors import ConfigError, DataError
-from pairsim.towers import Batch, Tower
-from pairsim.train.frozen import EMBEDDINGS, TRUNK, encode_batches, encode_part
+from pairsim.towers import Tower
+from pairsim.train.frozen import EMBEDDINGS, TRUNK, augmented_view, encode_part
 
 if TYPE_CHECKING:
     from pairsim.model import PairModel
@@ -112,28 +111,6 @@ def _projection(tower: Tower) -> nn.Linear:
 
 
 @torch.no_grad()
-def augmented_trunk(tower: Tower, items: Sequence[Any], *, view: int, seed: int, batch_size: int) -> torch.Tensor:
-    """The trunk features of one augmented view of every item (the tower's training augmentation), in eval mode.
-
-    Args:
-        tower: A tower with an augmentation and a trunk.
-        items: The items ``(N,)``.
-        view: The view's number: item ``i`` of view ``v`` is drawn from the stream ``(seed, v, i)``.
-        seed: The run's seed.
-        batch_size: Items per encoding batch.
-
-    Returns:
-        ``(N, F)`` trunk features.
-    """
-
-    def prepare(part: Sequence[Any], start: int) -> Batch:
-        gens = [rng(seed, view, start + i) for i in range(len(part))]
-        return tower.collate(tower.featurize(part, train=True, rng=gens))
-
-    return encode_batches(tower, items, tower.forward_trunk, batch_size=batch_size, prepare=prepare)  # (N, F)
-
-
-@torch.no_grad()
 def fit_projections(
     model: PairModel, split: Any, *, method: str, shrink: float, views: int = 0, seed: int = 0, batch_size: int
 ) -> list[str]:
@@ -173,7 +150,8 @@ def fit_projections(
         start = time.perf_counter()
         table, index = encode_part(tower, split.items, TRUNK, batch_size=batch_size)  # (U, F), (N,)
         feats = [table[index]]  # [(N, F)]
-        feats += [augmented_trunk(tower, split.items, view=v, seed=seed, batch_size=batch_size) for v in range(views)]
+        feats += [augmented_view(tower, split.items, tower.forward_trunk, view=v, seed=seed, batch_size=batch_size)
+                  for v in range(views)]  # fmt: skip
         weight, bias = wccn(torch.cat(feats), labels.repeat(1 + views), shrink=shrink, out_dim=proj.out_features)
         proj.weight.copy_(weight)
         proj.bias.copy_(bias)

@@ -11,7 +11,9 @@ input of such a side once before the first step (:func:`cache_frozen_sides`); th
 carry the stored vectors (:class:`FrozenEmbeddings`): final embeddings (:data:`EMBEDDINGS`), used as they
 are, or trunk features (:data:`TRUNK`), which go through the tower's trainable rest
 (:meth:`~pairsim.towers.base.Tower.forward_rest`). Validation and test still run the whole tower, so
-nothing measured changes but the speed (the tests check both paths train alike).
+nothing measured changes but the speed (the tests check both paths train alike). A frozen side that augments
+its inputs changes at every step, so it runs as usual, unless ``train.cache_views: N`` asks for N augmented
+views of each distinct input to be encoded once; each step then draws one of the stored views at random.
 
 Example:
     >>> from pairsim.recipe import Recipe  # doctest: +SKIP
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from pairsim.data.split import rng
 from pairsim.towers import Batch, Features, Tower
 
 if TYPE_CHECKING:
@@ -40,10 +43,11 @@ EMBEDDINGS = "embeddings"  # the batch key of stored final embeddings: (B, D)
 TRUNK = "trunk_features"  # the batch key of stored trunk features: (B, F)
 
 
-def cached_part(tower: Tower) -> str | None:
+def cached_part(tower: Tower, *, views: int = 0) -> str | None:
     """What of a tower's training computation is fixed and can be stored: :data:`EMBEDDINGS` (wholly frozen),
-    :data:`TRUNK` (its trunk frozen, the rest trains) or None; never for a tower that augments its inputs."""
-    if tower.augments:
+    :data:`TRUNK` (its trunk frozen, the rest trains) or None; for a tower that augments its inputs, only when
+    ``views`` augmented views of each input are to be stored."""
+    if tower.augments and not views:
         return None
     if tower.config.freeze is True:
         return EMBEDDINGS
@@ -87,54 +91,98 @@ def encode_batches(
 
 
 @torch.no_grad()
-def encode_part(tower: Tower, items: Sequence[Any], part: str, *, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(table (U, D), index (N,))``: the stored part of each distinct item, computed in eval mode on the tower's
-    device and kept on the CPU (batches move it with the rest).
+def augmented_view(
+    tower: Tower, items: Sequence[Any], run: Callable[[Batch], torch.Tensor], *, view: int, seed: int, batch_size: int
+) -> torch.Tensor:
+    """``run`` over one augmented view of every item (the tower's training augmentation), in eval mode.
+
+    Args:
+        tower: A tower with an augmentation.
+        items: The items ``(N,)``.
+        run: A batch -> ``(b, D)``: the tower itself or :meth:`Tower.forward_trunk`.
+        view: The view's number: item ``i`` of view ``v`` is drawn from the stream ``(seed, v, i)``.
+        seed: The run's seed.
+        batch_size: Items per encoding batch.
+
+    Returns:
+        ``(N, D)``.
+    """
+
+    def prepare(part: Sequence[Any], start: int) -> Batch:
+        gens = [rng(seed, view, start + i) for i in range(len(part))]
+        return tower.collate(tower.featurize(part, train=True, rng=gens))
+
+    return encode_batches(tower, items, run, batch_size=batch_size, prepare=prepare)  # (N, D)
+
+
+@torch.no_grad()
+def encode_part(
+    tower: Tower, items: Sequence[Any], part: str, *, batch_size: int, views: int = 0, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(table, index (N,))``: the stored part of each distinct item, computed in eval mode on the tower's device
+    and kept on the CPU (batches move it with the rest); ``table`` is ``(U, D)``, or ``(U, views, D)`` augmented
+    views.
 
     Args:
         tower: The tower.
         items: The side's training items (repeats are encoded once: :meth:`Tower.distinct`).
         part: :data:`EMBEDDINGS` (the whole tower) or :data:`TRUNK` (:meth:`Tower.forward_trunk`).
         batch_size: Items per encoding batch.
+        views: Augmented views of each item to store (:func:`augmented_view`); 0: the items as they are.
+        seed: The run's seed (for the views).
     """
     run = tower if part == EMBEDDINGS else tower.forward_trunk
     first, rows = tower.distinct(items)  # (U,), (N,)
-    return encode_batches(tower, [items[i] for i in first], run, batch_size=batch_size), rows  # (U, D), (N,)
+    distinct = [items[i] for i in first]
+    if not views:
+        return encode_batches(tower, distinct, run, batch_size=batch_size), rows  # (U, D), (N,)
+    table = [augmented_view(tower, distinct, run, view=v, seed=seed, batch_size=batch_size) for v in range(views)]
+    return torch.stack(table, 1), rows  # (U, V, D), (N,)
 
 
 class FrozenEmbeddings:
-    """Stands in for a frozen tower in the training batches of one side: row ``i`` of the side -> its embedding.
+    """Stands in for a frozen tower in the training batches of one side: row ``i`` of the side -> its embedding
+    (of a view drawn at random, when several augmented views are stored).
 
     Args:
-        table: ``(U, D)`` embeddings of the distinct inputs.
+        table: ``(U, D)`` embeddings of the distinct inputs, or ``(U, V, D)``: ``V`` augmented views of each.
         index: ``(N,)`` row of ``table`` for each of the side's ``N`` items.
         modality: The tower's modality (the pipeline checks it against the data).
         key: :data:`EMBEDDINGS` (final embeddings) or :data:`TRUNK` (trunk features) in the batch.
     """
 
-    augments = False
-
     def __init__(self, table: torch.Tensor, index: torch.Tensor, modality: str, key: str = EMBEDDINGS) -> None:
-        self.table, self.index, self.modality, self.key = table, index, modality, key  # (U, D), (N,)
+        self.table, self.index, self.modality, self.key = table, index, modality, key  # (U, [V,] D), (N,)
+        self.augments = table.dim() == 3  # the pipeline then gives each item a generator to draw its view
 
     def featurize(
         self, items: Sequence[int], *, train: bool = False, rng: Sequence[np.random.Generator] | None = None
     ) -> list[Features]:
         """Items are row numbers of the side (see :meth:`pairsim.data.pipeline.Batches.use_embeddings`)."""
-        return [{"row": int(self.index[i])} for i in items]
+        if not self.augments:
+            return [{"row": int(self.index[i])} for i in items]
+        views = [int(g.integers(self.table.shape[1])) for g in rng] if train and rng is not None else [0] * len(items)
+        return [{"row": int(self.index[i]), "view": v} for i, v in zip(items, views, strict=True)]
 
     def collate(self, features: Sequence[Features]) -> Batch:
         rows = torch.tensor([f["row"] for f in features], dtype=torch.long)  # (B,)
-        return {self.key: self.table[rows]}  # (B, D)
+        if not self.augments:
+            return {self.key: self.table[rows]}  # (B, D)
+        views = torch.tensor([f["view"] for f in features], dtype=torch.long)  # (B,)
+        return {self.key: self.table[rows, views]}  # (B, D)
 
 
-def cache_frozen_sides(batches: Batches, model: PairModel, *, batch_size: int) -> list[str]:
+def cache_frozen_sides(
+    batches: Batches, model: PairModel, *, batch_size: int, views: int = 0, seed: int = 0
+) -> list[str]:
     """Replace the fixed part of each side of ``batches`` (see :func:`cached_part`) by its stored vectors.
 
     Args:
         batches: The training batches (their towers are the model's).
         model: The model, on its training device; its towers' configs say what is frozen.
         batch_size: Inputs per encoding batch.
+        views: Augmented views stored for each input of a side whose tower augments (``train.cache_views``).
+        seed: The run's seed (for the views).
 
     Returns:
         The sides now served from stored vectors (``[]``, ``["b"]``, ...).
@@ -142,18 +190,20 @@ def cache_frozen_sides(batches: Batches, model: PairModel, *, batch_size: int) -
     done: list[str] = []
     for side, items in batches.side_inputs().items():
         tower = model.tower_for(side)
-        part = cached_part(tower)
+        part = cached_part(tower, views=views)
         if part is None:
             continue
         start = time.perf_counter()
-        table, index = encode_part(tower, items, part, batch_size=batch_size)  # (U, D), (N,)
+        n = views if tower.augments else 0
+        table, index = encode_part(tower, items, part, batch_size=batch_size, views=n, seed=seed)  # (U, [V,] D)
         batches.use_embeddings(side, FrozenEmbeddings(table, index, tower.modality, part))
         done.append(side)
         what = "is frozen" if part == EMBEDDINGS else f"has its trunk ({tower.trunk}) frozen"
+        how = f"augments, so {n} augmented views of" if n else "does not augment, so"
         log.info(
-            "side %s: the %s tower %s and does not augment, so the %s of its %d distinct training inputs were "
-            "computed once (%.0f s) and training reuses them (train.cache_frozen)",
-            side, tower.config.name, what, "embeddings" if part == EMBEDDINGS else "trunk features", len(table),
-            time.perf_counter() - start,
+            "side %s: the %s tower %s and %s the %s of its %d distinct training inputs were computed once (%.0f s) "
+            "and training reuses them (train.cache_frozen%s)",
+            side, tower.config.name, what, how, "embeddings" if part == EMBEDDINGS else "trunk features",
+            len(table), time.perf_counter() - start, ", train.cache_views" if n else "",
         )  # fmt: skip
     return done

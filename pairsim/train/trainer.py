@@ -154,7 +154,8 @@ class Trainer(Housekeeping):
             num_workers=r.train.num_workers, pin_memory=rt.device.type == "cuda",
         )  # fmt: skip
         if r.train.cache_frozen:
-            cache_frozen_sides(self.batches, model, batch_size=r.eval.batch_size)
+            cache_frozen_sides(self.batches, model, batch_size=r.eval.batch_size, views=r.train.cache_views,
+                               seed=r.train.seed)  # fmt: skip
         per_epoch = self.batches.steps_per_epoch
         self.steps_per_epoch = min(per_epoch, r.train.steps_per_epoch) if r.train.steps_per_epoch else per_epoch
         total = self.steps_per_epoch * r.train.epochs

@@ -10,13 +10,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 
+from pairsim.data.split import rng
+from pairsim.errors import ConfigError
 from pairsim.recipe import Recipe
 from pairsim.towers import TOWERS
 from pairsim.towers.augment import AugmentConfig
 from pairsim.train.checkpoint import load_checkpoint
-from pairsim.train.frozen import EMBEDDINGS, TRUNK, FrozenEmbeddings, cached_part
+from pairsim.train.frozen import EMBEDDINGS, TRUNK, FrozenEmbeddings, cached_part, encode_part
 from pairsim.train.step import to_device
 from pairsim.train.trainer import Trainer
 
@@ -145,3 +148,41 @@ def test_channels_last_trains_like_the_default_layout(digits_recipe: Callable[..
         after = model.embed_a(to_device(batch, torch.device("cpu"), channels_last=True))
     assert batch["pixel_values"].ndim == 4
     torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-5)
+
+
+def test_cache_views_stores_augmented_views_of_an_augmenting_frozen_tower() -> None:
+    """``train.cache_views``: view ``v`` of distinct input ``u`` is the tower's output on the input augmented with
+    the stream ``(seed, v, u)``; the views differ, and each training item draws one of them."""
+    cnn = TOWERS.get("cnn")
+    augment = AugmentConfig(enabled=True, probability=1.0)
+    config = {"name": "cnn", "arch": "face", "image_size": [16, 16], "out_dim": 4, "augment": augment}
+    torch.manual_seed(0)
+    tower = cnn(cnn.Config(**config, freeze=True)).eval()
+    assert cached_part(tower) is None and cached_part(tower, views=3) == EMBEDDINGS
+    images = [torch.rand(16, 16) for _ in range(4)]
+    items = [images[0], images[1], images[0], images[2]]  # a repeat: stored once
+    table, index = encode_part(tower, items, EMBEDDINGS, batch_size=2, views=3, seed=5)  # (U, V, D), (N,)
+    assert table.shape == (3, 3, 4) and index.tolist() == [0, 1, 0, 2]
+    with torch.no_grad():
+        one = tower.collate(tower.featurize([images[1]], train=True, rng=[rng(5, 2, 1)]))  # view 2 of input 1
+        torch.testing.assert_close(table[1, 2], tower(one)[0], atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(table[:, 0], table[:, 1], atol=1e-4)  # the views are augmented apart
+    stand_in = FrozenEmbeddings(table, index, "image")
+    assert stand_in.augments  # so the pipeline hands it one generator per item
+    feats = stand_in.featurize([0, 2, 3] * 20, train=True, rng=[rng(1, i) for i in range(60)])
+    assert {f["view"] for f in feats} == {0, 1, 2}  # every view is drawn
+    batch = stand_in.collate(feats)[EMBEDDINGS]  # (60, D)
+    expected = torch.stack([table[int(index[i]), f["view"]] for i, f in zip([0, 2, 3] * 20, feats, strict=True)])
+    assert torch.equal(batch, expected)
+
+
+def test_an_augmenting_frozen_tower_trains_from_cached_views(
+    digits_recipe: Callable[..., Recipe], untied_overrides: list[str], tmp_path: Path
+) -> None:
+    augmenting = [*untied_overrides, "model.tower.freeze=true", *ONE_EPOCH, "model.tower.augment={enabled: true}"]
+    trainer, _ = _train(digits_recipe(*augmenting, "train.cache_views=2", output_dir=tmp_path))
+    assert trainer.step_calls == 0  # the tower never ran in a step
+    assert trainer.batches.slots[0][1].table.shape[1] == 2  # (U, V, D)
+    assert "augments, so 2 augmented views of the embeddings" in (tmp_path / "train.log").read_text()
+    with pytest.raises(ConfigError, match=r"train.cache_views: 2 views need train.cache_frozen: true"):
+        digits_recipe(*augmenting, "train.cache_views=2", "train.cache_frozen=false")
