@@ -7,15 +7,16 @@ next fold's 8, standing in for validation subjects; ``quality.py --only faces`` 
 the output of blocks 3, 4 (= timm stage 3) and 5, with and without averaging the horizontally flipped image; then,
 for block 4 with the flip average, within-class whitening (WCCN: the training subjects' within-subject
 covariance, shrunk towards its mean variance, inverted square root: ``pairsim.train.fit.wccn``) before the
-cosine; last, block 4's map pooled over a 1x1 to 4x4 grid, WCCN with three shrinkages, then cosine or S-norm
-against the training faces (the pieces of ``recipes/att_faces_efficientnet.yaml``: ``grid``,
-``train.fit_projection``, ``head.cohort``), with validation subjects to choose on.
+cosine; last, block 4's map pooled over a 1x1 to 4x4 grid, with and without the mirror average, WCCN with three
+shrinkages, then cosine or S-norm against the training faces (the pieces of ``recipes/att_faces_efficientnet.yaml``:
+``grid``, ``mirror_average``, ``train.fit_projection``, ``head.cohort``), with validation subjects to choose on.
 
     PAIRSIM_DATA_DIR=../shared/data python benchmarks/faces_probe.py
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -48,6 +49,7 @@ def auc_eer(z: torch.Tensor, labels: np.ndarray, cohort: torch.Tensor | None = N
     """ROC-AUC and EER over all pairs of ``z`` by cosine, or by S-norm against ``cohort`` (pairsim's cosine head)."""
     head = CosineHead(CosineConfig(name="cosine", cohort=0 if cohort is None else len(cohort))).eval()
     if cohort is not None:
+        head.bind(z.shape[1])
         head.set_cohort(cohort)
     s, same = head.matrix(z, z).numpy(), labels[:, None] == labels[None, :]
     iu = np.triu_indices(len(labels), 1)
@@ -102,22 +104,30 @@ def main() -> None:
 
 
 def grid_rows(net: torch.nn.Module, x: torch.Tensor, y: np.ndarray) -> None:
-    """Block 4's map pooled over a g x g grid (``grid``), the pairsim WCCN map fitted on 24 training subjects
+    """Block 4's map pooled over a g x g grid (``grid``), alone or averaged with the mirrored face's
+    (``mirror_average``), the pairsim WCCN map fitted on 24 training subjects
     (``train.fit_projection``), then cosine or S-norm with their 240 faces as the cohort (``head.cohort``).
 
     Per fold the 8 validation subjects are drawn from the 32 non-test ones (``numpy`` generator seeded with the
     fold), so a setting can be chosen on validation EER and read on test.
     """
-    with torch.no_grad():
+
+    def block4_maps(images: torch.Tensor) -> torch.Tensor:
         maps = []
-        for i in range(0, len(x), 40):
-            h = net.bn1(net.conv_stem(x[i : i + 40]))
-            for block in net.blocks[:5]:
-                h = block(h)
-            maps.append(h)  # (40, 112, 14, 14)
-        m = torch.cat(maps)  # (400, 112, 14, 14)
-    for g in (1, 2, 3, 4):
-        feats = torch.nn.functional.adaptive_avg_pool2d(m, g).permute(0, 2, 3, 1).flatten(1)  # (400, 112 g^2)
+        with torch.no_grad():
+            for i in range(0, len(images), 40):
+                h = net.bn1(net.conv_stem(images[i : i + 40]))
+                for block in net.blocks[:5]:
+                    h = block(h)
+                maps.append(h)  # (40, 112, 14, 14)
+        return torch.cat(maps)  # (400, 112, 14, 14)
+
+    def pool(maps: torch.Tensor, g: int) -> torch.Tensor:
+        return torch.nn.functional.adaptive_avg_pool2d(maps, g).permute(0, 2, 3, 1).flatten(1)  # (400, 112 g^2)
+
+    m, mirrored = block4_maps(x), block4_maps(x.flip(-1))
+    for g, mirror in itertools.product((1, 2, 3, 4), (False, True)):
+        feats = (pool(m, g) + pool(mirrored, g)) / 2 if mirror else pool(m, g)  # mirror: the tower's mirror_average
         for shrink in (0.2, 0.5, 0.8):
             for norm in ("cosine", "S-norm"):
                 val_res, test_res = [], []
@@ -132,7 +142,7 @@ def grid_rows(net: torch.nn.Module, x: torch.Tensor, y: np.ndarray) -> None:
                     val_res.append(auc_eer(z[val], y[val], cohort))
                     test_res.append(auc_eer(z[test], y[test], cohort))
                 (va, ve), (ta, te) = (np.mean(r, axis=0) for r in (val_res, test_res))
-                print(f"block 4, grid {g}, WCCN {shrink}, {norm}: val ROC-AUC {va:.4f} EER {ve:.4f} | test ROC-AUC "
+                print(f"block 4, grid {g}{', mirror average' if mirror else ''}, WCCN {shrink}, {norm}: val ROC-AUC {va:.4f} EER {ve:.4f} | test ROC-AUC "
                       f"{ta:.4f} EER {te:.4f} (per fold {[round(e, 3) for _, e in test_res]})", flush=True)  # fmt: skip
 
 
