@@ -99,5 +99,5 @@ class ImageTower(Tower):
         return both.unflatten(0, (2, -1)).mean(0)  # (2, B, F) -> (B, F); no batch size is fixed in a traced graph
 
     def trunk_features(self, pixels: torch.Tensor) -> torch.Tensor:
-        """``(B, C, H, W)`` normalised pixels -> the trunk's features ``(B, F)``."""
-        raise NotImplementedError
+        """``(B, C, H, W)`` normalised pixels -> the trunk's features ``(B, F)`` (towers that name a :attr:`trunk`)."""
+        raise NotImplementedError(f"the {self.config.name} tower has no trunk")
