@@ -29,10 +29,10 @@ class ImageTowerConfig(TowerConfig):
     # before resizing (drawn characters, signatures: strokes at full resolution wherever they sit); None: no crop
     crop_to_content: float | None = bounded(None, ge=0, le=1)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)  # training images only
-    # encode each image and its left-right mirror and average the two feature vectors (before the projection), in
-    # training and at test time alike: embeddings that do not change when an image is mirrored (the "flip test"
-    # of face verification; photos, whose captions rarely depend on the side), at twice the encoding cost; not
-    # for inputs whose mirror is another thing (characters, text in images)
+    # encode each image and its left-right mirror and average the two feature vectors (the trunk's, before the
+    # projection; the MLP's output), in training and at test time alike: embeddings that do not change when an
+    # image is mirrored (the "flip test" of face verification; photos, whose captions rarely depend on the side),
+    # at twice the encoding cost; not for inputs whose mirror is another thing (characters, text in images)
     mirror_average: bool = False
 
     def check(self) -> None:
@@ -45,6 +45,8 @@ class ImageTowerConfig(TowerConfig):
         if len(self.mean) != self.channels or len(self.std) != self.channels:
             raise ConfigError(f"mean and std need {self.channels} values each (one per channel)")
         self.augment.check()
+        if self.mirror_average and self.augment.enabled and self.augment.hflip:
+            raise ConfigError("augment.hflip: a mirror_average tower encodes every image with its mirror already")
 
 
 class ImageTower(Tower):

@@ -13,7 +13,8 @@ are, or trunk features (:data:`TRUNK`), which go through the tower's trainable r
 (:meth:`~pairsim.towers.base.Tower.forward_rest`). Validation and test still run the whole tower, so
 nothing measured changes but the speed (the tests check both paths train alike). A frozen side that augments
 its inputs changes at every step, so it runs as usual, unless ``train.cache_views: N`` asks for N augmented
-views of each distinct input to be encoded once; each step then draws one of the stored views at random.
+views of each distinct input to be encoded once; each step then draws one of the stored views at random (N fixed
+views instead of a fresh distortion at every step: this one changes the training, not only its speed).
 
 Example:
     >>> from pairsim.recipe import Recipe  # doctest: +SKIP
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from pairsim.data.split import rng
+from pairsim.data.split import Stream, rng
 from pairsim.towers import Batch, Features, Tower
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ def augmented_view(
         tower: A tower with an augmentation.
         items: The items ``(N,)``.
         run: A batch -> ``(b, D)``: the tower itself or :meth:`Tower.forward_trunk`.
-        view: The view's number: item ``i`` of view ``v`` is drawn from the stream ``(seed, v, i)``.
+        view: The view's number: item ``i`` of view ``v`` is drawn from the stream ``(seed, 0, Stream.VIEWS, v, i)``.
         seed: The run's seed.
         batch_size: Items per encoding batch.
 
@@ -109,7 +110,7 @@ def augmented_view(
     """
 
     def prepare(part: Sequence[Any], start: int) -> Batch:
-        gens = [rng(seed, view, start + i) for i in range(len(part))]
+        gens = [rng(seed, 0, Stream.VIEWS, view, start + i) for i in range(len(part))]
         return tower.collate(tower.featurize(part, train=True, rng=gens))
 
     return encode_batches(tower, items, run, batch_size=batch_size, prepare=prepare)  # (N, D)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import torch
 
-from pairsim.data.split import rng
+from pairsim.data.split import Stream, rng
 from pairsim.errors import ConfigError
 from pairsim.recipe import Recipe
 from pairsim.towers import TOWERS
@@ -152,7 +152,7 @@ def test_channels_last_trains_like_the_default_layout(digits_recipe: Callable[..
 
 def test_cache_views_stores_augmented_views_of_an_augmenting_frozen_tower() -> None:
     """``train.cache_views``: view ``v`` of distinct input ``u`` is the tower's output on the input augmented with
-    the stream ``(seed, v, u)``; the views differ, and each training item draws one of them."""
+    the stream ``(seed, 0, Stream.VIEWS, v, u)``; the views differ, and each training item draws one of them."""
     cnn = TOWERS.get("cnn")
     augment = AugmentConfig(enabled=True, probability=1.0)
     config = {"name": "cnn", "arch": "face", "image_size": [16, 16], "out_dim": 4, "augment": augment}
@@ -164,7 +164,9 @@ def test_cache_views_stores_augmented_views_of_an_augmenting_frozen_tower() -> N
     table, index = encode_part(tower, items, EMBEDDINGS, batch_size=2, views=3, seed=5)  # (U, V, D), (N,)
     assert table.shape == (3, 3, 4) and index.tolist() == [0, 1, 0, 2]
     with torch.no_grad():
-        one = tower.collate(tower.featurize([images[1]], train=True, rng=[rng(5, 2, 1)]))  # view 2 of input 1
+        one = tower.collate(
+            tower.featurize([images[1]], train=True, rng=[rng(5, 0, Stream.VIEWS, 2, 1)])
+        )  # view 2 of input 1
         torch.testing.assert_close(table[1, 2], tower(one)[0], atol=1e-5, rtol=1e-4)
     assert not torch.allclose(table[:, 0], table[:, 1], atol=1e-4)  # the views are augmented apart
     stand_in = FrozenEmbeddings(table, index, "image")
