@@ -83,6 +83,10 @@ class TrainConfig:
         parse_device(self.device, where="device")
         if self.fit_views and self.fit_projection == "none":
             raise ConfigError(f"train.fit_views: {self.fit_views} views need train.fit_projection (e.g. wccn)")
+        if self.cache_views == 1:
+            raise ConfigError(
+                "train.cache_views: expected 0 or at least 2 views (one would be a single fixed distortion)"
+            )
         if self.cache_views and not self.cache_frozen:
             raise ConfigError(f"train.cache_views: {self.cache_views} views need train.cache_frozen: true")
 

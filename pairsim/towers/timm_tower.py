@@ -109,20 +109,20 @@ class TimmTower(ImageTower):
             return
         load_backbone_weights(self.backbone, self.config.weights, ignore_prefixes=("classifier.", "fc.", "head."))
 
-    def trunk_features(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (B, 3, H, W)
+    def trunk_features(self, pixels: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` -> ``(B, feature_dim)``: the pooled maps of ``concat_stages`` and the last stage."""
         cfg = self.config
         if cfg.stage is not None:
-            maps = self.backbone(x)  # [(B, C_i, h_i, w_i)]: concat_stages, then stage
+            maps = self.backbone(pixels)  # [(B, C_i, h_i, w_i)]: concat_stages, then stage
         elif cfg.concat_stages:
-            top, earlier = self.backbone.forward_intermediates(x, indices=cfg.concat_stages, norm=False)
+            top, earlier = self.backbone.forward_intermediates(pixels, indices=cfg.concat_stages, norm=False)
             if cfg.grid == 1:  # the top features as timm pools them (with any head norm), as without concat_stages
                 return torch.cat([*(self._pool(m) for m in earlier), self.backbone.forward_head(top)], 1)
             maps = [*earlier, top]
         elif cfg.grid == 1:
-            return self.backbone(x)  # (B, F): timm's own global pooling
+            return self.backbone(pixels)  # (B, F): timm's own global pooling
         else:
-            maps = [self.backbone.forward_features(x)]  # [(B, F, h, w)]
+            maps = [self.backbone.forward_features(pixels)]  # [(B, F, h, w)]
         return torch.cat([self._pool(m) for m in maps], 1)  # (B, feature_dim)
 
     def _pool(self, maps: torch.Tensor) -> torch.Tensor:

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from pairsim.data.split import Stream, rng
+from pairsim.errors import ConfigError
 from pairsim.towers import Batch, Features, Tower
 
 if TYPE_CHECKING:
@@ -55,6 +56,21 @@ def cached_part(tower: Tower, *, views: int = 0) -> str | None:
     if tower.trunk is not None and isinstance(tower.config.freeze, list) and tower.trunk in tower.config.freeze:
         return TRUNK
     return None
+
+
+def check_cache_views(model: PairModel, views: int) -> None:
+    """Raise ConfigError when ``train.cache_views`` would store nothing: no tower both augments its inputs and is
+    frozen (wholly, or its trunk); called before any work.
+
+    Args:
+        model: The model to train.
+        views: ``train.cache_views``.
+    """
+    if views and not any(tower.augments and cached_part(tower, views=views) for tower in model.distinct_towers):
+        raise ConfigError(
+            f"train.cache_views: {views} views need a frozen tower (freeze: true, or its trunk) with augment.enabled: "
+            "true; no tower of this model is both"
+        )
 
 
 @torch.no_grad()

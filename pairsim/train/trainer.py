@@ -28,7 +28,7 @@ from pairsim.safe_io import atomic_write_text, clean_leftovers, recover_dir, swa
 from pairsim.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from pairsim.train.distributed import Runtime, setup, teardown
 from pairsim.train.fit import cohort_items, fill_cohort, fit_projections
-from pairsim.train.frozen import cache_frozen_sides
+from pairsim.train.frozen import cache_frozen_sides, check_cache_views
 from pairsim.train.housekeeping import Housekeeping
 from pairsim.train.optim import build_optimizer, freeze_towers, param_groups
 from pairsim.train.step import TrainStep, batch_size_of, to_device
@@ -137,6 +137,8 @@ class Trainer(Housekeeping):
         if r.train.channels_last:  # convolution weights (4-d) only; everything else is unchanged
             self.model.to(memory_format=torch.channels_last)
         self.loss = LOSSES.get(r.loss.name)(r.loss, head=model.head).to(rt.device)
+        if r.train.cache_frozen:  # views with nothing to store are one error now, not a silent no-op
+            check_cache_views(model, r.train.cache_views)
         if model.head.cohort_size:  # too few training items is one error now, not at the first validation
             cohort_items(model, self.splits.train)
         if r.train.fit_projection != "none":  # also on --resume: a frozen tower's cache below needs the fitted map

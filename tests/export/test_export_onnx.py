@@ -192,5 +192,5 @@ def test_a_mirror_averaging_image_tower_exports_with_its_mirror(tower_config, re
     reference = model.encode_a(items, batch_size=5)  # (N, D)
     assert (ours - reference).abs().max().item() <= 1e-4
     image = torch.rand(3, 40, 40)
-    plain = OnnxPairModel.load(tmp_path / "onnx").encode_a([image, image.flip(-1)])  # (2, D)
-    torch.testing.assert_close(plain[0], plain[1], atol=1e-4, rtol=1e-4)  # the graph holds the mirror
+    pair = OnnxPairModel.load(tmp_path / "onnx").encode_a([image, image.flip(-1)])  # (2, D): an image, its mirror
+    torch.testing.assert_close(pair[0], pair[1], atol=1e-4, rtol=1e-4)  # the graph holds the mirror average

@@ -253,14 +253,25 @@ def test_weight_file_errors(tower_config: Callable[..., dict[str, Any]], tmp_pat
         read_state_dict(not_a_dict)
 
 
-@pytest.mark.parametrize("name", ["cnn", "torchvision", "timm", "mlp"])
+MIRRORED = [
+    ("cnn", {}),
+    ("torchvision", {}),
+    ("timm", {}),
+    ("timm", {"stage": 3, "grid": 3}),
+    ("timm", {"concat_stages": [2, 3], "grid": 2}),
+    ("mlp", {}),
+]
+
+
+@pytest.mark.parametrize(("name", "options"), MIRRORED)
 def test_mirror_average_encodes_an_image_and_its_mirror_alike(
-    name: str, tower_config: Callable[..., dict[str, Any]]
+    name: str, options: dict[str, Any], tower_config: Callable[..., dict[str, Any]]
 ) -> None:
-    """``mirror_average`` gives every image tower embeddings that do not change under a left-right flip: the
-    average of the trunk features (the net's output for the MLP) of the image and of its mirror."""
-    plain = build(tower_config(name)).eval()
-    mirrored = build(tower_config(name, mirror_average=True)).eval()
+    """``mirror_average`` gives every image tower embeddings that do not change under a left-right flip (grids
+    too: a cell and its mirror cell are averaged): the average of the trunk features (the net's output for the
+    MLP) of the image and of its mirror."""
+    plain = build(tower_config(name, **options)).eval()
+    mirrored = build(tower_config(name, mirror_average=True, **options)).eval()
     mirrored.load_state_dict(plain.state_dict())
     image = torch.rand(3, 40, 40)
     batch = plain.preprocess([image, image.flip(-1)])
@@ -276,6 +287,10 @@ def test_mirror_average_encodes_an_image_and_its_mirror_alike(
         torch.testing.assert_close(a, expected[0], atol=1e-5, rtol=1e-4)
 
 
-def test_mirror_average_needs_images() -> None:
+def test_mirror_average_needs_images_and_no_flip_augmentation(tower_config: Callable[..., dict[str, Any]]) -> None:
     with pytest.raises(ConfigError, match=r"mirror_average: needs input 'image'"):
         build({"name": "mlp", "input": "vector", "in_dim": 4, "mirror_average": True})
+    flips = {"enabled": True, "hflip": True}
+    with pytest.raises(ConfigError, match=r"augment.hflip: a mirror_average tower encodes every image with its mirror"):
+        build(tower_config("timm", mirror_average=True, augment=flips))
+    build(tower_config("timm", augment=flips))  # either alone is fine

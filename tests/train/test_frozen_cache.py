@@ -188,3 +188,15 @@ def test_an_augmenting_frozen_tower_trains_from_cached_views(
     assert "augments, so 2 augmented views of the embeddings" in (tmp_path / "train.log").read_text()
     with pytest.raises(ConfigError, match=r"train.cache_views: 2 views need train.cache_frozen: true"):
         digits_recipe(*augmenting, "train.cache_views=2", "train.cache_frozen=false")
+    with pytest.raises(ConfigError, match=r"train.cache_views: expected 0 or at least 2 views"):
+        digits_recipe(*augmenting, "train.cache_views=1")
+
+
+def test_cache_views_without_an_augmenting_frozen_tower_is_one_error(
+    digits_recipe: Callable[..., Recipe], untied_overrides: list[str], tmp_path: Path
+) -> None:
+    """Views with nothing to store (the frozen tower does not augment) stop before any work, not silently."""
+    recipe = digits_recipe(*untied_overrides, "model.tower.freeze=true", *ONE_EPOCH, "train.cache_views=2")
+    with pytest.raises(ConfigError, match=r"train.cache_views: 2 views need a frozen tower .* no tower of this model"):
+        Trainer(recipe, progress=False).run()
+    assert not (Path(recipe.output_dir) / "model").exists()
