@@ -155,13 +155,14 @@ class Trainer(Housekeeping):
             batch_size=r.train.batch_size, seed=r.train.seed, rank=rt.rank, world_size=rt.world_size,
             num_workers=r.train.num_workers, pin_memory=rt.device.type == "cuda",
         )  # fmt: skip
-        if r.train.cache_frozen:
-            cache_frozen_sides(self.batches, model, batch_size=r.eval.batch_size, views=r.train.cache_views,
-                               seed=r.train.seed)  # fmt: skip
         per_epoch = self.batches.steps_per_epoch
         self.steps_per_epoch = min(per_epoch, r.train.steps_per_epoch) if r.train.steps_per_epoch else per_epoch
         total = self.steps_per_epoch * r.train.epochs
         self.total_steps = min(total, r.train.max_steps) if r.train.max_steps else total
+        # with no steps (epochs 0: a fitted map is the model) there is nothing to reuse the stored vectors
+        if r.train.cache_frozen and self.total_steps:
+            cache_frozen_sides(self.batches, model, batch_size=r.eval.batch_size, views=r.train.cache_views,
+                               seed=r.train.seed)  # fmt: skip
         self.optimizer = build_optimizer(param_groups(self.step_module, model, r), r)
         self.scheduler = get_scheduler(
             r.train.schedule if r.train.schedule != "constant" else "constant_with_warmup",

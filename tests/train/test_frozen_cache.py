@@ -200,3 +200,15 @@ def test_cache_views_without_an_augmenting_frozen_tower_is_one_error(
     with pytest.raises(ConfigError, match=r"train.cache_views: 2 views need a frozen tower .* no tower of this model"):
         Trainer(recipe, progress=False).run()
     assert not (Path(recipe.output_dir) / "model").exists()
+
+
+def test_no_training_steps_store_nothing(
+    digits_recipe: Callable[..., Recipe], untied_overrides: list[str], tmp_path: Path
+) -> None:
+    """With ``train.epochs=0`` no step would reuse the stored vectors, so the frozen side is not encoded for them."""
+    recipe = digits_recipe(*untied_overrides, "model.tower.freeze=true", "train.epochs=0", output_dir=tmp_path)
+    trainer = CountingTrainer(recipe, progress=False)
+    trainer.run()
+    assert trainer.total_steps == 0
+    assert not isinstance(trainer.batches.slots[0][1], FrozenEmbeddings)
+    assert "computed once" not in (tmp_path / "train.log").read_text()
