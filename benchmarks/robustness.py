@@ -1,6 +1,6 @@
-"""Robustness table: every bad input, planted file and failing command of issue 8, run for real, and how each ends.
+"""Robustness table: every bad input, planted file and failing command of issues 8 and 22, run for real, and how each ends.
 
-Each case (``benchmarks/robustness_cases_*.py``) sets up files in its own temporary folder, runs one
+Each case (``benchmarks/robustness_cases_*.py``, every such file is read) sets up files in its own temporary folder, runs one
 ``pairsim`` command in this process (``pairsim.cli.main``, the console script's entry point) or one API call,
 and is classified by what actually happened:
 
@@ -244,7 +244,7 @@ def _cpu() -> str:
 def write_table(rows: list[Row], path: Path, *, command: str, seconds: float, tiny: list[str]) -> None:
     counts = {o: sum(r.outcome == o for r in rows) for o in OUTCOMES}
     lines = [
-        "# Robustness: how each bad input of issue 8 ends",
+        "# Robustness: how each bad input of issues 8 and 22 ends",
         "",
         f"Measured {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} on {_cpu()}, Python {platform.python_version()}, "
         f"{len(rows)} cases in {seconds:.0f} s (wall), with:",
@@ -269,9 +269,12 @@ def write_table(rows: list[Row], path: Path, *, command: str, seconds: float, ti
 
 
 def main(argv: list[str] | None = None) -> int:
-    import robustness_cases_files  # noqa: F401  (registers its cases)
-    import robustness_cases_inputs  # noqa: F401
+    import importlib
+
     import robustness_context as cases_module
+
+    for module in sorted(Path(__file__).resolve().parent.glob("robustness_cases_*.py")):
+        importlib.import_module(module.stem)  # each file registers its cases
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/robustness.md"), help="Markdown table to write")

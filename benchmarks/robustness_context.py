@@ -174,4 +174,10 @@ def write_recipe(folder: Path, text: str, name: str = "r.yaml") -> Path:
 
 # The groups of issue 8, in the table's order.
 SEC, LOST, SILENT, TRACE, VAGUE = "security", "nothing lost", "silent wrong answers", "tracebacks", "vague messages"
-GROUPS = (SEC, LOST, SILENT, TRACE, VAGUE)
+# The classes of issue 22 (second round), each fixed at one root.
+OUT_PATHS = "r2 output paths"  # one output-path policy (--out, galleries, exports)
+SERVICE = "r2 service"  # the HTTP service: token, hosts, origins, limits, a gallery that follows its file
+MODEL_DIR = "r2 model directories"  # one loader rule: manifest, symlinks, weights' values
+NAMES = "r2 names and outputs"  # one name policy; unambiguous outputs; hidden folders; save -> load
+INPUTS = "r2 inputs"  # one number parser, one image converter, empty / unknown texts, bounded documents
+GROUPS = (SEC, LOST, SILENT, TRACE, VAGUE, OUT_PATHS, SERVICE, MODEL_DIR, NAMES, INPUTS)
