@@ -40,49 +40,19 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from robustness_context import Trial  # noqa: E402  (the folder is on the path just above)
+
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 OUTCOMES = ("clear", "handled", "vague", "traceback", "silent", "lost", "unsafe")
 
 _LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d ")
-
-
-@dataclass
-class Trial:
-    """One attempt: a command line (``argv``) or an API call (``call``), and what a good end looks like.
-
-    Args:
-        argv: ``pairsim`` arguments (run through ``pairsim.cli.main``), or None with ``call``.
-        call: An API call instead of a command; its return value goes to ``success``.
-        expect: Words (case-insensitive) a clear error message must contain; ``"a|b"`` accepts either.
-        forbid: Words that make a message vague (e.g. a misleading "not found").
-        protect: Files or folders that must be byte-identical afterwards.
-        success: For an exit-0 end: returns None when the answer is right ("handled"), else what is wrong.
-        marker: A file that exists only if planted code ran.
-        cwd: Run in this folder.
-        shown: The command as shown in the table (default: ``pairsim`` + argv).
-        network_ok: The case may contact the hub (a hub id was given); otherwise any connection is unsafe.
-        check_message: For a one-line error: returns None when it is right, else what is wrong (vague).
-    """
-
-    argv: list[Any] | None = None
-    call: Callable[[], Any] | None = None
-    expect: list[str] = field(default_factory=list)
-    forbid: list[str] = field(default_factory=list)
-    protect: list[Path] = field(default_factory=list)
-    success: Callable[[str, Any], str | None] | None = None
-    marker: Path | None = None
-    cwd: Path | None = None
-    shown: str | None = None
-    network_ok: bool = False
-    check_message: Callable[[str], str | None] | None = None
 
 
 @dataclass

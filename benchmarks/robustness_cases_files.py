@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from robustness import Trial
 from robustness_context import (
     DIGITS,
     LOST,
@@ -20,6 +19,7 @@ from robustness_context import (
     TRACE,
     VAGUE,
     Context,
+    Trial,
     case,
     scores_of,
 )

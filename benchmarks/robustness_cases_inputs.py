@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from robustness import Trial
 from robustness_context import (
     DIGITS,
     SEC,
@@ -21,6 +20,7 @@ from robustness_context import (
     VAGUE,
     Context,
     Skip,
+    Trial,
     case,
     scores_of,
     write_recipe,

@@ -1,8 +1,8 @@
 """What the cases of ``robustness.py`` share: the case registry, tiny models and inputs (:class:`Context`).
 
-Cases live in ``robustness_cases_files.py`` (model directories, checkpoints, run folders, galleries: the
-loading / saving half of issue 8) and ``robustness_cases_inputs.py`` (configs, arguments, input files,
-modality). Each is a function ``(ctx, folder) -> Trial`` registered with :func:`case`. Models are built
+Cases live in ``robustness_cases_*.py`` (issue 8: ``..._files.py``, model directories, checkpoints, run
+folders and galleries; ``..._inputs.py``, configs, arguments, input files and modality; issue 22: one file per
+class, ``..._r2_*.py``). Each is a function ``(ctx, folder) -> Trial`` registered with :func:`case`. Models are built
 once, then copied into a case's folder before it is changed, so cases never see each other's files.
 """
 
@@ -10,13 +10,45 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from robustness import Trial
-
 REPO = Path(__file__).resolve().parents[1]
 DIGITS = REPO / "recipes" / "digits_pairs.yaml"
+
+
+@dataclass
+class Trial:
+    """One attempt: a command line (``argv``) or an API call (``call``), and what a good end looks like.
+
+    Args:
+        argv: ``pairsim`` arguments (run through ``pairsim.cli.main``), or None with ``call``.
+        call: An API call instead of a command; its return value goes to ``success``.
+        expect: Words (case-insensitive) a clear error message must contain; ``"a|b"`` accepts either.
+        forbid: Words that make a message vague (e.g. a misleading "not found").
+        protect: Files or folders that must be byte-identical afterwards.
+        success: For an exit-0 end: returns None when the answer is right ("handled"), else what is wrong.
+        marker: A file that exists only if planted code ran.
+        cwd: Run in this folder.
+        shown: The command as shown in the table (default: ``pairsim`` + argv).
+        network_ok: The case may contact the hub (a hub id was given); otherwise any connection is unsafe.
+        check_message: For a one-line error: returns None when it is right, else what is wrong (vague).
+    """
+
+    argv: list[Any] | None = None
+    call: Callable[[], Any] | None = None
+    expect: list[str] = field(default_factory=list)
+    forbid: list[str] = field(default_factory=list)
+    protect: list[Path] = field(default_factory=list)
+    success: Callable[[str, Any], str | None] | None = None
+    marker: Path | None = None
+    cwd: Path | None = None
+    shown: str | None = None
+    network_ok: bool = False
+    check_message: Callable[[str], str | None] | None = None
+
+
 TINY = [
     "train.steps_per_epoch=5", "train.epochs=1", "train.batch_size=16", "train.device=cpu", "train.checkpoint_every=2",
     "model.tower.width=0.25", "eval.episodes=0", "eval.pairs=40", "eval.plots=false",

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from pairsim.model import PairModel
+from typing import Any, Protocol
 
 
-def model_card(model: PairModel, metrics: dict[str, Any] | None = None) -> str:
+class Described(Protocol):
+    """What a card describes: a model's config, tower sharing, head and embedding size (a PairModel has them)."""
+
+    config: Any
+    tied: bool
+    head: Any
+    tower_a: Any
+
+
+def model_card(model: Described, metrics: dict[str, Any] | None = None) -> str:
     """A short README.md describing the model, its direction and threshold, and how to use it.
 
     Args:

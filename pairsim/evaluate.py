@@ -7,7 +7,9 @@
 * ``retrieval``: caption-image data (Flickr8k), images on either side: Recall@1/5/10 both ways, median rank;
 * ``ranking``: items labelled by rank within groups (RankIQA's distortion levels per image): Spearman of a
   ranker's score (tower output, ``out_dim: 1``) with the negated rank, pooled and per group;
-* a dataset's own extra evaluation through its source's ``extra_metrics`` hook (Omniglot's 20 official runs).
+* ``episodes``: a fixed list of episodes (Omniglot's 20 official runs): one-shot accuracy on exactly those;
+* the data a dataset hands over for its own evaluation (its source's ``extra_evaluations``: Omniglot's
+  official runs, RankIQA's held-out distortion), evaluated by the metric group it names.
 
 Each group declares which of its metrics improve downwards (:func:`lower_is_better`).
 
@@ -26,7 +28,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from pairsim.data.episodes import Episode, EpisodeSampler
+from pairsim.data.episodes import Episode, EpisodeSampler, FixedEpisodes
 from pairsim.data.samplers import fixed_pairs
 from pairsim.data.split import Stream
 from pairsim.data.types import CaptionImages, LabelledItems, PairTable
@@ -237,6 +239,12 @@ EVALUATIONS.register("verification")(
 )
 EVALUATIONS.register("oneshot")(Evaluation(_oneshot, (LabelledItems,)))  # type: ignore[arg-type]
 EVALUATIONS.register("ranking")(Evaluation(_ranking, (LabelledItems,)))  # type: ignore[arg-type]
+EVALUATIONS.register("episodes")(
+    Evaluation(
+        lambda model, data, config, split, calibrate: (episode_scores(model, data.episodes, config.batch_size), None),
+        (FixedEpisodes,),
+    )
+)
 EVALUATIONS.register("retrieval")(
     Evaluation(
         lambda model, data, config, split, calibrate: (_retrieval(model, data, config.batch_size), None),
@@ -259,8 +267,8 @@ def evaluate_split(
             (empty: :data:`DEFAULT_METRICS` for the data type).
         split: Its name ("val", "test"), seeding the pairs and episodes drawn from class-labelled data.
         calibrate: Choose the decision threshold on this split (validation only) and report it.
-        source: The dataset's :class:`~pairsim.data.sources.Source`, whose ``extra_metrics`` hook may add its own
-            evaluation (Omniglot: the 20 official one-shot runs on the test split).
+        source: The dataset's :class:`~pairsim.data.sources.Source`, whose ``extra_evaluations`` may hand over
+            more data to evaluate (Omniglot: the 20 official one-shot runs on the test split).
 
     Returns:
         ``(metrics, scored pairs for plots or None)``.
@@ -281,8 +289,12 @@ def evaluate_split(
         values, pairs = group.run(model, data, config, split, calibrate)
         metrics.update(values)
         scored = scored or pairs
-    if source is not None:
-        metrics.update(source.extra_metrics(model, split=split, batch_size=config.batch_size))
+    for extra in source.extra_evaluations(split) if source is not None else []:
+        group = EVALUATIONS.get(extra.metrics)
+        if not isinstance(extra.data, group.data):
+            raise ConfigError(f"{extra.prefix}: {extra.metrics!r} does not apply to {type(extra.data).__name__} data")
+        values, _ = group.run(model, extra.data, config, split, False)  # never calibrated on extra data
+        metrics.update({f"{extra.prefix}_{k}": v for k, v in values.items()})
     return metrics, scored
 
 

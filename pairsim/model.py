@@ -212,9 +212,9 @@ class PairModel(PairScoring, nn.Module):
     def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
         """Upload this model (``save_pretrained`` layout, card with metrics and plots) to the hub.
 
-        See :func:`pairsim.export.push.push_to_hub` for the keyword arguments. Returns the commit URL.
+        See :func:`pairsim.push.push_to_hub` for the keyword arguments. Returns the commit URL.
         """
-        from pairsim.export.push import push_to_hub
+        from pairsim.push import push_to_hub
 
         return push_to_hub(self, repo_id, **kwargs)
 

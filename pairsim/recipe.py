@@ -78,7 +78,7 @@ class TrainConfig:
     channels_last: bool = True
 
     def check(self) -> None:
-        from pairsim.train.distributed import parse_device
+        from pairsim.device import parse_device
 
         parse_device(self.device, where="device")
         if self.fit_views and self.fit_projection == "none":

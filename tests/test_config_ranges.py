@@ -18,10 +18,10 @@ from pairsim import HEADS, LOSSES, TOWERS
 from pairsim.config import Range, bounded, field_range, from_dict
 from pairsim.data.samplers import SAMPLERS
 from pairsim.data.sources import DATASETS
+from pairsim.device import parse_device, pick_device
 from pairsim.errors import ConfigError, PairsimError
 from pairsim.model import PairModel, PairModelConfig
 from pairsim.recipe import Recipe
-from pairsim.train.distributed import parse_device, pick_device
 
 REPO = Path(__file__).resolve().parents[1]
 DIGITS = REPO / "recipes" / "digits_pairs.yaml"

@@ -17,8 +17,10 @@ import torch
 from scipy.stats import spearmanr
 
 from pairsim.data import CaptionImages, DatasetConfig, Episode, LabelledItems, PairTable, Source
+from pairsim.data.episodes import FixedEpisodes
+from pairsim.data.sources.base import ExtraEvaluation
 from pairsim.errors import ConfigError
-from pairsim.evaluate import episode_scores, evaluate_split, improved, primary_metric, save_eval_plots, save_graded_plot
+from pairsim.evaluate import evaluate_split, improved, primary_metric, save_eval_plots, save_graded_plot
 from pairsim.metrics import calibrate_threshold, verification_metrics
 from pairsim.model import PairModel
 from pairsim.recipe import EvalConfig
@@ -152,7 +154,7 @@ def test_eval_metrics_pick_the_groups(image_model: PairModel) -> None:
     with pytest.raises(ConfigError, match=r"eval\.metrics: 'retrieval' does not apply to LabelledItems data"):
         evaluate_split(image_model, data, EvalConfig(metrics=["retrieval"]), split="val", calibrate=True)
     with pytest.raises(
-        ConfigError, match="unknown metric group 'bleu'; valid metric groups: oneshot, ranking, retrieval"
+        ConfigError, match="unknown metric group 'bleu'; valid metric groups: episodes, oneshot, ranking, retrieval"
     ):
         evaluate_split(image_model, data, EvalConfig(metrics=["bleu"]), split="val", calibrate=True)
 
@@ -195,8 +197,8 @@ def test_official_runs_are_scored_separately(image_model: PairModel) -> None:
     data = _copies_per_class(classes=3, copies=2)
 
     class WithRuns(Source):  # a dataset with its own evaluation, as Omniglot has its official runs
-        def extra_metrics(self, model: PairModel, *, split: str, batch_size: int) -> dict[str, Any]:
-            return {f"official_{k}": v for k, v in episode_scores(model, episodes, batch_size).items()}
+        def extra_evaluations(self, split: str) -> list[ExtraEvaluation]:
+            return [ExtraEvaluation("official", FixedEpisodes(episodes), "episodes")]
 
     source = WithRuns(DatasetConfig(name="with_runs"))
     metrics, _ = evaluate_split(image_model, data, EvalConfig(pairs=10), split="test", calibrate=False, source=source)

@@ -29,7 +29,7 @@ def positive_int(text: str) -> int:
 
 def device_name(text: str) -> str:
     """A device name spelled as torch knows it: auto, cpu, cuda, cuda:N or mps (availability is checked later)."""
-    from pairsim.train.distributed import parse_device
+    from pairsim.device import parse_device
 
     try:
         parse_device(text, where="device")

@@ -41,8 +41,8 @@ def save_embeddings(embeddings, path: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pairsim.cli.inputs import read_lines
+    from pairsim.device import pick_device
     from pairsim.export.onnx_runtime import load_model
-    from pairsim.train.distributed import pick_device
 
     items = read_lines(args.inputs)
     out = Path(args.out)

@@ -60,9 +60,9 @@ def run(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace, recipe: Any) -> int:
     from pairsim.data import build_source
     from pairsim.data.require import require_splits
+    from pairsim.device import pick_device
     from pairsim.evaluate import evaluate_split, save_eval_plots, save_graded_plot
     from pairsim.metrics import format_table, write_json
-    from pairsim.train.distributed import pick_device
 
     _log_data_to_stderr()
     device = str(pick_device(recipe.train.device, where="train.device"))

@@ -46,9 +46,9 @@ def _examples(folder: Path) -> list[str]:
 def run_enroll(args: argparse.Namespace) -> int:
     import torch
 
+    from pairsim.device import pick_device
     from pairsim.gallery import Gallery, check_gallery_target, empty_gallery, load_gallery, save_gallery, writer_lock
     from pairsim.model import PairModel
-    from pairsim.train.distributed import pick_device
 
     root = Path(args.people)
     if not root.is_dir():
@@ -77,9 +77,9 @@ def run_enroll(args: argparse.Namespace) -> int:
 
 def run_identify(args: argparse.Namespace) -> int:
 
+    from pairsim.device import pick_device
     from pairsim.gallery import load_gallery
     from pairsim.model import PairModel
-    from pairsim.train.distributed import pick_device
 
     model = PairModel.from_pretrained(args.model, device=str(pick_device(args.device)))
     gallery = load_gallery(Path(args.gallery), model)

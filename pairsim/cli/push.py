@@ -24,8 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pairsim.errors import DataError
-    from pairsim.export.push import read_metrics
     from pairsim.model import PairModel
+    from pairsim.push import read_metrics
 
     model_dir = Path(args.model)
     if not model_dir.is_dir():

@@ -86,8 +86,8 @@ def _top_k(model, a: torch.Tensor, b: torch.Tensor, k: int, f: TextIO, chunk: in
 
 def run(args: argparse.Namespace) -> int:
     from pairsim.cli.inputs import read_lines, resolve_lines
+    from pairsim.device import pick_device
     from pairsim.export.onnx_runtime import load_model
-    from pairsim.train.distributed import pick_device
 
     items_a, items_b = read_lines(args.a), read_lines(args.b)
     if not args.top_k and len(items_a) != len(items_b):

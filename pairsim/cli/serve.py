@@ -27,9 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pairsim.device import pick_device
     from pairsim.errors import ConfigError
     from pairsim.export.onnx_runtime import load_model
-    from pairsim.train.distributed import pick_device
 
     try:
         import uvicorn

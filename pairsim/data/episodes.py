@@ -69,6 +69,19 @@ class Episode:
         return len(self.support) // max(1, self.n_way)
 
 
+@dataclasses.dataclass
+class FixedEpisodes:
+    """A fixed list of episodes handed to the evaluator as they are (Omniglot's 20 official one-shot runs).
+
+    Evaluated by the ``episodes`` metric group; unlike class-labelled items, nothing is drawn at random.
+
+    Args:
+        episodes: The episodes, in order.
+    """
+
+    episodes: list[Episode]
+
+
 class EpisodePools:
     """Classes with enough items for an episode, pooled by group (or all in one pool), and drawing from them.
 

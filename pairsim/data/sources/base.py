@@ -26,6 +26,21 @@ from pairsim.registry import Registry
 DATASETS: Registry[type[Source[Any]]] = Registry("dataset")
 
 
+@dataclasses.dataclass(frozen=True)
+class ExtraEvaluation:
+    """Data a source hands to the evaluator beside a split (the source never evaluates a model itself).
+
+    Args:
+        prefix: Prefix of the metrics' names (``official`` -> ``official_accuracy``).
+        data: The data, of a type the metric group applies to (e.g. :class:`~pairsim.data.episodes.FixedEpisodes`).
+        metrics: The metric group (``pairsim.evaluate.EVALUATIONS``) that evaluates it.
+    """
+
+    prefix: str
+    data: Any
+    metrics: str
+
+
 @dataclasses.dataclass(kw_only=True)
 class DatasetConfig(ComponentConfig):
     """Base of every dataset's config; ``name`` picks the registered dataset."""
@@ -101,18 +116,17 @@ class Source(Generic[C]):
         """The train/val/test splits."""
         raise NotImplementedError
 
-    def extra_metrics(self, model: Any, *, split: str, batch_size: int) -> dict[str, Any]:
-        """The dataset's own evaluation beyond the generic metrics (the hook evaluation calls); none by default.
+    def extra_evaluations(self, split: str) -> list[ExtraEvaluation]:
+        """Data of the dataset's own evaluation beyond the split itself, handed to the evaluator; none by default.
 
         Args:
-            model: The :class:`~pairsim.model.PairModel` being evaluated.
             split: "val" or "test".
-            batch_size: Inputs per encoding batch.
 
         Returns:
-            Extra metrics, named with a prefix of their own (e.g. ``official_accuracy``).
+            The extra data, each with the metric group that evaluates it and the prefix of its metrics'
+            names (e.g. Omniglot's official runs: ``official_accuracy``).
         """
-        return {}
+        return []
 
 
 def load_dataset(config: DatasetConfig | dict[str, Any]) -> Splits[Any]:

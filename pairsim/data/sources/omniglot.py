@@ -30,9 +30,9 @@ from PIL import Image
 
 from pairsim.config import bounded
 from pairsim.data.download import extract, fetch
-from pairsim.data.episodes import Episode
+from pairsim.data.episodes import Episode, FixedEpisodes
 from pairsim.data.paths import require_files
-from pairsim.data.sources.base import DATASETS, NamedDatasetConfig, Source
+from pairsim.data.sources.base import DATASETS, ExtraEvaluation, NamedDatasetConfig, Source
 from pairsim.data.split import rng
 from pairsim.data.types import LabelledItems, Splits
 from pairsim.errors import DataError
@@ -221,14 +221,11 @@ class Omniglot(Source["Omniglot.Config"]):
         root = self.prepare()
         return one_shot_runs(root / "all_runs.zip")
 
-    def extra_metrics(self, model: Any, *, split: str, batch_size: int) -> dict[str, Any]:
-        """On the test split, when the official runs are on disk: ``official_*`` accuracy on the 20 runs."""
+    def extra_evaluations(self, split: str) -> list[ExtraEvaluation]:
+        """On the test split, when the official runs are on disk: the 20 runs, scored as ``official_*``."""
         if split != "test" or not (self.root() / "all_runs.zip").is_file():
-            return {}
-        from pairsim.evaluate import episode_scores
-
-        scores = episode_scores(model, self.one_shot_runs(), batch_size)
-        return {f"official_{k}": v for k, v in scores.items()}
+            return []
+        return [ExtraEvaluation("official", FixedEpisodes(self.one_shot_runs()), "episodes")]
 
 
 def one_shot_runs(zip_path: Path) -> list[Episode]:

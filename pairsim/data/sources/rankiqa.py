@@ -9,7 +9,7 @@ the ``ranked_pairs`` sampler pairs versions of one image under one distortion an
 correlates scores with levels.
 
 Images are split by id (train / val / test disjoint). ``heldout_distortion`` is left out of every split and
-only used on the test images, through :meth:`RankIQA.extra_metrics` (``heldout_distortion_*`` metrics).
+only used on the test images, through :meth:`RankIQA.extra_evaluations` (``heldout_distortion_*`` metrics).
 
 Example:
     >>> # splits = load_dataset({"name": "rankiqa", "max_images": 50, "side": 64})
@@ -26,7 +26,7 @@ from typing import Any, Literal
 from pairsim.config import MAX_IMAGE_SIDE, bounded
 from pairsim.data.distortions import KINDS, DistortedImage, Originals
 from pairsim.data.paths import require_files
-from pairsim.data.sources.base import DATASETS, NamedDatasetConfig, Source
+from pairsim.data.sources.base import DATASETS, ExtraEvaluation, NamedDatasetConfig, Source
 from pairsim.data.sources.flickr8k import HOW, Flickr8k
 from pairsim.data.split import fraction_counts, partition
 from pairsim.data.types import LabelledItems, Splits
@@ -141,15 +141,8 @@ class RankIQA(Source["RankIQA.Config"]):
         files = dict(zip(("train", "val", "test"), self.image_splits(), strict=True))[split]
         return self.versions(files, [kind])
 
-    def extra_metrics(self, model: Any, *, split: str, batch_size: int) -> dict[str, Any]:
-        """On the test split: the ``ranking`` metrics on the test images under the held-out distortion, named
-        ``heldout_distortion_*`` (none when nothing is held out, or on other splits)."""
+    def extra_evaluations(self, split: str) -> list[ExtraEvaluation]:
+        """On the test split: the test images under the held-out distortion, ranked as ``heldout_distortion_*``
+        (none when nothing is held out, or on other splits)."""
         data = self.heldout(split) if split == "test" else None
-        if data is None:
-            return {}
-        from pairsim.evaluate import rank_scores
-        from pairsim.metrics import ranking_metrics
-
-        scores = rank_scores(model, data.items, batch_size)  # (N,)
-        metrics = ranking_metrics(scores, data.labels, data.groups)
-        return {f"heldout_distortion_{k}": v for k, v in metrics.items()}
+        return [] if data is None else [ExtraEvaluation("heldout_distortion", data, "ranking")]

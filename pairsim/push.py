@@ -12,14 +12,17 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pairsim.errors import DataError, PairsimError
 
-if TYPE_CHECKING:
-    from pairsim.model import PairModel
-
 PLOTS_DIR = "plots"
+
+
+class Savable(Protocol):
+    """What publishing needs of a model: it writes its own folder (a :class:`~pairsim.model.PairModel` does)."""
+
+    def save_pretrained(self, directory: str | Path, *, metrics: dict[str, Any] | None = None) -> Path: ...
 
 
 class PushError(PairsimError):
@@ -60,7 +63,7 @@ def read_metrics(path: str | Path) -> dict[str, Any]:
 
 
 def stage(
-    model: PairModel, folder: Path, *, metrics: Mapping[str, Any] | None = None, plots: Iterable[str | Path] = ()
+    model: Savable, folder: Path, *, metrics: Mapping[str, Any] | None = None, plots: Iterable[str | Path] = ()
 ) -> Path:
     """Write the folder that is uploaded: ``save_pretrained`` output, plots under ``plots/``, linked in the card.
 
@@ -90,7 +93,7 @@ def stage(
 
 
 def push_to_hub(
-    model: PairModel,
+    model: Savable,
     repo_id: str,
     *,
     metrics: Mapping[str, Any] | None = None,

@@ -1,0 +1,1 @@
+"""Training: the trainer, its step, checkpoints, optimisers, frozen-tower caches, post-hoc fits and processes."""
