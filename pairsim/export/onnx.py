@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -40,18 +39,6 @@ FORMAT_VERSION = 1
 OPSET = 17
 
 
-def _lstm_graph(tower: Tower) -> nn.Module:
-    from pairsim.export.lstm_graph import LSTMGraph
-
-    return LSTMGraph(tower)  # type: ignore[arg-type]
-
-
-# Towers whose forward cannot be traced as written get an export-friendly module computing the same thing.
-GRAPHS: dict[str, Callable[[Tower], nn.Module]] = {"lstm": _lstm_graph}
-# Towers that cannot be exported, with the reason (one line); empty while every registered tower exports.
-UNSUPPORTED: dict[str, str] = {}
-
-
 class TowerGraph(nn.Module):
     """Positional inputs (in ``input_names`` order) -> ``tower(batch)``, as the exporters want."""
 
@@ -66,9 +53,8 @@ class TowerGraph(nn.Module):
 
 def check_exportable(tower: Tower) -> None:
     """Raise ConfigError (one line) if ``tower``'s kind cannot be exported to ONNX."""
-    name = tower.config.name
-    if name in UNSUPPORTED:
-        raise ConfigError(f"ONNX export: tower {name!r} is not supported ({UNSUPPORTED[name]})")
+    if tower.onnx_unsupported:
+        raise ConfigError(f"ONNX export: tower {tower.config.name!r} is not supported ({tower.onnx_unsupported})")
 
 
 def sample_items(tower: Tower) -> list[Any]:
@@ -97,7 +83,7 @@ def export_tower(tower: Tower, path: Path, *, opset: int = OPSET) -> list[str]:
     device = next(tower.parameters()).device  # the graph is traced on the CPU; the tower goes back afterwards
     tower.eval()
     batch = {k: v.cpu() for k, v in tower.preprocess(sample_items(tower)).items()}
-    graph = GRAPHS[tower.config.name](tower) if tower.config.name in GRAPHS else None
+    graph = tower.onnx_graph()  # None: the tower's forward traces as written
     names = list(getattr(graph, "input_names", None) or batch)
     module = graph if graph is not None else TowerGraph(tower, names)
     module = module.cpu().eval()

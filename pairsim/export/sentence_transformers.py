@@ -21,9 +21,6 @@ from pairsim.safe_io import swap_dir
 if TYPE_CHECKING:
     from pairsim.model import PairModel
 
-# pairsim head -> sentence-transformers' similarity function ranking pairs the same way
-SIMILARITY_FN = {"cosine": "cosine", "euclidean": "euclidean", "exp": "manhattan"}
-
 
 def _modules() -> tuple[Any, Any, Any, Any]:
     """sentence-transformers' Transformer, Pooling, Dense and Normalize classes (6.x paths, else 3.x-5.x)."""
@@ -36,17 +33,19 @@ def _modules() -> tuple[Any, Any, Any, Any]:
 
 
 def check_exportable(model: PairModel) -> None:
-    """Raise ConfigError unless ``model`` is a tied transformer model (the only kind sentence-transformers runs)."""
-    if not model.tied or model.config.tower.name != "transformer":
+    """Raise ConfigError unless ``model`` is tied, its tower says sentence-transformers runs it
+    (:attr:`~pairsim.towers.Tower.st_exportable`) and its head scores with the two embeddings alone."""
+    if not model.tied or not model.tower_a.st_exportable:
         kind = f"tied {model.config.tower.name}" if model.tied else "untied"
         raise ConfigError(
             f"sentence-transformers export needs a tied transformer model, this one is {kind} "
             "(use --format onnx for other towers)"
         )
-    if model.head.cohort_size:
+    extra = model.head.beyond_embeddings()
+    if extra:
         raise ConfigError(
-            "sentence-transformers export cannot carry the cosine head's S-norm cohort (its similarity would be "
-            "plain cosine); use --format onnx"
+            f"sentence-transformers export cannot carry {extra} of head {model.config.head.name!r} (its similarity "
+            f"would be plain {model.head.st_similarity or 'cosine'}); use --format onnx"
         )
 
 
@@ -90,7 +89,7 @@ def export_sentence_transformers(model: PairModel, directory: str | Path) -> Pat
             modules.append(dense)
         if cfg.normalize:
             modules.append(Normalize())
-        similarity = SIMILARITY_FN.get(model.config.head.name)
+        similarity = model.head.st_similarity
         st = SentenceTransformer(modules=modules, device="cpu", similarity_fn_name=similarity, trust_remote_code=False)
         out = Path(tmp) / "st"
         st.save(str(out), create_model_card=True)

@@ -48,6 +48,10 @@ class Head(nn.Module):
     higher_is_similar: ClassVar[bool] = True
     best: ClassVar[float] = 1.0
     neutral: ClassVar[float] = 0.5
+    # What other libraries call this head, declared here so that no table elsewhere is keyed by head name:
+    faiss_metric: ClassVar[str | None] = None  # FAISS metric ranking rows as this head does (None: exact search)
+    faiss_normalize: ClassVar[bool] = False  # L2-normalise rows before that metric (cosine = inner product)
+    st_similarity: ClassVar[str | None] = None  # sentence-transformers' similarity_fn_name with the same ranking
 
     def __init__(self, config: HeadConfig) -> None:
         super().__init__()
@@ -61,6 +65,11 @@ class Head(nn.Module):
     def cohort_size(self) -> int:
         """How many stored embeddings this head normalises its scores against (S-norm); 0: none."""
         return 0
+
+    def beyond_embeddings(self) -> str | None:
+        """What this head scores with besides the two embeddings (e.g. a stored cohort), which a library that
+        only compares vectors (FAISS, sentence-transformers) cannot reproduce; None: its declared facts hold."""
+        return None
 
     def bind(self, dim: int) -> None:
         """Called once the towers are built (heads that store embeddings size them; the rest ignore it).

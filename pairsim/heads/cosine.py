@@ -53,6 +53,9 @@ class CosineHead(Head):
     higher_is_similar = True
     best = 1.0
     neutral = 0.5
+    faiss_metric = "METRIC_INNER_PRODUCT"  # ranks rows as this head does (after L2 normalisation)
+    faiss_normalize = True
+    st_similarity = "cosine"
 
     def __init__(self, config: CosineConfig) -> None:
         super().__init__(config)
@@ -62,6 +65,10 @@ class CosineHead(Head):
     @property
     def cohort_size(self) -> int:
         return self.config.cohort
+
+    def beyond_embeddings(self) -> str | None:
+        """S-norm shifts each row's scores by that row's own cohort statistics: no plain vector metric does."""
+        return "an S-norm cohort" if self.config.cohort else None
 
     def bind(self, dim: int) -> None:
         """Size the cohort for embeddings of ``dim`` (zeros: not set yet).

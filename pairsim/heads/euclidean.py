@@ -20,6 +20,8 @@ class EuclideanHead(Head):
     higher_is_similar = False
     best = 0.0
     neutral = 1.0
+    faiss_metric = "METRIC_L2"  # ranks rows as this head does (FAISS returns it squared: same order)
+    st_similarity = "euclidean"
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         # eps inside the sqrt keeps the gradient finite for identical embeddings

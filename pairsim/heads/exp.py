@@ -22,6 +22,8 @@ class ExpHead(Head):
     higher_is_similar = True
     best = 1.0
     neutral = 0.5
+    faiss_metric = "METRIC_L1"  # ranks rows as exp(-L1) does (reversed: FAISS gives the distance)
+    st_similarity = "manhattan"
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return torch.exp(-(a - b).abs().sum(dim=-1))  # (B,)

@@ -14,10 +14,6 @@ import torch
 from pairsim.errors import ConfigError
 from pairsim.heads import Head
 
-# head -> (FAISS metric, normalise first). The metric ranks rows as the head does: cosine = inner product of
-# L2-normalised vectors; euclidean = L2 (FAISS returns it squared: same order); exp(-L1) = L1.
-METRICS: dict[str, tuple[str, bool]] = {"cosine": ("METRIC_INNER_PRODUCT", True), "euclidean": ("METRIC_L2", False),
-                                        "exp": ("METRIC_L1", False)}  # fmt: skip
 RERANK = 16  # candidates per probe the head re-scores (covers float near-ties between the index and the head)
 
 
@@ -30,9 +26,9 @@ def faiss_module() -> Any:
 
 
 def supports(head: Head) -> bool:
-    """Whether a FAISS metric ranks like ``head`` (else search stays exact); S-norm (a cosine head's cohort)
-    shifts each gallery row's scores by its own cohort statistics, which no FAISS metric does."""
-    return head.config.name in METRICS and not head.cohort_size
+    """Whether a FAISS metric ranks like ``head`` (else search stays exact): the head declares one
+    (:attr:`~pairsim.heads.Head.faiss_metric`) and scores with nothing but the two embeddings."""
+    return head.faiss_metric is not None and head.beyond_embeddings() is None
 
 
 class FaissSearch:
@@ -51,11 +47,14 @@ class FaissSearch:
     def __init__(self, head: Head, dim: int) -> None:
         faiss = faiss_module()
         if not supports(head):
-            cohort = " with an S-norm cohort" if head.cohort_size else ""
-            raise ConfigError(f"no FAISS metric ranks like head {head.config.name!r}{cohort}; use exact search")
-        metric, self.normalize = METRICS[head.config.name]
+            extra = head.beyond_embeddings()
+            raise ConfigError(
+                f"no FAISS metric ranks like head {head.config.name!r}{f' with {extra}' if extra else ''}; "
+                "use exact search"
+            )
+        self.normalize = head.faiss_normalize
         self.head = head
-        self.index = faiss.IndexFlat(dim, getattr(faiss, metric))
+        self.index = faiss.IndexFlat(dim, getattr(faiss, str(head.faiss_metric)))
 
     def _prepare(self, x: torch.Tensor) -> np.ndarray:
         x = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)

@@ -70,6 +70,9 @@ class Tower(nn.Module):
     # forward_rest is the linear layer ``self.proj`` alone (``feature_dim`` -> out_dim), so a closed-form fit
     # may set it (pairsim/train/fit.py)
     rest_is_projection: ClassVar[bool] = False
+    # export facts, declared by the tower (no table elsewhere is keyed by tower name):
+    onnx_unsupported: ClassVar[str | None] = None  # why ONNX export cannot carry this tower (None: it can)
+    st_exportable: ClassVar[bool] = False  # sentence-transformers runs it (a Hugging Face encoder + pooling)
 
     def __init__(self, config: TowerConfig) -> None:
         super().__init__()
@@ -104,6 +107,11 @@ class Tower(nn.Module):
     def forward(self, batch: Batch) -> torch.Tensor:
         """A batch -> embeddings ``(B, out_dim)``."""
         raise NotImplementedError
+
+    def onnx_graph(self) -> nn.Module | None:
+        """A module computing :meth:`forward` that ONNX exporters can trace, with ``input_names`` (the batch keys
+        it takes, in order); None: :meth:`forward` traces as written."""
+        return None
 
     def forward_trunk(self, batch: Batch) -> torch.Tensor:
         """A batch -> the trunk's features ``(B, F)`` (towers that name a :attr:`trunk`)."""

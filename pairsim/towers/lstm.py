@@ -144,3 +144,9 @@ class LSTMTower(TextTower):
             else:
                 pooled = out.masked_fill(~mask, float("-inf")).max(1).values  # (B, H * dirs)
         return self.proj(pooled)  # (B, out_dim)
+
+    def onnx_graph(self) -> nn.Module:
+        """The same embeddings without packed sequences, which ONNX exporters cannot trace."""
+        from pairsim.towers.lstm_graph import LSTMGraph
+
+        return LSTMGraph(self.embedding, self.lstm, self.proj, pooling=self.config.pooling)

@@ -97,6 +97,7 @@ class TransformerTower(TextTower):
 
     Config = TransformerConfig
     trunk = "encoder"
+    st_exportable = True
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__(_resolved(config))  # a resolved copy: building never mutates the caller's config

@@ -9,8 +9,7 @@ import torch
 
 from pairsim.cli import main
 from pairsim.errors import ConfigError
-from pairsim.export.lstm_graph import LSTMGraph
-from pairsim.export.onnx import UNSUPPORTED, export_onnx
+from pairsim.export.onnx import export_onnx
 from pairsim.towers import TOWERS
 
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed: pip install 'pairsim[onnx]'")
@@ -20,7 +19,7 @@ from pairsim.export.onnx_runtime import OnnxPairModel
 @pytest.mark.parametrize("tower", TOWERS.names())
 def test_every_tower_exports_or_says_it_cannot(tower: str, make_model, real_items, tmp_path: Path) -> None:
     model = make_model(tower, head="cosine").eval()
-    if tower in UNSUPPORTED:
+    if TOWERS.get(tower).onnx_unsupported:
         with pytest.raises(ConfigError, match=f"tower {tower!r} is not supported") as err:
             export_onnx(model, tmp_path / "onnx")
         assert "\n" not in str(err.value)
@@ -79,7 +78,7 @@ def test_lstm_graph_equals_the_packed_tower(
     model = PairModel.from_config({"tower": cfg}, adapt_on=(stsb_sentences[:20], None)).eval()
     batch = model.tower_a.preprocess(stsb_sentences)  # lengths vary, unknown words included
     with torch.no_grad():
-        assert torch.allclose(LSTMGraph(model.tower_a)(**batch), model.tower_a(batch), atol=1e-6, rtol=0)
+        assert torch.allclose(model.tower_a.onnx_graph()(**batch), model.tower_a(batch), atol=1e-6, rtol=0)
 
 
 def test_untied_model_exports_two_graphs_and_head_json(make_model, tmp_path: Path) -> None:
@@ -138,7 +137,7 @@ def test_onnx_backend_on_a_torch_model_dir_is_one_line(make_model, tmp_path: Pat
 
 
 def test_an_unsupported_tower_is_named_in_one_line(make_model, tmp_path: Path, capsys, monkeypatch) -> None:
-    monkeypatch.setitem(UNSUPPORTED, "lstm", "needs an export-friendly LSTM graph")
+    monkeypatch.setattr(TOWERS.get("lstm"), "onnx_unsupported", "needs an export-friendly LSTM graph")
     make_model("lstm").save_pretrained(tmp_path / "model")
     code = main(["export", str(tmp_path / "model"), "--format", "onnx", "--out", str(tmp_path / "onnx")])
     err = capsys.readouterr().err

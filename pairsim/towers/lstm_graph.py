@@ -1,4 +1,4 @@
-"""An export-friendly form of :class:`~pairsim.towers.lstm.LSTMTower`'s forward pass.
+"""An export-friendly form of the LSTM tower's forward pass (:meth:`~pairsim.towers.lstm.LSTMTower.onnx_graph`).
 
 ONNX exporters cannot trace packed sequences (``pack_padded_sequence``). This module computes the same
 embeddings from the tower's own weights without packing: every layer and direction runs as a
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-
-from pairsim.towers.lstm import LSTMTower
 
 
 def _unidirectional(lstm: nn.LSTM, layer: int, suffix: str, input_size: int) -> nn.LSTM:
@@ -27,23 +25,26 @@ class LSTMGraph(nn.Module):
     """``(input_ids (B, T), lengths (B,)) -> (B, out_dim)``, equal to ``tower(batch)`` and traceable.
 
     Args:
-        tower: The LSTM tower whose weights (embedding, LSTM, projection) are used.
+        embedding: The tower's word embedding.
+        lstm: The tower's (packed, batch-first) LSTM, whose weights are copied per layer and direction.
+        proj: The tower's projection after pooling.
+        pooling: The tower's pooling: "last", "mean" or "max".
     """
 
     input_names = ("input_ids", "lengths")
 
-    def __init__(self, tower: LSTMTower) -> None:
+    def __init__(self, embedding: nn.Module, lstm: nn.LSTM, proj: nn.Module, *, pooling: str) -> None:
         super().__init__()
-        c = tower.config
-        self.pooling = c.pooling
-        self.bidirectional = c.bidirectional
-        self.embedding = tower.embedding
-        self.proj = tower.proj
+        self.pooling = pooling
+        self.bidirectional = lstm.bidirectional
+        self.embedding = embedding
+        self.proj = proj
         self.cells = nn.ModuleList()
-        for layer in range(c.num_layers):
-            input_size = c.embed_dim if layer == 0 else tower._lstm_dim
-            for suffix in ("", "_reverse") if c.bidirectional else ("",):
-                self.cells.append(_unidirectional(tower.lstm, layer, suffix, input_size))
+        dirs = 2 if lstm.bidirectional else 1
+        for layer in range(lstm.num_layers):
+            input_size = lstm.input_size if layer == 0 else lstm.hidden_size * dirs
+            for suffix in ("", "_reverse") if lstm.bidirectional else ("",):
+                self.cells.append(_unidirectional(lstm, layer, suffix, input_size))
 
     def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         steps = torch.arange(input_ids.shape[1], device=input_ids.device)[None]  # (1, T)
