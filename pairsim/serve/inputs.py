@@ -79,8 +79,10 @@ async def read_fields(request: Request, limits: Limits) -> dict[str, list[Any]]:
         except RequestError:
             raise
         except Exception as err:  # starlette raises its own error types for a broken form
-            status = 413 if str(err).startswith("Too many") else 400
-            raise RequestError(status, f"malformed multipart form ({str(err)[:200]})") from None
+            problem = str(getattr(err, "detail", None) or err)[:200]
+            raise RequestError(
+                413 if problem.startswith("Too many") else 400, f"malformed multipart form ({problem})"
+            ) from None
         fields: dict[str, list[Any]] = {}
         budget = [limits.max_request_pixels]  # pixels left for the rest of the request
         for key, value in form.multi_items():
@@ -135,7 +137,9 @@ def decode_image(data: bytes, what: str, limits: Limits, budget: list[int] | Non
     except RequestError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise RequestError(413, f"{what} is too large to decode safely (a possible decompression bomb)") from None
+        raise RequestError(
+            413, f"{what} has more pixels than {limits.max_pixels}: too large to decode safely (a decompression bomb?)"
+        ) from None
     except Exception as err:  # any decoder failure on untrusted bytes is the upload's fault
         problem = " ".join(str(err).split())[:200] or type(err).__name__
         raise RequestError(

@@ -96,3 +96,24 @@ def live_server() -> Iterator[Callable[[Any], str]]:
     for server, thread in servers:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def blank_png(width: int, height: int) -> bytes:
+    """A 1-bit black PNG of ``width`` x ``height`` written without decoding memory: 20000 x 20000 is about 48 KB."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    pack = zlib.compressobj(9)
+    row = b"\0" * (1 + (width + 7) // 8)  # filter byte + packed bits
+    data = b"".join(pack.compress(row) for _ in range(height)) + pack.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit, grayscale
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="session")
+def png() -> Callable[[int, int], bytes]:
+    """``png(width, height)``: the bytes of a blank 1-bit PNG (see :func:`blank_png`)."""
+    return blank_png
