@@ -12,11 +12,11 @@ from __future__ import annotations
 import io
 import json
 import re
-import warnings
 from typing import Any
 
 import numpy as np
 from PIL import Image
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
@@ -104,7 +104,7 @@ async def _image(field: str, upload: UploadFile, limits: Limits, budget: list[in
         raise RequestError(413, f"field {field!r}: file {name!r} is larger than {limits.max_upload_bytes} bytes")
     if not data:
         raise RequestError(400, f"field {field!r}: file {name!r} is empty")
-    return decode_image(data, f"field {field!r}: file {name!r}", limits, budget)
+    return await run_in_threadpool(decode_image, data, f"field {field!r}: file {name!r}", limits, budget)
 
 
 def decode_image(data: bytes, what: str, limits: Limits, budget: list[int] | None = None) -> Image.Image:
@@ -120,23 +120,21 @@ def decode_image(data: bytes, what: str, limits: Limits, budget: list[int] | Non
         RequestError: Too many pixels (413); not an image of :data:`IMAGE_FORMATS`, or it fails to decode (415).
     """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)  # reads the header only
-            width, height = image.size
-            pixels = width * height
-            if pixels > limits.max_pixels:
-                raise RequestError(413, f"{what} has {width}x{height} pixels, more than {limits.max_pixels} per image")
-            if budget is not None:
-                if pixels > budget[0]:
-                    raise RequestError(
-                        413, f"{what}: the request's images hold more than {limits.max_request_pixels} pixels together"
-                    )
-                budget[0] -= pixels
-            image.load()
+        image = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)  # reads the header only
+        width, height = image.size
+        pixels = width * height
+        if pixels > limits.max_pixels:
+            raise RequestError(413, f"{what} has {width}x{height} pixels, more than {limits.max_pixels} per image")
+        if budget is not None:
+            if pixels > budget[0]:
+                raise RequestError(
+                    413, f"{what}: the request's images hold more than {limits.max_request_pixels} pixels together"
+                )
+            budget[0] -= pixels
+        image.load()
     except RequestError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:  # PIL's own limit, met in Image.open
         raise RequestError(
             413, f"{what} has more pixels than {limits.max_pixels}: too large to decode safely (a decompression bomb?)"
         ) from None
