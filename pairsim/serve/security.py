@@ -104,7 +104,8 @@ class AccessPolicy:
             parsed = parse_host(name)
             if parsed is None:
                 raise ConfigError(f"allowed host {name!r}: expected a host name or address, optionally with :PORT")
-            self._hosts.append(parsed)
+            if parsed not in self._hosts:
+                self._hosts.append(parsed)
 
     @property
     def writes(self) -> str:
