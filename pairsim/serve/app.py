@@ -7,32 +7,42 @@ Endpoints (JSON in, JSON out; images as multipart file fields):
 * ``POST /encode?side=a``: field ``items`` -> embeddings.
 * ``POST /identify``: field ``items`` (probes, side a) -> best identity or ``unknown`` (needs a gallery).
 * ``POST /enroll``: fields ``identity`` and ``items`` (examples, side b) -> the identity is added (replaced);
-  ``DELETE /identities/{name}`` removes one. Writes hold one writer lock and replace the gallery file
-  atomically; the served gallery changes only once the file is written.
+  ``DELETE /identities/{name}`` removes one. Writes need the server's token (or writes opened explicitly),
+  hold one writer lock and replace the gallery file atomically; the served gallery changes only once the
+  file is written, and follows the file when another process changes it
+  (:class:`~pairsim.serve.served_gallery.ServedGallery`).
 
-Bad requests get a 4xx JSON ``{"error": "..."}`` naming the problem. Concurrent encodes are merged into
-one model call by :class:`~pairsim.serve.batching.Batcher`.
+Every request passes :class:`~pairsim.serve.security.Guard` first (Host allow-list, Origin rule, write token,
+body size). Bad requests get a 4xx JSON ``{"error": "..."}`` naming the problem; an unexpected failure a 500
+JSON that names only the exception's type. Concurrent encodes are merged into one model call by
+:class:`~pairsim.serve.batching.Batcher`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import HTTPBearer
+from PIL import Image, UnidentifiedImageError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pairsim.errors import PairsimError
-from pairsim.gallery import Gallery, load_gallery, save_gallery, writer_lock
 from pairsim.search import GalleryIndex
 from pairsim.serve.batching import Batcher
-from pairsim.serve.inputs import MAX_UPLOAD_BYTES, RequestError, read_fields, take
+from pairsim.serve.errors import RequestError
+from pairsim.serve.inputs import Limits, read_fields, take
+from pairsim.serve.security import AccessPolicy, Guard
+from pairsim.serve.served_gallery import ServedGallery
 
 PAGE = Path(__file__).parent / "static" / "index.html"
 
@@ -53,57 +63,26 @@ class Service:
         self.model = model
         model.head.cpu().eval()
         self.batcher = Batcher(model, window_ms=batch_window_ms, max_items=max_batch_items)
-        self.gallery_path = Path(gallery) if gallery else None
-        self.fingerprint = model.fingerprint()  # written into the gallery files this server saves
-        self._stamp: tuple[int, int] | None = None
-        self.gallery: GalleryIndex | None = self._read() if self.gallery_path else None
+        self.served = ServedGallery(gallery, model) if gallery else None
 
     def modality(self, side: str) -> str:
         return self.model.tower_for(side).modality
 
-    def _empty(self) -> GalleryIndex:
-        dim = self.model.tower_a.out_dim
-        return GalleryIndex([], torch.empty(0, dim), head=self.model.head, threshold=self.model.config.threshold)
+    def encode(self, side: str, items: list[Any]) -> torch.Tensor:
+        """``(N, D)`` embeddings of a request's inputs; an input the model cannot take is a 422, not a 500."""
+        try:
+            return self.batcher.encode(side, items)  # (N, D)
+        except PairsimError as err:
+            raise RequestError(422, str(err)) from None
+        except (ValueError, Image.DecompressionBombError, UnidentifiedImageError) as err:
+            raise RequestError(
+                422, f"cannot encode the side-{side} inputs: {' '.join(str(err).split())[:200]}"
+            ) from None
 
-    def _read(self) -> GalleryIndex:
-        assert self.gallery_path is not None
-        if not self.gallery_path.is_file():
-            self._stamp = None
-            return self._empty()
-        gallery = load_gallery(self.gallery_path, self.model, allow_empty=True)  # refuses another model's
-        st = self.gallery_path.stat()
-        self._stamp = (st.st_mtime_ns, st.st_size)
-        return GalleryIndex(
-            gallery.names, gallery.embeddings, head=self.model.head, threshold=self.model.config.threshold
-        )
-
-    def require_gallery(self) -> GalleryIndex:
-        if self.gallery is None:
+    def require_gallery(self) -> ServedGallery:
+        if self.served is None:
             raise RequestError(404, "no gallery: start the server with --gallery FILE to identify and enroll")
-        return self.gallery
-
-    def update_gallery(self, change: Any) -> GalleryIndex:
-        """Apply ``change(gallery)`` to a copy under the writer lock, write it atomically, then serve it."""
-        self.require_gallery()
-        assert self.gallery_path is not None
-        with writer_lock(self.gallery_path):
-            current = self.gallery
-            if self.gallery_path.is_file():  # another writer (pairsim enroll) may have changed the file
-                st = self.gallery_path.stat()
-                if (st.st_mtime_ns, st.st_size) != self._stamp:
-                    current = self._read()
-            assert current is not None
-            new = GalleryIndex(
-                list(current.names), current.embeddings, head=self.model.head, threshold=self.model.config.threshold
-            )
-            result = change(new)
-            save_gallery(
-                self.gallery_path, Gallery(names=new.names, embeddings=new.embeddings, fingerprint=self.fingerprint)
-            )
-            st = self.gallery_path.stat()
-            self._stamp = (st.st_mtime_ns, st.st_size)
-            self.gallery = new
-        return result
+        return self.served
 
 
 def request_body(fields: dict[str, str]) -> dict[str, Any]:
@@ -124,20 +103,41 @@ def request_body(fields: dict[str, str]) -> dict[str, Any]:
 
 
 def create_app(model: Any, *, gallery: str | Path | None = None, batch_window_ms: float = 0.0,
-               max_batch_items: int = 64, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:  # fmt: skip
+               max_batch_items: int = 64, max_upload_bytes: int | None = None, limits: Limits | None = None,
+               token: str | None = None, open_writes: bool = False, allowed_hosts: Sequence[str] = (),
+               bind_host: str | None = None) -> FastAPI:  # fmt: skip
     """The FastAPI app serving ``model`` (and ``gallery``).
+
+    Reads (the page, ``/info``, ``/docs``, ``/score``, ``/encode``, ``/identify``) are open to every allowed
+    host; writes (``/enroll``, ``DELETE /identities/...``) need ``token`` and are refused without one unless
+    ``open_writes`` (see :mod:`pairsim.serve.security`).
 
     Args:
         model: A PairModel (``PairModel.from_pretrained``) or an OnnxPairModel.
-        gallery: A gallery file for identify / enroll (created on the first enroll), or None.
+        gallery: A gallery file for identify / enroll (created on the first enroll), or None. The served
+            gallery follows the file: a change by another process is seen by the next request.
         batch_window_ms: Batching window for concurrent requests.
         max_batch_items: Inputs per merged model call at most (1: no batching).
-        max_upload_bytes: Largest accepted image upload.
+        max_upload_bytes: Largest accepted image upload (overrides ``limits.max_upload_bytes``; None: keep it).
+        limits: Items, bytes, pixels and JSON depth per request (default :class:`Limits`).
+        token: The bearer token writes need (at least 16 characters), or None.
+        open_writes: Without a token, let anyone who can reach the server write.
+        allowed_hosts: Host names (``name`` or ``name:port``) accepted besides 127.0.0.1, localhost and [::1].
+        bind_host: The address the server listens on (allowed too when it is a specific address).
+
+    Raises:
+        ConfigError: A token that is too short, a token together with ``open_writes``, a malformed host.
+        ModelFileError: The gallery file cannot be read or was enrolled with another model.
 
     Example:
-        >>> app = create_app(PairModel.from_pretrained("runs/faces/model"), gallery="staff.safetensors")  # doctest: +SKIP
+        >>> app = create_app(PairModel.from_pretrained("runs/faces/model"), gallery="staff.safetensors",
+        ...                  token=os.environ["PAIRSIM_SERVE_TOKEN"])  # doctest: +SKIP
         >>> uvicorn.run(app, host="127.0.0.1", port=8000)  # doctest: +SKIP
     """
+    limits = limits or Limits()
+    if max_upload_bytes is not None:
+        limits = dataclasses.replace(limits, max_upload_bytes=max_upload_bytes)
+    policy = AccessPolicy(token=token, open_writes=open_writes, allowed_hosts=tuple(allowed_hosts), bind_host=bind_host)
     service = Service(model, gallery, batch_window_ms=batch_window_ms, max_batch_items=max_batch_items)
 
     @contextlib.asynccontextmanager
@@ -149,29 +149,18 @@ def create_app(model: Any, *, gallery: str | Path | None = None, batch_window_ms
         title="pairsim", description="Score pairs, encode inputs, identify and enroll identities.", lifespan=lifespan
     )
     app.state.service = service
-
-    @app.exception_handler(RequestError)
-    async def _request_error(request: Request, err: RequestError) -> JSONResponse:
-        return JSONResponse({"error": err.message}, status_code=err.status)
-
-    @app.exception_handler(PairsimError)
-    async def _input_error(request: Request, err: PairsimError) -> JSONResponse:
-        return JSONResponse({"error": str(err)}, status_code=422)
-
-    @app.exception_handler(Exception)
-    async def _server_error(request: Request, err: Exception) -> JSONResponse:
-        return JSONResponse({"error": f"internal error: {type(err).__name__}: {err}"}, status_code=500)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg')}" for e in err.errors())
-        return JSONResponse({"error": problems or "invalid request"}, status_code=422)
+    app.state.policy = policy
+    app.add_middleware(Guard, policy=policy, max_body_bytes=limits.max_body_bytes)
+    add_error_handlers(app)
+    write = [
+        Depends(HTTPBearer(auto_error=False, description="the server's write token"))
+    ]  # shown in /docs; the Guard enforces it
 
     async def fields(request: Request) -> dict[str, list[Any]]:
-        return await read_fields(request, max_upload_bytes=max_upload_bytes)
+        return await read_fields(request, limits)
 
-    def encode(side: str, items: list[Any]) -> torch.Tensor:
-        return service.batcher.encode(side, items)  # (N, D)
+    def take_items(data: dict[str, list[Any]], name: str, side: str) -> list[Any]:
+        return take(data, name, service.modality(side), side=side, max_items=limits.max_items)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:
@@ -179,27 +168,32 @@ def create_app(model: Any, *, gallery: str | Path | None = None, batch_window_ms
 
     @app.get("/info")
     async def info() -> dict[str, Any]:
-        """What the model takes and how it decides."""
-        g = service.gallery
+        """What the model takes and how it decides; whether writes are open, need a token or are disabled."""
+        gallery: dict[str, Any] | None = None
+        if service.served is not None:
+            try:
+                g = await run_in_threadpool(service.served.current)
+                gallery = {"identities": len(g.identities), "rows": len(g)}
+            except RequestError as err:
+                gallery = {"error": err.message}
         return {
             "side_a": service.modality("a"), "side_b": service.modality("b"), "tied": model.tied,
             "head": model.config.head.name, "higher_is_similar": model.head.higher_is_similar,
             "threshold": model.config.threshold, "embedding_size": model.tower_a.out_dim,
-            "gallery": None if g is None else {"identities": len(g.identities), "rows": len(g)},
+            "gallery": gallery, "writes": policy.writes,
         }  # fmt: skip
 
     @app.post("/score", openapi_extra=request_body({"a": "side-a inputs (texts or image files)", "b": "side-b inputs"}))
     async def score(request: Request) -> dict[str, Any]:
         """Fields ``a`` and ``b``: pair i is ``(a[i], b[i])``. Returns scores and same / different."""
         data = await fields(request)
-        a = take(data, "a", service.modality("a"), side="a")
-        b = take(data, "b", service.modality("b"), side="b")
+        a, b = take_items(data, "a", "a"), take_items(data, "b", "b")
         if len(a) != len(b):
             raise RequestError(422, f"fields 'a' and 'b' need as many inputs each, got {len(a)} and {len(b)}")
 
         def run() -> torch.Tensor:
             with torch.inference_mode():
-                return model.head(encode("a", a), encode("b", b))  # (N,)
+                return model.head(service.encode("a", a), service.encode("b", b))  # (N,)
 
         scores = await run_in_threadpool(run)
         threshold = model.config.threshold
@@ -211,50 +205,89 @@ def create_app(model: Any, *, gallery: str | Path | None = None, batch_window_ms
     async def encode_items(request: Request, side: str = "a") -> dict[str, Any]:
         """Field ``items``; ``?side=a|b`` picks the tower. Returns ``(N, D)`` embeddings."""
         if side not in ("a", "b"):
-            raise RequestError(422, f"side: expected a or b, got {side!r}")
-        items = take(await fields(request), "items", service.modality(side), side=side)
-        embeddings = await run_in_threadpool(encode, side, items)
+            raise RequestError(422, f"side: expected a or b, got {side[:20]!r}")
+        items = take_items(await fields(request), "items", side)
+        embeddings = await run_in_threadpool(service.encode, side, items)  # (N, D)
         return {"embeddings": embeddings.tolist(), "size": embeddings.shape[1]}
 
     @app.post("/identify", openapi_extra=request_body({"items": "probes (side a)"}))
     async def identify(request: Request) -> dict[str, Any]:
         """Field ``items`` (probes): each one's best identity, or ``unknown`` past the threshold."""
-        gallery = service.require_gallery()
-        probes = take(await fields(request), "items", service.modality("a"), side="a")
-        if len(gallery) == 0:
-            raise RequestError(409, "the gallery is empty: enroll identities first")
-        matches = await run_in_threadpool(lambda: gallery.identify(encode("a", probes)))
+        served = service.require_gallery()
+        probes = take_items(await fields(request), "items", "a")
+
+        def run() -> list[Any]:
+            gallery = served.current()  # as the file holds it now: a revoked identity never matches
+            if len(gallery) == 0:
+                raise RequestError(409, "the gallery is empty: enroll identities first")
+            return gallery.identify(service.encode("a", probes))
+
+        matches = await run_in_threadpool(run)
         return {"matches": [{"identity": m.identity or "unknown", "known": m.identity is not None,
                              "nearest": m.nearest, "score": m.score} for m in matches]}  # fmt: skip
 
-    @app.post("/enroll", openapi_extra=request_body({"identity": "the name", "items": "examples (side b)"}))
+    @app.post(
+        "/enroll",
+        openapi_extra=request_body({"identity": "the name", "items": "examples (side b)"}),
+        dependencies=write,
+    )
     async def enroll(request: Request) -> dict[str, Any]:
-        """Fields ``identity`` (a name) and ``items`` (examples): adds the identity, replacing earlier examples."""
-        service.require_gallery()
+        """Fields ``identity`` (a name) and ``items`` (examples): adds the identity, replacing earlier examples.
+        Needs ``Authorization: Bearer TOKEN``."""
+        served = service.require_gallery()
         data = await fields(request)
         names = data.get("identity") or []
         if len(names) != 1 or not isinstance(names[0], str) or not names[0].strip():
             raise RequestError(422, "field 'identity': expected one non-empty name")
         identity = names[0].strip()
-        items = take(data, "items", service.modality("b"), side="b")
+        items = take_items(data, "items", "b")
 
         def run() -> GalleryIndex:
-            rows = encode("b", items)  # (n, D): encoded outside the lock
-            service.update_gallery(lambda g: g.add(identity, rows))
-            assert service.gallery is not None
-            return service.gallery
+            rows = service.encode("b", items)  # (n, D): encoded outside the lock
+            return served.update(lambda g: g.add(identity, rows))[1]
 
         g = await run_in_threadpool(run)
         return {"identity": identity, "examples": len(items), "identities": len(g.identities), "rows": len(g)}
 
-    @app.delete("/identities/{name}")
+    @app.delete("/identities/{name}", dependencies=write)
     async def remove(name: str) -> dict[str, Any]:
-        """Remove an enrolled identity (its embeddings; nothing is re-encoded)."""
-        gallery = service.require_gallery()
-        if name not in gallery.names:
-            raise RequestError(404, f"identity {name!r} is not enrolled")
-        removed = await run_in_threadpool(service.update_gallery, lambda g: g.remove(name))
+        """Remove an enrolled identity (its embeddings; nothing is re-encoded). Needs ``Authorization: Bearer TOKEN``."""
+        served = service.require_gallery()
+
+        def change(g: GalleryIndex) -> int:
+            if name not in g.names:  # checked under the writer lock: of concurrent deletes, one removes, the rest 404
+                raise RequestError(404, f"identity {name[:100]!r} is not enrolled")
+            return g.remove(name)
+
+        removed = (await run_in_threadpool(served.update, change))[0]
         return {"identity": name, "removed_rows": removed}
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     return app
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """Every error becomes JSON ``{"error": ...}``: client mistakes a 4xx naming the problem; anything else a
+    500 that names only the exception's type (the traceback goes to the server log, never to the client)."""
+
+    @app.exception_handler(RequestError)
+    async def _request_error(request: Request, err: RequestError) -> JSONResponse:
+        return JSONResponse({"error": err.message}, status_code=err.status)
+
+    @app.exception_handler(PairsimError)
+    async def _input_error(request: Request, err: PairsimError) -> JSONResponse:
+        return JSONResponse({"error": " ".join(str(err).split())[:500]}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg')}" for e in err.errors())
+        return JSONResponse({"error": problems[:500] or "invalid request"}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(err.detail)}, status_code=err.status_code, headers=err.headers)
+
+    @app.exception_handler(Exception)
+    async def _server_error(request: Request, err: Exception) -> JSONResponse:
+        return JSONResponse({"error": f"internal error ({type(err).__name__}); the server log has the details"},
+                            status_code=500)  # fmt: skip

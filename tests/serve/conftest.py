@@ -19,6 +19,38 @@ DATA = Path(
 ).resolve()  # browsers need it absolute
 
 
+TOKEN = "test-write-token-0123456789"  # the tests' servers are started with this write token
+LOCAL = "http://127.0.0.1:8000"  # TestClient's base URL: a Host the service answers to
+
+
+@pytest.fixture
+def token() -> str:
+    """The write token of the tests' servers."""
+    return TOKEN
+
+
+@pytest.fixture
+def write() -> dict[str, str]:
+    """Headers of a write request (enroll, delete) to a server started with ``token=TOKEN``."""
+    return {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def serve(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """``serve(model, **create_app_kwargs)``: a TestClient (on 127.0.0.1) of the app, with the write token ``TOKEN``
+    unless the kwargs set ``token`` or ``open_writes``; use it as a context manager."""
+    from fastapi.testclient import TestClient
+
+    from pairsim.serve.app import create_app
+
+    def make(model: Any, *, raise_server_exceptions: bool = True, **kwargs: Any) -> TestClient:
+        if "token" not in kwargs and not kwargs.get("open_writes"):
+            kwargs["token"] = TOKEN
+        return TestClient(create_app(model, **kwargs), base_url=LOCAL, raise_server_exceptions=raise_server_exceptions)
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def faces() -> list[str]:
     """Six real AT&T face images (PGM), two each of three people."""
@@ -47,7 +79,7 @@ def live_server() -> Iterator[Callable[[Any], str]]:
 
     servers: list[tuple[Any, threading.Thread]] = []
 
-    def start(app: Any) -> str:
+    def start(app: Any) -> str:  # the app answers to 127.0.0.1: the default allowed host
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
@@ -64,3 +96,24 @@ def live_server() -> Iterator[Callable[[Any], str]]:
     for server, thread in servers:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def blank_png(width: int, height: int) -> bytes:
+    """A 1-bit black PNG of ``width`` x ``height`` written without decoding memory: 20000 x 20000 is about 48 KB."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    pack = zlib.compressobj(9)
+    row = b"\0" * (1 + (width + 7) // 8)  # filter byte + packed bits
+    data = b"".join(pack.compress(row) for _ in range(height)) + pack.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit, grayscale
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="session")
+def png() -> Callable[[int, int], bytes]:
+    """``png(width, height)``: the bytes of a blank 1-bit PNG (see :func:`blank_png`)."""
+    return blank_png

@@ -55,11 +55,16 @@ def open_page(driver: Any, url: str) -> None:
     WebDriverWait(driver, 60).until(lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "1")
 
 
-def test_page_scores_two_texts_and_identifies(text_model, live_server, browser, tmp_path: Path) -> None:
+def test_page_scores_two_texts_and_identifies(
+    text_model, live_server, browser, token: str, write: dict[str, str], tmp_path: Path
+) -> None:
     import httpx
 
-    url = live_server(create_app(text_model, gallery=tmp_path / "g.safetensors"))
-    assert httpx.post(f"{url}/enroll", json={"identity": "ann", "items": ["how old are you"]}).status_code == 200
+    url = live_server(create_app(text_model, gallery=tmp_path / "g.safetensors", token=token))
+    assert (
+        httpx.post(f"{url}/enroll", json={"identity": "ann", "items": ["how old are you"]}, headers=write).status_code
+        == 200
+    )
     open_page(browser, url)
     assert "side A takes text" in browser.find_element("id", "model-info").text
     a, b = "How old are you?", "what is your age"

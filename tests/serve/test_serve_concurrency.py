@@ -10,20 +10,23 @@ from typing import Any
 import httpx
 import pytest
 import torch
-from fastapi.testclient import TestClient
 
 from pairsim.gallery import load_gallery
 from pairsim.serve.app import create_app
 from pairsim.serve.batching import Batcher
 
 
-def test_concurrent_enrolls_over_http_keep_every_identity(text_model, live_server, tmp_path: Path) -> None:
+def test_concurrent_enrolls_over_http_keep_every_identity(
+    text_model, live_server, token: str, write: dict[str, str], tmp_path: Path
+) -> None:
     gallery = tmp_path / "g.safetensors"
-    url = live_server(create_app(text_model, gallery=gallery))
+    url = live_server(create_app(text_model, gallery=gallery, token=token))
     people = {f"person{i}": [f"text {i} one", f"text {i} two", "shared text"][: 1 + i % 3] for i in range(16)}
 
     def enroll(item: tuple[str, list[str]]) -> int:
-        return httpx.post(f"{url}/enroll", json={"identity": item[0], "items": item[1]}, timeout=60).status_code
+        return httpx.post(
+            f"{url}/enroll", json={"identity": item[0], "items": item[1]}, headers=write, timeout=60
+        ).status_code
 
     with ThreadPoolExecutor(8) as pool:
         assert list(pool.map(enroll, people.items())) == [200] * 16
@@ -40,13 +43,16 @@ def test_concurrent_enrolls_over_http_keep_every_identity(text_model, live_serve
 
 
 def test_a_crash_mid_enroll_leaves_the_previous_gallery(
-    text_model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    text_model, serve, write: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import pairsim.gallery
 
     gallery = tmp_path / "g.safetensors"
-    with TestClient(create_app(text_model, gallery=gallery), raise_server_exceptions=False) as client:
-        assert client.post("/enroll", json={"identity": "ann", "items": ["how old are you"]}).status_code == 200
+    with serve(text_model, gallery=gallery, raise_server_exceptions=False) as client:
+        assert (
+            client.post("/enroll", json={"identity": "ann", "items": ["how old are you"]}, headers=write).status_code
+            == 200
+        )
         before = gallery.read_bytes()
         real_save = pairsim.gallery.save_file
 
@@ -56,14 +62,21 @@ def test_a_crash_mid_enroll_leaves_the_previous_gallery(
             raise OSError("disk full")  # ... and the writer dies
 
         monkeypatch.setattr(pairsim.gallery, "save_file", crash)
-        failed = client.post("/enroll", json={"identity": "bob", "items": ["the cat sat on the mat"]})
-        assert failed.status_code == 500 and "disk full" in failed.json()["error"]
+        failed = client.post("/enroll", json={"identity": "bob", "items": ["the cat sat on the mat"]}, headers=write)
+        assert failed.status_code == 500 and failed.json() == {
+            "error": "internal error (OSError); the server log has the details"  # no message, no traceback
+        }
         assert gallery.read_bytes() == before
         assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
         match = client.post("/identify", json={"items": ["the cat sat on the mat"]}).json()["matches"][0]
         assert match["nearest"] == "ann"  # the served gallery is the previous one too
         monkeypatch.setattr(pairsim.gallery, "save_file", real_save)
-        assert client.post("/enroll", json={"identity": "bob", "items": ["the cat sat on the mat"]}).status_code == 200
+        assert (
+            client.post(
+                "/enroll", json={"identity": "bob", "items": ["the cat sat on the mat"]}, headers=write
+            ).status_code
+            == 200
+        )
     assert sorted(set(load_gallery(gallery, text_model).names)) == ["ann", "bob"]
 
 
