@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,27 @@ def test_recipe_loads_as_written(path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert Recipe.from_dict(yaml.safe_load(recipe.to_yaml())).to_dict() == recipe.to_dict()
     # the header's command names this file
     assert f"recipes/{path.name}" in path.read_text().split("model:")[0]
+
+
+RESULTS_MD = REPO / "benchmarks" / "RESULTS.md"
+COMMAND = re.compile(r"#\s+(?:[A-Z_][A-Z0-9_]*=\S+\s+)*pairsim train recipes/(\S+\.yaml)(?:\s|$)")
+POINTER = re.compile(r'benchmarks/RESULTS\.md \(section "([^"]+)"\)')
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
+def test_recipe_header_is_short_and_points_to_results(path: Path) -> None:
+    """A header is what the recipe does, its command, its headline result and where the rest lives (issue 21):
+    at most 8 comment lines before the config; history and design notes go to benchmarks/RESULTS.md."""
+    lines = path.read_text().splitlines()
+    header = lines[: next(i for i, line in enumerate(lines) if not line.startswith("#"))]
+    assert 1 <= len(header) <= 8, f"{path.name}: {len(header)} header lines (at most 8)"
+    commands = [m.group(1) for line in header if (m := COMMAND.match(line))]
+    assert commands == [path.name], f"{path.name}: no '[VAR=value ...] pairsim train recipes/{path.name}' line"
+    assert sum(line.startswith("# Result: ") for line in header) == 1, f"{path.name}: no '# Result: ' line"
+    sections = POINTER.findall("\n".join(header))
+    assert len(sections) == 1, f'{path.name}: no pointer \'benchmarks/RESULTS.md (section "...")\''
+    headings = [line[4:] for line in RESULTS_MD.read_text().splitlines() if line.startswith("### ")]
+    assert any(h.startswith(sections[0]) for h in headings), f"{path.name}: RESULTS.md has no section {sections[0]!r}"
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
