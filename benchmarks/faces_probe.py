@@ -6,7 +6,7 @@ cosine after subtracting the mean feature of 24 training subjects (all but the f
 next fold's 8, standing in for validation subjects; ``quality.py --only faces`` draws those at random); reports ROC-AUC and EER per fold and their means, for
 the output of blocks 3, 4 (= timm stage 3) and 5, with and without averaging the horizontally flipped image; then,
 for block 4 with the flip average, within-class whitening (WCCN: the training subjects' within-subject
-covariance, shrunk towards its mean variance, inverted square root: ``pairsim.train.fit.wccn``) before the
+covariance, shrunk towards its mean variance, inverted square root: ``pairsim.train.fitters.projection.wccn``) before the
 cosine; last, block 4's map pooled over a 1x1 to 4x4 grid, with and without the mirror average, WCCN with three
 shrinkages, then cosine or S-norm against the training faces (the pieces of ``recipes/att_faces_efficientnet.yaml``:
 ``grid``, ``mirror_average``, ``train.fit_projection``, ``head.cohort``), with validation subjects to choose on.
@@ -28,7 +28,7 @@ from PIL import Image
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from pairsim.heads.cosine import CosineConfig, CosineHead
-from pairsim.train.fit import wccn
+from pairsim.train.fitters.projection import wccn
 
 DATA = Path(os.environ.get("PAIRSIM_DATA_DIR", "../shared/data")) / "att_faces"
 WEIGHTS = Path(__file__).resolve().parents[2] / "shared" / "models" / "efficientnet_lite0" / "model.safetensors"

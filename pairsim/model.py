@@ -73,9 +73,7 @@ class PairModel(PairScoring, nn.Module):
         if "dim" in {f.name for f in dataclasses.fields(head)} and not head.dim:
             head = dataclasses.replace(head, dim=self.tower_a.out_dim)  # heads weighting embedding dimensions
         self.head: Head = HEADS.get(head.name)(head)
-        self.head.bind(self.tower_a.out_dim)
-        if self.head.cohort_size and self.tower_b is not None:
-            raise ConfigError("head.cohort: score normalisation needs a tied model (one tower); remove model.tower_b")
+        self.head.bind(self.tower_a.out_dim, tied=self.tower_b is None)
         # the resolved config: the towers' own (a transformer's backbone config, an LSTM's vocabulary size)
         self.config = dataclasses.replace(
             config,

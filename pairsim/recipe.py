@@ -67,7 +67,7 @@ class TrainConfig:
     # cost of N passes over the data instead of one per step; 0: such a tower runs at every step
     cache_views: int = bounded(0, ge=0, le=64)
     # before the first step, set each tower's projection to a linear map fitted in closed form on the training
-    # classes' trunk features (labelled items; pairsim/train/fit.py): "wccn" whitens the within-class covariance
+    # classes' trunk features (labelled items; pairsim/train/fitters/projection.py): "wccn" whitens the within-class covariance
     # (few classes: faces, signers); with epochs 0 that map is the model
     fit_projection: Literal["none", "wccn"] = "none"
     fit_shrink: float = bounded(0.5, ge=0, le=1)  # wccn: share of the within-class covariance replaced by its mean

@@ -33,6 +33,7 @@ class Stream(IntEnum):
     SHUFFLE = 3  # batch order of row-wise samplers
     PK = 4  # P classes x K items batches
     ALIGNED = 5  # aligned batches with no key twice
+    FIT_DRAW = 6  # training items a fitter draws (pairsim/train/fitters: the S-norm reference set)
     EPISODES = 7  # N-way k-shot episodes
     AUGMENT = 8  # per-item training augmentation inside the image towers
     VIEWS = 9  # augmented views encoded once (the closed-form fit's train.fit_views, train.cache_views)

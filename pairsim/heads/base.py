@@ -61,21 +61,20 @@ class Head(nn.Module):
             self.scale = nn.Parameter(torch.tensor(float(config.init_scale)))
             self.bias = nn.Parameter(torch.tensor(float(bias)))
 
-    @property
-    def cohort_size(self) -> int:
-        """How many stored embeddings this head normalises its scores against (S-norm); 0: none."""
-        return 0
-
     def beyond_embeddings(self) -> str | None:
-        """What this head scores with besides the two embeddings (e.g. a stored cohort), which a library that
-        only compares vectors (FAISS, sentence-transformers) cannot reproduce; None: its declared facts hold."""
+        """What this head scores with besides the two embeddings (e.g. stored reference embeddings), which a
+        library that only compares vectors (FAISS, sentence-transformers) cannot reproduce; None: its facts hold."""
         return None
 
-    def bind(self, dim: int) -> None:
+    def bind(self, dim: int, *, tied: bool = True) -> None:
         """Called once the towers are built (heads that store embeddings size them; the rest ignore it).
 
         Args:
             dim: The towers' embedding size.
+            tied: Whether one tower encodes both sides (a head storing one tower's embeddings needs that).
+
+        Raises:
+            ConfigError: The head cannot work with these towers.
         """
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

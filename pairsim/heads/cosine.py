@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from pairsim.config import MAX_COUNT, bounded
+from pairsim.errors import ConfigError
 from pairsim.heads.base import HEADS, Head, HeadConfig
 
 
@@ -19,8 +20,6 @@ class CosineConfig(HeadConfig):
     cohort: int = bounded(0, ge=0, le=MAX_COUNT)
 
     def check(self) -> None:
-        from pairsim.errors import ConfigError
-
         if self.cohort == 1:
             raise ConfigError("head.cohort: expected 0 (off) or at least 2 embeddings (a spread needs two), got 1")
         if self.cohort and self.calibrated:
@@ -62,20 +61,22 @@ class CosineHead(Head):
         if config.cohort:  # only then: models without a cohort keep their saved keys
             self.cohort_embeddings = torch.nn.Buffer(torch.zeros(config.cohort, 0))  # (K, D): sized by bind()
 
-    @property
-    def cohort_size(self) -> int:
-        return self.config.cohort
-
     def beyond_embeddings(self) -> str | None:
         """S-norm shifts each row's scores by that row's own cohort statistics: no plain vector metric does."""
         return "an S-norm cohort" if self.config.cohort else None
 
-    def bind(self, dim: int) -> None:
+    def bind(self, dim: int, *, tied: bool = True) -> None:
         """Size the cohort for embeddings of ``dim`` (zeros: not set yet).
 
         Args:
             dim: The towers' embedding size.
+            tied: Whether one tower encodes both sides.
+
+        Raises:
+            ConfigError: A cohort with two towers (it holds one tower's embeddings).
         """
+        if self.config.cohort and not tied:
+            raise ConfigError("head.cohort: score normalisation needs a tied model (one tower); remove model.tower_b")
         if self.config.cohort:
             self.cohort_embeddings = torch.nn.Buffer(torch.zeros(self.config.cohort, dim))  # (K, D), zeros: not set
 

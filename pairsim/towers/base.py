@@ -67,9 +67,6 @@ class Tower(nn.Module):
     # the submodule computing the tower's trunk features, when forward(batch) == forward_rest(forward_trunk(batch))
     # (e.g. "backbone": a frozen trunk's features can be computed once, see pairsim/train/frozen.py); None: no split
     trunk: ClassVar[str | None] = None
-    # forward_rest is the linear layer ``self.proj`` alone (``feature_dim`` -> out_dim), so a closed-form fit
-    # may set it (pairsim/train/fit.py)
-    rest_is_projection: ClassVar[bool] = False
     # export facts, declared by the tower (no table elsewhere is keyed by tower name):
     onnx_unsupported: ClassVar[str | None] = None  # why ONNX export cannot carry this tower (None: it can)
     st_exportable: ClassVar[bool] = False  # sentence-transformers runs it (a Hugging Face encoder + pooling)
@@ -107,6 +104,11 @@ class Tower(nn.Module):
     def forward(self, batch: Batch) -> torch.Tensor:
         """A batch -> embeddings ``(B, out_dim)``."""
         raise NotImplementedError
+
+    def fittable_projection(self) -> nn.Module | None:
+        """The layer that is the whole of the tower after its trunk (``forward == layer(forward_trunk)``), when it
+        is linear, so a closed-form fit may set it (the ``projection`` fitter); None: there is no such layer."""
+        return None
 
     def onnx_graph(self) -> nn.Module | None:
         """A module computing :meth:`forward` that ONNX exporters can trace, with ``input_names`` (the batch keys

@@ -6,6 +6,7 @@ import dataclasses
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from pairsim.config import MAX_DIM, bounded
 from pairsim.errors import ConfigError
@@ -62,7 +63,6 @@ class TimmTower(ImageTower):
 
     Config = TimmConfig
     trunk = "backbone"
-    rest_is_projection = True
 
     def __init__(self, config: TimmConfig) -> None:
         super().__init__(config)
@@ -99,6 +99,9 @@ class TimmTower(ImageTower):
     @property
     def out_dim(self) -> int:
         return self.config.out_dim or self.feature_dim
+
+    def fittable_projection(self) -> nn.Module:
+        return self.proj  # (B, feature_dim) -> (B, out_dim), or the identity without out_dim
 
     def load_pretrained(self) -> None:
         if self.config.weights is None:

@@ -57,7 +57,6 @@ class TorchvisionTower(ImageTower):
 
     Config = TorchvisionConfig
     trunk = "backbone"
-    rest_is_projection = True
 
     def __init__(self, config: TorchvisionConfig) -> None:
         super().__init__(config)
@@ -68,6 +67,9 @@ class TorchvisionTower(ImageTower):
     @property
     def out_dim(self) -> int:
         return self.config.out_dim or self.feature_dim
+
+    def fittable_projection(self) -> nn.Module:
+        return self.proj  # (B, feature_dim) -> (B, out_dim), or the identity without out_dim
 
     def load_pretrained(self) -> None:
         weights = self.config.weights

@@ -27,8 +27,8 @@ class Housekeeping:
     model: Any
     state: dict[str, Any]
 
-    def _refresh_cohort(self, model: Any) -> None:
-        """Store the S-norm cohort of the model's current weights in its head (the trainer's; nothing here)."""
+    def _refresh_fitted(self, model: Any) -> None:
+        """Refresh the model's closed-form fitted parts for its current weights (the trainer's fitters)."""
 
     def _start_housekeeping(self) -> None:
         """(Re)start the checkpoint clock and the bar's rate window."""
@@ -66,7 +66,7 @@ class Housekeeping:
         folder = self.work / "snapshots"
         name = f"step_{step:06d}"
         seconds = round(float(self.state.get("train_seconds", 0.0)), 3)
-        self._refresh_cohort(self.model)  # a snapshot scores with the S-norm cohort of its own weights
+        self._refresh_fitted(self.model)  # a snapshot carries what was fitted for its own weights
         threshold, self.model.config.threshold = self.model.config.threshold, None
         try:
             self.model.save_pretrained(folder / name, metrics={"step": step, "train_seconds": seconds})

@@ -27,7 +27,7 @@ from pairsim.recipe import Recipe
 from pairsim.safe_io import atomic_write_text, clean_leftovers, recover_dir, swap_dir
 from pairsim.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from pairsim.train.distributed import Runtime, setup, teardown
-from pairsim.train.fit import cohort_items, fill_cohort, fit_projections
+from pairsim.train.fitters import build_fitters
 from pairsim.train.frozen import cache_frozen_sides, check_cache_views
 from pairsim.train.housekeeping import Housekeeping
 from pairsim.train.optim import build_optimizer, freeze_towers, param_groups
@@ -139,11 +139,11 @@ class Trainer(Housekeeping):
         self.loss = LOSSES.get(r.loss.name)(r.loss, head=model.head).to(rt.device)
         if r.train.cache_frozen:  # views with nothing to store are one error now, not a silent no-op
             check_cache_views(model, r.train.cache_views)
-        if model.head.cohort_size:  # too few training items is one error now, not at the first validation
-            cohort_items(model, self.splits.train)
-        if r.train.fit_projection != "none":  # also on --resume: a frozen tower's cache below needs the fitted map
-            fit_projections(model, self.splits.train, method=r.train.fit_projection, shrink=r.train.fit_shrink,
-                            views=r.train.fit_views, seed=r.train.seed, batch_size=r.eval.batch_size)  # fmt: skip
+        self.fitters = build_fitters(model, r)  # parts fitted in closed form (pairsim/train/fitters)
+        for fitter in self.fitters:  # what cannot be fitted is one error now, before any fitting or training
+            fitter.check(model, self.splits.train)
+        for fitter in self.fitters:  # also on --resume: a frozen tower's cache below needs the fitted parts
+            fitter.fit(model, self.splits.train)
         self.step_module = TrainStep(self.model, self.loss, frozen=freeze_towers(model))
         self.runner: torch.nn.Module = self.step_module
         if rt.distributed:
@@ -385,15 +385,15 @@ class Trainer(Housekeeping):
             return True
         return False
 
-    def _refresh_cohort(self, model: PairModel) -> None:
-        """Give a head with an S-norm cohort the cohort of the model's current weights (:func:`fill_cohort`)."""
-        if model.head.cohort_size:
-            fill_cohort(model, self.splits.train, seed=self.recipe.train.seed, batch_size=self.recipe.eval.batch_size)
+    def _refresh_fitted(self, model: PairModel) -> None:
+        """Fit the closed-form parts again for the model's current weights (each fitter's ``refresh``)."""
+        for fitter in self.fitters:
+            fitter.refresh(model, self.splits.train)
 
     def _val_metrics(self, model: PairModel) -> dict[str, Any]:
-        """Validation metrics with the threshold calibrated; a head with an S-norm cohort gets the cohort of the
-        current weights first (:func:`fill_cohort`), so the model saved after it carries that cohort."""
-        self._refresh_cohort(model)
+        """Validation metrics with the threshold calibrated, after the fitted parts are refreshed for the current
+        weights, so the model saved after it carries what was fitted for them."""
+        self._refresh_fitted(model)
         return evaluate_split(model, self.splits.val, self.recipe.eval, split="val", calibrate=True)[0]
 
     def _validate_at_start(self, rt: Runtime) -> None:

@@ -12,7 +12,7 @@ from pairsim.data.sources.base import load_dataset
 from pairsim.errors import ConfigError, DataError
 from pairsim.model import PairModel
 from pairsim.recipe import Recipe
-from pairsim.train.fit import fill_cohort
+from pairsim.train.fitters.cohort import fill_cohort
 from pairsim.train.trainer import Trainer
 
 

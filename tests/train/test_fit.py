@@ -15,7 +15,7 @@ from pairsim.data.types import PairTable
 from pairsim.errors import ConfigError, DataError
 from pairsim.model import PairModel
 from pairsim.recipe import Recipe
-from pairsim.train.fit import fit_projections, wccn
+from pairsim.train.fitters.projection import fit_projections, wccn
 from pairsim.train.trainer import Trainer
 
 # a small timm tower whose rest is one projection: EfficientNet-Lite0 (random init) cut after stage 1, 2x2 grid
