@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from pairsim.cli.args import add_allow_unverified
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -18,6 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: MODEL is an ONNX export")
     p.add_argument("--device", default="auto")
+    add_allow_unverified(p)
     p.add_argument(
         "--batch-window-ms", type=float, default=0.0, help="extra wait to merge requests (0: merge what is queued)"
     )
@@ -39,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"pairsim serve needs the serve extra ({err.name} missing): pip install 'pairsim[serve]'"
         ) from None
-    model = load_model(args.model, backend=args.backend, device=str(pick_device(args.device)))
+    model = load_model(
+        args.model, backend=args.backend, device=str(pick_device(args.device)), allow_unverified=args.allow_unverified
+    )
     app = create_app(model, gallery=args.gallery, batch_window_ms=args.batch_window_ms,
                      max_batch_items=args.max_batch_items,
                      max_upload_bytes=int(args.max_upload_mb * 1024 * 1024))  # fmt: skip

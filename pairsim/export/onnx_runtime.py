@@ -139,18 +139,21 @@ class OnnxPairModel(PairScoring):
         return cls(config, head.eval(), tower_a, tower_b, manifest.get("fingerprint"))
 
 
-def load_model(path: str | Path, *, backend: str = "torch", device: str | None = None) -> Any:
+def load_model(
+    path: str | Path, *, backend: str = "torch", device: str | None = None, allow_unverified: bool = False
+) -> Any:
     """A scoring model for the command line: a PairModel (``torch``) or an :class:`OnnxPairModel` (``onnx``).
 
     Args:
         path: A saved model directory (torch) or an ONNX export folder (onnx).
         backend: ``torch`` or ``onnx``.
         device: Torch device for the torch backend.
+        allow_unverified: Load a model (or export) that records no sha256 of its files (a warning line says so).
     """
     if backend == "onnx":
-        return OnnxPairModel.load(path)
+        return OnnxPairModel.load(path, allow_unverified=allow_unverified)
     if backend != "torch":
         raise ConfigError(f"--backend: expected torch or onnx, got {backend!r}")
     from pairsim.model import PairModel
 
-    return PairModel.from_pretrained(path, device=device)
+    return PairModel.from_pretrained(path, device=device, allow_unverified=allow_unverified)

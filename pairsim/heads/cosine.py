@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 import torch.nn.functional as F
@@ -53,6 +54,7 @@ class CosineHead(Head):
     higher_is_similar = True
     best = 1.0
     neutral = 0.5
+    score_range = (-1.0, 1.0)
 
     def __init__(self, config: CosineConfig) -> None:
         super().__init__(config)
@@ -62,6 +64,10 @@ class CosineHead(Head):
     @property
     def cohort_size(self) -> int:
         return self.config.cohort
+
+    def threshold_range(self) -> tuple[float, float]:
+        """[-1, 1]; with a cohort, S-norm scores are unbounded (standard deviations), and so is the threshold."""
+        return (-math.inf, math.inf) if self.config.cohort else self.score_range
 
     def bind(self, dim: int) -> None:
         """Size the cohort for embeddings of ``dim`` (zeros: not set yet).

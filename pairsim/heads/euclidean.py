@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from pairsim.heads.base import HEADS, Head
@@ -20,6 +22,7 @@ class EuclideanHead(Head):
     higher_is_similar = False
     best = 0.0
     neutral = 1.0
+    score_range = (0.0, math.inf)
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         # eps inside the sqrt keeps the gradient finite for identical embeddings

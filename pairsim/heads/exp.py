@@ -22,6 +22,7 @@ class ExpHead(Head):
     higher_is_similar = True
     best = 1.0
     neutral = 0.5
+    score_range = (0.0, 1.0)  # exp(-d) for d >= 0; 0 once exp underflows
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return torch.exp(-(a - b).abs().sum(dim=-1))  # (B,)
