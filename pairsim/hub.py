@@ -28,7 +28,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -217,24 +217,33 @@ class SavedModel:
     def config_path(self) -> Path:
         return self.root / CONFIG_FILE
 
-    @contextlib.contextmanager
-    def asset_copy(self) -> Iterator[Path]:
-        """A private temporary folder holding exactly the checked asset files, for towers' ``load_assets``.
+    def asset_copy(self) -> contextlib.AbstractContextManager[Path]:
+        """:func:`asset_copy` of this model's checked asset files."""
+        return asset_copy(self.root, self.assets)
 
-        An error raised inside names the model directory, not the temporary folder.
 
-        Yields:
-            The folder (``<folder>/tower_a/...``); deleted on exit.
-        """
-        with tempfile.TemporaryDirectory(prefix="pairsim-assets-") as tmp:
-            for relative, data in self.assets.items():
-                path = Path(tmp, *PurePosixPath(relative).parts)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
-            try:
-                yield Path(tmp)
-            except ModelFileError as err:
-                raise ModelFileError(str(err).replace(tmp, str(self.root))) from None
+@contextlib.contextmanager
+def asset_copy(root: Path, assets: dict[str, bytes]) -> Iterator[Path]:
+    """A private temporary folder holding exactly the checked asset files, for towers' ``load_assets``.
+
+    An error raised inside names the model directory, not the temporary folder.
+
+    Args:
+        root: The model directory (for messages).
+        assets: Relative path -> checked bytes (:func:`read_files`).
+
+    Yields:
+        The folder (``<folder>/tower_a/...``); deleted on exit.
+    """
+    with tempfile.TemporaryDirectory(prefix="pairsim-assets-") as tmp:
+        for relative, data in assets.items():
+            path = Path(tmp, *PurePosixPath(relative).parts)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        try:
+            yield Path(tmp)
+        except ModelFileError as err:
+            raise ModelFileError(str(err).replace(tmp, str(root))) from None
 
 
 def _inside(root: Path, relative: str) -> Path:
@@ -341,71 +350,85 @@ def _file_outside(data: Any) -> tuple[str, str] | None:
     return None
 
 
-def _checksums(saved: dict[str, Any], config_path: Path, *, allow_unverified: bool) -> dict[str, str] | None:
-    """``config.json``'s sha256 map, checked; None when there is none and the caller allowed that.
+def _checksums(
+    saved: dict[str, Any], manifest: Path, required: Sequence[str], *, allow_unverified: bool
+) -> dict[str, str] | None:
+    """The manifest's sha256 map, checked; None when there is none and the caller allowed that.
 
     Raises:
         ModelFileError: No map (and ``allow_unverified`` is False), or a map that is not ``{file: sha256}``
-            with ``model.safetensors`` in it.
+            covering every ``required`` file.
     """
     checksums = saved.get("sha256")
     if checksums is None:
         if not allow_unverified:
             raise ModelFileError(
-                f"{config_path} records no sha256 of the model's files (format_version "
+                f"{manifest} records no sha256 of the model's files (format_version "
                 f"{saved.get('format_version')!r}), so they cannot be verified; refused (to load it unverified "
                 "anyway: allow_unverified=True, on the command line --allow-unverified)"
             )
         log.warning(
             "warning: loading %s UNVERIFIED (allow_unverified): %s records no sha256 of its files, so corrupted "
             "or replaced files go undetected",
-            config_path.parent,
-            CONFIG_FILE,
+            manifest.parent,
+            manifest.name,
         )
         return None
     if not (
         isinstance(checksums, dict)
         and all(isinstance(v, str) and _SHA256.fullmatch(v) for v in checksums.values())
-        and WEIGHTS_FILE in checksums
+        and all(r in checksums for r in required)
     ):
-        raise ModelFileError(f"{config_path}: 'sha256' must map every saved file (model.safetensors too) to its sha256")
+        raise ModelFileError(
+            f"{manifest}: 'sha256' must map every saved file ({', '.join(required)} too) to its sha256"
+        )
     return checksums
 
 
 def read_files(
-    root: Path, saved: dict[str, Any], *, allow_unverified: bool = False, links_within: Path | None = None
-) -> tuple[bytes, dict[str, bytes], bool]:
-    """Read and verify every file the loader uses: the weights and everything under :data:`ASSET_DIRS`.
+    root: Path,
+    saved: dict[str, Any],
+    *,
+    required: Sequence[str] = (WEIGHTS_FILE,),
+    manifest: str = CONFIG_FILE,
+    allow_unverified: bool = False,
+    links_within: Path | None = None,
+) -> tuple[dict[str, bytes], dict[str, bytes], bool]:
+    """Read and verify every file the loader uses: the ``required`` files and everything under :data:`ASSET_DIRS`.
 
-    The one rule: the directory holds no links and no special files; every file under the asset folders is
-    listed in the sha256 map, every listed file is present, inside and has its recorded sha256; no ``.py``
-    file anywhere; every ``.json`` the towers read is bounded JSON without ``auto_map`` or outside paths.
+    The one rule (saved models and ONNX exports alike): the directory holds no links and no special files;
+    every file under the asset folders is listed in the sha256 map, every listed file is present, inside and
+    has its recorded sha256; no ``.py`` file anywhere; every ``.json`` read is bounded JSON without
+    ``auto_map`` or outside paths.
 
     Args:
         root: The model directory.
-        saved: ``config.json`` as read.
-        allow_unverified: Accept a ``config.json`` without a sha256 map (a warning line is logged).
+        saved: The manifest (``config.json``) as read.
+        required: Files the loader reads besides the assets (the weights; an export's graphs).
+        manifest: The manifest's file name, for messages.
+        allow_unverified: Accept a manifest without a sha256 map (a warning line is logged).
         links_within: See :func:`list_files`.
 
     Returns:
-        ``(weights bytes, {asset path: bytes}, verified)``.
+        ``({required file: bytes}, {asset path: bytes}, verified)``.
 
     Raises:
         ModelFileError: One line naming the file and what is wrong with it.
     """
-    config_path = root / CONFIG_FILE
+    manifest_path = root / manifest
     present = list_files(root, links_within=links_within)
-    checksums = _checksums(saved, config_path, allow_unverified=allow_unverified)
+    checksums = _checksums(saved, manifest_path, required, allow_unverified=allow_unverified)
     for relative in present:
         if relative.endswith(".py"):
             check_file_content(root / relative, b"")
-    used = [WEIGHTS_FILE, *(r for r in present if r.split("/", 1)[0] in ASSET_DIRS)]
-    if WEIGHTS_FILE not in present:
-        raise ModelFileError(f"{root / WEIGHTS_FILE} not found")
+    for relative in required:
+        if relative not in present:
+            raise ModelFileError(f"{_inside(root, relative)} not found")
+    used = [*required, *(r for r in present if r.split("/", 1)[0] in ASSET_DIRS and r not in required)]
     for relative in checksums or {}:
         path = _inside(root, relative)
         if relative not in present:
-            raise ModelFileError(f"{path} is missing (it was saved with the model, {config_path} lists it)")
+            raise ModelFileError(f"{path} is missing (it was saved with the model, {manifest_path} lists it)")
     contents: dict[str, bytes] = {}
     for relative in [*(checksums or {}), *used]:
         if relative in contents:
@@ -413,19 +436,19 @@ def read_files(
         path = root / relative
         if checksums is not None and relative not in checksums:
             raise ModelFileError(
-                f"{path} is not listed in {CONFIG_FILE}'s sha256 map: every file a model reads must be recorded "
+                f"{path} is not listed in {manifest}'s sha256 map: every file a model reads must be recorded "
                 "there (it was added or replaced after saving); refused"
             )
         data = path.read_bytes()
         if checksums is not None and sha256_bytes(data) != checksums[relative]:
             raise ModelFileError(
-                f"{path} does not match the sha256 recorded in {CONFIG_FILE}: the file is corrupted or was changed"
+                f"{path} does not match the sha256 recorded in {manifest}: the file is corrupted or was changed"
             )
         contents[relative] = data
-    assets = {r: contents[r] for r in used if r != WEIGHTS_FILE}
-    for relative, data in assets.items():
-        check_file_content(root / relative, data)
-    return contents[WEIGHTS_FILE], assets, checksums is not None
+    for relative in used:
+        check_file_content(root / relative, contents[relative])
+    assets = {r: contents[r] for r in used if r not in required}
+    return {r: contents[r] for r in required}, assets, checksums is not None
 
 
 def read_config(root: Path) -> dict[str, Any]:
@@ -470,7 +493,8 @@ def read_model_dir(
     """
     root, links_within = _resolve(name_or_path, revision=revision)
     saved = read_config(root)
-    data, assets, verified = read_files(root, saved, allow_unverified=allow_unverified, links_within=links_within)
+    files, assets, verified = read_files(root, saved, allow_unverified=allow_unverified, links_within=links_within)
+    data = files[WEIGHTS_FILE]
     weights = root / WEIGHTS_FILE
     try:
         state = load_safetensors(data)
@@ -517,9 +541,7 @@ def check_tensors(state: dict[str, torch.Tensor], expected: dict[str, torch.Tens
             )
         if tensor.dtype.is_floating_point and not bool(torch.isfinite(tensor).all()):
             bad = int((~torch.isfinite(tensor)).sum())
-            raise ModelFileError(
-                f"{where}: tensor {key!r} holds {bad} non-finite value(s) (NaN or infinity); refused"
-            )
+            raise ModelFileError(f"{where}: tensor {key!r} holds {bad} non-finite value(s) (NaN or infinity); refused")
 
 
 def check_state(saved: SavedModel, expected: dict[str, torch.Tensor]) -> None:

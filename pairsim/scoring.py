@@ -60,9 +60,7 @@ def check_finite(
     bad = values[row].reshape(-1)
     value = float(bad[~torch.isfinite(bad)][0])
     name = names(row) if names else str(row + 1)
-    raise DataError(
-        f"{what} {name}: the model gave a non-finite {kind} ({value}); refused, nothing is written for it"
-    )
+    raise DataError(f"{what} {name}: the model gave a non-finite {kind} ({value}); refused, nothing is written for it")
 
 
 def _input_name(items: Sequence[Any], index: int) -> str:

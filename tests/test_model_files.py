@@ -226,9 +226,7 @@ def test_a_pipe_in_a_model_directory_is_refused(saved: Path) -> None:
     assert _load_error(saved) == f"{pipe} is not a regular file or folder (a device, pipe or socket); refused"
 
 
-def test_the_towers_read_the_verified_bytes_not_the_directory(
-    saved: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_towers_read_the_verified_bytes_not_the_directory(saved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pairsim.towers.lstm import LSTMTower
 
     seen: list[Path] = []
