@@ -236,6 +236,7 @@ class PairModel(PairScoring, nn.Module):
         from pairsim.card import model_card
         from pairsim.hub import check_tensors, write_model_dir
 
+        self.head.check_threshold(self.config.threshold, where="model.threshold")
         own = self.state_dict()
         state = {k: v.detach().contiguous().cpu() for k, v in own.items()}
         config = to_dict(self.config)
@@ -244,7 +245,6 @@ class PairModel(PairScoring, nn.Module):
         except ValueError as err:
             raise ConfigError(f"model: the config is not plain JSON ({err}); not saved") from None
         _checked_config(plain, where="model")
-        self.head.check_threshold(self.config.threshold, where="model.threshold")
         check_tensors(state, own, where=f"cannot save a model to {directory}: its weights")
         return write_model_dir(
             directory,
