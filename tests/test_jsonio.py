@@ -40,11 +40,11 @@ def test_the_depth_limit_is_inclusive_and_the_error_class_is_the_callers() -> No
 def test_size_utf8_and_syntax_errors_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"^x: JSON document of 12 bytes; refused \(at most 10\)$"):
         loads_bounded('"0123456789"', what="x", max_bytes=10)
-    with pytest.raises(DataError, match="^x is not UTF-8 text$"):
+    with pytest.raises(DataError, match=r"^x is not UTF-8 text$"):
         loads_bounded(b'"\xff"', what="x")
-    with pytest.raises(DataError, match="^x is not valid JSON: "):
+    with pytest.raises(DataError, match=r"^x is not valid JSON: "):
         loads_bounded("{'single': 1}", what="x")
-    with pytest.raises(DataError, match="^cannot read .*missing.json"):
+    with pytest.raises(DataError, match=r"^cannot read .*missing\.json"):
         read_json_bounded(tmp_path / "missing.json")
     (tmp_path / "ok.json").write_text('{"a": 1}')
     assert read_json_bounded(tmp_path / "ok.json") == {"a": 1}

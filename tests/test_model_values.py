@@ -144,7 +144,7 @@ def test_encode_and_score_name_the_input_whose_output_is_not_finite(nan_model: P
         "side-a input 3 'The cat sat on the mat.': the model gave a non-finite embedding (nan); refused, nothing is "
         "written for it"
     )
-    with pytest.raises(DataError, match="^side-b input 2 'The cat sat on the mat.': the model gave a non-finite"):
+    with pytest.raises(DataError, match=r"^side-b input 2 'The cat sat on the mat\.': the model gave a non-finite"):
         nan_model.score(TEXTS[:2], [TEXTS[0], TEXTS[2]])
     assert torch.isfinite(nan_model.score([TEXTS[0]], [TEXTS[1]])).all()  # other inputs still score
 
@@ -154,7 +154,7 @@ def test_a_non_finite_score_from_finite_embeddings_is_refused(make_model: Callab
     with torch.no_grad():  # finite but huge embeddings: their squared distance overflows float32
         model.tower_a.proj = torch.nn.Linear(model.tower_a.out_dim, model.tower_a.out_dim)
         model.tower_a.proj.weight.fill_(1e30)
-    with pytest.raises(DataError, match="^pair 1: the model gave a non-finite score"):
+    with pytest.raises(DataError, match=r"^pair 1: the model gave a non-finite score"):
         model.score(TEXTS[:1], TEXTS[2:3])
 
 
