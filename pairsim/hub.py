@@ -296,16 +296,18 @@ def list_files(root: Path, *, links_within: Path | None = None) -> list[str]:
 
 def reject_remote_code(directory: Path) -> None:
     """Refuse a directory that ships ``.py`` files or whose JSON configs ask transformers to import code
-    (``auto_map``) or name files outside it (a ``*_file`` key with an absolute or ``..`` path).
+    (``auto_map``), name files outside it (a ``*_file`` key with an absolute or ``..`` path) or are not
+    bounded JSON. For any directory transformers reads (an encoder's too); a saved pairsim model is checked
+    more strictly by :func:`read_files`.
 
     Raises:
         ModelFileError: One line naming the file.
     """
     if not directory.is_dir():
         return
-    for relative in list_files(directory):
-        path = directory / relative
-        check_file_content(path, path.read_bytes() if path.suffix == ".json" else b"")
+    for path in sorted(directory.rglob("*")):  # links allowed here: an encoder directory of the hub cache has them
+        if path.suffix == ".py" or (path.suffix == ".json" and path.is_file()):
+            check_file_content(path, path.read_bytes() if path.suffix == ".json" else b"")
 
 
 def check_file_content(path: Path, data: bytes) -> None:
