@@ -71,7 +71,9 @@ def _verification(
     scores = score_with_progress(model, pairs.a, pairs.b, batch_size=batch_size)  # (N,)
     labels = torch.tensor(pairs.labels, dtype=torch.float32)  # (N,)
     hi = model.head.higher_is_similar
-    threshold = calibrate_threshold(scores, labels, higher_is_similar=hi) if calibrate else model.config.threshold
+    threshold = model.config.threshold
+    if calibrate:  # within the head's score range: a threshold beyond every score (all pairs alike) becomes its bound
+        threshold = model.head.clamp_threshold(calibrate_threshold(scores, labels, higher_is_similar=hi))
     if threshold is None:  # an uncalibrated model: report the threshold-free metrics only
         threshold = calibrate_threshold(scores, labels, higher_is_similar=hi)
         metrics = verification_metrics(scores, labels, higher_is_similar=hi, threshold=threshold)

@@ -28,6 +28,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from pairsim.errors import DataError, ModelFileError
+from pairsim.jsonio import loads_bounded
 from pairsim.safe_io import atomic_write
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ def read_gallery(path: str | Path, *, allow_empty: bool = False) -> Gallery:
     if "identities" not in meta:
         raise _fail(path, "no identities in its metadata; expected a gallery written by pairsim enroll")
     try:
-        names = json.loads(meta["identities"])
+        names = loads_bounded(meta["identities"], what=f"{path} identities")  # a DataError is a ValueError
     except ValueError:
         names = None
     if not (isinstance(names, list) and all(isinstance(n, str) and n for n in names)):

@@ -9,9 +9,13 @@ A saved directory holds:
 * ``README.md``: a model card.
 
 Writing builds the directory beside the target and swaps it in (:mod:`pairsim.safe_io`), ``config.json``
-last, so a directory with a ``config.json`` is complete. Reading checks every recorded file against its
-sha256 (flipped bytes are an error, not wrong scores), reads only files inside the directory and refuses a
-directory that asks for code to be run (``auto_map``). :class:`pairsim.model.PairModel` builds the model.
+last, so a directory with a ``config.json`` is complete; before the swap, the written files go through the
+same checks as loading. Reading follows one rule (:func:`read_files`): no symbolic link or special file
+anywhere in the directory; every file the loader or a tower reads (the weights, everything under
+``tower_a/`` and ``tower_b/``) is listed in the sha256 map and matches it (flipped bytes are an error, not
+wrong scores); the towers read the verified bytes (a private copy), never the directory again; no code
+(``.py``, ``auto_map``) and only bounded JSON (:mod:`pairsim.jsonio`). A directory without a sha256 map is
+refused unless the caller passes ``allow_unverified=True``. :class:`pairsim.model.PairModel` builds the model.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 import os
-from collections.abc import Callable
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -31,12 +38,16 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save_file
 
 from pairsim.errors import ModelFileError
+from pairsim.jsonio import loads_bounded, read_json_bounded
 from pairsim.safe_io import atomic_dir, clean_leftovers, recover_dir
 
-FORMAT_VERSION = 2  # 2: config.json records the sha256 of every file; 1 (read too): no checksums
+log = logging.getLogger(__name__)
+FORMAT_VERSION = 2  # 2: config.json records the sha256 of every file; 1 (no checksums): only with allow_unverified
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "README.md"
+ASSET_DIRS = ("tower_a", "tower_b")  # the towers' files (tokenizer, vocabulary): every file in them must be listed
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -56,12 +67,7 @@ def _one_line(err: BaseException) -> str:
 
 
 def _read_json_object(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ModelFileError(f"{path} is not UTF-8 text") from None
-    except ValueError as err:
-        raise ModelFileError(f"{path} is not valid JSON: {err}") from None
+    data = read_json_bounded(path, error=ModelFileError)
     if not isinstance(data, dict):
         raise ModelFileError(f"{path}: expected a JSON object, got a JSON {type(data).__name__}")
     return data
@@ -73,8 +79,8 @@ def is_model_dir(path: Path) -> bool:
     if not (path.is_dir() and config.is_file()):
         return False
     try:
-        data = json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_json_bounded(config, error=ModelFileError)
+    except ModelFileError:
         return False
     return isinstance(data, dict) and "format_version" in data and isinstance(data.get("model"), dict)
 
@@ -140,7 +146,12 @@ def write_model_dir(
             "model": model_config,
             "sha256": {p.relative_to(tmp).as_posix(): _sha256_file(p) for p in files},
         }
-        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")  # last: marks it complete
+        try:
+            text = json.dumps(config, indent=2, allow_nan=False)  # strict JSON: NaN / Infinity are not JSON
+        except ValueError as err:
+            raise ModelFileError(f"cannot save a model to {target}: its config is not plain JSON ({err})") from None
+        (tmp / CONFIG_FILE).write_text(text, encoding="utf-8")  # last: marks it complete
+        read_files(tmp, read_config(tmp))  # what loading checks, on what was written, before it is swapped in
     return target
 
 
@@ -152,12 +163,17 @@ def resolve(name_or_path: str | Path, *, revision: str | None = None) -> Path:
     Raises:
         ModelFileError: Neither a local directory nor a hub id that can be fetched (one line naming both).
     """
+    return _resolve(name_or_path, revision=revision)[0]
+
+
+def _resolve(name_or_path: str | Path, *, revision: str | None = None) -> tuple[Path, Path | None]:
+    """:func:`resolve`, and for a hub snapshot the cache folder its file links may point into (else None)."""
     path = Path(name_or_path).expanduser()
     if not path.exists():
         with contextlib.suppress(OSError):  # read-only place: load what is there, or say nothing is
             recover_dir(path, complete=_complete)
     if path.is_dir():
-        return path
+        return path, None
     name = str(name_or_path)
     if path.exists():
         raise ModelFileError(
@@ -171,65 +187,154 @@ def resolve(name_or_path: str | Path, *, revision: str | None = None) -> Path:
     try:
         from huggingface_hub import snapshot_download
 
-        return Path(snapshot_download(repo_id=name, revision=revision))
+        snapshot = Path(snapshot_download(repo_id=name, revision=revision))
     except Exception as err:  # offline, unknown repo, auth: all mean "cannot get it"
         raise ModelFileError(
             f"{name!r} is not a local directory (no directory {str(path.absolute())!r} exists) and could not be "
             f"fetched from the hub as hub id {name!r}: {type(err).__name__}: {_one_line(err)}"
         ) from None
+    # the hub cache links snapshots/<revision>/<file> to ../../blobs/<sha>: links into the repo's cache only
+    return snapshot, snapshot.resolve().parent.parent
 
 
 @dataclasses.dataclass
 class SavedModel:
-    """What a saved-model directory holds, checked: the directory, its ``model`` config and its weights."""
+    """What a saved-model directory holds, checked: its ``model`` config, its weights and its asset files.
+
+    ``assets`` maps each file under :data:`ASSET_DIRS` (``tower_a/vocab.json``, ...) to the bytes that were
+    checked against ``config.json``'s sha256; towers read these bytes (through :meth:`asset_copy`), never the
+    directory again, so what was verified is what is used.
+    """
 
     root: Path
     config: dict[str, Any]
     state: dict[str, torch.Tensor]
     weights_sha256: str
+    assets: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    verified: bool = True  # False: loaded with allow_unverified=True and no sha256 map to check against
 
     @property
     def config_path(self) -> Path:
         return self.root / CONFIG_FILE
 
+    def asset_copy(self) -> contextlib.AbstractContextManager[Path]:
+        """:func:`asset_copy` of this model's checked asset files."""
+        return asset_copy(self.root, self.assets)
+
+
+@contextlib.contextmanager
+def asset_copy(root: Path, assets: dict[str, bytes]) -> Iterator[Path]:
+    """A private temporary folder holding exactly the checked asset files, for towers' ``load_assets``.
+
+    An error raised inside names the model directory, not the temporary folder.
+
+    Args:
+        root: The model directory (for messages).
+        assets: Relative path -> checked bytes (:func:`read_files`).
+
+    Yields:
+        The folder (``<folder>/tower_a/...``); deleted on exit.
+    """
+    with tempfile.TemporaryDirectory(prefix="pairsim-assets-") as tmp:
+        for relative, data in assets.items():
+            path = Path(tmp, *PurePosixPath(relative).parts)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        try:
+            yield Path(tmp)
+        except ModelFileError as err:
+            raise ModelFileError(str(err).replace(tmp, str(root))) from None
+
 
 def _inside(root: Path, relative: str) -> Path:
-    """``root / relative``, refusing paths that leave ``root`` (``..``, absolute paths, links outside)."""
+    """``root / relative``, refusing paths that leave ``root`` (``..``, absolute paths)."""
     parts = PurePosixPath(relative)
-    if parts.is_absolute() or ".." in parts.parts or not parts.parts:
+    if parts.is_absolute() or ".." in parts.parts or not parts.parts or "\\" in relative:
         raise ModelFileError(f"{root / CONFIG_FILE}: file {relative!r} is not inside the model directory")
-    path = root / parts
-    if not path.resolve().is_relative_to(root.resolve()):
-        raise ModelFileError(f"{path} points outside the model directory {root}")
-    return path
+    return root / parts
+
+
+def list_files(root: Path, *, links_within: Path | None = None) -> list[str]:
+    """Every regular file under ``root``, as a ``/``-separated relative path; nothing else is allowed there.
+
+    Args:
+        root: The model directory.
+        links_within: Accept symbolic links to regular files inside this folder (a hub snapshot's links to
+            its cache's blobs); None: refuse every link.
+
+    Returns:
+        The sorted relative paths.
+
+    Raises:
+        ModelFileError: A symbolic link (to a file or a folder, at any depth, wherever it points) or a
+            device, pipe or socket: one line naming it.
+    """
+    found: list[str] = []
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=lambda e: e.name)
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.is_symlink():
+                target = path.resolve()
+                if links_within is None or not (target.is_relative_to(links_within) and target.is_file()):
+                    raise ModelFileError(
+                        f"{path} is a symbolic link; a model directory must hold its own files and folders "
+                        "(links are refused, wherever they point)"
+                    )
+                found.append(path.relative_to(root).as_posix())
+            elif entry.is_dir(follow_symlinks=False):
+                folders.append(path)
+            elif entry.is_file(follow_symlinks=False):
+                found.append(path.relative_to(root).as_posix())
+            else:
+                raise ModelFileError(f"{path} is not a regular file or folder (a device, pipe or socket); refused")
+    return sorted(found)
 
 
 def reject_remote_code(directory: Path) -> None:
     """Refuse a directory that ships ``.py`` files or whose JSON configs ask transformers to import code
-    (``auto_map``) or name files outside it (a ``*_file`` key with an absolute or ``..`` path).
+    (``auto_map``), name files outside it (a ``*_file`` key with an absolute or ``..`` path) or are not
+    bounded JSON. For any directory transformers reads (an encoder's too); a saved pairsim model is checked
+    more strictly by :func:`read_files`.
 
     Raises:
         ModelFileError: One line naming the file.
     """
     if not directory.is_dir():
         return
-    for path in sorted(directory.rglob("*")):
-        if path.suffix == ".py":
-            raise ModelFileError(
-                f"{path}: a model directory must not contain custom code (.py files); pairsim never runs code from a model directory"
-            )
-        if path.suffix == ".json" and path.is_file():
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue  # an unreadable file is reported by whoever reads it
-            if isinstance(data, dict) and "auto_map" in data:
-                raise ModelFileError(
-                    f"{path} has an auto_map pointing to custom code; pairsim never runs code from a model directory"
-                )
-            outside = _file_outside(data)
-            if outside is not None:
-                raise ModelFileError(f"{path}: {outside[0]} names a file outside the model directory ({outside[1]!r})")
+    for path in sorted(directory.rglob("*")):  # links allowed here: an encoder directory of the hub cache has them
+        if path.suffix == ".py" or (path.suffix == ".json" and path.is_file()):
+            check_file_content(path, path.read_bytes() if path.suffix == ".json" else b"")
+
+
+def check_file_content(path: Path, data: bytes) -> None:
+    """Refuse custom code (a ``.py`` file), and a ``.json`` file that is not bounded JSON, has an ``auto_map``
+    or names a file outside the directory.
+
+    Args:
+        path: The file (its name decides; named in messages).
+        data: Its bytes.
+
+    Raises:
+        ModelFileError: One line naming the file.
+    """
+    if path.suffix == ".py":
+        raise ModelFileError(
+            f"{path}: a model directory must not contain custom code (.py files); pairsim never runs code from a model directory"
+        )
+    if path.suffix != ".json":
+        return
+    value = loads_bounded(data, what=str(path), error=ModelFileError)
+    if isinstance(value, dict) and "auto_map" in value:
+        raise ModelFileError(
+            f"{path} has an auto_map pointing to custom code; pairsim never runs code from a model directory"
+        )
+    outside = _file_outside(value)
+    if outside is not None:
+        raise ModelFileError(f"{path}: {outside[0]} names a file outside the model directory ({outside[1]!r})")
 
 
 def _file_outside(data: Any) -> tuple[str, str] | None:
@@ -247,18 +352,117 @@ def _file_outside(data: Any) -> tuple[str, str] | None:
     return None
 
 
-def read_model_dir(name_or_path: str | Path, *, revision: str | None = None) -> SavedModel:
-    """Read and check a saved-model directory (a local path, or a hub id fetched once).
+def _checksums(
+    saved: dict[str, Any], manifest: Path, required: Sequence[str], *, allow_unverified: bool
+) -> dict[str, str] | None:
+    """The manifest's sha256 map, checked; None when there is none and the caller allowed that.
+
+    Raises:
+        ModelFileError: No map (and ``allow_unverified`` is False), or a map that is not ``{file: sha256}``
+            covering every ``required`` file.
+    """
+    checksums = saved.get("sha256")
+    if checksums is None:
+        if not allow_unverified:
+            raise ModelFileError(
+                f"{manifest} records no sha256 of the model's files (format_version "
+                f"{saved.get('format_version')!r}), so they cannot be verified; refused (to load it unverified "
+                "anyway: allow_unverified=True, on the command line --allow-unverified)"
+            )
+        log.warning(
+            "warning: loading %s UNVERIFIED (allow_unverified): %s records no sha256 of its files, so corrupted "
+            "or replaced files go undetected",
+            manifest.parent,
+            manifest.name,
+        )
+        return None
+    if not (
+        isinstance(checksums, dict)
+        and all(isinstance(v, str) and _SHA256.fullmatch(v) for v in checksums.values())
+        and all(r in checksums for r in required)
+    ):
+        raise ModelFileError(
+            f"{manifest}: 'sha256' must map every saved file ({', '.join(required)} too) to its sha256"
+        )
+    return checksums
+
+
+def read_files(
+    root: Path,
+    saved: dict[str, Any],
+    *,
+    required: Sequence[str] = (WEIGHTS_FILE,),
+    manifest: str = CONFIG_FILE,
+    allow_unverified: bool = False,
+    links_within: Path | None = None,
+) -> tuple[dict[str, bytes], dict[str, bytes], bool]:
+    """Read and verify every file the loader uses: the ``required`` files and everything under :data:`ASSET_DIRS`.
+
+    The one rule (saved models and ONNX exports alike): the directory holds no links and no special files;
+    every file under the asset folders is listed in the sha256 map, every listed file is present, inside and
+    has its recorded sha256; no ``.py`` file anywhere; every ``.json`` read is bounded JSON without
+    ``auto_map`` or outside paths.
+
+    Args:
+        root: The model directory.
+        saved: The manifest (``config.json``) as read.
+        required: Files the loader reads besides the assets (the weights; an export's graphs).
+        manifest: The manifest's file name, for messages.
+        allow_unverified: Accept a manifest without a sha256 map (a warning line is logged).
+        links_within: See :func:`list_files`.
 
     Returns:
-        The checked contents: every file recorded in ``config.json`` is present, inside the directory and
-        has its recorded sha256; the weights are read from the checked bytes.
+        ``({required file: bytes}, {asset path: bytes}, verified)``.
 
     Raises:
         ModelFileError: One line naming the file and what is wrong with it.
     """
-    root = resolve(name_or_path, revision=revision)
+    manifest_path = root / manifest
+    present = list_files(root, links_within=links_within)
+    checksums = _checksums(saved, manifest_path, required, allow_unverified=allow_unverified)
+    for relative in present:
+        if relative.endswith(".py"):
+            check_file_content(root / relative, b"")
+    for relative in required:
+        if relative not in present:
+            raise ModelFileError(f"{_inside(root, relative)} not found")
+    used = [*required, *(r for r in present if r.split("/", 1)[0] in ASSET_DIRS and r not in required)]
+    for relative in checksums or {}:
+        path = _inside(root, relative)
+        if relative not in present:
+            raise ModelFileError(f"{path} is missing (it was saved with the model, {manifest_path} lists it)")
+    contents: dict[str, bytes] = {}
+    for relative in [*(checksums or {}), *used]:
+        if relative in contents:
+            continue
+        path = root / relative
+        if checksums is not None and relative not in checksums:
+            raise ModelFileError(
+                f"{path} is not listed in {manifest}'s sha256 map: every file a model reads must be recorded "
+                "there (it was added or replaced after saving); refused"
+            )
+        data = path.read_bytes()
+        if checksums is not None and sha256_bytes(data) != checksums[relative]:
+            raise ModelFileError(
+                f"{path} does not match the sha256 recorded in {manifest}: the file is corrupted or was changed"
+            )
+        contents[relative] = data
+    for relative in used:
+        check_file_content(root / relative, contents[relative])
+    assets = {r: contents[r] for r in used if r not in required}
+    return {r: contents[r] for r in required}, assets, checksums is not None
+
+
+def read_config(root: Path) -> dict[str, Any]:
+    """``config.json`` of a model directory: a bounded JSON object of a supported ``format_version`` with a
+    ``model`` object.
+
+    Raises:
+        ModelFileError: One line naming the file.
+    """
     config_path = root / CONFIG_FILE
+    if config_path.is_symlink():
+        raise ModelFileError(f"{config_path} is a symbolic link; a model directory must hold its own files")
     if not config_path.is_file():
         raise ModelFileError(f"{config_path} not found: not a saved pairsim model")
     saved = _read_json_object(config_path)
@@ -269,43 +473,79 @@ def read_model_dir(name_or_path: str | Path, *, revision: str | None = None) -> 
         )
     if not isinstance(saved["model"], dict):
         raise ModelFileError(f"{config_path}: 'model' must be a JSON object, got {saved['model']!r}")
-    reject_remote_code(root)
-    checksums = saved.get("sha256")
-    if version >= 2 and not (
-        isinstance(checksums, dict)
-        and all(isinstance(v, str) for v in checksums.values())
-        and WEIGHTS_FILE in checksums
-    ):
-        raise ModelFileError(f"{config_path}: 'sha256' must map every saved file (model.safetensors too) to its sha256")
+    return saved
+
+
+def read_model_dir(
+    name_or_path: str | Path, *, revision: str | None = None, allow_unverified: bool = False
+) -> SavedModel:
+    """Read and check a saved-model directory (a local path, or a hub id fetched once).
+
+    Args:
+        name_or_path: A local directory or a hub id.
+        revision: The hub revision (hub ids only).
+        allow_unverified: Load a directory whose ``config.json`` records no sha256 map (format 1, or the map
+            deleted), logging one warning line; a map that is present is always checked.
+
+    Returns:
+        The checked contents (see :func:`read_files`); the weights are read from the checked bytes.
+
+    Raises:
+        ModelFileError: One line naming the file and what is wrong with it.
+    """
+    root, links_within = _resolve(name_or_path, revision=revision)
+    saved = read_config(root)
+    files, assets, verified = read_files(root, saved, allow_unverified=allow_unverified, links_within=links_within)
+    data = files[WEIGHTS_FILE]
     weights = root / WEIGHTS_FILE
-    if not weights.is_file():
-        raise ModelFileError(f"{weights} not found")
-    data = weights.read_bytes()
-    weights_sha = sha256_bytes(data)
-    for relative, expected in (checksums or {}).items():
-        path = _inside(root, relative)
-        if not path.is_file():
-            raise ModelFileError(f"{path} is missing (it was saved with the model, {config_path} lists it)")
-        actual = weights_sha if relative == WEIGHTS_FILE else _sha256_file(path)
-        if actual != expected:
-            raise ModelFileError(
-                f"{path} does not match the sha256 recorded in {CONFIG_FILE}: the file is corrupted or was changed"
-            )
     try:
         state = load_safetensors(data)
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         raise ModelFileError(f"{weights} is corrupted or not a safetensors file: {_one_line(err)}") from None
-    return SavedModel(root=root, config=saved["model"], state=state, weights_sha256=weights_sha)
+    return SavedModel(
+        root=root,
+        config=saved["model"],
+        state=state,
+        weights_sha256=sha256_bytes(data),
+        assets=assets,
+        verified=verified,
+    )
 
 
-def check_state(saved: SavedModel, expected: dict[str, torch.Tensor]) -> None:
-    """Raise one line if the saved weights' names or shapes differ from the model ``config.json`` describes."""
-    state = saved.state
+def check_tensors(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], *, where: str) -> None:
+    """Refuse weights whose names, shapes, types or values do not fit the model that will hold them.
+
+    Args:
+        state: The weights (read from a file, or about to be written).
+        expected: The state dict of the model built from the config (its own dtypes: float parameters,
+            integer buffers such as a batch norm's step count).
+        where: The weights' file, for messages.
+
+    Raises:
+        ModelFileError: One line: missing / unexpected names or wrong shapes; a tensor of another kind than the
+            model's (an integer tensor for a float parameter is refused, never cast); a float tensor holding
+            NaN or infinity (named).
+    """
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
     if missing or unexpected or wrong:
         raise ModelFileError(
-            f"{saved.root / WEIGHTS_FILE} does not match {CONFIG_FILE}: missing {missing[:5]}, unexpected "
+            f"{where} does not match {CONFIG_FILE}: missing {missing[:5]}, unexpected "
             f"{unexpected[:5]}, wrong shape {wrong[:5]}"
         )
+    for key, tensor in state.items():
+        want = expected[key].dtype
+        if tensor.dtype != want and not (tensor.dtype.is_floating_point and want.is_floating_point):
+            raise ModelFileError(
+                f"{where}: tensor {key!r} is {str(tensor.dtype).removeprefix('torch.')}, but the model holds "
+                f"{str(want).removeprefix('torch.')} there; refused (weights are never converted between kinds)"
+            )
+        if tensor.dtype.is_floating_point and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise ModelFileError(f"{where}: tensor {key!r} holds {bad} non-finite value(s) (NaN or infinity); refused")
+
+
+def check_state(saved: SavedModel, expected: dict[str, torch.Tensor]) -> None:
+    """:func:`check_tensors` of a saved model's weights (named by their file)."""
+    check_tensors(saved.state, expected, where=str(saved.root / WEIGHTS_FILE))

@@ -33,6 +33,26 @@ class PairModelConfig:
         return from_dict(cls, data, where=where)
 
 
+def _checked_config(data: dict[str, Any], *, where: str) -> PairModelConfig:
+    """A saved model's config, with the checks loading makes before building (the same at save).
+
+    Args:
+        data: ``config.json``'s ``model`` as plain data.
+        where: Its name in messages (``config.json:model``).
+
+    Raises:
+        ConfigError: An unknown key, a wrong type, a non-finite threshold, or a tower config that would make
+            building read outside the directory.
+    """
+    config = PairModelConfig.from_dict(data, where=where)
+    if config.threshold is not None and not math.isfinite(config.threshold):
+        raise ConfigError(f"{where}.threshold: expected a finite number, got {config.threshold!r}")
+    for key, tower_config in (("tower", config.tower), ("tower_b", config.tower_b)):
+        if tower_config is not None:
+            TOWERS.get(tower_config.name).check_saved_config(tower_config, where=f"{where}.{key}")
+    return config
+
+
 def _build_tower(config: TowerConfig) -> Tower:
     return TOWERS.get(config.name)(config)
 
@@ -49,6 +69,10 @@ class PairModel(PairScoring, nn.Module):
 
     Args:
         config: The model's config.
+        where: Its name in error messages (``config.json:model`` when loading).
+
+    Raises:
+        ConfigError: Towers that do not fit together, or a threshold outside the head's score range.
 
     Example:
         >>> cfg = PairModelConfig.from_dict({"tower": {"name": "lstm", "embed_dim": 8, "hidden_dim": 4},
@@ -59,7 +83,7 @@ class PairModel(PairScoring, nn.Module):
         torch.Size([1])
     """
 
-    def __init__(self, config: PairModelConfig) -> None:
+    def __init__(self, config: PairModelConfig, *, where: str = "model") -> None:
         super().__init__()
         config = copy.deepcopy(config)  # building never mutates the caller's config
         self.tower_a = _build_tower(config.tower)
@@ -74,6 +98,7 @@ class PairModel(PairScoring, nn.Module):
             head = dataclasses.replace(head, dim=self.tower_a.out_dim)  # heads weighting embedding dimensions
         self.head: Head = HEADS.get(head.name)(head)
         self.head.bind(self.tower_a.out_dim, tied=self.tower_b is None)
+        self.head.check_threshold(config.threshold, where=f"{where}.threshold")  # within the head's score range
         # the resolved config: the towers' own (a transformer's backbone config, an LSTM's vocabulary size)
         self.config = dataclasses.replace(
             config,
@@ -126,13 +151,26 @@ class PairModel(PairScoring, nn.Module):
 
     @classmethod
     def from_pretrained(
-        cls, name_or_path: str | Path, *, device: str | None = None, revision: str | None = None
+        cls,
+        name_or_path: str | Path,
+        *,
+        device: str | None = None,
+        revision: str | None = None,
+        allow_unverified: bool = False,
     ) -> PairModel:
         """Load a model saved with :meth:`save_pretrained` from a directory or a Hugging Face hub id.
 
-        A local directory is read alone: no network, no file outside it, no code from it. Every file is
-        checked against the sha256 that ``config.json`` records, and the config goes through the same
-        strict checks as a recipe.
+        A local directory is read alone: no network, no file outside it, no code from it, no symbolic link in
+        it. Every file the model uses must be listed in ``config.json``'s sha256 map and match it; the towers
+        read the verified bytes. The config goes through the same strict checks as a recipe (a threshold
+        within the head's score range); the weights must have the model's own tensor types and finite values.
+
+        Args:
+            name_or_path: A saved model directory, or a hub id.
+            device: Move the model there.
+            revision: Hub revision (hub ids only).
+            allow_unverified: Load a directory whose ``config.json`` records no sha256 map (saved by an old
+                pairsim, or the map deleted), logging one warning line. A map that is present is always checked.
 
         Raises:
             ModelFileError: One line naming the file and what is wrong with it.
@@ -140,23 +178,19 @@ class PairModel(PairScoring, nn.Module):
         from pairsim.errors import ModelFileError
         from pairsim.hub import check_state, read_model_dir
 
-        saved = read_model_dir(name_or_path, revision=revision)
+        saved = read_model_dir(name_or_path, revision=revision, allow_unverified=allow_unverified)
         where = f"{saved.config_path.name}:model"
         try:
-            config = PairModelConfig.from_dict(saved.config, where=where)
-            if config.threshold is not None and not math.isfinite(config.threshold):
-                raise ConfigError(f"{where}.threshold: expected a finite number, got {config.threshold!r}")
-            for key, tower_config in (("tower", config.tower), ("tower_b", config.tower_b)):
-                if tower_config is not None:
-                    TOWERS.get(tower_config.name).check_saved_config(tower_config, where=f"{where}.{key}")
-            model = cls(config)
+            config = _checked_config(saved.config, where=where)
+            model = cls(config, where=where)
         except ConfigError as err:
             raise ModelFileError(str(err)) from None
         except (ValueError, RuntimeError, TypeError, OverflowError) as err:  # a config the checks let through
             message = " ".join(str(err).split())
             raise ModelFileError(f"{saved.config_path}: cannot build the model it describes: {message}") from None
-        for sub, tower in model._tower_dirs():
-            tower.load_assets(saved.root / sub)
+        with saved.asset_copy() as assets:  # the verified bytes, never the directory again
+            for sub, tower in model._tower_dirs():
+                tower.load_assets(assets / sub)
         check_state(saved, model.state_dict())
         model.load_state_dict(saved.state, strict=True)
         model.eval()
@@ -187,18 +221,32 @@ class PairModel(PairScoring, nn.Module):
         """Write ``config.json``, ``model.safetensors``, tokenizer / vocabulary files and a model card.
 
         The directory is built beside ``directory`` and swapped in whole; ``directory`` must be new, empty
-        or a saved pairsim model (anything else is refused, nothing is deleted).
+        or a saved pairsim model (anything else is refused, nothing is deleted). Nothing that loading would
+        refuse is written: the config and weights go through :meth:`from_pretrained`'s checks first, and the
+        written files through the loader's file checks before the swap.
 
         Raises:
-            ModelFileError: ``directory`` is a file or a directory of other files.
+            ConfigError: The config would not load again (e.g. a threshold outside the head's score range).
+            ModelFileError: ``directory`` is a file or a directory of other files, or a weight is NaN / infinite.
         """
-        from pairsim.card import model_card
-        from pairsim.hub import write_model_dir
+        import json
 
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        from pairsim.card import model_card
+        from pairsim.hub import check_tensors, write_model_dir
+
+        self.head.check_threshold(self.config.threshold, where="model.threshold")
+        own = self.state_dict()
+        state = {k: v.detach().contiguous().cpu() for k, v in own.items()}
+        config = to_dict(self.config)
+        try:
+            plain = json.loads(json.dumps(config, allow_nan=False))  # as config.json will hold it
+        except ValueError as err:
+            raise ConfigError(f"model: the config is not plain JSON ({err}); not saved") from None
+        _checked_config(plain, where="model")
+        check_tensors(state, own, where=f"cannot save a model to {directory}: its weights")
         return write_model_dir(
             directory,
-            model_config=to_dict(self.config),
+            model_config=config,
             state=state,
             assets={sub: tower.save_assets for sub, tower in self._tower_dirs()},
             card=model_card(self, metrics),

@@ -7,7 +7,6 @@ metrics and its plots (copied under ``plots/``).
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pairsim.errors import DataError, PairsimError
+from pairsim.jsonio import read_json_bounded
 
 PLOTS_DIR = "plots"
 
@@ -53,10 +53,7 @@ def read_metrics(path: str | Path) -> dict[str, Any]:
         DataError: The file is missing or not a JSON object.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise DataError(f"metrics file {path}: cannot read it as JSON ({err})") from None
+    data = read_json_bounded(path, what=f"metrics file {path}")
     if not isinstance(data, dict):
         raise DataError(f"metrics file {path}: expected a JSON object of metrics")
     return flatten_metrics(data)

@@ -4,7 +4,9 @@
 A class using :class:`PairScoring` has ``tower_a``, ``tower_b`` (None when tied), ``head``, ``config`` (with
 ``threshold``) and ``device``; it may override :meth:`PairScoring._run` (how one preprocessed batch goes
 through a tower). Everything else here is the same for both runtimes: distinct inputs are encoded once,
-texts in length-sorted batches, and the head scores the pairs.
+texts in length-sorted batches, and the head scores the pairs. No embedding or score leaves here that is
+NaN or infinite: :func:`check_finite` raises one error naming the input (or pair) instead, so every command
+and the service inherit the check.
 
 Example:
     >>> # model = PairModel.from_pretrained("runs/stsb/model")  # or OnnxPairModel.load("export/")
@@ -18,7 +20,51 @@ from typing import Any
 
 import torch
 
-from pairsim.errors import ConfigError
+from pairsim.errors import ConfigError, DataError
+
+
+def _quote(item: Any, limit: int = 60) -> str:
+    text = str(item) if isinstance(item, str) else f"a {type(item).__name__}"
+    return repr(text[:limit] + "..." if len(text) > limit else text)
+
+
+def check_finite(
+    values: torch.Tensor, *, what: str, names: Callable[[int], str] | None = None, kind: str | None = None
+) -> torch.Tensor:
+    """Return ``values`` if every row is finite, else raise one error naming the first row with NaN / infinity.
+
+    Args:
+        values: ``(N,)`` scores or ``(N, D)`` embeddings.
+        what: What a row is, for the message ("side-a input", "pair").
+        names: Row index -> how to name it (default: its 1-based number).
+        kind: What a value is (default: "score" for ``(N,)``, "embedding" for ``(N, D)``).
+
+    Returns:
+        ``values`` unchanged.
+
+    Raises:
+        DataError: ``"<what> <name>: the model gave a non-finite ..."``.
+
+    Example:
+        >>> check_finite(torch.tensor([0.5, float("nan")]), what="pair")
+        Traceback (most recent call last):
+        ...
+        pairsim.errors.DataError: pair 2: the model gave a non-finite score (nan); refused, nothing is written for it
+    """
+    finite = torch.isfinite(values)
+    if finite.all():
+        return values
+    rows = finite.reshape(values.shape[0], -1).all(dim=1)  # (N,)
+    row = int((~rows).nonzero()[0])
+    kind = kind or ("score" if values.dim() == 1 else "embedding")
+    bad = values[row].reshape(-1)
+    value = float(bad[~torch.isfinite(bad)][0])
+    name = names(row) if names else str(row + 1)
+    raise DataError(f"{what} {name}: the model gave a non-finite {kind} ({value}); refused, nothing is written for it")
+
+
+def _input_name(items: Sequence[Any], index: int) -> str:
+    return f"{index + 1} {_quote(items[index])}"
 
 
 class PairScoring:
@@ -71,7 +117,7 @@ class PairScoring:
 
         Raises:
             ConfigError: ``batch_size`` is not a positive integer.
-            DataError: An input is not of the tower's modality.
+            DataError: An input is not of the tower's modality, or its embedding is NaN / infinite (named).
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size: expected a positive integer, got {batch_size!r}")  # else rows stay empty
@@ -84,7 +130,9 @@ class PairScoring:
         out = torch.empty(len(first), tower.out_dim)  # (U, D)
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            out[chunk] = self._run(tower, tower.preprocess([items[first[r]] for r in chunk]))  # (b, D)
+            embedded = self._run(tower, tower.preprocess([items[first[r]] for r in chunk]))  # (b, D)
+            check_finite(embedded, what=f"side-{side} input", names=lambda j: _input_name(items, first[chunk[j]]))  # noqa: B023
+            out[chunk] = embedded
             if progress:
                 progress(len(chunk))
         return out, rows  # (U, D), (N,)
@@ -113,7 +161,8 @@ class PairScoring:
             raise ValueError(f"score needs as many a-items as b-items, got {len(items_a)} and {len(items_b)}")
         a = self.encode_a(items_a, batch_size=batch_size)  # (N, D)
         b = self.encode_b(items_b, batch_size=batch_size)  # (N, D)
-        return self.head(a.to(self.device), b.to(self.device)).float().cpu()  # (N,)
+        scores = self.head(a.to(self.device), b.to(self.device)).float().cpu()  # (N,)
+        return check_finite(scores, what="pair")
 
     def is_similar(self, scores: torch.Tensor) -> torch.Tensor:
         """Same / different decisions at the calibrated threshold."""

@@ -89,16 +89,55 @@ def test_config_records_the_sha256_of_every_file(saved: Path) -> None:
     assert set(recorded) == {"model.safetensors", "tower_a/vocab.json"}
 
 
-def test_format_1_without_checksums_still_loads_but_format_2_needs_them(saved: Path) -> None:
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_model_without_checksums_loads_only_when_asked_for_explicitly(
+    saved: Path, version: int, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """issue 22: format_version 1 with the sha256 map deleted and weight bits flipped loaded and scored inf."""
+
     def drop(config: dict[str, Any]) -> None:
         del config["sha256"]
+        config["format_version"] = version
 
     _edit_config(saved, drop)
     assert _load_error(saved) == (
-        f"{saved / 'config.json'}: 'sha256' must map every saved file (model.safetensors too) to its sha256"
+        f"{saved / 'config.json'} records no sha256 of the model's files (format_version {version}), so they cannot "
+        "be verified; refused (to load it unverified anyway: allow_unverified=True, on the command line "
+        "--allow-unverified)"
     )
-    _edit_config(saved, lambda c: c.update(format_version=1))  # saved by pairsim before checksums
-    assert PairModel.from_pretrained(saved).tied
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(TEXTS) + "\n")
+    assert "--allow-unverified" in _cli_error(capsys, "score", texts, texts, "--model", saved)
+    caplog.clear()
+    assert PairModel.from_pretrained(saved, allow_unverified=True).tied
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "UNVERIFIED" in warnings[0] and str(saved) in warnings[0]
+    assert main(["score", str(texts), str(texts), "--model", str(saved), "--allow-unverified"]) == 0
+
+
+@pytest.mark.parametrize(
+    "checksums",
+    [{}, {"tower_a/vocab.json": "0" * 64}, "not a map", {"model.safetensors": 5}, {"model.safetensors": "abc"}],
+    ids=["empty", "no-weights", "string", "number", "short"],
+)
+def test_a_manifest_that_does_not_cover_the_weights_is_refused_even_unverified(saved: Path, checksums: Any) -> None:
+    _edit_config(saved, lambda c: c.update(sha256=checksums))
+    message = f"{saved / 'config.json'}: 'sha256' must map every saved file (model.safetensors too) to its sha256"
+    assert _load_error(saved) == message
+    with pytest.raises(ModelFileError, match="must map every saved file"):
+        PairModel.from_pretrained(saved, allow_unverified=True)  # a map that is present is always checked
+
+
+def test_an_asset_left_out_of_the_manifest_is_refused(saved: Path) -> None:
+    vocab = saved / "tower_a" / "vocab.json"
+    _edit_config(saved, lambda c: c["sha256"].pop("tower_a/vocab.json"))
+    assert _load_error(saved) == (
+        f"{vocab} is not listed in config.json's sha256 map: every file a model reads must be recorded there (it "
+        "was added or replaced after saving); refused"
+    )
+    _rehash(saved)
+    (saved / "tower_a" / "extra.json").write_text("{}")  # a file the tower might read, added after saving
+    assert "extra.json is not listed in config.json's sha256 map" in _load_error(saved)
 
 
 def test_one_flipped_byte_in_the_weights_is_an_error(
@@ -152,13 +191,55 @@ def test_checksum_list_cannot_point_outside_the_directory(saved: Path, listed: s
     assert "is not inside the model directory" in _load_error(saved)
 
 
-def test_a_link_to_a_file_outside_is_refused(saved: Path) -> None:
-    outside = saved.parent / "outside-vocab.json"
-    vocab = saved / "tower_a" / "vocab.json"
-    shutil.copy(vocab, outside)
-    vocab.unlink()
-    vocab.symlink_to(outside)
-    assert _load_error(saved) == f"{vocab} points outside the model directory {saved}"
+@pytest.mark.parametrize(
+    "where", ["tower_a/vocab.json", "tower_a/notes.txt", "notes/link", "README.md", "tower_a", "model.safetensors"]
+)
+def test_a_symbolic_link_anywhere_in_a_model_directory_is_refused(saved: Path, where: str) -> None:
+    """issue 22: a file left out of the sha256 map and replaced by a link was read (score 0.107 -> 0.479)."""
+    outside = saved.parent / "outside"
+    outside.mkdir()
+    link = saved / where
+    if link.exists():
+        target = outside / link.name
+        shutil.move(link, target)
+        _edit_config(saved, lambda c: c["sha256"].pop(where, None))
+    else:
+        link.parent.mkdir(exist_ok=True)
+        target = outside / "file.txt"
+        target.write_text("x")
+    link.symlink_to(target)
+    assert _load_error(saved) == (
+        f"{link} is a symbolic link; a model directory must hold its own files and folders (links are refused, "
+        "wherever they point)"
+    )
+
+
+def test_a_link_inside_the_directory_is_refused_too(saved: Path) -> None:
+    copy = saved / "tower_a" / "copy.json"
+    copy.symlink_to(saved / "tower_a" / "vocab.json")
+    assert "copy.json is a symbolic link" in _load_error(saved)
+
+
+def test_a_pipe_in_a_model_directory_is_refused(saved: Path) -> None:
+    pipe = saved / "tower_a" / "pipe.json"
+    os.mkfifo(pipe)  # reading it would block forever
+    assert _load_error(saved) == f"{pipe} is not a regular file or folder (a device, pipe or socket); refused"
+
+
+def test_the_towers_read_the_verified_bytes_not_the_directory(saved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pairsim.towers.lstm import LSTMTower
+
+    seen: list[Path] = []
+    original = LSTMTower.load_assets
+
+    def spy(self: LSTMTower, directory: Path) -> None:
+        seen.append(directory)
+        assert sorted(p.name for p in directory.iterdir()) == ["vocab.json"]
+        original(self, directory)
+
+    monkeypatch.setattr(LSTMTower, "load_assets", spy)
+    PairModel.from_pretrained(saved)
+    assert len(seen) == 1 and not seen[0].is_relative_to(saved) and not seen[0].exists()  # a private copy, removed
 
 
 # -- config values --------------------------------------------------------------------------------------------------

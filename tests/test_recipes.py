@@ -166,7 +166,7 @@ def test_recipe_header_is_short_and_points_to_results(path: Path) -> None:
     assert commands == [path.name], f"{path.name}: no '[VAR=value ...] pairsim train recipes/{path.name}' line"
     assert sum(line.startswith("# Result: ") for line in header) == 1, f"{path.name}: no '# Result: ' line"
     sections = POINTER.findall("\n".join(header))
-    assert len(sections) == 1, f'{path.name}: no pointer \'benchmarks/RESULTS.md (section "...")\''
+    assert len(sections) == 1, f"{path.name}: no pointer 'benchmarks/RESULTS.md (section \"...\")'"
     headings = [line[4:] for line in RESULTS_MD.read_text().splitlines() if line.startswith("### ")]
     assert any(h.startswith(sections[0]) for h in headings), f"{path.name}: RESULTS.md has no section {sections[0]!r}"
 

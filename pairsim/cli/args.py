@@ -51,3 +51,17 @@ def add_threads(parser: argparse.ArgumentParser) -> None:
 def threads_override(args: argparse.Namespace) -> list[str]:
     """``["train.threads=N"]`` when ``--threads N`` was given, else ``[]``: the recipe's range check applies."""
     return [] if args.threads is None else [f"train.threads={args.threads}"]
+
+
+def add_allow_unverified(parser: argparse.ArgumentParser) -> None:
+    """``--allow-unverified``: load a model directory that records no sha256 of its files (one warning line).
+
+    Every command that loads a model takes it; a model saved by this pairsim never needs it, and a sha256 map
+    that is present is checked whatever the flag says.
+    """
+    parser.add_argument(
+        "--allow-unverified",
+        action="store_true",
+        help="load a model whose config.json records no sha256 of its files (an old save, or the map removed); "
+        "its files cannot be checked, a warning line says so",
+    )

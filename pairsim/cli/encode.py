@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pairsim.cli.args import device_name, positive_int
+from pairsim.cli.args import add_allow_unverified, device_name, positive_int
 from pairsim.cli.inputs import output_file
 from pairsim.errors import ConfigError
 
@@ -15,6 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Embed one input (text or image path) per line.")  # fmt: skip
     p.add_argument("inputs", help="file with one input per line")
     p.add_argument("--model", required=True, help="saved model directory or hub id")
+    add_allow_unverified(p)
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: --model is an ONNX export")
     p.add_argument("--out", required=True, help="output file: .safetensors (key 'embeddings') or .npy")
     p.add_argument("--side", choices=["a", "b"], default="a", help="which tower encodes (untied models)")
@@ -49,7 +50,12 @@ def run(args: argparse.Namespace) -> int:
     output_file(out)
     if out.suffix not in (".safetensors", ".npy"):
         raise ConfigError(f"--out {out}: expected a .safetensors or .npy file name")
-    model = load_model(args.model, backend=args.backend, device=str(pick_device(args.device, where="--device")))
+    model = load_model(
+        args.model,
+        backend=args.backend,
+        device=str(pick_device(args.device, where="--device")),
+        allow_unverified=args.allow_unverified,
+    )
     (model.tower_a if args.side == "a" else model.side_b).check_items(items, where=args.inputs, lines=True)
     encode = model.encode_a if args.side == "a" else model.encode_b
     save_embeddings(encode(items, batch_size=args.batch_size), out)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pairsim.cli.args import add_threads, threads_override
+from pairsim.cli.args import add_allow_unverified, add_threads, threads_override
 from pairsim.errors import ConfigError, DataError
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -34,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="output directory for metrics.json and plots (default: MODEL/../eval; "
                                  "--untrained or an encoder: OUTPUT_DIR/eval-untrained)")  # fmt: skip
     add_threads(p)
+    add_allow_unverified(p)
     p.set_defaults(run=run)
 
 
@@ -110,13 +111,13 @@ def _model(args: argparse.Namespace, recipe: Any, splits: Any, device: str) -> t
     path = Path(args.model).expanduser()
     if not path.exists() and HUB_ID.match(args.model):  # a hub id: a pairsim model, else an encoder
         try:
-            return PairModel.from_pretrained(args.model, device=device), False
+            return PairModel.from_pretrained(args.model, device=device, allow_unverified=args.allow_unverified), False
         except ModelFileError as err:
             if "format_version" not in str(err):
                 raise
         return _encoder_model(args.model, None, device), True
     if is_model_dir(path) or not _is_encoder(path):
-        return PairModel.from_pretrained(path, device=device), False
+        return PairModel.from_pretrained(path, device=device, allow_unverified=args.allow_unverified), False
     return _encoder_model(args.model, path, device), True
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from pairsim.cli.args import add_allow_unverified
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -18,6 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", required=True, choices=["onnx", "sentence-transformers"], dest="fmt")
     p.add_argument("--out", required=True, help="output folder (created, or replaced as a whole)")
     p.add_argument("--quantize", choices=["int8"], help="onnx: int8 dynamic quantization for CPU")
+    add_allow_unverified(p)
     p.set_defaults(run=run)
 
 
@@ -27,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.quantize and args.fmt != "onnx":
         raise ConfigError("--quantize applies to --format onnx only")
-    model = PairModel.from_pretrained(args.model, device="cpu")
+    model = PairModel.from_pretrained(args.model, device="cpu", allow_unverified=args.allow_unverified)
     if args.fmt == "onnx":
         from pairsim.export.onnx import export_onnx
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pairsim.cli.args import add_allow_unverified
 from pairsim.cli.inputs import read_text
 from pairsim.errors import DataError
 
@@ -23,6 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="saved model directory or hub id")
     p.add_argument("--gallery", required=True, help="gallery file (.safetensors); created or extended")
     p.add_argument("--device", default="auto")
+    add_allow_unverified(p)
     p.set_defaults(run=run_enroll)
     q = sub.add_parser("identify", help="best-matching identity for each probe, or unknown")
     q.add_argument("probes", nargs="+", help="probe inputs: image paths, or texts with --text")
@@ -30,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--gallery", required=True)
     q.add_argument("--text", action="store_true", help="probes are texts, not file paths")
     q.add_argument("--device", default="auto")
+    add_allow_unverified(q)
     q.set_defaults(run=run_identify)
 
 
@@ -59,7 +62,9 @@ def run_enroll(args: argparse.Namespace) -> int:
         raise DataError(f"enroll: {root}/{empty[0] if empty else '<identity>'}/ has no examples (images or .txt files)")
     gallery_path = Path(args.gallery)
     check_gallery_target(gallery_path)
-    model = PairModel.from_pretrained(args.model, device=str(pick_device(args.device)))
+    model = PairModel.from_pretrained(
+        args.model, device=str(pick_device(args.device)), allow_unverified=args.allow_unverified
+    )
     encoded = {name: model.encode_b(items) for name, items in people.items()}  # side b; probes are side a
     with writer_lock(gallery_path):  # one writer (enroll, unenroll, serve) at a time: no update is lost
         exists = gallery_path.exists()
@@ -81,7 +86,9 @@ def run_identify(args: argparse.Namespace) -> int:
     from pairsim.gallery import load_gallery
     from pairsim.model import PairModel
 
-    model = PairModel.from_pretrained(args.model, device=str(pick_device(args.device)))
+    model = PairModel.from_pretrained(
+        args.model, device=str(pick_device(args.device)), allow_unverified=args.allow_unverified
+    )
     gallery = load_gallery(Path(args.gallery), model)
     names, rows = gallery.names, gallery.embeddings
     if not args.text:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pairsim.cli.args import add_allow_unverified
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -19,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plots", help="folder of .png plots for the model card (default: MODEL/../plots if present)")
     p.add_argument("--private", action="store_true", help="create the repository private")
     p.add_argument("--token", help="hub token (default: the logged-in user's)")
+    add_allow_unverified(p)
     p.set_defaults(run=run)
 
 
@@ -36,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plots and not plots_dir.is_dir():
         raise DataError(f"push: --plots {plots_dir} is not a folder")
     plots = sorted(plots_dir.glob("*.png")) if plots_dir.is_dir() else []
-    model = PairModel.from_pretrained(model_dir)
+    model = PairModel.from_pretrained(model_dir, allow_unverified=args.allow_unverified)
     url = model.push_to_hub(args.repo_id, metrics=metrics, plots=plots, private=args.private or None, token=args.token)
     print(f"pushed {model_dir} to {args.repo_id}: {url}")
     return 0

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 
-from pairsim.cli.args import device_name, positive_int
+from pairsim.cli.args import add_allow_unverified, device_name, positive_int
 from pairsim.cli.inputs import output_file
 from pairsim.errors import DataError
 
@@ -27,6 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("b", help="file with one side-b input per line")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: --model is an ONNX export")
     p.add_argument("--model", required=True, help="saved model directory or hub id")
+    add_allow_unverified(p)
     p.add_argument("--top-k", type=positive_int, help="rank every line of B for each line of A and keep the K best")
     p.add_argument("--out", help="write the TSV here instead of stdout")
     p.add_argument("--batch-size", type=positive_int, default=64, help="inputs per encoding batch")
@@ -53,11 +54,14 @@ def _pairwise(
     """Score pair i as head(a[ia[i]], b[ib[i]]), gathering rows chunk by chunk (distinct embeddings only)."""
     import torch
 
+    from pairsim.scoring import check_finite
+
     threshold = model.config.threshold
     f.write("score\tsame\n" if threshold is not None else "score\n")
     for start in range(0, ia.shape[0], chunk):
         with torch.inference_mode():
             s = model.head(a[ia[start : start + chunk]], b[ib[start : start + chunk]])  # (c,)
+        check_finite(s, what="pair of line", names=lambda j: str(start + j + 1))  # noqa: B023 (used at once)
         if threshold is None:
             f.writelines(f"{v:.6f}\n" for v in s.tolist())
         else:
@@ -68,12 +72,15 @@ def _pairwise(
 def _top_k(model, a: torch.Tensor, b: torch.Tensor, k: int, f: TextIO, chunk: int = 1024) -> None:
     import torch
 
+    from pairsim.scoring import check_finite
+
     threshold = model.config.threshold
     f.write("a_line\trank\tb_line\tscore" + ("\tsame\n" if threshold is not None else "\n"))
     k = min(k, b.shape[0])
     for start in range(0, a.shape[0], chunk):
         with torch.inference_mode():
             sim = model.head.matrix(a[start : start + chunk], b)  # (c, Nb)
+        check_finite(sim, what="scores of line", names=lambda j: f"{start + j + 1} of A", kind="score")  # noqa: B023
         values, index = sim.topk(k, dim=1, largest=model.head.higher_is_similar)  # (c, k)
         for row in range(values.shape[0]):
             for rank in range(k):
@@ -97,7 +104,12 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.out:
         output_file(args.out)  # before the model loads and the inputs are encoded
-    model = load_model(args.model, backend=args.backend, device=str(pick_device(args.device, where="--device")))
+    model = load_model(
+        args.model,
+        backend=args.backend,
+        device=str(pick_device(args.device, where="--device")),
+        allow_unverified=args.allow_unverified,
+    )
     items_a = resolve_lines(items_a, args.a, model.tower_a.modality)  # image paths: against the file's folder
     items_b = resolve_lines(items_b, args.b, model.side_b.modality)
     model.tower_a.check_items(items_a, where=args.a, lines=True)

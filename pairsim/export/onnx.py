@@ -27,6 +27,7 @@ from torch import nn
 from pairsim.config import to_dict
 from pairsim.errors import ConfigError
 from pairsim.export.target import check_target
+from pairsim.hub import sha256_bytes
 from pairsim.safe_io import atomic_dir
 
 if TYPE_CHECKING:
@@ -166,6 +167,8 @@ def export_onnx(model: PairModel, out: str | Path, *, quantize: Literal["int8"] 
             tower.save_assets(tmp / f"tower_{side}")
             sides[side] = {"file": file, "assets": f"tower_{side}", "inputs": names, "modality": tower.modality,
                            "out_dim": tower.out_dim}  # fmt: skip
+        (tmp / HEAD_FILE).write_text(json.dumps(head_spec(model), indent=2))
+        files = sorted(p for p in tmp.rglob("*") if p.is_file())
         manifest = {
             "format_version": FORMAT_VERSION,
             "model": to_dict(model.config),
@@ -173,7 +176,8 @@ def export_onnx(model: PairModel, out: str | Path, *, quantize: Literal["int8"] 
             "quantize": quantize,
             "sides": sides,
             "fingerprint": model.fingerprint(),  # the source model's, so its galleries work with this export
+            # every other file, checked on load like a saved model's (pairsim.hub.read_files)
+            "sha256": {p.relative_to(tmp).as_posix(): sha256_bytes(p.read_bytes()) for p in files},
         }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        (tmp / HEAD_FILE).write_text(json.dumps(head_spec(model), indent=2))
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, allow_nan=False))  # last
     return target

@@ -7,7 +7,6 @@ runs in onnxruntime; scores come from the model's own head, rebuilt with its sav
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import torch
 
 from pairsim.errors import ConfigError, ModelFileError
 from pairsim.export.onnx import FORMAT_VERSION, HEAD_FILE, MANIFEST
+from pairsim.jsonio import loads_bounded, read_json_bounded
 from pairsim.scoring import PairScoring
 
 
@@ -89,29 +89,43 @@ class OnnxPairModel(PairScoring):
         return self._fingerprint
 
     @classmethod
-    def load(cls, directory: str | Path, *, threads: int | None = None) -> OnnxPairModel:
-        """Open an export folder.
+    def load(
+        cls, directory: str | Path, *, threads: int | None = None, allow_unverified: bool = False
+    ) -> OnnxPairModel:
+        """Open an export folder, under the saved-model loader's rule (:func:`pairsim.hub.read_files`): no
+        links, every file read is listed in the manifest's sha256 map and matches it, the graphs, head and
+        tokenizer files are read from the verified bytes, JSON is bounded.
 
         Args:
             directory: The folder ``export_onnx`` wrote.
             threads: onnxruntime intra-op threads (None: onnxruntime's default).
+            allow_unverified: Open an export whose manifest records no sha256 map (exports of an older
+                pairsim), logging one warning line.
 
         Raises:
-            ModelFileError: Not an export folder, or a file is missing or corrupt.
+            ModelFileError: Not an export folder, or a file is missing, unlisted, changed or corrupt.
         """
         from pairsim.heads import HEADS
+        from pairsim.hub import asset_copy, read_files
         from pairsim.model import PairModelConfig
         from pairsim.towers import TOWERS
 
         ort = _onnxruntime()
-        root = Path(directory)
-        try:
-            manifest = json.loads((root / MANIFEST).read_text())
-            head_spec = json.loads((root / HEAD_FILE).read_text())
-        except (OSError, ValueError) as err:
-            raise ModelFileError(f"{root} is not a pairsim ONNX export ({MANIFEST} / {HEAD_FILE}: {err})") from None
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise ModelFileError(f"{root / MANIFEST}: unsupported format_version {manifest.get('format_version')!r}")
+        root = Path(directory).expanduser()
+        if (root / MANIFEST).is_symlink():
+            raise ModelFileError(f"{root / MANIFEST} is a symbolic link; an export must hold its own files")
+        if not (root / MANIFEST).is_file():
+            raise ModelFileError(f"{root} is not a pairsim ONNX export ({root / MANIFEST} not found)")
+        manifest = read_json_bounded(root / MANIFEST, error=ModelFileError)
+        if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+            version = manifest.get("format_version") if isinstance(manifest, dict) else None
+            raise ModelFileError(f"{root / MANIFEST}: unsupported format_version {version!r}")
+        sides = _sides(manifest, root / MANIFEST)
+        graphs = sorted({spec["file"] for spec in sides.values()})
+        files, assets, _ = read_files(
+            root, manifest, required=[*graphs, HEAD_FILE], manifest=MANIFEST, allow_unverified=allow_unverified
+        )
+        head_spec = loads_bounded(files[HEAD_FILE], what=str(root / HEAD_FILE), error=ModelFileError)
         try:
             config = PairModelConfig.from_dict(manifest["model"], where=f"{MANIFEST}:model")
         except ConfigError as err:
@@ -120,37 +134,77 @@ class OnnxPairModel(PairScoring):
         if threads:
             options.intra_op_num_threads = threads
 
-        def side(key: str, tower_config: Any) -> OnnxTower:
-            spec = manifest["sides"][key]
+        def side(key: str, tower_config: Any, copy: Path) -> OnnxTower:
+            spec = sides[key]
             with torch.device("meta"):  # the tower's modules are never run: no weights allocated
                 tower = TOWERS.get(tower_config.name)(tower_config)
-            tower.load_assets(root / spec["assets"])
-            try:
-                session = ort.InferenceSession(str(root / spec["file"]), options, providers=["CPUExecutionProvider"])
+            tower.load_assets(copy / spec["assets"])
+            try:  # from the verified bytes: a graph cannot pull in files by path (external data)
+                session = ort.InferenceSession(files[spec["file"]], options, providers=["CPUExecutionProvider"])
             except Exception as err:  # onnxruntime raises its own exception types for a bad file
-                raise ModelFileError(f"cannot load {root / spec['file']}: {err}") from None
+                raise ModelFileError(f"cannot load {root / spec['file']}: {' '.join(str(err).split())}") from None
             return OnnxTower(tower, session, list(spec["inputs"]), int(spec["out_dim"]))
 
-        tower_a = side("a", config.tower)
-        tower_b = None if config.tower_b is None else side("b", config.tower_b)
+        with asset_copy(root, assets) as copy:
+            tower_a = side("a", config.tower, copy)
+            tower_b = None if config.tower_b is None else side("b", config.tower_b, copy)
         head = HEADS.get(config.head.name)(config.head)
         head.bind(tower_a.out_dim)
-        head.load_state_dict({k: torch.tensor(v) for k, v in head_spec["parameters"].items()}, strict=True)
+        parameters = head_spec.get("parameters") if isinstance(head_spec, dict) else None
+        try:
+            state = {k: torch.tensor(v, dtype=torch.float32) for k, v in dict(parameters or {}).items()}
+            head.load_state_dict(state, strict=True)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise ModelFileError(
+                f"{root / HEAD_FILE}: parameters do not fit the {config.head.name} head: {err}"
+            ) from None
+        for name, value in state.items():
+            if not bool(torch.isfinite(value).all()):
+                raise ModelFileError(f"{root / HEAD_FILE}: parameter {name!r} holds NaN or infinity; refused")
+        try:
+            head.check_threshold(config.threshold, where=f"{MANIFEST}:model.threshold")
+        except ConfigError as err:
+            raise ModelFileError(str(err)) from None
         return cls(config, head.eval(), tower_a, tower_b, manifest.get("fingerprint"))
 
 
-def load_model(path: str | Path, *, backend: str = "torch", device: str | None = None) -> Any:
+def _sides(manifest: dict[str, Any], where: Path) -> dict[str, dict[str, Any]]:
+    """The manifest's ``sides`` (``a``, and ``b``), each ``{file, assets, inputs, out_dim}``, checked.
+
+    Raises:
+        ModelFileError: A side is missing or malformed (one line naming the manifest).
+    """
+    sides = manifest.get("sides")
+    ok = isinstance(sides, dict) and "a" in sides and set(sides) <= {"a", "b"}
+    for spec in sides.values() if ok else []:
+        ok = ok and (
+            isinstance(spec, dict)
+            and isinstance(spec.get("file"), str)
+            and isinstance(spec.get("assets"), str)
+            and isinstance(spec.get("inputs"), list)
+            and all(isinstance(n, str) for n in spec["inputs"])
+            and type(spec.get("out_dim")) is int
+        )
+    if not ok:
+        raise ModelFileError(f"{where}: 'sides' must give each side's file, assets, inputs and out_dim")
+    return sides
+
+
+def load_model(
+    path: str | Path, *, backend: str = "torch", device: str | None = None, allow_unverified: bool = False
+) -> Any:
     """A scoring model for the command line: a PairModel (``torch``) or an :class:`OnnxPairModel` (``onnx``).
 
     Args:
         path: A saved model directory (torch) or an ONNX export folder (onnx).
         backend: ``torch`` or ``onnx``.
         device: Torch device for the torch backend.
+        allow_unverified: Load a model (or export) that records no sha256 of its files (a warning line says so).
     """
     if backend == "onnx":
-        return OnnxPairModel.load(path)
+        return OnnxPairModel.load(path, allow_unverified=allow_unverified)
     if backend != "torch":
         raise ConfigError(f"--backend: expected torch or onnx, got {backend!r}")
     from pairsim.model import PairModel
 
-    return PairModel.from_pretrained(path, device=device)
+    return PairModel.from_pretrained(path, device=device, allow_unverified=allow_unverified)

@@ -12,6 +12,7 @@ binary cross-entropy and calibration: ``p = sigmoid(scale * signed(score) + bias
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, ClassVar
 
 import torch
@@ -36,9 +37,10 @@ class HeadConfig(ComponentConfig):
 class Head(nn.Module):
     """Base class of heads.
 
-    Subclasses set ``higher_is_similar``, ``best`` (the score of two identical embeddings) and ``neutral``
-    (a score halfway between similar and dissimilar, used to initialise calibration) and implement
-    :meth:`matrix`. :meth:`forward` defaults to the diagonal of :meth:`matrix` computed pairwise.
+    Subclasses set ``higher_is_similar``, ``best`` (the score of two identical embeddings), ``neutral``
+    (a score halfway between similar and dissimilar, used to initialise calibration) and ``score_range``
+    (the closed interval every score of :meth:`forward` lies in; a decision threshold must lie in it too)
+    and implement :meth:`matrix`. :meth:`forward` defaults to the diagonal of :meth:`matrix` computed pairwise.
 
     Args:
         config: The head's config.
@@ -48,6 +50,7 @@ class Head(nn.Module):
     higher_is_similar: ClassVar[bool] = True
     best: ClassVar[float] = 1.0
     neutral: ClassVar[float] = 0.5
+    score_range: ClassVar[tuple[float, float]] = (-math.inf, math.inf)  # [lo, hi] of every score forward() gives
     # What other libraries call this head, declared here so that no table elsewhere is keyed by head name:
     faiss_metric: ClassVar[str | None] = None  # FAISS metric ranking rows as this head does (None: exact search)
     faiss_normalize: ClassVar[bool] = False  # L2-normalise rows before that metric (cosine = inner product)
@@ -115,6 +118,41 @@ class Head(nn.Module):
     def probability(self, scores: torch.Tensor) -> torch.Tensor:
         """Scores ``(B,)`` -> P(similar) in (0, 1)."""
         return torch.sigmoid(self.logit(scores))
+
+    def threshold_range(self) -> tuple[float, float]:
+        """The closed interval a decision threshold must lie in: :attr:`score_range` unless a head's config
+        widens its scores (a cosine head with an S-norm cohort)."""
+        return self.score_range
+
+    def check_threshold(self, threshold: float | None, *, where: str = "model.threshold") -> None:
+        """Refuse a threshold that is not a finite number within :meth:`threshold_range` (outside it, every
+        pair would get the same decision).
+
+        Args:
+            threshold: The threshold, or None (no threshold: nothing to check).
+            where: Its name in the message (e.g. ``config.json:model.threshold``).
+
+        Raises:
+            ConfigError: One line naming ``where``, the value and the range.
+        """
+        from pairsim.errors import ConfigError
+
+        if threshold is None:
+            return
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
+            raise ConfigError(f"{where}: expected a finite number, got {threshold!r}")
+        lo, hi = self.threshold_range()
+        if not lo <= threshold <= hi:
+            raise ConfigError(
+                f"{where}: {threshold!r} is outside the {self.config.name} head's score range [{lo:g}, {hi:g}] "
+                "(every pair would get the same decision)"
+            )
+
+    def clamp_threshold(self, threshold: float) -> float:
+        """``threshold`` moved into :meth:`threshold_range` (a calibrated threshold beyond every score, or past
+        a bound by rounding, becomes the bound)."""
+        lo, hi = self.threshold_range()
+        return float(min(max(threshold, lo), hi))
 
     def is_similar(self, scores: torch.Tensor, threshold: float) -> torch.Tensor:
         """Boolean decision per pair at ``threshold`` (in score units)."""

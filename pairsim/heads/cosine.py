@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 import torch.nn.functional as F
@@ -52,6 +53,7 @@ class CosineHead(Head):
     higher_is_similar = True
     best = 1.0
     neutral = 0.5
+    score_range = (-1.0, 1.0)
     faiss_metric = "METRIC_INNER_PRODUCT"  # ranks rows as this head does (after L2 normalisation)
     faiss_normalize = True
     st_similarity = "cosine"
@@ -64,6 +66,10 @@ class CosineHead(Head):
     def beyond_embeddings(self) -> str | None:
         """S-norm shifts each row's scores by that row's own cohort statistics: no plain vector metric does."""
         return "an S-norm cohort" if self.config.cohort else None
+
+    def threshold_range(self) -> tuple[float, float]:
+        """[-1, 1]; with a cohort, S-norm scores are unbounded (standard deviations), and so is the threshold."""
+        return (-math.inf, math.inf) if self.config.cohort else self.score_range
 
     def bind(self, dim: int, *, tied: bool = True) -> None:
         """Size the cohort for embeddings of ``dim`` (zeros: not set yet).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from pairsim.heads.base import HEADS, Head
@@ -20,6 +22,7 @@ class EuclideanHead(Head):
     higher_is_similar = False
     best = 0.0
     neutral = 1.0
+    score_range = (0.0, math.inf)
     faiss_metric = "METRIC_L2"  # ranks rows as this head does (FAISS returns it squared: same order)
     st_similarity = "euclidean"
 

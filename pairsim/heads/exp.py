@@ -22,6 +22,7 @@ class ExpHead(Head):
     higher_is_similar = True
     best = 1.0
     neutral = 0.5
+    score_range = (0.0, 1.0)  # exp(-d) for d >= 0; 0 once exp underflows
     faiss_metric = "METRIC_L1"  # ranks rows as exp(-L1) does (reversed: FAISS gives the distance)
     st_similarity = "manhattan"
 

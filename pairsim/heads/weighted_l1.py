@@ -34,6 +34,7 @@ class WeightedL1Head(Head):
     higher_is_similar = True
     best = float("inf")
     neutral = 0.0
+    score_range = (-math.inf, math.inf)  # a logit: w . |a - b| + c, at most the learned offset c, unbounded below
 
     def __init__(self, config: WeightedL1Config) -> None:
         if config.dim <= 0:

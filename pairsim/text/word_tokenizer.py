@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pairsim.errors import ModelFileError
+from pairsim.jsonio import read_json_bounded
 
 PAD, UNK = "<pad>", "<unk>"
 _WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
@@ -68,9 +69,9 @@ class WordTokenizer:
         """
         path = Path(path)
         try:
-            data = json.loads(path.read_text())
+            data = read_json_bounded(path, what="the file", error=ModelFileError)  # bounded depth and size
             itos = data["itos"]
-        except (OSError, ValueError, KeyError, TypeError) as err:
+        except (OSError, ValueError, KeyError, TypeError) as err:  # ModelFileError is an OSError
             raise ModelFileError(f"cannot read vocabulary {path}: {err}") from None
         if itos[:2] != [PAD, UNK]:
             raise ModelFileError(f"{path} is not a pairsim vocabulary (it must start with {PAD}, {UNK})")

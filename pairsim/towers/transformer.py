@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +14,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from pairsim.config import MAX_DIM, MAX_LENGTH, bounded
 from pairsim.errors import ConfigError, ModelFileError
+from pairsim.jsonio import read_json_bounded
 from pairsim.towers.base import TOWERS, Batch, Features, TextTower, TowerConfig
 from pairsim.towers.weights import projection
 
@@ -36,10 +36,9 @@ class TransformerConfig(TowerConfig):
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+    if not path.is_file():
         return None
+    return read_json_bounded(path, error=ConfigError)  # the encoder directory a recipe names: a bad file is an error
 
 
 def _resolve_sentence_transformers(config: TransformerConfig) -> None:

@@ -20,6 +20,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from pairsim.errors import ModelFileError
+from pairsim.jsonio import loads_bounded
 from pairsim.safe_io import atomic_write
 
 FORMAT = "pairsim-checkpoint"
@@ -131,7 +132,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             f"loaded): {' '.join(str(err).split())}"
         ) from None
     try:
-        data = json.loads(meta) if meta is not None else None
+        data = loads_bounded(meta, what="checkpoint metadata") if meta is not None else None
         if not (isinstance(data, dict) and data.get("format") == FORMAT and data.get("version") == VERSION):
             raise ValueError("no pairsim checkpoint metadata")
         state = _decode(data["state"], tensors)

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pairsim.jsonio import read_json_bounded
+
 log = logging.getLogger("pairsim.train")
 _clock = time.monotonic  # the clock of time-based checkpoints (tests replace it)
 RATE_WINDOW = 20  # steps over which the bar's pairs/s is measured
@@ -73,7 +75,7 @@ class Housekeeping:
         finally:
             self.model.config.threshold = threshold
         index_path = folder / "index.json"
-        index = json.loads(index_path.read_text()) if index_path.is_file() else []
+        index = read_json_bounded(index_path) if index_path.is_file() else []
         index = [e for e in index if e["step"] != step] + [{"step": step, "train_seconds": seconds, "model": name}]
         atomic_write_text(index_path, json.dumps(index, indent=1) + "\n")
 

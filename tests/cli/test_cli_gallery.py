@@ -14,6 +14,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from pairsim.errors import ConfigError
 from pairsim.model import PairModel
 
 
@@ -103,12 +104,16 @@ def test_identify_finds_the_enrolled_person(
 
 
 def test_identify_says_unknown_when_nothing_is_close_enough(
-    enrolled: dict[str, Any], model_dir: Path, cli: Callable[..., Any], tmp_path: Path
+    enrolled: dict[str, Any], model_dir: Path, digit_pngs: list[Any], cli: Callable[..., Any], tmp_path: Path
 ) -> None:
     strict = PairModel.from_pretrained(model_dir)
-    strict.config.threshold = -1.0  # a distance is never below -1: nothing matches
+    assert not strict.head.higher_is_similar  # a distance
+    strict.config.threshold = -1.0  # below every distance: outside the head's score range, refused (issue 22)
+    with pytest.raises(ConfigError, match="outside the euclidean head's score range"):
+        strict.save_pretrained(tmp_path / "strict")
+    strict.config.threshold = 0.0  # only a distance of exactly 0 matches
     strict.save_pretrained(tmp_path / "strict")
-    probe = enrolled["people"]["digit1"][0]  # even an enrolled picture
+    probe = [d.path for d in digit_pngs if d.label == 1][2]  # a picture of digit 1 that was not enrolled
     result = cli("identify", probe, "--model", tmp_path / "strict", "--gallery", enrolled["gallery"])
     assert result.code == 0, result.err
     assert [(p, who) for p, who, _ in _identified(result.out)] == [(probe, "unknown")]
