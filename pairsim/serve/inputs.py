@@ -10,9 +10,12 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
+
+from pairsim.errors import DataError
+from pairsim.images import TooManyPixelsError, open_image
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # per uploaded image
 MAX_ITEMS = 256  # inputs per field and request
@@ -32,7 +35,7 @@ async def read_fields(request: Request, *, max_upload_bytes: int = MAX_UPLOAD_BY
 
     Raises:
         RequestError: Empty body (400), malformed JSON (400), unsupported content type (415), oversize
-            upload (413), unreadable image (415).
+            upload or image over the pixel limit (413), unreadable image (415).
     """
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "application/json":
@@ -73,12 +76,12 @@ async def _image(field: str, upload: UploadFile, limit: int) -> Image.Image:
         raise RequestError(413, f"field {field!r}: file {name!r} is larger than {limit} bytes")
     if not data:
         raise RequestError(400, f"field {field!r}: file {name!r} is empty")
-    try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (UnidentifiedImageError, OSError, ValueError) as err:
+    try:  # the pixel count is checked from the header, before decoding (pairsim.images)
+        return open_image(io.BytesIO(data), name=repr(name))
+    except TooManyPixelsError as err:
+        raise RequestError(413, f"field {field!r}: {err}") from None
+    except DataError as err:
         raise RequestError(415, f"field {field!r}: file {name!r} is not a readable image ({err})") from None
-    return image
 
 
 def take(fields: dict[str, list[Any]], name: str, modality: str, *, side: str) -> list[Any]:
