@@ -51,3 +51,13 @@ def add_threads(parser: argparse.ArgumentParser) -> None:
 def threads_override(args: argparse.Namespace) -> list[str]:
     """``["train.threads=N"]`` when ``--threads N`` was given, else ``[]``: the recipe's range check applies."""
     return [] if args.threads is None else [f"train.threads={args.threads}"]
+
+
+def add_strict_text(parser: argparse.ArgumentParser) -> None:
+    """``--strict-text``: refuse empty texts and texts with no word the model knows (see :mod:`pairsim.text_check`)."""
+    parser.add_argument(
+        "--strict-text",
+        action="store_true",
+        help="stop with an error on empty texts and texts with no word the model knows (default: one warning "
+        "line counting them; their scores mean nothing)",
+    )
