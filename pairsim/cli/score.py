@@ -104,8 +104,12 @@ def run(args: argparse.Namespace) -> int:
     model.tower_a.check_items(items_a, where=args.a, lines=True)
     model.side_b.check_items(items_b, where=args.b, lines=True)
     model.strict_text = args.strict_text  # empty / unknown-word lines: one warning per file, or an error
-    a, ia = model.encode_unique(items_a, side="a", batch_size=args.batch_size, where=args.a, lines=True)  # (Ua, D), (Na,)
-    b, ib = model.encode_unique(items_b, side="b", batch_size=args.batch_size, where=args.b, lines=True)  # (Ub, D), (Nb,)
+    a, ia = model.encode_unique(
+        items_a, side="a", batch_size=args.batch_size, where=args.a, lines=True
+    )  # (Ua, D), (Na,)
+    b, ib = model.encode_unique(
+        items_b, side="b", batch_size=args.batch_size, where=args.b, lines=True
+    )  # (Ub, D), (Nb,)
     model.head.cpu()
     with output(args.out) as f:
         if args.top_k:
