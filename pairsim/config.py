@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import types
 import typing
 from typing import Any, ClassVar, Literal, TypeVar, Union
 
 import yaml
 
-from pairsim.errors import ConfigError
+from pairsim.errors import ConfigError, shown
+from pairsim.yaml_core import YAMLRefused, load_yaml
 
 C = TypeVar("C")
 
@@ -48,29 +48,6 @@ MAX_BATCH = 1 << 20  # items per batch
 MAX_COUNT = 10**12  # epochs, steps, pairs, episodes
 MAX_SEED = 2**32 - 1  # numpy's seed range
 MAX_TABLE = 1_000_000_000  # entries of one weight table (4 GB in float32), e.g. vocab_size x embed_dim
-
-
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, also reading ``1e-3`` as a float (YAML 1.1 needs ``1.0e-3``; YAML 1.2 does not)."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-        |\.[0-9_]+(?:[eE][-+][0-9]+)?
-        |[-+]?\.(?:inf|Inf|INF)
-        |\.(?:nan|NaN|NAN))$""",
-        re.X,
-    ),
-    list("-+0123456789."),
-)
-
-
-def load_yaml(text: str) -> Any:
-    """Parse YAML safely (no code), with exponent floats such as ``1e-4`` read as numbers."""
-    return yaml.load(text, Loader=_Loader)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,7 +149,7 @@ def _check_range(rng: Range, value: Any, where: str) -> None:
         return
     if isinstance(value, (int, float)) and not isinstance(value, bool) and not rng.contains(value):
         noun = "an integer" if isinstance(value, int) else "a number"
-        raise ConfigError(f"{where}: expected {noun} {rng}, got {value!r}")
+        raise ConfigError(f"{where}: expected {noun} {rng}, got {shown(value)}")
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -208,52 +185,55 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
                 return _convert(arg, value, where)
             except ConfigError as err:
                 errors.append(err)
-        raise (errors[0] if len(errors) == 1 else ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}"))
+        raise (
+            errors[0] if len(errors) == 1 else ConfigError(f"{where}: expected {_type_name(tp)}, got {shown(value)}")
+        )
     if origin is Literal:
         choices = typing.get_args(tp)
         if value not in choices:
-            raise ConfigError(f"{where}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
+            raise ConfigError(f"{where}: expected one of {', '.join(map(repr, choices))}, got {shown(value)}")
         return value
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
+            raise ConfigError(f"{where}: expected a list, got {shown(value)}")
         args = typing.get_args(tp)
         item = args[0] if args else Any
         out = [_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
         return out if origin is list else tuple(out)
     if origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+            raise ConfigError(f"{where}: expected a mapping, got {shown(value)}")
         args = typing.get_args(tp)
         item = args[1] if args else Any
-        return {str(k): _convert(item, v, f"{where}.{k}") for k, v in value.items()}
+        return {str(k): _convert(item, v, f"{where}.{str(k)[:40]}") for k, v in value.items()}
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
         if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+            raise ConfigError(f"{where}: expected a mapping, got {shown(value)}")
         return from_dict(tp, value, where=where)
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+            raise ConfigError(f"{where}: expected true or false, got {shown(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+            hint = f" (write {int(value)})" if isinstance(value, float) and value.is_integer() else ""
+            raise ConfigError(f"{where}: expected an integer, got {shown(value)}{hint}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
+            raise ConfigError(f"{where}: expected a number, got {shown(value)}")
         try:
             number = float(value)
         except OverflowError:  # an integer too large for a float
-            raise ConfigError(f"{where}: {value!r} is too large for a number") from None
+            raise ConfigError(f"{where}: {shown(value)} is too large for a number") from None
         if not math.isfinite(number):
             raise ConfigError(f"{where}: expected a finite number, got {number!r}")
         return number
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
+            raise ConfigError(f"{where}: expected a string, got {shown(value)}")
         return value
     raise TypeError(f"{where}: unsupported annotation {tp!r} in a config class")  # a bug, not bad input
 
@@ -275,7 +255,7 @@ def from_dict(cls: type[C], data: dict[str, Any], *, where: str = "config") -> C
             (or not finite) or unknown registered name.
     """
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {data!r}")
+        raise ConfigError(f"{where}: expected a mapping, got {shown(data)}")
     registry = getattr(cls, "registry", None)
     if registry is not None and issubclass(cls, ComponentConfig):
         if "name" not in data:
@@ -288,7 +268,7 @@ def from_dict(cls: type[C], data: dict[str, Any], *, where: str = "config") -> C
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
     unknown = [k for k in data if k not in fields]
     if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(fields))}")
+        raise ConfigError(f"{where}: unknown key {shown(unknown[0])}; valid keys: {', '.join(sorted(fields))}")
     kwargs = {}
     for name, f in fields.items():
         if name in data:
@@ -318,18 +298,23 @@ def to_dict(obj: Any) -> dict[str, Any]:
 def set_override(data: dict[str, Any], assignment: str) -> None:
     """Apply one ``dotted.key=value`` override to nested plain data, in place.
 
-    The value is parsed as YAML, so ``train.epochs=3`` sets an integer and ``model.tower_b=null`` clears
-    a field. Unknown keys are caught later, when the data is checked with :func:`from_dict`.
+    The value is parsed as YAML 1.2 (:func:`pairsim.yaml_core.load_yaml`, as recipes are), so ``train.epochs=3``
+    sets an integer, ``model.tower_b=null`` clears a field and ``train.max_steps=1:00`` is the string "1:00" (a
+    type error for an integer field); a value that is not YAML at all is taken as text. Unknown keys are caught
+    later, when the data is checked with :func:`from_dict`.
 
     Raises:
-        ConfigError: The assignment has no ``=`` or walks through a value that is not a mapping.
+        ConfigError: The assignment has no ``=``, walks through a value that is not a mapping, or its value is
+            refused by :func:`~pairsim.yaml_core.load_yaml` (``010``: write 10 or 0o10; duplicate keys; too large).
     """
     key, sep, raw = assignment.partition("=")
     if not sep or not key.strip():
-        raise ConfigError(f"override {assignment!r}: expected key=value, e.g. train.epochs=1")
+        raise ConfigError(f"override {shown(assignment)}: expected key=value, e.g. train.epochs=1")
     try:
         value = load_yaml(raw) if raw.strip() else ""
-    except yaml.YAMLError:
+    except YAMLRefused as err:  # an ambiguous number, a duplicate key, an alias bomb: never guess
+        raise ConfigError(f"override {shown(assignment)}: {err.problem}") from None
+    except yaml.YAMLError:  # not YAML at all (e.g. "a: b: c"): the text as it is
         value = raw
     parts = key.strip().split(".")
     node = data
@@ -338,6 +323,8 @@ def set_override(data: dict[str, Any], assignment: str) -> None:
         if child is None:
             child = node[part] = {}
         if not isinstance(child, dict):
-            raise ConfigError(f"override {assignment!r}: {'.'.join(parts[: i + 1])} is {child!r}, not a mapping")
+            raise ConfigError(
+                f"override {shown(assignment)}: {'.'.join(parts[: i + 1])} is {shown(child)}, not a mapping"
+            )
         node = child
     node[parts[-1]] = value

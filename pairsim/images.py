@@ -1,6 +1,14 @@
 """Reading images from whatever a user hands over: a path, a PIL image, a numpy array, a tensor, or an image made on
 demand (any object with a ``to_image()`` method returning a PIL image, e.g. a synthetic distortion of a file).
 
+Two rules hold for every image, whoever decodes it (a tower, the service, a plot):
+
+* **pixel limit**: an image with more than :data:`MAX_PIXELS` pixels (40 megapixels; the environment variable
+  ``PAIRSIM_MAX_IMAGE_PIXELS`` or a ``max_pixels`` argument changes it) is refused from its header, before any
+  pixel is decoded: a 48 KB PNG of 20000 x 20000 pixels would otherwise take 400 MB or more;
+* **one converter**: :func:`to_mode` turns every PIL mode into the tower's channels by scaling values, never
+  by clipping (16-bit, 32-bit and float images; transparency laid over white), see :func:`to_uint8`.
+
 Example:
     >>> import numpy as np
     >>> load_image(np.zeros((8, 8), dtype=bool)).size
@@ -9,15 +17,20 @@ Example:
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
 from pairsim.errors import DataError
+
+
+class TooManyPixelsError(DataError):
+    """An image with more pixels than the limit (see :func:`check_pixels`); the service answers it with 413."""
 
 
 @runtime_checkable
@@ -30,22 +43,49 @@ class LazyImage(Protocol):
 ImageLike = str | Path | Image.Image | np.ndarray | torch.Tensor | LazyImage
 
 
-def load_image(item: Any, *, mode: str | None = None) -> Image.Image:
+MAX_PIXELS = 40_000_000  # default largest image (width x height) decoded: 40 megapixels, about 160 MB as RGBA
+MAX_PIXELS_ENV = "PAIRSIM_MAX_IMAGE_PIXELS"  # environment variable overriding MAX_PIXELS
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+_GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "F"})
+
+
+def pixel_limit() -> int:
+    """The pixel limit in force: ``$PAIRSIM_MAX_IMAGE_PIXELS`` when set, else :data:`MAX_PIXELS`.
+
+    Raises:
+        DataError: The environment variable is not a positive integer.
+    """
+    raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not raw:
+        return MAX_PIXELS
+    if not raw.isdigit() or int(raw) < 1:
+        raise DataError(f"{MAX_PIXELS_ENV}={raw[:40]!r}: expected a positive number of pixels, e.g. {MAX_PIXELS}")
+    return int(raw)
+
+
+def load_image(item: Any, *, mode: str | None = None, max_pixels: int | None = None) -> Image.Image:
     """Return ``item`` as a PIL image, converted to ``mode`` ("L" grayscale, "RGB") when given.
 
+    Conversion to ``mode`` goes through :func:`to_mode`: high bit depths are scaled, never clipped, and
+    transparent pixels are laid over white.
+
     Args:
-        item: A file path; a PIL image; a numpy array (H, W) or (H, W, C) of bool, uint8 or float in
-            [0, 1]; a tensor (H, W) or (C, H, W) with values in [0, 1]; or a :class:`LazyImage`.
-        mode: PIL mode to convert to, or None to keep the image's own.
+        item: A file path; a PIL image; a numpy array (H, W) or (H, W, C) of bool, integers or floats (scaled
+            as :func:`to_uint8` says); a tensor (H, W) or (C, H, W) (the same); or a :class:`LazyImage`.
+        mode: ``"L"`` or ``"RGB"`` to convert to, or None to keep the image's own mode.
+        max_pixels: Largest width x height accepted, checked from the header before decoding; None: the
+            limit in force (:func:`pixel_limit`: 40 megapixels unless ``$PAIRSIM_MAX_IMAGE_PIXELS`` says otherwise).
 
     Returns:
         The PIL image.
 
     Raises:
-        DataError: The path is blank, a directory, missing, unreadable or a decompression bomb (more pixels
-            than ``PIL.Image.MAX_IMAGE_PIXELS``), or the array has an unusable shape; the message names the file
-            or the shape.
+        DataError: The path is blank, a directory, missing, unreadable, or the image has more pixels than
+            the limit (a possible decompression bomb); the array has an unusable shape or non-finite values.
+            The message names the file (or the shape) and the limit.
     """
+    limit = pixel_limit() if max_pixels is None else max_pixels
+    name = "image"
     if isinstance(item, (str, Path)):
         if not str(item).strip():
             raise DataError("blank image path: expected an image file")
@@ -54,37 +94,159 @@ def load_image(item: Any, *, mode: str | None = None) -> Image.Image:
             raise DataError(f"{path} is a directory, expected an image file")
         if not path.is_file():
             raise DataError(f"image file not found: {path}")
-        image = _open(path)
+        image, name = open_image(path, max_pixels=limit), str(path)
     elif isinstance(item, Image.Image):
         image = item
+        check_pixels(image, name, limit)
     elif isinstance(item, (np.ndarray, torch.Tensor)):
         image = _from_array(item)
     elif isinstance(item, LazyImage):
         image = item.to_image()
+        check_pixels(image, name, limit)
     else:
         raise DataError(
             f"cannot use {type(item).__name__} as an image; expected a path, PIL image, numpy array or tensor"
         )
     if mode is not None and image.mode != mode:
-        image = image.convert(mode)
+        image = to_mode(image, mode, name=name)
     return image
 
 
-def _open(path: Path) -> Image.Image:
-    """Decode an image file; a decompression bomb (more pixels than PIL's limit) is refused before decoding."""
+def check_pixels(image: Image.Image, name: str, limit: int | None = None) -> None:
+    """Refuse an image with more than ``limit`` pixels (``width x height``, read from the header: nothing decoded).
+
+    Raises:
+        TooManyPixelsError: One line naming ``name``, its size and the limit.
+    """
+    limit = pixel_limit() if limit is None else limit
+    width, height = image.size
+    if width * height > limit:
+        raise TooManyPixelsError(
+            f"image {name} is {width}x{height} = {width * height} pixels, more than the limit of {limit} "
+            f"(a possible decompression bomb; ${MAX_PIXELS_ENV} sets the limit)"
+        )
+
+
+def open_image(source: str | Path | BinaryIO, *, name: str | None = None, max_pixels: int | None = None) -> Image.Image:
+    """Decode an image file or stream, refusing one over the pixel limit before decoding.
+
+    ``Image.open`` reads only the header, so the size is known before any pixel is decoded; PIL's own
+    decompression-bomb error or warning becomes the same one-line error.
+
+    Args:
+        source: A path or a binary stream (e.g. ``io.BytesIO`` of an upload).
+        name: What to call it in messages (default: the path).
+        max_pixels: Pixel limit; None: :func:`pixel_limit`.
+
+    Returns:
+        The decoded image (any PIL mode; see :func:`to_mode`).
+
+    Raises:
+        DataError: Unreadable or not an image; :class:`TooManyPixelsError` (a DataError) for more pixels than
+            the limit.
+    """
+    name = name or str(source)
+    limit = pixel_limit() if max_pixels is None else max_pixels
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)  # over the limit: refuse, not warn
-            with Image.open(path) as img:
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # over PIL's limit: refuse, not warn
+            with Image.open(source) as img:
+                check_pixels(img, name, limit)
                 img.load()
                 return img
+    except DataError:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        limit = Image.MAX_IMAGE_PIXELS
-        raise DataError(
-            f"image {path} is too large to decode safely (over {limit} pixels, a possible decompression bomb)"
+        raise TooManyPixelsError(
+            f"image {name} has more pixels than the limit of {min(limit, Image.MAX_IMAGE_PIXELS or limit)} "
+            f"(a possible decompression bomb; ${MAX_PIXELS_ENV} sets the limit)"
         ) from None
-    except (UnidentifiedImageError, OSError) as err:
-        raise DataError(f"cannot read image {path}: {err}") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        raise DataError(f"cannot read image {name}: {' '.join(str(err).split())}") from None
+
+
+def to_mode(image: Image.Image, mode: str, *, name: str = "image") -> Image.Image:
+    """``image`` in ``mode`` ("L" or "RGB"), whatever PIL mode it has, scaling values and never clipping them.
+
+    * 16-bit (``I;16``, ``I;16B``, ...), 32-bit (``I``) and float (``F``) images become 8-bit by :func:`to_uint8`
+      (PIL's own conversion clips them: a 16-bit PNG turned all white);
+    * transparent pixels (``RGBA``, ``LA``, ``PA``, ``RGBa``, ``La``, ``P`` / ``L`` / ``RGB`` with a transparent
+      colour) are laid over **white**: drawn strokes and signatures on a transparent background stay visible,
+      as on paper; an opaque pixel keeps its colour;
+    * ``1``, ``P``, ``CMYK``, ``YCbCr``, ``LAB``, ``HSV`` and the rest go through PIL's own conversion.
+
+    Args:
+        image: A PIL image in any mode.
+        mode: ``"L"`` or ``"RGB"`` (other modes: PIL's conversion after the steps above).
+        name: The image, for messages.
+
+    Returns:
+        The converted image.
+
+    Raises:
+        DataError: A float image with NaN or infinite values.
+
+    Example:
+        >>> to_mode(Image.new("I;16", (2, 2), 65535), "L").getextrema()
+        (255, 255)
+        >>> to_mode(Image.new("I;16", (2, 2), 32896), "L").getextrema()  # scaled (PIL's convert clips to 255)
+        (128, 128)
+    """
+    if image.mode.startswith("I") or image.mode == "F":
+        image = Image.fromarray(to_uint8(np.asarray(image), name=name))  # (H, W) uint8 -> "L"
+    if image.mode in _ALPHA_MODES or (image.mode in ("P", "L", "RGB") and "transparency" in image.info):
+        gray = image.mode in _GRAY_MODES
+        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, image.convert("RGBA")).convert("L" if gray else "RGB")
+    return image if image.mode == mode else image.convert(mode)
+
+
+def to_uint8(array: np.ndarray, *, name: str = "image") -> np.ndarray:
+    """Pixel values of any type as 0..255 ``uint8``, by scaling their range, never by clipping.
+
+    * bool: True -> 255;
+    * ``uint16`` (16-bit images): ``/ 257`` (65535 -> 255; a dark 16-bit image stays dark);
+    * other non-negative integers: by the smallest bit depth holding the largest value: up to 255 as they
+      are, up to 65535 as 16-bit, larger ones by the image's own maximum (-> 255);
+    * floats: in [0, 1] times 255; otherwise, in [0, 255] as they are; otherwise min-max scaled to 0..255;
+    * integers with negative values: min-max scaled; a constant image that min-max would scale becomes 0.
+
+    Args:
+        array: ``(H, W)`` or ``(H, W, C)`` values.
+        name: The image, for messages.
+
+    Returns:
+        ``uint8`` array of the same shape.
+
+    Raises:
+        DataError: NaN or infinite values.
+
+    Example:
+        >>> to_uint8(np.array([[0, 257, 65535]], dtype=np.uint16)).tolist()
+        [[0, 1, 255]]
+    """
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == bool:
+        return array.astype(np.uint8) * 255
+    if array.size == 0:
+        return array.astype(np.uint8)
+    values = array.astype(np.float64)
+    if not np.isfinite(values).all():
+        raise DataError(f"{name} has NaN or infinite pixel values; expected finite numbers")
+    low, high = float(values.min()), float(values.max())
+    scale: float | None
+    if np.issubdtype(array.dtype, np.floating):
+        scale = 255.0 if low >= 0 and high <= 1 else 1.0 if low >= 0 and high <= 255 else None
+    elif low < 0:
+        scale = None
+    elif (array.dtype.itemsize == 2 and array.dtype.kind == "u") or 255 < high <= 65535:
+        scale = 255 / 65535
+    else:
+        scale = 1.0 if high <= 255 else 255 / high
+    if scale is None:  # min-max
+        values, scale = values - low, (255 / (high - low) if high > low else 0.0)
+    return np.clip(np.round(values * scale), 0, 255).astype(np.uint8)  # clip: rounding only, values are in range
 
 
 def _from_array(array: np.ndarray | torch.Tensor) -> Image.Image:
@@ -97,13 +259,7 @@ def _from_array(array: np.ndarray | torch.Tensor) -> Image.Image:
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
         raise DataError(f"cannot use an array of shape {tuple(array.shape)} as an image; expected (H, W) or (H, W, C)")
-    if array.dtype == bool:
-        array = array.astype(np.uint8) * 255
-    elif np.issubdtype(array.dtype, np.floating):
-        array = (np.clip(array, 0.0, 1.0) * 255).round().astype(np.uint8)
-    elif array.dtype != np.uint8:
-        array = np.clip(array, 0, 255).astype(np.uint8)
-    return Image.fromarray(np.ascontiguousarray(array))
+    return Image.fromarray(np.ascontiguousarray(to_uint8(array, name=f"array of shape {tuple(array.shape)}")))
 
 
 def crop_to_content(image: Image.Image, margin: float, *, tolerance: int = 32) -> Image.Image:

@@ -24,6 +24,7 @@ from pairsim.data import DatasetConfig, SamplerConfig
 from pairsim.errors import ConfigError
 from pairsim.losses import LossConfig
 from pairsim.model import PairModelConfig
+from pairsim.yaml_core import YAMLRefused, dump_yaml
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -128,9 +129,13 @@ class Recipe:
     def load(cls, path: str | Path, overrides: list[str] = ()) -> Recipe:  # type: ignore[assignment]
         """Read a YAML recipe and apply ``key=value`` overrides.
 
+        The file is read as YAML 1.2 (:func:`pairsim.yaml_core.load_yaml`): ``010`` is refused as ambiguous,
+        ``yes`` / ``1:00`` are strings, a duplicate key and a document that expands past its size bound through
+        aliases are errors.
+
         Raises:
-            ConfigError: Missing, non-UTF-8 or invalid YAML file, unknown key, wrong type, a number out of its
-                declared range or unknown name.
+            ConfigError: Missing, non-UTF-8 or invalid YAML file, an ambiguous number, a duplicate key, an alias
+                bomb, unknown key, wrong type, a number out of its declared range or unknown name.
         """
         path = Path(path)
         if path.is_dir():
@@ -147,7 +152,8 @@ class Recipe:
             mark = getattr(err, "problem_mark", None)
             at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
             problem = " ".join(str(getattr(err, "problem", None) or err).split())
-            raise ConfigError(f"{path}: invalid YAML{at}: {problem}") from None
+            kind = "" if isinstance(err, YAMLRefused) else ": invalid YAML"  # refused: valid YAML, but ambiguous
+            raise ConfigError(f"{path}{kind}{at}: {problem}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a mapping with model, loss, data, train, eval, output_dir")
         return cls.from_dict(data, overrides=overrides, where=path.name)
@@ -156,4 +162,4 @@ class Recipe:
         return to_dict(self)
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+        return dump_yaml(self.to_dict())

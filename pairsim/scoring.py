@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from pairsim.errors import ConfigError, DataError
+from pairsim.text_check import report_texts
 
 
 def _quote(item: Any, limit: int = 60) -> str:
@@ -75,6 +76,9 @@ class PairScoring:
     head: Any
     config: Any
     device: torch.device
+    # refuse empty texts and texts with no known word (a DataError) instead of warning about them; see
+    # pairsim.text_check. Set it on a model, or pass strict_text= to encode_a / encode_b / score / encode_unique
+    strict_text: bool = False
 
     @property
     def tied(self) -> bool:
@@ -102,14 +106,23 @@ class PairScoring:
         side: str = "a",
         batch_size: int = 64,
         progress: Callable[[int], None] | None = None,
+        where: str | None = None,
+        lines: bool = False,
+        strict_text: bool | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Embeddings of the distinct inputs only, and which row each input uses.
+
+        Texts the tower cannot read (empty, or no known word) get one :class:`~pairsim.text_check.TextInputWarning`
+        line counting them, or a DataError under ``strict_text``.
 
         Args:
             items: Raw inputs of one side (repeats allowed).
             side: "a" or "b" (the tower that encodes them).
             batch_size: Inputs per encoding batch.
             progress: Called with the number of inputs encoded after each batch.
+            where: What the inputs are in messages (a file name); None: "side-a inputs".
+            lines: Name inputs by line number (they were read one per line from ``where``).
+            strict_text: Refuse unreadable texts instead of warning; None: :attr:`strict_text`.
 
         Returns:
             ``(embeddings (U, D), index (N,))`` with ``embeddings[index[i]]`` the embedding of ``items[i]``:
@@ -117,13 +130,17 @@ class PairScoring:
 
         Raises:
             ConfigError: ``batch_size`` is not a positive integer.
-            DataError: An input is not of the tower's modality, or its embedding is NaN / infinite (named).
+            DataError: An input is not of the tower's modality, or its embedding is NaN / infinite (named); with
+                ``strict_text``, a text is empty or has no word the tower knows.
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size: expected a positive integer, got {batch_size!r}")  # else rows stay empty
         tower = self.tower_for(side)
-        tower.check_items(items, where=f"side-{side} inputs")
+        where = where or f"side-{side} inputs"
+        tower.check_items(items, where=where, lines=lines)
         first, rows = tower.distinct(items)  # (U,) first index of each distinct input, (N,) row of each input
+        strict = self.strict_text if strict_text is None else strict_text
+        report_texts(tower, items, where=where, lines=lines, strict=strict, first=first, rows=rows.tolist())
         order = list(range(len(first)))
         if tower.modality == "text":  # length-sorted batches pad less
             order.sort(key=lambda r: len(str(items[first[r]])), reverse=True)
@@ -138,29 +155,50 @@ class PairScoring:
         return out, rows  # (U, D), (N,)
 
     def encode_a(
-        self, items: Sequence[Any], *, batch_size: int = 64, progress: Callable[[int], None] | None = None
+        self,
+        items: Sequence[Any],
+        *,
+        batch_size: int = 64,
+        progress: Callable[[int], None] | None = None,
+        strict_text: bool | None = None,
     ) -> torch.Tensor:
         """Raw side-a inputs (texts, image paths, PIL images, arrays) -> ``(N, D)`` embeddings on the CPU.
 
-        Repeated inputs are encoded once; texts are batched by length.
+        Repeated inputs are encoded once; texts are batched by length. Empty texts and texts with no known word
+        are counted in one warning (an error with ``strict_text``, see :meth:`encode_unique`).
         """
-        embeddings, index = self.encode_unique(items, side="a", batch_size=batch_size, progress=progress)
+        embeddings, index = self.encode_unique(
+            items, side="a", batch_size=batch_size, progress=progress, strict_text=strict_text
+        )
         return embeddings[index]  # (N, D)
 
     def encode_b(
-        self, items: Sequence[Any], *, batch_size: int = 64, progress: Callable[[int], None] | None = None
+        self,
+        items: Sequence[Any],
+        *,
+        batch_size: int = 64,
+        progress: Callable[[int], None] | None = None,
+        strict_text: bool | None = None,
     ) -> torch.Tensor:
-        """Raw side-b inputs -> ``(N, D)`` embeddings (with ``tower_a`` when tied)."""
-        embeddings, index = self.encode_unique(items, side="b", batch_size=batch_size, progress=progress)
+        """Raw side-b inputs -> ``(N, D)`` embeddings (with ``tower_a`` when tied); as :meth:`encode_a`."""
+        embeddings, index = self.encode_unique(
+            items, side="b", batch_size=batch_size, progress=progress, strict_text=strict_text
+        )
         return embeddings[index]  # (N, D)
 
     @torch.inference_mode()
-    def score(self, items_a: Sequence[Any], items_b: Sequence[Any], *, batch_size: int = 64) -> torch.Tensor:
-        """Score raw pairs ``(items_a[i], items_b[i])`` -> ``(N,)``; see ``head.higher_is_similar``."""
+    def score(
+        self, items_a: Sequence[Any], items_b: Sequence[Any], *, batch_size: int = 64, strict_text: bool | None = None
+    ) -> torch.Tensor:
+        """Score raw pairs ``(items_a[i], items_b[i])`` -> ``(N,)``; see ``head.higher_is_similar``.
+
+        Empty texts and texts with no known word score alike whatever they are: one warning line per side
+        counts them, or, with ``strict_text`` (default :attr:`strict_text`), a DataError refuses them.
+        """
         if len(items_a) != len(items_b):
             raise ValueError(f"score needs as many a-items as b-items, got {len(items_a)} and {len(items_b)}")
-        a = self.encode_a(items_a, batch_size=batch_size)  # (N, D)
-        b = self.encode_b(items_b, batch_size=batch_size)  # (N, D)
+        a = self.encode_a(items_a, batch_size=batch_size, strict_text=strict_text)  # (N, D)
+        b = self.encode_b(items_b, batch_size=batch_size, strict_text=strict_text)  # (N, D)
         scores = self.head(a.to(self.device), b.to(self.device)).float().cpu()  # (N,)
         return check_finite(scores, what="pair")
 

@@ -112,7 +112,7 @@ class Toy:
         ({"sizes": [2, 11]}, "toy.sizes[1]: expected an integer in [1, 10], got 11"),
         ({"maybe": float("nan")}, "toy.maybe: expected a finite number, got nan"),
         ({"maybe": float("-inf")}, "toy.maybe: expected a finite number, got -inf"),
-        ({"rate": 10**400}, f"toy.rate: {10**400!r} is too large for a number"),
+        ({"rate": 10**400}, "toy.rate: <an integer of about 401 digits> is too large for a number"),
     ],
 )
 def test_out_of_range_values_name_key_value_and_range(data: dict[str, Any], message: str) -> None:

@@ -307,3 +307,59 @@ def test_overrides_win_over_the_file_and_parse_as_yaml() -> None:
     assert (recipe.train.epochs, recipe.train.lr, recipe.eval.plots) == (7, 0.01, False)
     assert recipe.model.tower_b is None and recipe.data.split_by == "class" and recipe.output_dir == "somewhere"
     assert recipe.train.batch_size == 64  # untouched fields keep the file's values
+
+
+# -- YAML 1.2 numbers, duplicate keys, alias bombs (issue 22) ---------------------------------------------------
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("train.epochs=010", "override 'train.epochs=010': 010 is ambiguous"),  # YAML 1.1: octal 8 epochs
+        ("train.max_steps=1:00", "train.max_steps: expected an integer, got '1:00'"),  # YAML 1.1: 60
+        ("train.bf16=yes", "train.bf16: expected true or false, got 'yes'"),  # YAML 1.1: true
+        ("train.epochs=1e3", "train.epochs: expected an integer, got 1000.0 (write 1000)"),
+        ("output_dir=007", "write 7 or 0o7, or quote it ('007') for a string"),
+    ],
+)
+def test_overrides_follow_yaml_1_2_numbers(override: str, expected: str) -> None:
+    assert expected in _error(DIGITS, [override])
+
+
+def test_yaml_1_2_numbers_that_are_accepted() -> None:
+    recipe = Recipe.load(DIGITS, ["train.epochs=0x10", "train.max_steps=0o10", "output_dir='007'", "train.lr=1e-2"])
+    assert (recipe.train.epochs, recipe.train.max_steps, recipe.output_dir, recipe.train.lr) == (16, 8, "007", 0.01)
+
+
+def test_recipe_with_an_octal_looking_number_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "octal.yaml"
+    path.write_text(DIGITS.read_text().replace("epochs: 4,", "epochs: 010,", 1))
+    message = _error(path)
+    assert message.startswith(f"{path} at line ") and "010 is ambiguous" in message and "write 10 or 0o10" in message
+
+
+def test_recipe_with_a_duplicate_section_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "twice.yaml"
+    path.write_text(
+        "model: {tower: {name: lstm}}\nloss: {name: contrastive}\ndata: {name: digits}\n"
+        "train:\n  epochs: 7\ntrain:\n  lr: 0.1\n"
+    )
+    assert "duplicate key 'train' (lines 4 and 6)" in _error(path)
+
+
+def test_billion_laughs_recipe_is_one_short_line(tmp_path: Path) -> None:
+    levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    levels += [f"{c}: &{c} [{','.join([f'*{p}'] * 9)}]" for p, c in zip("abcdefg", "bcdefgh", strict=True)]
+    path = tmp_path / "laughs.yaml"
+    path.write_text("\n".join(levels) + "\ntrain: {epochs: *h}\n")
+    assert len(path.read_bytes()) < 600
+    message = _error(path)
+    assert "expands to more than" in message and len(message) < 200
+
+
+def test_an_expanded_value_in_a_type_error_is_quoted_short(tmp_path: Path) -> None:
+    path = tmp_path / "laughs.yaml"  # under the node budget, but a list where an integer belongs
+    path.write_text(
+        'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n'
+    )
+    message = _error(DIGITS, ["train.epochs=" + path.read_text().replace("\n", " ").replace("a: &a", "{a: &a")
+                              .replace("b: &b", ", b: &b") + "}"])  # fmt: skip
+    assert "train.epochs: expected an integer, got {'a': [" in message and len(message) < 160

@@ -10,9 +10,11 @@ import argparse
 import os
 import sys
 import typing
+import warnings
 
 from pairsim.cli import encode, evaluate, export, gallery, push, score, serve, train, unenroll
 from pairsim.errors import PairsimError
+from pairsim.text_check import TextInputWarning
 
 COMMANDS = (train, evaluate, score, encode, gallery, unenroll, export, push, serve)
 
@@ -32,12 +34,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: typing.TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """pairsim's own warnings (e.g. unreadable texts) as one line ``pairsim: warning: ...``; others as Python does."""
+    if issubclass(category, TextInputWarning):
+        print(f"pairsim: warning: {message}", file=file or sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``pairsim`` console script. Returns the exit code."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = build_parser().parse_args(argv)
     try:
-        return int(args.run(args) or 0)
+        with warnings.catch_warnings():  # restored after the command (main is also called in-process)
+            warnings.showwarning = _show_warning
+            warnings.simplefilter("always", TextInputWarning)  # one line per input file, every run
+            return int(args.run(args) or 0)
     except PairsimError as err:
         print(f"pairsim: error: {err}", file=sys.stderr)
         return 2

@@ -65,3 +65,13 @@ def add_allow_unverified(parser: argparse.ArgumentParser) -> None:
         help="load a model whose config.json records no sha256 of its files (an old save, or the map removed); "
         "its files cannot be checked, a warning line says so",
     )
+
+
+def add_strict_text(parser: argparse.ArgumentParser) -> None:
+    """``--strict-text``: refuse empty texts and texts with no word the model knows (see :mod:`pairsim.text_check`)."""
+    parser.add_argument(
+        "--strict-text",
+        action="store_true",
+        help="stop with an error on empty texts and texts with no word the model knows (default: one warning "
+        "line counting them; their scores mean nothing)",
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pairsim.cli.args import add_allow_unverified, device_name, positive_int
+from pairsim.cli.args import add_allow_unverified, add_strict_text, device_name, positive_int
 from pairsim.cli.inputs import output_file
 from pairsim.errors import ConfigError
 
@@ -21,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--side", choices=["a", "b"], default="a", help="which tower encodes (untied models)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="inputs per encoding batch")
     p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda, ...")
+    add_strict_text(p)
     p.set_defaults(run=run)
 
 
@@ -57,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
         allow_unverified=args.allow_unverified,
     )
     (model.tower_a if args.side == "a" else model.side_b).check_items(items, where=args.inputs, lines=True)
-    encode = model.encode_a if args.side == "a" else model.encode_b
-    save_embeddings(encode(items, batch_size=args.batch_size), out)
+    embeddings, index = model.encode_unique(
+        items, side=args.side, batch_size=args.batch_size, where=args.inputs, lines=True, strict_text=args.strict_text
+    )  # (U, D), (N,)
+    save_embeddings(embeddings[index], out)
     print(f"{len(items)} embeddings of size {model.tower_a.out_dim} written to {out}")
     return 0

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pairsim.cli.args import add_allow_unverified, add_threads, threads_override
+from pairsim.cli.args import add_allow_unverified, add_strict_text, add_threads, threads_override
 from pairsim.errors import ConfigError, DataError
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -35,6 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                  "--untrained or an encoder: OUTPUT_DIR/eval-untrained)")  # fmt: skip
     add_threads(p)
     add_allow_unverified(p)
+    add_strict_text(p)
     p.set_defaults(run=run)
 
 
@@ -71,6 +72,7 @@ def _evaluate(args: argparse.Namespace, recipe: Any) -> int:
     splits = source.load()
     require_splits(splits, recipe.data, needed=[args.split])
     model, calibrate = _model(args, recipe, splits, device)
+    model.strict_text = args.strict_text  # empty / unknown-word texts in the split: a warning, or an error
     if calibrate:
         require_splits(splits, recipe.data, needed=["val"])
     default_out = Path(args.model).parent / "eval" if not calibrate else Path(recipe.output_dir) / "eval-untrained"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 
-from pairsim.cli.args import add_allow_unverified, device_name, positive_int
+from pairsim.cli.args import add_allow_unverified, add_strict_text, device_name, positive_int
 from pairsim.cli.inputs import output_file
 from pairsim.errors import DataError
 
@@ -32,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="write the TSV here instead of stdout")
     p.add_argument("--batch-size", type=positive_int, default=64, help="inputs per encoding batch")
     p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda, ...")
+    add_strict_text(p)
     p.set_defaults(run=run)
 
 
@@ -114,8 +115,13 @@ def run(args: argparse.Namespace) -> int:
     items_b = resolve_lines(items_b, args.b, model.side_b.modality)
     model.tower_a.check_items(items_a, where=args.a, lines=True)
     model.side_b.check_items(items_b, where=args.b, lines=True)
-    a, ia = model.encode_unique(items_a, side="a", batch_size=args.batch_size)  # (Ua, D), (Na,): distinct lines once
-    b, ib = model.encode_unique(items_b, side="b", batch_size=args.batch_size)  # (Ub, D), (Nb,)
+    model.strict_text = args.strict_text  # empty / unknown-word lines: one warning per file, or an error
+    a, ia = model.encode_unique(
+        items_a, side="a", batch_size=args.batch_size, where=args.a, lines=True
+    )  # (Ua, D), (Na,)
+    b, ib = model.encode_unique(
+        items_b, side="b", batch_size=args.batch_size, where=args.b, lines=True
+    )  # (Ub, D), (Nb,)
     model.head.cpu()
     with output(args.out) as f:
         if args.top_k:

@@ -32,7 +32,7 @@ from PIL import Image, ImageFilter
 from scipy import ndimage
 
 from pairsim.errors import DataError
-from pairsim.images import load_image
+from pairsim.images import load_image, to_mode
 
 Kind = Literal["blur", "noise", "jpeg"]
 KINDS: tuple[Kind, ...] = ("blur", "noise", "jpeg")
@@ -78,7 +78,7 @@ def square_crop(image: Image.Image, side: int) -> np.ndarray:
     """Resize so the short side is ``side`` pixels, then cut the centre ``side x side`` square.
 
     Args:
-        image: Any PIL image (converted to RGB).
+        image: Any PIL image (converted to RGB by :func:`pairsim.images.to_mode`: scaled, over white).
         side: Output side in pixels.
 
     Returns:
@@ -88,7 +88,7 @@ def square_crop(image: Image.Image, side: int) -> np.ndarray:
         >>> square_crop(Image.new("RGB", (40, 20)), 10).shape
         (10, 10, 3)
     """
-    image = image.convert("RGB")
+    image = to_mode(image, "RGB")
     w, h = image.size
     scale = side / min(w, h)
     new_w, new_h = max(side, round(w * scale)), max(side, round(h * scale))
@@ -174,7 +174,7 @@ def laplacian_variance(image: np.ndarray | Image.Image | DistortedImage) -> floa
     if isinstance(image, DistortedImage):
         image = image.array()
     if isinstance(image, Image.Image):
-        image = np.asarray(image.convert("RGB"))
+        image = np.asarray(to_mode(image, "RGB"))
     grey = image.astype(np.float64)
     if grey.ndim == 3:
         grey = grey @ np.array([0.299, 0.587, 0.114])  # (H, W)

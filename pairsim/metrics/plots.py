@@ -26,7 +26,7 @@ from PIL import Image
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from pairsim.errors import DataError
-from pairsim.images import load_image
+from pairsim.images import load_image, to_mode
 from pairsim.metrics._figure import _save
 from pairsim.metrics._inputs import as_labels, as_scores, oriented
 from pairsim.metrics.curves import metric_family as metric_family  # re-exported: curves moved to curves.py
@@ -156,8 +156,8 @@ def _draw_item(ax: Any, item: Any, is_text: bool, load: Callable[[Any], Any] | N
         ax.set_facecolor("#f4f4f4")
         return
     image = load_image(load(item) if load is not None else item)
-    if image.mode not in ("L", "RGB", "RGBA"):
-        image = image.convert("RGB")
+    if image.mode not in ("L", "RGB"):
+        image = to_mode(image, "RGB")  # 16-bit scaled, transparency over white
     ax.imshow(np.asarray(image), cmap="gray" if image.mode == "L" else None)
 
 

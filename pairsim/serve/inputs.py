@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
+from pairsim.images import pixel_limit
 from pairsim.serve.errors import RequestError
 from pairsim.serve.limits import MAX_UPLOAD_BYTES, Limits
 
@@ -108,7 +109,8 @@ async def _image(field: str, upload: UploadFile, limits: Limits, budget: list[in
 
 
 def decode_image(data: bytes, what: str, limits: Limits, budget: list[int] | None = None) -> Image.Image:
-    """Decode an uploaded image after checking its pixel count (from the header) against ``limits``.
+    """Decode an uploaded image after checking its pixel count (from the header) against ``limits`` and
+    pairsim's pixel limit for every image (:func:`pairsim.images.pixel_limit`), whichever is smaller.
 
     Args:
         data: The file's bytes.
@@ -123,8 +125,9 @@ def decode_image(data: bytes, what: str, limits: Limits, budget: list[int] | Non
         image = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)  # reads the header only
         width, height = image.size
         pixels = width * height
-        if pixels > limits.max_pixels:
-            raise RequestError(413, f"{what} has {width}x{height} pixels, more than {limits.max_pixels} per image")
+        limit = min(limits.max_pixels, pixel_limit())  # the service's own, and pairsim's for every image it reads
+        if pixels > limit:
+            raise RequestError(413, f"{what} has {width}x{height} pixels, more than {limit} per image")
         if budget is not None:
             if pixels > budget[0]:
                 raise RequestError(

@@ -35,6 +35,7 @@ from pairsim.towers.modality import check_modality
 Features = dict[str, Any]  # one item's features, e.g. {"input_ids": [101, 2023, 102]}
 Batch = dict[str, torch.Tensor]  # a padded / stacked batch, e.g. {"input_ids": (B, T), "attention_mask": (B, T)}
 Modality = Literal["text", "image"]
+TextKind = Literal["empty", "unknown"] | None  # what TextTower.text_kinds says of one text
 
 TOWERS: Registry[type[Tower]] = Registry("tower")
 
@@ -199,6 +200,37 @@ class TextTower(Tower):
     def tokenize(self, texts: list[str]) -> list[Features]:
         """Texts -> per-text features (token ids), uncached."""
         raise NotImplementedError
+
+    def text_kinds(self, texts: Sequence[str]) -> list[TextKind]:
+        """Which texts carry nothing this tower can read: ``"empty"`` (empty or whitespace only), ``"unknown"``
+        (no token the tower's vocabulary knows, within its length limit), else None.
+
+        Such texts encode alike (every empty text gives the same vector; two different texts of unknown words
+        can too), so a score involving them means nothing; :mod:`pairsim.text_check` reports them.
+
+        Args:
+            texts: Raw texts.
+
+        Returns:
+            One kind (or None) per text.
+
+        Example:
+            >>> from pairsim.towers.lstm import LSTMTower, LSTMConfig
+            >>> tower = LSTMTower(LSTMConfig(name="lstm", embed_dim=4, hidden_dim=4))
+            >>> tower.adapt(["a cat"])
+            >>> tower.text_kinds(["a dog", " ", "zebra quux"])
+            [None, 'empty', 'unknown']
+        """
+        kinds: list[TextKind] = ["empty" if not t.strip() else None for t in texts]
+        filled = [i for i, kind in enumerate(kinds) if kind is None]
+        for i, unknown in zip(filled, self.unknown_texts([texts[i] for i in filled]), strict=True):
+            kinds[i] = "unknown" if unknown else None
+        return kinds
+
+    def unknown_texts(self, texts: list[str]) -> list[bool]:
+        """For non-blank texts: True where every token the tower reads maps to its unknown token (or a special
+        one). The base knows no vocabulary and says False; towers with one override it."""
+        return [False] * len(texts)
 
     def featurize(
         self, items: Sequence[Any], *, train: bool = False, rng: Sequence[np.random.Generator] | None = None

@@ -15,7 +15,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_se
 from pairsim.config import MAX_DIM, MAX_LENGTH, MAX_TABLE, MAX_VOCAB, bounded
 from pairsim.errors import ConfigError
 from pairsim.text.glove import read_glove
-from pairsim.text.word_tokenizer import WordTokenizer
+from pairsim.text.word_tokenizer import UNK, WordTokenizer
 from pairsim.towers.base import TOWERS, Batch, Features, TextTower, TowerConfig
 from pairsim.towers.weights import projection
 
@@ -120,6 +120,11 @@ class LSTMTower(TextTower):
 
     def tokenize(self, texts: list[str]) -> list[Features]:
         return [{"input_ids": self.tokenizer.encode(t, self.config.max_length)} for t in texts]
+
+    def unknown_texts(self, texts: list[str]) -> list[bool]:
+        """True where every word the tower reads (the first ``max_length``) is out of its vocabulary."""
+        unk = self.tokenizer.stoi[UNK]
+        return [all(i == unk for i in self.tokenizer.encode(t, self.config.max_length)) for t in texts]
 
     def collate(self, features: Sequence[Features]) -> Batch:
         ids = [torch.tensor(f["input_ids"], dtype=torch.long) for f in features]

@@ -163,6 +163,13 @@ class TransformerTower(TextTower):
         enc = self._require_tokenizer()(texts, truncation=True, max_length=self.config.max_length)
         return [{k: enc[k][i] for k in enc} for i in range(len(texts))]
 
+    def unknown_texts(self, texts: list[str]) -> list[bool]:
+        """True where the tokenizer gives nothing but special tokens and ``[UNK]`` (within ``max_length``)."""
+        tok = self._require_tokenizer()
+        special = set(tok.all_special_ids)  # [CLS], [SEP], [PAD], [UNK], ...
+        ids = tok(texts, truncation=True, max_length=self.config.max_length)["input_ids"]
+        return [all(i in special for i in row) for row in ids]
+
     def collate(self, features: Sequence[Features]) -> Batch:
         return dict(self._require_tokenizer().pad(list(features), return_tensors="pt"))
 

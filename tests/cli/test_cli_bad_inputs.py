@@ -173,9 +173,14 @@ def test_decompression_bomb_image(
         Image.new("L", (side, side)).save(bomb)
         a = write_lines("a.txt", [digit_pngs[0].path, str(bomb)])
         message = _one_error_line(cli("score", a, a, "--model", model_dir))
-        assert (
-            message == f"image {bomb} is too large to decode safely (over 1000 pixels, a possible decompression bomb)"
+        assert message == (
+            f"image {bomb} has more pixels than the limit of 1000 (a possible decompression bomb; "
+            "$PAIRSIM_MAX_IMAGE_PIXELS sets the limit)"
         )
+    monkeypatch.setenv("PAIRSIM_MAX_IMAGE_PIXELS", "1500")  # pairsim's own limit, read from the header
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10**8)
+    message = _one_error_line(cli("score", a, a, "--model", model_dir))
+    assert message.startswith(f"image {bomb} is 100x100 = 10000 pixels, more than the limit of 1500")
 
 
 def test_non_utf8_recipe(cli: Callable[..., Any], tmp_path: Path) -> None:

@@ -68,3 +68,21 @@ def test_encode_bad_output_name(
     result = cli("encode", write_lines("in.txt", texts), "--model", text_model_dir, "--out", tmp_path / out)
     assert result.code == 2
     assert result.err == f"pairsim: error: {message.format(tmp=tmp_path)}\n"
+
+
+def test_encode_warns_about_empty_and_unknown_lines_or_refuses_them(
+    text_model_dir: Path, write_lines: Callable[..., Path], cli: Callable[..., Any], texts: list[str], tmp_path: Path
+) -> None:
+    lines = write_lines("in.txt", [texts[0], " ", "zebra quux", texts[1]])
+    out = tmp_path / "emb.npy"
+    result = cli("encode", lines, "--model", text_model_dir, "--out", out)
+    assert result.code == 0 and out.is_file()
+    assert result.err.splitlines() == [
+        f"pairsim: warning: {lines}: 2 of 4 texts give the model nothing to read: 1 empty or blank (line 2), 1 with "
+        "no word it knows (line 3); such texts encode alike, so their scores mean nothing (strict_text / "
+        "--strict-text makes this an error)"
+    ]
+    before = out.read_bytes()
+    strict = cli("encode", lines, "--model", text_model_dir, "--out", out, "--strict-text")
+    assert strict.code == 2 and strict.err.startswith(f"pairsim: error: {lines}: 2 of 4 texts")
+    assert out.read_bytes() == before  # the earlier file stays as it was

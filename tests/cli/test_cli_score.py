@@ -185,3 +185,22 @@ def test_relative_image_paths_resolve_against_the_input_files_folder(
     by_name = cli("score", *relative, "--model", model_dir)
     assert by_name.code == 0, by_name.err
     assert by_name.out == cli("score", *absolute, "--model", model_dir).out
+
+
+def test_empty_and_unknown_lines_get_one_warning_line_per_file(
+    text_model_dir: Path, write_lines: Callable[..., Path], cli: Callable[..., Any], texts: list[str]
+) -> None:
+    a = write_lines("a.txt", ["", texts[0], "zebra quux"])
+    b = write_lines("b.txt", ["", texts[1], "florp blarg"])
+    result = cli("score", a, b, "--model", text_model_dir)
+    assert result.code == 0
+    warnings = result.err.splitlines()
+    assert warnings == [
+        f"pairsim: warning: {a}: 2 of 3 texts give the model nothing to read: 1 empty or blank (line 1), 1 with "
+        "no word it knows (line 3); such texts encode alike, so their scores mean nothing (strict_text / "
+        "--strict-text makes this an error)",
+        warnings[1],
+    ] and warnings[1].startswith(f"pairsim: warning: {b}: 2 of 3 texts")
+    strict = cli("score", a, b, "--model", text_model_dir, "--strict-text")
+    assert strict.code == 2 and strict.out == ""
+    assert strict.err.startswith(f"pairsim: error: {a}: 2 of 3 texts") and len(strict.err.splitlines()) == 1
