@@ -37,6 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pairsim.errors import PairsimError
+from pairsim.scoring import check_finite
 from pairsim.search import GalleryIndex
 from pairsim.serve.batching import Batcher
 from pairsim.serve.errors import RequestError
@@ -193,7 +194,7 @@ def create_app(model: Any, *, gallery: str | Path | None = None, batch_window_ms
 
         def run() -> torch.Tensor:
             with torch.inference_mode():
-                return model.head(service.encode("a", a), service.encode("b", b))  # (N,)
+                return check_finite(model.head(service.encode("a", a), service.encode("b", b)), what="pair")  # (N,)
 
         scores = await run_in_threadpool(run)
         threshold = model.config.threshold

@@ -228,3 +228,13 @@ def test_cli_serve_refuses_bad_settings_in_one_line(
     assert main(["serve", str(tmp_path / "model"), "--device", "cpu", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("pairsim: error:") and words in err, err
+
+
+def test_a_non_finite_score_is_refused_naming_the_pair_never_sent(text_model, serve, monkeypatch) -> None:
+    """Embeddings pass the model's own check; a head that overflows on one pair still never answers inf."""
+    real = text_model.head.forward
+    monkeypatch.setattr(text_model.head, "forward", lambda a, b: real(a, b).index_fill(0, torch.tensor([1]), torch.inf))
+    with serve(text_model) as client:
+        answer = client.post("/score", json={"a": ["one", "two"], "b": ["uno", "dos"]})
+    assert answer.status_code == 422
+    assert "pair 2: the model gave a non-finite score (inf)" in answer.json()["error"]
