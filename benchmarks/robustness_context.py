@@ -135,10 +135,9 @@ class Context:
             backbone = self.root / "tiny-bert"
             backbone.mkdir()
             words = sorted({w.strip("?.").lower() for t in TEXTS for w in t.split()})
-            (backbone / "vocab.txt").write_text(
-                "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n"
-            )
-            BertTokenizerFast(vocab_file=str(backbone / "vocab.txt")).save_pretrained(backbone)
+            vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words])}
+            # transformers 5 builds the word-piece model from a vocab dict (a vocab_file alone gave all-[UNK] ids)
+            BertTokenizerFast(vocab=vocab).save_pretrained(backbone)
             cfg = BertConfig(vocab_size=5 + len(words), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                              intermediate_size=64)  # fmt: skip
             torch.manual_seed(0)
