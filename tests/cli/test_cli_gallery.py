@@ -37,9 +37,12 @@ def _gallery(path: Path) -> tuple[list[str], torch.Tensor]:
 
 
 def _identified(out: str) -> list[tuple[str, str, float]]:
+    """The rows of identify's TSV as (probe, identity, score); ``known`` must say whether identity names one."""
     lines = out.splitlines()
-    assert lines[0] == "probe\tidentity\tscore"
-    return [(p, who, float(score)) for p, who, score in (line.split("\t") for line in lines[1:])]
+    assert lines[0] == "probe\tidentity\tscore\tknown"
+    rows = [line.split("\t") for line in lines[1:]]
+    assert all(known == ("false" if who == "unknown" else "true") for _, who, _, known in rows)
+    return [(p, who, float(score)) for p, who, score, _ in rows]
 
 
 def _digest(directory: Path) -> dict[str, str]:
