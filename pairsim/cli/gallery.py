@@ -69,7 +69,7 @@ def read_people(root: Path) -> dict[str, list[str]]:
     entries, hidden = visible_entries(root)
     folders = [d for d in entries if d.is_dir()]
     for d in folders:
-        check_identity(d.name, where=f"enroll: folder {d}: identity")
+        check_identity(d.name, where=f"enroll: a folder in {root}:")  # the name is quoted escaped, never raw
     people = {d.name: _examples(d, hidden) for d in folders}
     if hidden:
         print(f"pairsim: note: enroll: {skipped_note(hidden, root)}", file=sys.stderr)
