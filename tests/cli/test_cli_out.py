@@ -157,3 +157,16 @@ def test_a_symlink_to_a_file_is_followed_and_stays_a_link(
 
         assert np.load(real).shape[0] == 3
     assert sorted(p.name for p in real.parent.iterdir()) == [real.name]
+
+
+@pytest.mark.parametrize("command", ["eval", "export"])
+def test_folder_outputs_refuse_dash_in_one_line(
+    command: str, model_dir: Path, cli: Callable[..., Any], tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    extra = ["eval.plots=false"] if command == "eval" else ["--format", "onnx"]
+    message = _one_line(cli(command, model_dir, *extra, "--out", "-"))
+    assert (
+        message.startswith(f"pairsim: error: --out -: {command} writes a folder") and "not standard output" in message
+    )
+    assert not (tmp_path / "-").exists()
