@@ -4,6 +4,12 @@ A gallery is a safetensors file: the ``embeddings`` tensor ``(N, D)`` (side b of
 metadata the identity of each row and the fingerprint of the model's towers. Embeddings of one model mean
 nothing to another, so a gallery is only read together with the model that must match it.
 
+Every name that is saved or read follows the one name policy of :mod:`pairsim.names` (length, no control,
+invisible or bidirectional characters, not ``unknown``): :func:`save_gallery` refuses a bad name, and
+:func:`read_gallery` names the bad name of a file written before the policy (remove it with
+``pairsim unenroll``, which reads such a file). The file is written under the output-path policy of
+:mod:`pairsim.safe_io` (a regular file or a new name; a symbolic link is followed to its regular file).
+
 Example:
     >>> import tempfile, pathlib, torch
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "g.safetensors"
@@ -29,7 +35,8 @@ from safetensors.torch import save_file
 
 from pairsim.errors import DataError, ModelFileError
 from pairsim.jsonio import loads_bounded
-from pairsim.safe_io import atomic_write
+from pairsim.names import MAX_GALLERY_METADATA_BYTES, check_identity, identity_problem
+from pairsim.safe_io import atomic_write, check_file_target, kind_of
 
 if TYPE_CHECKING:
     from pairsim.model import PairModel
@@ -62,18 +69,28 @@ def save_gallery(path: str | Path, gallery: Gallery) -> None:
     """Write ``gallery`` to ``path`` atomically (the previous file stays whole if writing fails).
 
     Raises:
-        DataError: ``path`` is a directory or its folder does not exist.
+        DataError: A name breaks the name policy (:func:`pairsim.names.check_identity`), the names would
+            make the file's header too large, or ``path`` is not a regular file or a new name (see
+            :func:`pairsim.safe_io.check_file_target`) or its folder does not exist.
     """
     if len(gallery.names) != gallery.embeddings.shape[0]:
         raise ValueError(f"{len(gallery.names)} names for {gallery.embeddings.shape[0]} embeddings")  # a bug
+    for name in dict.fromkeys(gallery.names):  # each distinct name once, in order
+        check_identity(name)
+    identities = json.dumps(gallery.names)
+    if len(identities) > MAX_GALLERY_METADATA_BYTES:
+        raise DataError(
+            f"gallery {path}: {len(gallery.names)} rows of names take {len(identities) / 1e6:.0f} MB, more than "
+            f"the {MAX_GALLERY_METADATA_BYTES / 1e6:.0f} MB a gallery holds; split it into several galleries"
+        )
     metadata = {
         "format": FORMAT,
         "version": str(VERSION),
-        "identities": json.dumps(gallery.names),
+        "identities": identities,
         "model_fingerprint": gallery.fingerprint,
     }
     tensors = {"embeddings": gallery.embeddings.detach().to("cpu", torch.float32).contiguous()}
-    atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=metadata), what="gallery")
 
 
 @contextlib.contextmanager
@@ -93,16 +110,18 @@ def _fail(path: Path, problem: str) -> ModelFileError:
     return ModelFileError(f"cannot read gallery {path}: {problem}")
 
 
-def read_gallery(path: str | Path, *, allow_empty: bool = False) -> Gallery:
+def read_gallery(path: str | Path, *, allow_empty: bool = False, check_names: bool = True) -> Gallery:
     """Read and check a gallery file on its own (see :func:`load_gallery` to check it against a model).
 
     Args:
         path: The gallery file.
         allow_empty: Accept a gallery with no one in it (a server or ``unenroll`` may leave one); identifying
             against it is refused.
+        check_names: Refuse names that break the name policy (``unenroll`` reads without, to remove them).
 
     Raises:
-        ModelFileError: Missing, unreadable, empty or inconsistent gallery (one line naming the file).
+        ModelFileError: Missing, unreadable, empty or inconsistent gallery, or one holding a name the policy
+            refuses (one line naming the file and the name).
     """
     path = Path(path)
     if path.is_dir():
@@ -126,6 +145,12 @@ def read_gallery(path: str | Path, *, allow_empty: bool = False) -> Gallery:
         names = None
     if not (isinstance(names, list) and all(isinstance(n, str) and n for n in names)):
         raise _fail(path, "its identities are not a list of names")
+    for name in dict.fromkeys(names) if check_names else ():
+        problem = identity_problem(name)
+        if problem is not None:
+            shown = repr(name if len(name) <= 40 else name[:40] + "...")
+            raise _fail(path, f"identity {shown} {problem} (remove it with pairsim unenroll, then enroll it again "
+                              "under a valid name)")  # fmt: skip
     if embeddings.ndim != 2 or not embeddings.is_floating_point():
         raise _fail(
             path, f"embeddings of shape {tuple(embeddings.shape)} and type {embeddings.dtype}; expected (N, D) floats"
@@ -162,8 +187,10 @@ def load_gallery(path: str | Path, model: PairModel, *, allow_empty: bool = Fals
 
 
 def check_gallery_target(path: Path) -> None:
-    """Raise a one-line DataError if a gallery cannot be written at ``path``."""
-    if path.is_dir():
+    """Raise a one-line DataError if a gallery cannot be written at ``path`` (the output-path policy of
+    :func:`pairsim.safe_io.check_file_target`: a regular file, a link to one, or a new name)."""
+    if kind_of(path) == "a directory":
         raise DataError(f"--gallery {path} is a directory; expected a .safetensors file name")
     if not path.parent.is_dir():
         raise DataError(f"enroll: --gallery {path}: folder {path.parent} does not exist")
+    check_file_target(path, what="--gallery")

@@ -3,10 +3,20 @@
 Every writer in pairsim (saved models, checkpoints, ``metrics.json``, galleries, ``--out`` files) goes
 through these helpers instead of writing in place:
 
-* :func:`atomic_write` writes a file next to its target (``.NAME.tmp``), flushes it to disk and renames it
-  over the target: a reader sees the old file or the new one, never half of one.
+* :func:`check_file_target` is the one output-path policy. A file is written only where there is nothing
+  yet or a **regular file** (which is replaced). Anything else at the path (a directory, a FIFO, a socket,
+  a character or block device such as ``/dev/null``) is one :class:`DataError` naming the path and what it
+  is; it is never renamed over. A **symbolic link** to a regular file is followed: its target is replaced
+  atomically and the link stays a link. A dangling link, a link loop, or a link to anything but a regular
+  file is refused. (Standard output is the command line's ``--out -``, see :mod:`pairsim.cli.inputs`.)
+* :func:`atomic_write` writes a file in a private scratch folder next to its target (``.NAME.tmp.d/``),
+  flushes it to disk and renames it over the target: a reader sees the old file or the new one, never half
+  of one. Whatever temporary files the writing library makes itself (safetensors writes ``.tmpXXXXXX`` and
+  renames it) stay inside that folder, which is removed afterwards, or by :func:`clean_leftovers` or the
+  next write of the same target after a kill.
 * :func:`atomic_dir` builds a directory next to its target (``.NAME.new``) and swaps it in with
-  :func:`swap_dir`; the old directory is removed only once the new one is in place.
+  :func:`swap_dir`; the old directory is removed only once the new one is in place. The target must be a
+  real directory or nothing (a symbolic link, a file or a device is refused).
 * :func:`recover_dir` finishes a swap that a kill interrupted between its two renames, so some complete
   directory is always found at the path.
 * :func:`clean_leftovers` removes the temporary names these helpers use (and that older pairsim versions
@@ -26,6 +36,7 @@ import contextlib
 import os
 import re
 import shutil
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
@@ -45,64 +56,140 @@ def _fsync(path: Path) -> None:
         pass
 
 
-def check_file_target(target: Path, *, what: str = "output") -> None:
-    """Raise a one-line :class:`DataError` if ``target`` cannot be written as a file.
+def kind_of(path: Path) -> str | None:
+    """What is at ``path`` without following a final symbolic link, in words; None when nothing is.
+
+    Example:
+        >>> kind_of(Path("/"))
+        'a directory'
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except NotADirectoryError:  # a file in the middle of the path: nothing can be at it
+        return None
+    kinds = [
+        (stat.S_ISREG, "a regular file"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ]
+    return next((words for test, words in kinds if test(mode)), "not a regular file")
+
+
+def check_file_target(target: str | Path, *, what: str = "output") -> Path:
+    """The path a file for ``target`` is written to, after the output-path policy (see the module docstring).
 
     Args:
         target: The file to be written.
         what: How the message names it (``--out``, ``gallery``, ...).
 
+    Returns:
+        ``target``, or for a symbolic link to a regular file the file it points to (replaced in its place).
+
     Raises:
-        DataError: ``target`` is a directory, or its folder does not exist.
+        DataError: Something other than a regular file is at ``target`` (a directory, FIFO, socket, device,
+            a dangling link or a link to one of those), or its folder does not exist.
     """
-    if target.is_dir():
+    target = Path(target)
+    real, kind = target, kind_of(target)
+    if kind == "a directory":
         raise DataError(f"{what} {target} is a directory; expected a file name")
-    if not target.parent.is_dir():
-        raise DataError(f"{what} {target}: folder {target.parent} does not exist")
+    if kind == "a symbolic link":
+        try:
+            real = target.resolve(strict=True)
+        except (OSError, RuntimeError):  # dangling, a loop, or a folder on the way that is gone
+            raise DataError(
+                f"{what} {target} is a symbolic link to {os.readlink(target)}, which does not exist; expected a "
+                "regular file (a link is followed to the file it points to) or a new name"
+            ) from None
+        kind = kind_of(real)
+        if kind != "a regular file":
+            raise DataError(f"{what} {target} is a symbolic link to {real}, which is {kind}; expected a regular file")
+    elif kind not in (None, "a regular file"):
+        raise DataError(f"{what} {target} is {kind}; expected a regular file or a new name (it is left as it is)")
+    if not real.parent.is_dir():
+        raise DataError(f"{what} {target}: folder {real.parent} does not exist")
+    return real
 
 
-def atomic_write(target: str | Path, write: Callable[[Path], object], *, suffix: str = "") -> Path:
+def _still_writable(real: Path, target: Path, what: str) -> None:
+    """Refuse the final rename when something other than a regular file appeared at ``real`` meanwhile."""
+    kind = kind_of(real)
+    if kind not in (None, "a regular file"):
+        raise DataError(f"{what} {target} became {kind} while it was written; it is left as it is")
+
+
+def _scratch(real: Path) -> Path:
+    """A fresh private folder beside ``real`` for writing it (a stale one of a killed write is removed)."""
+    scratch = _tmp(real, "tmp.d")
+    if scratch.is_dir() and not scratch.is_symlink():
+        shutil.rmtree(scratch)
+    else:
+        scratch.unlink(missing_ok=True)
+    scratch.mkdir()
+    return scratch
+
+
+def atomic_write(
+    target: str | Path, write: Callable[[Path], object], *, suffix: str = "", what: str = "output"
+) -> Path:
     """Write a file through ``write(tmp_path)`` and rename it over ``target`` only when that succeeded.
 
+    ``tmp_path`` lies in a private folder (``.NAME.tmp.d/``) that is removed afterwards, so temporary files
+    the writing library makes beside ``tmp_path`` never outlive the write.
+
     Args:
-        target: The file to (re)place. Its folder must exist.
+        target: The file to (re)place, under the policy of :func:`check_file_target`. Its folder must exist.
         write: Writes the whole file to the path it is given.
         suffix: Suffix of the temporary name (``np.save`` adds ``.npy`` to names without it).
+        what: How messages name the file (``--out``, ``gallery``, ...).
 
     Returns:
         ``target``.
 
     Raises:
-        DataError: ``target`` is a directory or its folder is missing.
+        DataError: ``target`` is not a regular file or a new name (see :func:`check_file_target`), or its
+            folder is missing.
     """
     target = Path(target)
-    check_file_target(target)
-    tmp = _tmp(target, f"tmp{suffix}")
+    real = check_file_target(target, what=what)
+    scratch = _scratch(real)
     try:
+        tmp = scratch / f"new{suffix}"
         write(tmp)
         _fsync(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        _still_writable(real, target, what)
+        os.replace(tmp, real)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return target
 
 
 @contextlib.contextmanager
-def atomic_open(target: str | Path) -> Iterator[TextIO]:
+def atomic_open(target: str | Path, *, what: str = "output") -> Iterator[TextIO]:
     """A UTF-8 text file opened for writing at a temporary path, renamed over ``target`` when the block succeeds.
 
+    Args:
+        target: The file to (re)place, under the policy of :func:`check_file_target`.
+        what: How messages name the file.
+
     Raises:
-        DataError: ``target`` is a directory or its folder is missing.
+        DataError: ``target`` is not a regular file or a new name, or its folder is missing.
     """
     target = Path(target)
-    check_file_target(target)
-    tmp = _tmp(target, "tmp")
+    real = check_file_target(target, what=what)
+    tmp = _tmp(real, "tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as handle:
             yield handle
         _fsync(tmp)
-        os.replace(tmp, target)
+        _still_writable(real, target, what)
+        os.replace(tmp, real)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -113,12 +200,23 @@ def atomic_write_text(target: str | Path, text: str) -> Path:
     return atomic_write(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def check_dir_target(target: Path, *, what: str = "output folder") -> None:
+    """Raise a one-line :class:`DataError` unless ``target`` is a real directory or nothing (it is to be replaced).
+
+    A symbolic link is refused rather than followed: replacing a folder as a whole would replace the link.
+    """
+    kind = kind_of(target)
+    if kind not in (None, "a directory"):
+        raise DataError(f"{what} {target} is {kind}; expected a folder (or a new name); it is left as it is")
+
+
 def swap_dir(new: Path, target: Path) -> None:
     """Put the complete directory ``new`` at ``target``; the previous ``target`` is removed afterwards.
 
     A kill between the two renames leaves ``.NAME.old`` (the previous directory) and ``new`` (complete);
     :func:`recover_dir` then finishes the swap, so nothing is lost.
     """
+    check_dir_target(target)
     old = _tmp(target, "old")
     if old.exists():
         shutil.rmtree(old)
@@ -158,6 +256,7 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
         ['config.json']
     """
     target = Path(target)
+    check_dir_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     new = _tmp(target, "new")
     if new.exists():

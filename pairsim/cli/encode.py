@@ -17,7 +17,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="saved model directory or hub id")
     add_allow_unverified(p)
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: --model is an ONNX export")
-    p.add_argument("--out", required=True, help="output file: .safetensors (key 'embeddings') or .npy")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="output file: .safetensors (key 'embeddings') or .npy; replaced "
+        "atomically, a symbolic link is followed to its regular file, anything else is refused; not - "
+        "(binary)",
+    )
     p.add_argument("--side", choices=["a", "b"], default="a", help="which tower encodes (untied models)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="inputs per encoding batch")
     p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda, ...")
@@ -30,15 +36,27 @@ def save_embeddings(embeddings, path: Path) -> None:
     import numpy as np
     from safetensors.torch import save_file
 
-    output_file(path)
-    if path.suffix not in (".safetensors", ".npy"):
-        raise ConfigError(f"--out {path}: expected a .safetensors or .npy file name")
+    _check_out(path)
     from pairsim.safe_io import atomic_write
 
     if path.suffix == ".npy":
-        atomic_write(path, lambda tmp: np.save(tmp, embeddings.numpy()), suffix=".npy")
+        atomic_write(path, lambda tmp: np.save(tmp, embeddings.numpy()), suffix=".npy", what="--out")
     else:
-        atomic_write(path, lambda tmp: save_file({"embeddings": embeddings.contiguous()}, tmp))
+        atomic_write(path, lambda tmp: save_file({"embeddings": embeddings.contiguous()}, tmp), what="--out")
+
+
+def _check_out(path: str | Path) -> Path:
+    """The ``--out`` path, checked before any work: a .safetensors or .npy file name under the output-path policy.
+
+    Raises:
+        DataError: ``-`` (embeddings are binary) or a path that cannot be written as a file.
+        ConfigError: Another suffix.
+    """
+    out = output_file(path, binary="embeddings (.safetensors or .npy)")
+    assert out is not None  # binary outputs refuse -
+    if out.suffix not in (".safetensors", ".npy"):
+        raise ConfigError(f"--out {out}: expected a .safetensors or .npy file name")
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,10 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from pairsim.export.onnx_runtime import load_model
 
     items = read_lines(args.inputs)
-    out = Path(args.out)
-    output_file(out)
-    if out.suffix not in (".safetensors", ".npy"):
-        raise ConfigError(f"--out {out}: expected a .safetensors or .npy file name")
+    out = _check_out(args.out)
     model = load_model(
         args.model,
         backend=args.backend,

@@ -76,9 +76,14 @@ def _evaluate(args: argparse.Namespace, recipe: Any) -> int:
     if calibrate:
         require_splits(splits, recipe.data, needed=["val"])
     default_out = Path(args.model).parent / "eval" if not calibrate else Path(recipe.output_dir) / "eval-untrained"
+    if args.out == "-":
+        raise DataError("--out -: eval writes a folder (metrics.json and plots), not standard output; give a folder")
     out = Path(args.out) if args.out else default_out
     if out.exists() and not out.is_dir():
-        raise DataError(f"{'--out' if args.out else 'eval folder'} {out} is a file; expected a folder for metrics.json")
+        from pairsim.safe_io import kind_of
+
+        raise DataError(f"{'--out' if args.out else 'eval folder'} {out} is {kind_of(out)}; expected a folder for "
+                        "metrics.json")  # fmt: skip
     if calibrate:  # a model that was never trained here: its threshold comes from the validation split
         val, _ = evaluate_split(model, splits.val, recipe.eval, split="val", calibrate=True)
         model.config.threshold = val.get("threshold")

@@ -28,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from pairsim.errors import ConfigError
     from pairsim.model import PairModel
 
+    if args.out == "-":
+        raise ConfigError("--out -: export writes a folder, not standard output; give a folder name")
     if args.quantize and args.fmt != "onnx":
         raise ConfigError("--quantize applies to --format onnx only")
     model = PairModel.from_pretrained(args.model, device="cpu", allow_unverified=args.allow_unverified)

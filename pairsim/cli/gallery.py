@@ -2,17 +2,23 @@
 
 ``enroll PEOPLE_DIR --model DIR --gallery G.safetensors`` embeds every example in ``PEOPLE_DIR/<identity>/``
 (images, or ``.txt`` files with one text per line) and adds the identities to the gallery (a new person is
-just another ``enroll``). ``identify PROBE ... --model DIR --gallery G`` prints each probe's best
-identity and score, or ``unknown`` when even the best score is past the model's threshold.
+just another ``enroll``). Hidden folders and files (names starting with ``.``, such as
+``.ipynb_checkpoints/``) are skipped with one note on stderr; folder names follow the name policy of
+:mod:`pairsim.names` (checked before the model loads). ``identify PROBE ... --model DIR --gallery G`` prints
+a TSV row per probe (:mod:`pairsim.cli.tsv`): ``probe``, ``identity``, ``score``, ``known``: the best
+identity and ``true``, or ``unknown`` and ``false`` when even the best score is past the model's threshold
+(no identity can be named ``unknown``).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from pairsim.cli.args import add_allow_unverified
 from pairsim.cli.inputs import read_text
+from pairsim.cli.tsv import tsv_line
 from pairsim.errors import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".gif", ".tif", ".tiff", ".webp"}
@@ -36,14 +42,44 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(run=run_identify)
 
 
-def _examples(folder: Path) -> list[str]:
+def _examples(folder: Path, hidden: list[Path]) -> list[str]:
+    """The examples in one identity's folder (images, and the lines of .txt files); hidden files go to ``hidden``."""
+    from pairsim.data.folders import visible_entries
+
+    files, skipped = visible_entries(folder)
+    hidden += skipped
     items: list[str] = []
-    for f in sorted(folder.iterdir()):
+    for f in files:
         if f.suffix.lower() in IMAGE_SUFFIXES:
             items.append(str(f))
         elif f.suffix.lower() == ".txt":
             items += [line for line in read_text(f, what="example file").splitlines() if line.strip()]
     return items
+
+
+def read_people(root: Path) -> dict[str, list[str]]:
+    """Identity -> examples, from ``root/<identity>/``; hidden entries skipped with one note on stderr.
+
+    Raises:
+        DataError: ``root`` is not a folder, holds no identity folder, an identity folder has no examples, or
+            a folder name breaks the name policy (:func:`pairsim.names.check_identity`).
+    """
+    from pairsim.data.folders import skipped_note, visible_entries
+    from pairsim.names import check_identity
+
+    if not root.is_dir():
+        raise DataError(f"enroll: {root} is not a folder (expected one sub-folder of examples per identity)")
+    entries, hidden = visible_entries(root)
+    folders = [d for d in entries if d.is_dir()]
+    for d in folders:
+        check_identity(d.name, where=f"enroll: a folder in {root}:")  # the name is quoted escaped, never raw
+    people = {d.name: _examples(d, hidden) for d in folders}
+    if hidden:
+        print(f"pairsim: note: enroll: {skipped_note(hidden, root)}", file=sys.stderr)
+    empty = [name for name, items in people.items() if not items]
+    if not people or empty:
+        raise DataError(f"enroll: {root}/{empty[0] if empty else '<identity>'}/ has no examples (images or .txt files)")
+    return people
 
 
 def run_enroll(args: argparse.Namespace) -> int:
@@ -54,12 +90,7 @@ def run_enroll(args: argparse.Namespace) -> int:
     from pairsim.model import PairModel
 
     root = Path(args.people)
-    if not root.is_dir():
-        raise DataError(f"enroll: {root} is not a folder (expected one sub-folder of examples per identity)")
-    people = {d.name: _examples(d) for d in sorted(root.iterdir()) if d.is_dir()}
-    empty = [name for name, items in people.items() if not items]
-    if not people or empty:
-        raise DataError(f"enroll: {root}/{empty[0] if empty else '<identity>'}/ has no examples (images or .txt files)")
+    people = read_people(root)
     gallery_path = Path(args.gallery)
     check_gallery_target(gallery_path)
     model = PairModel.from_pretrained(
@@ -99,7 +130,10 @@ def run_identify(args: argparse.Namespace) -> int:
     from pairsim.search import GalleryIndex  # deploy hook: exact search, FAISS for large galleries
 
     matches = GalleryIndex(names, rows, head=model.head, threshold=model.config.threshold).identify(probes)
-    print("probe\tidentity\tscore")
+    from pairsim.names import NO_MATCH
+
+    sys.stdout.write(tsv_line("probe", "identity", "score", "known"))
     for probe, m in zip(args.probes, matches, strict=True):
-        print(f"{probe}\t{m.identity or 'unknown'}\t{m.score:.6f}")
+        known = m.identity is not None
+        sys.stdout.write(tsv_line(probe, m.identity if known else NO_MATCH, f"{m.score:.6f}", str(known).lower()))
     return 0

@@ -6,7 +6,11 @@ of a file compares equal to the same text typed elsewhere.
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from pairsim.errors import DataError
 
@@ -44,17 +48,54 @@ def read_lines(path: str | Path) -> list[str]:
     return lines
 
 
-def output_file(path: str | Path, *, option: str = "--out") -> Path:
-    """Check that ``path`` can be written as a file: not a directory, in a folder that exists.
+STDOUT = "-"  # ``--out -``: standard output
+
+
+def output_file(path: str | Path, *, option: str = "--out", binary: str | None = None) -> Path | None:
+    """Check an output path before any work: ``-`` (standard output) or a file under the output-path policy.
+
+    The policy (:func:`pairsim.safe_io.check_file_target`): nothing there yet or a regular file (replaced
+    atomically); a symbolic link to a regular file is followed; anything else is refused.
+
+    Args:
+        path: What the user gave.
+        option: How messages name the option.
+        binary: For outputs that are binary files: what they are (``-`` is then refused with that reason).
+
+    Returns:
+        None for standard output, else the path.
 
     Raises:
-        DataError: ``path`` is a directory or its folder does not exist.
+        DataError: ``-`` for a binary output, or a path that cannot be written as a file.
     """
     from pairsim.safe_io import check_file_target
 
+    if str(path) == STDOUT:
+        if binary is not None:
+            raise DataError(f"{option} -: {binary} are binary, not written to standard output; give a file name")
+        return None
     target = Path(path)
     check_file_target(target, what=option)
     return target
+
+
+@contextlib.contextmanager
+def text_output(path: str | Path | None, *, option: str = "--out") -> Iterator[TextIO]:
+    """Standard output (``path`` None or ``-``), or a UTF-8 file written beside its target and renamed over it
+    when the block succeeds (the earlier file stays whole until then).
+
+    Raises:
+        DataError: ``path`` cannot be written as a file (see :func:`output_file`).
+    """
+    target = None if path is None else output_file(path, option=option)
+    if target is None:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    from pairsim.safe_io import atomic_open
+
+    with atomic_open(target, what=option) as f:
+        yield f
 
 
 def resolve_lines(lines: list[str], path: str | Path, modality: str) -> list[str]:

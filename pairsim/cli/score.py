@@ -1,15 +1,13 @@
-"""``pairsim score a.txt b.txt --model DIR [--top-k K] [--out FILE]``."""
+"""``pairsim score a.txt b.txt --model DIR [--top-k K] [--out FILE|-]``: TSV rows (see :mod:`pairsim.cli.tsv`)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 
 from pairsim.cli.args import add_allow_unverified, add_strict_text, device_name, positive_int
-from pairsim.cli.inputs import output_file
+from pairsim.cli.inputs import output_file, text_output
+from pairsim.cli.tsv import tsv_line
 from pairsim.errors import DataError
 
 if TYPE_CHECKING:
@@ -29,24 +27,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="saved model directory or hub id")
     add_allow_unverified(p)
     p.add_argument("--top-k", type=positive_int, help="rank every line of B for each line of A and keep the K best")
-    p.add_argument("--out", help="write the TSV here instead of stdout")
+    p.add_argument(
+        "--out",
+        help="write the TSV to this file (replaced atomically; a symbolic link is followed to "
+        "the regular file it points to; anything else at the path is refused), or - for stdout (default)",
+    )
     p.add_argument("--batch-size", type=positive_int, default=64, help="inputs per encoding batch")
     p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda, ...")
     add_strict_text(p)
     p.set_defaults(run=run)
-
-
-@contextmanager
-def output(path: str | None) -> Iterator[TextIO]:
-    """stdout, or a file written next to its target and renamed in place at the end."""
-    if path is None:
-        yield sys.stdout
-        return
-    target = output_file(path)
-    from pairsim.safe_io import atomic_open
-
-    with atomic_open(target) as f:  # the earlier file stays whole until the new one is complete
-        yield f
 
 
 def _pairwise(
@@ -58,16 +47,18 @@ def _pairwise(
     from pairsim.scoring import check_finite
 
     threshold = model.config.threshold
-    f.write("score\tsame\n" if threshold is not None else "score\n")
+    f.write(tsv_line("score", "same") if threshold is not None else tsv_line("score"))
     for start in range(0, ia.shape[0], chunk):
         with torch.inference_mode():
             s = model.head(a[ia[start : start + chunk]], b[ib[start : start + chunk]])  # (c,)
         check_finite(s, what="pair of line", names=lambda j: str(start + j + 1))  # noqa: B023 (used at once)
         if threshold is None:
-            f.writelines(f"{v:.6f}\n" for v in s.tolist())
+            f.writelines(tsv_line(f"{v:.6f}") for v in s.tolist())
         else:
             same = model.head.is_similar(s, threshold).tolist()
-            f.writelines(f"{v:.6f}\t{'same' if d else 'different'}\n" for v, d in zip(s.tolist(), same, strict=True))
+            f.writelines(
+                tsv_line(f"{v:.6f}", "same" if d else "different") for v, d in zip(s.tolist(), same, strict=True)
+            )
 
 
 def _top_k(model, a: torch.Tensor, b: torch.Tensor, k: int, f: TextIO, chunk: int = 1024) -> None:
@@ -76,7 +67,7 @@ def _top_k(model, a: torch.Tensor, b: torch.Tensor, k: int, f: TextIO, chunk: in
     from pairsim.scoring import check_finite
 
     threshold = model.config.threshold
-    f.write("a_line\trank\tb_line\tscore" + ("\tsame\n" if threshold is not None else "\n"))
+    f.write(tsv_line("a_line", "rank", "b_line", "score", *(["same"] if threshold is not None else [])))
     k = min(k, b.shape[0])
     for start in range(0, a.shape[0], chunk):
         with torch.inference_mode():
@@ -86,10 +77,10 @@ def _top_k(model, a: torch.Tensor, b: torch.Tensor, k: int, f: TextIO, chunk: in
         for row in range(values.shape[0]):
             for rank in range(k):
                 v = float(values[row, rank])
-                line = f"{start + row + 1}\t{rank + 1}\t{int(index[row, rank]) + 1}\t{v:.6f}"
+                fields = [start + row + 1, rank + 1, int(index[row, rank]) + 1, f"{v:.6f}"]
                 if threshold is not None:
-                    line += "\tsame" if model.head.is_similar(torch.tensor(v), threshold) else "\tdifferent"
-                f.write(line + "\n")
+                    fields.append("same" if model.head.is_similar(torch.tensor(v), threshold) else "different")
+                f.write(tsv_line(*fields))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             "(or use --top-k to rank every line of B for each line of A)"
         )
     if args.out:
-        output_file(args.out)  # before the model loads and the inputs are encoded
+        output_file(args.out)  # before the model loads and the inputs are encoded (- is stdout)
     model = load_model(
         args.model,
         backend=args.backend,
@@ -123,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         items_b, side="b", batch_size=args.batch_size, where=args.b, lines=True
     )  # (Ub, D), (Nb,)
     model.head.cpu()
-    with output(args.out) as f:
+    with text_output(args.out) as f:
         if args.top_k:
             _top_k(model, a[ia], b[ib], args.top_k, f)  # ranks report line numbers, so rows follow the lines
         else:

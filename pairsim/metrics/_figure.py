@@ -11,11 +11,17 @@ from matplotlib.figure import Figure
 
 
 def _save(fig: Figure, path: str | Path) -> Path:
-    """Render ``fig`` with Agg into a PNG at ``path`` (parent folders created) and return the path."""
+    """Render ``fig`` with Agg into a PNG at ``path`` (parent folders created) and return the path.
+
+    Written with :func:`pairsim.safe_io.atomic_write` (its output-path policy: a FIFO or device at ``path`` is
+    refused, never opened or replaced).
+    """
+    from pairsim.safe_io import atomic_write
+
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    fig.savefig(target, format="png", dpi=100, bbox_inches="tight")
+    atomic_write(target, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"), what="plot")
     return target
 
 

@@ -14,6 +14,7 @@ import torch
 
 from pairsim.errors import DataError
 from pairsim.heads import Head
+from pairsim.names import check_identity
 from pairsim.search.exact import ExactSearch
 
 FAISS_MIN_ROWS = 20_000  # from this many rows on, "auto" uses FAISS (where installed and the head has a metric)
@@ -102,8 +103,14 @@ class GalleryIndex:
 
     # -- enrolment ------------------------------------------------------------------------------------------------
     def add(self, identity: str, embeddings: torch.Tensor) -> None:
-        """Enrol ``identity`` with ``(n, D)`` example embeddings, replacing its earlier examples."""
-        if not identity or embeddings.ndim != 2 or embeddings.shape[0] == 0:
+        """Enrol ``identity`` with ``(n, D)`` example embeddings, replacing its earlier examples.
+
+        Raises:
+            DataError: ``identity`` breaks the name policy (:func:`pairsim.names.check_identity`), no examples,
+                or embeddings of another size.
+        """
+        check_identity(identity, where="enroll: identity")
+        if embeddings.ndim != 2 or embeddings.shape[0] == 0:
             raise DataError("enroll: needs an identity name and at least one example")
         if self.embeddings.shape[0] and embeddings.shape[1] != self.embeddings.shape[1]:
             raise DataError(

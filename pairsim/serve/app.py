@@ -37,6 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pairsim.errors import PairsimError
+from pairsim.names import check_identity
 from pairsim.scoring import check_finite
 from pairsim.search import GalleryIndex
 from pairsim.serve.batching import Batcher
@@ -238,9 +239,9 @@ def create_app(model: Any, *, gallery: str | Path | None = None, batch_window_ms
         served = service.require_gallery()
         data = await fields(request)
         names = data.get("identity") or []
-        if len(names) != 1 or not isinstance(names[0], str) or not names[0].strip():
-            raise RequestError(422, "field 'identity': expected one non-empty name")
-        identity = names[0].strip()
+        if len(names) != 1 or not isinstance(names[0], str):
+            raise RequestError(422, "field 'identity': expected one name")
+        identity = check_identity(names[0], where="field 'identity'")  # the one name policy, before any encoding
         items = take_items(data, "items", "b")
 
         def run() -> GalleryIndex:

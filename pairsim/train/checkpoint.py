@@ -4,6 +4,11 @@ A checkpoint (``checkpoints/last.pt``) is a safetensors file: every tensor of th
 moments, random-generator states) is a safetensors entry, and the rest (step counters, history, optimiser
 and scheduler settings, Python / numpy random states, the recipe) is JSON in the file's metadata, with
 tensors referred to by name. Reading it runs no code: a planted pickle is "not a pairsim checkpoint".
+
+Writing goes through :func:`pairsim.safe_io.atomic_write`, whose private scratch folder also holds the
+``.tmpXXXXXX`` file that safetensors itself writes and renames: a kill mid-write leaves only
+``checkpoints/.last.pt.tmp.d/``, which :func:`clean_checkpoint_leftovers` (run when a run starts or resumes)
+removes, together with the bare ``.tmpXXXXXX`` files that earlier pairsim versions left in ``checkpoints/``.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +27,12 @@ from safetensors.torch import save_file
 
 from pairsim.errors import ModelFileError
 from pairsim.jsonio import loads_bounded
-from pairsim.safe_io import atomic_write
+from pairsim.safe_io import atomic_write, clean_leftovers
 
 FORMAT = "pairsim-checkpoint"
 VERSION = 1
 _META_KEY = "pairsim_checkpoint"
+_SAFETENSORS_TMP = re.compile(r"^\.tmp[A-Za-z0-9]{6}$")  # the temporary name safetensors' save_file writes
 
 
 def rng_state() -> dict[str, Any]:
@@ -112,6 +119,35 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+
+
+def _is_partial_safetensors(path: Path) -> bool:
+    """Whether ``path`` is a regular file that is empty or starts like a safetensors file (8-byte header length,
+    then ``{``): what a killed ``save_file`` leaves, and nothing a user would have written."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    with open(path, "rb") as handle:
+        head = handle.read(9)
+    return len(head) == 0 or (len(head) == 9 and head[8:9] == b"{")
+
+
+def clean_checkpoint_leftovers(path: Path) -> list[Path]:
+    """Remove what killed writes of the checkpoint ``path`` left beside it; never anything else.
+
+    That is :func:`pairsim.safe_io.clean_leftovers` of ``path`` (``.last.pt.tmp.d/``, ``.last.pt.tmp``, ...)
+    and, in the checkpoint's folder, the ``.tmpXXXXXX`` files of safetensors that earlier pairsim versions
+    left (only files that are empty or start like a safetensors file).
+
+    Returns:
+        The paths removed.
+    """
+    removed = clean_leftovers(path)
+    if path.parent.is_dir():
+        for stray in sorted(path.parent.iterdir()):
+            if _SAFETENSORS_TMP.match(stray.name) and _is_partial_safetensors(stray):
+                stray.unlink()
+                removed.append(stray)
+    return removed
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -25,7 +25,13 @@ from pairsim.metrics import plot_curves, write_json
 from pairsim.model import PairModel
 from pairsim.recipe import Recipe
 from pairsim.safe_io import atomic_write_text, clean_leftovers, recover_dir, swap_dir
-from pairsim.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from pairsim.train.checkpoint import (
+    clean_checkpoint_leftovers,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from pairsim.train.distributed import Runtime, setup, teardown
 from pairsim.train.fitters import build_fitters
 from pairsim.train.frozen import cache_frozen_sides, check_cache_views
@@ -252,8 +258,9 @@ class Trainer(Housekeeping):
             shutil.rmtree(staging)
         self.work.mkdir(parents=True, exist_ok=True)
         recover_dir(self.out / "model", complete=lambda d: (d / "config.json").is_file())
-        for target in (self.out / "model", self.ckpt_path, self.out / "metrics.json", self.out / "recipe.yaml"):
+        for target in (self.out / "model", self.out / "metrics.json", self.out / "recipe.yaml"):
             clean_leftovers(target)
+        clean_checkpoint_leftovers(self.ckpt_path)  # and the .tmpXXXXXX of safetensors that older versions left
 
     def _promote(self) -> None:
         """Move the finished overwriting run from its staging directory into the output directory."""

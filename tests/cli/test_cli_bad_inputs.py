@@ -223,7 +223,7 @@ def test_eval_out_that_is_a_file(model_dir: Path, cli: Callable[..., Any], tmp_p
     out = tmp_path / "metrics.txt"
     out.write_text("earlier results\n")
     message = _one_error_line(cli("eval", model_dir, "--out", out))
-    assert message == f"--out {out} is a file; expected a folder for metrics.json"
+    assert message == f"--out {out} is a regular file; expected a folder for metrics.json"
     assert out.read_text() == "earlier results\n"
 
 

@@ -38,9 +38,12 @@ def _gallery(path: Path) -> tuple[list[str], torch.Tensor]:
 
 
 def _identified(out: str) -> list[tuple[str, str, float]]:
+    """The rows of identify's TSV as (probe, identity, score); ``known`` must say whether identity names one."""
     lines = out.splitlines()
-    assert lines[0] == "probe\tidentity\tscore"
-    return [(p, who, float(score)) for p, who, score in (line.split("\t") for line in lines[1:])]
+    assert lines[0] == "probe\tidentity\tscore\tknown"
+    rows = [line.split("\t") for line in lines[1:]]
+    assert all(known == ("false" if who == "unknown" else "true") for _, who, _, known in rows)
+    return [(p, who, float(score)) for p, who, score, _ in rows]
 
 
 def _digest(directory: Path) -> dict[str, str]:
@@ -245,3 +248,63 @@ def test_broken_galleries_are_one_line(
         assert message == f"--gallery {path} is a directory; expected a .safetensors file name"
     else:
         assert message.startswith(f"cannot read gallery {path}: {problem}")
+
+
+# -- issue 22: hidden folders, the name policy, unambiguous rows ----------------------------------------------
+def test_enroll_skips_hidden_folders_and_files_with_one_note(
+    model_dir: Path, digit_pngs: list[Any], cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    people = tmp_path / "people"
+    _people(people, digit_pngs, per_person=1, classes=(0,))
+    (people / ".ipynb_checkpoints").mkdir()
+    shutil.copy(digit_pngs[5].path, people / ".ipynb_checkpoints" / "face-checkpoint.png")
+    (people / "digit0" / "._face.png").write_bytes(b"\x00\x05\x16\x07 macOS resource fork, not an image")
+    (people / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    gallery = tmp_path / "g.safetensors"
+    result = cli("enroll", people, "--model", model_dir, "--gallery", gallery)
+    assert result.code == 0, result.err
+    assert result.err == (
+        f"pairsim: note: enroll: skipped 3 hidden entries in {people}: .DS_Store, .ipynb_checkpoints/, "
+        "digit0/._face.png (names starting with '.' are never classes or identities)\n"
+    )
+    assert _gallery(gallery)[0] == ["digit0"]
+
+
+@pytest.mark.parametrize(
+    ("folder", "problem"),
+    [
+        ("unknown", "'unknown': is the label identify prints for no match"),
+        ("Unknown", "'Unknown': is the label identify prints for no match"),
+        ("ann\tlee", "'ann\\tlee': holds a control character, U+0009 (tab)"),
+        ("ann\nlee", "'ann\\nlee': holds a control character, U+000A (newline)"),
+        ("a\u200dnn", "holds an invisible format character"),
+        ("x" * 200, "is 200 characters long"),
+    ],
+)
+def test_enroll_refuses_folder_names_the_name_policy_refuses(
+    folder: str, problem: str, model_dir: Path, digit_pngs: list[Any], cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    people = tmp_path / "people"
+    _people(people, digit_pngs, per_person=1, classes=(0,))
+    (people / folder).mkdir()
+    shutil.copy(digit_pngs[1].path, people / folder)
+    gallery = tmp_path / "g.safetensors"
+    message = _one_line(cli("enroll", people, "--model", model_dir, "--gallery", gallery))
+    assert message.startswith(f"enroll: a folder in {people}: ") and problem in message
+    assert not gallery.exists()
+
+
+def test_identify_rows_stay_one_line_of_four_fields_whatever_the_probe_path(
+    enrolled: dict[str, Any], model_dir: Path, digit_pngs: list[Any], cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    probes = []
+    for i, name in enumerate(["tab\there.png", "new\nline.png", "back\\slash.png", "esc\x1b[2J.png"]):
+        probes.append(tmp_path / name)
+        shutil.copy(digit_pngs[i].path, probes[-1])
+    result = cli("identify", *probes, "--model", model_dir, "--gallery", enrolled["gallery"])
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert len(lines) == 5 and all(len(line.split("\t")) == 4 for line in lines)
+    escaped = [str(tmp_path) + "/" + n for n in ["tab\\there.png", "new\\nline.png", "back\\\\slash.png",
+                                                  "esc\\x1b[2J.png"]]  # fmt: skip
+    assert [line.split("\t")[0] for line in lines[1:]] == escaped

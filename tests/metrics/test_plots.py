@@ -127,3 +127,13 @@ def test_hardest_pairs_errors(tmp_path: Path) -> None:
         )
     with pytest.raises(DataError, match="all similar"):  # no threshold given: calibration needs both classes
         plot_hardest_pairs(["a"], ["b"], [0.1], [1], higher_is_similar=True, path=tmp_path / "x.png")
+
+
+def test_a_plot_is_never_written_into_a_fifo(tmp_path: Path) -> None:
+    """Plots follow the output-path policy: a FIFO at the path is refused, not opened (which would block)."""
+    import os
+
+    os.mkfifo(tmp_path / "roc.png")
+    with pytest.raises(DataError, match=r"^plot .*roc\.png is a FIFO \(named pipe\); expected a regular file"):
+        plot_roc(np.array([0.1, 0.9]), np.array([0, 1]), higher_is_similar=True, path=tmp_path / "roc.png")
+    assert (tmp_path / "roc.png").is_fifo()

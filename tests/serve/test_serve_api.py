@@ -238,3 +238,20 @@ def test_a_non_finite_score_is_refused_naming_the_pair_never_sent(text_model, se
         answer = client.post("/score", json={"a": ["one", "two"], "b": ["uno", "dos"]})
     assert answer.status_code == 422
     assert "pair 2: the model gave a non-finite score (inf)" in answer.json()["error"]
+
+
+@pytest.mark.parametrize("name", ["ann", "unknown", " ann", "a\tb", "x" * 9000, "ann\u200b", ""])
+def test_enroll_checks_the_name_policy_before_encoding_anything(
+    text_model, serve, write, tmp_path: Path, monkeypatch, name: str
+) -> None:
+    encoded: list[int] = []
+    real = text_model.encode_b
+    monkeypatch.setattr(text_model, "encode_b", lambda items, **kw: encoded.append(len(items)) or real(items, **kw))
+    gallery = tmp_path / "people.safetensors"
+    with serve(text_model, gallery=gallery) as client:
+        answer = client.post("/enroll", json={"identity": name, "items": ["how old are you"]}, headers=write)
+    if name == "ann":  # the control: a good name is encoded and enrolled
+        assert answer.status_code == 200 and encoded == [1] and gallery.is_file()
+        return
+    assert answer.status_code == 422 and "identity" in answer.json()["error"]
+    assert encoded == [] and not gallery.exists()

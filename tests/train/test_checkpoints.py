@@ -168,3 +168,42 @@ def test_a_checkpoint_of_any_size_is_safetensors_only(tmp_path: Path, size: int)
     save_checkpoint(path, {"note": "x" * size, "w": torch.zeros(2)})
     assert _is_whole_safetensors(path)
     assert load_checkpoint(path)["note"] == "x" * size
+
+
+def _plant_kill_leftovers(checkpoints: Path) -> tuple[list[str], list[str]]:
+    """What kill -9 during a checkpoint write leaves (and what older versions left), and files a user put there.
+
+    Returns:
+        (leftover names, user file names).
+    """
+    scratch = checkpoints / ".last.pt.tmp.d"  # this version: safetensors' temp file inside atomic_write's scratch
+    scratch.mkdir()
+    (scratch / ".tmpAbC123").write_bytes((checkpoints / "last.pt").read_bytes()[:5000])
+    (checkpoints / ".tmp0fhb10").write_bytes((checkpoints / "last.pt").read_bytes()[:5000])  # older versions
+    (checkpoints / ".tmpEmpty1").write_bytes(b"")  # killed right after safetensors created it
+    (checkpoints / ".tmpnotes1").write_text("my notes, not a safetensors file")
+    (checkpoints / "keep.txt").write_text("mine")
+    return [".last.pt.tmp.d", ".tmp0fhb10", ".tmpEmpty1"], [".tmpnotes1", "keep.txt", "last.pt"]
+
+
+def test_clean_checkpoint_leftovers_removes_only_killed_writes(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoints" / "last.pt"
+    save_checkpoint(path, {"w": torch.ones(3)})
+    leftovers, users = _plant_kill_leftovers(path.parent)
+    removed = checkpoint_module.clean_checkpoint_leftovers(path)
+    assert sorted(p.name for p in removed) == sorted(leftovers)
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted(users)
+
+
+def test_a_resumed_run_leaves_no_temporary_file(
+    reference_run: tuple[Path, dict[str, Any]], digits_recipe: Callable[..., Recipe]
+) -> None:
+    import shutil
+
+    recipe = digits_recipe()
+    out = Path(recipe.output_dir)
+    shutil.copytree(reference_run[0], out)
+    _, users = _plant_kill_leftovers(out / "checkpoints")
+    Trainer(recipe, resume=True, progress=False).run()
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == sorted(users)
+    assert not [p for p in out.rglob(".*") if p.name != ".tmpnotes1"]  # no temporary name anywhere in the run

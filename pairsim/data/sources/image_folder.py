@@ -1,7 +1,9 @@
 """A generic image dataset: one sub-folder per class (torchvision's ``ImageFolder`` layout).
 
 Splits hold out whole classes by default (``split_by: class``: a verification model is tested on people or
-characters it never saw); ``split_by: item`` spreads each class over the splits instead.
+characters it never saw); ``split_by: item`` spreads each class over the splits instead. Hidden folders and
+files (names starting with ``.``, such as ``.ipynb_checkpoints/``) are never classes or images; one log line
+says what was skipped.
 
 Example:
     >>> # load_dataset({"name": "image_folder", "path": "~/photos", "val_fraction": 0.1})
@@ -10,16 +12,19 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from pathlib import Path
 from typing import Literal
 
 from pairsim.config import bounded
+from pairsim.data.folders import skipped_note, visible_entries
 from pairsim.data.sources.base import DATASETS, DatasetConfig, Source
 from pairsim.data.split import fraction_counts, partition, stratified_items
 from pairsim.data.types import LabelledItems, Splits
 from pairsim.errors import DataError
 
+log = logging.getLogger("pairsim.data")
 IMAGE_EXTENSIONS = [".png", ".jpg", ".jpeg", ".pgm", ".bmp", ".gif", ".tif", ".tiff", ".webp"]
 
 
@@ -29,7 +34,8 @@ def natural_key(text: str) -> list[int | str]:
 
 
 def scan_class_folders(root: Path, extensions: list[str]) -> dict[str, list[Path]]:
-    """Class folder name -> its image files, both in natural order.
+    """Class folder name -> its image files, both in natural order; hidden folders and files are skipped
+    (see :mod:`pairsim.data.folders`) with one line on the ``pairsim.data`` log.
 
     Raises:
         DataError: ``root`` is not a folder or holds no class folder with images.
@@ -38,10 +44,16 @@ def scan_class_folders(root: Path, extensions: list[str]) -> dict[str, list[Path
         raise DataError(f"image folder not found: {root}; expected one sub-folder of images per class")
     exts = {e.lower() for e in extensions}
     classes: dict[str, list[Path]] = {}
-    for sub in sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: natural_key(p.name)):
-        files = sorted((f for f in sub.iterdir() if f.suffix.lower() in exts), key=lambda f: natural_key(f.name))
+    entries, hidden = visible_entries(root)
+    hidden = [p for p in hidden if p.is_dir()]  # a hidden folder would have been a class; .DS_Store never was
+    for sub in sorted((p for p in entries if p.is_dir()), key=lambda p: natural_key(p.name)):
+        shown, skipped = visible_entries(sub)
+        hidden += [f for f in skipped if f.suffix.lower() in exts or f.is_dir()]  # other dot files say nothing
+        files = sorted((f for f in shown if f.suffix.lower() in exts), key=lambda f: natural_key(f.name))
         if files:
             classes[sub.name] = files
+    if hidden:
+        log.info("%s", skipped_note(hidden, root))
     if not classes:
         raise DataError(f"{root}: no class sub-folders with images ({', '.join(sorted(exts))}) found")
     return classes
