@@ -14,6 +14,7 @@ from pairsim.errors import ConfigError
 from pairsim.towers import TOWERS, Tower, TowerConfig
 from pairsim.towers.mirror import MirrorAverage, mirror_averaged
 from pairsim.towers.pooling import GridPool, HeadPool, StagePool
+from pairsim.towers.token_pooling import token_pooling
 
 Make = Callable[..., dict[str, Any]]
 
@@ -113,3 +114,25 @@ def test_timm_tower_composes_backbone_pooling_projection(
         torch.testing.assert_close(tower.forward_trunk({"pixel_values": x}), features)
     channels = [m.shape[1] for m in feature_maps]
     assert features.shape == (2, tower.feature_dim) and tower.feature_dim == tower.pool.out_features(channels)
+
+
+def test_token_poolings_against_their_definitions() -> None:
+    """Mean and max over the real tokens only (padding ignored), cls the first token; unknown names refused."""
+    hidden = maps(2, 4, 3)  # (B, T, H)
+    mask = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0]])  # (B, T)
+    torch.testing.assert_close(token_pooling("mean")(hidden, mask), torch.stack([hidden[0, :3].mean(0), hidden[1, 0]]))
+    expected_max = torch.stack([hidden[0, :3].max(0).values, hidden[1, 0]])
+    assert torch.equal(token_pooling("max")(hidden, mask), expected_max)
+    assert torch.equal(token_pooling("cls")(hidden, mask), hidden[:, 0])
+    assert torch.equal(token_pooling("max")(hidden, mask.bool()), expected_max)  # bool or 0/1 masks alike
+    with pytest.raises(ConfigError, match=r"pooling: expected one of mean, max, cls, got 'sum'"):
+        token_pooling("sum")
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max", "last"])
+def test_lstm_pools_its_outputs_with_the_token_pooling(pooling: str, tower_config: Make, texts: list[str]) -> None:
+    """The LSTM tower (and its export graph) take mean / max from the same modules; ``last`` needs none."""
+    tower = build(tower_config("lstm", pooling=pooling))
+    tower.adapt(texts)
+    assert (tower.pool is None) == (pooling == "last") and tower.onnx_graph().pool.__class__ is tower.pool.__class__
+    assert not any(key.startswith("pool") for key in tower.state_dict())
