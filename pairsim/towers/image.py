@@ -1,4 +1,5 @@
-"""Shared preprocessing of image towers: load, convert to the tower's channels, resize, normalise."""
+"""Shared parts of image towers: preprocessing (load, convert to the tower's channels, resize, normalise) and the
+pixels -> features path, wrapped in :class:`~pairsim.towers.mirror.MirrorAverage` under ``mirror_average``."""
 
 from __future__ import annotations
 
@@ -51,7 +52,11 @@ class ImageTowerConfig(TowerConfig):
 
 
 class ImageTower(Tower):
-    """Base of image towers: accepts paths, PIL images, arrays or tensors and yields ``(B, C, H, W)``."""
+    """Base of image towers: accepts paths, PIL images, arrays or tensors and yields ``(B, C, H, W)``.
+
+    ``forward = forward_rest(forward_trunk(batch))``, where ``forward_trunk`` runs :attr:`encode_pixels`:
+    :meth:`pixel_features` (the subclass's :meth:`trunk_features`), or its mirror average, chosen at build.
+    """
 
     modality = "image"
 
