@@ -1,9 +1,10 @@
-"""Shared preprocessing of image towers: load, convert to the tower's channels, resize, normalise."""
+"""Shared parts of image towers: preprocessing (load, convert to the tower's channels, resize, normalise) and the
+pixels -> features path, wrapped in :class:`~pairsim.towers.mirror.MirrorAverage` under ``mirror_average``."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from pairsim.config import MAX_IMAGE_SIDE, bounded
 from pairsim.images import crop_to_content, load_image
 from pairsim.towers.augment import AugmentConfig, Augmenter
 from pairsim.towers.base import Batch, Features, Tower, TowerConfig
+from pairsim.towers.mirror import Encode, mirror_averaged
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -50,7 +52,11 @@ class ImageTowerConfig(TowerConfig):
 
 
 class ImageTower(Tower):
-    """Base of image towers: accepts paths, PIL images, arrays or tensors and yields ``(B, C, H, W)``."""
+    """Base of image towers: accepts paths, PIL images, arrays or tensors and yields ``(B, C, H, W)``.
+
+    ``forward = forward_rest(forward_trunk(batch))``, where ``forward_trunk`` runs :attr:`encode_pixels`:
+    :meth:`pixel_features` (the subclass's :meth:`trunk_features`), or its mirror average, chosen at build.
+    """
 
     modality = "image"
 
@@ -66,6 +72,9 @@ class ImageTower(Tower):
         )
 
         self._augment = Augmenter(config.augment) if config.augment.enabled else None
+        # pixels -> features: pixel_features, or MirrorAverage(pixel_features) under mirror_average (an image and its
+        # mirror in one pass, averaged); chosen once here, a parameter-free sub-component
+        self.encode_pixels: Encode = mirror_averaged(self.pixel_features, config.mirror_average)
 
     @property
     def augments(self) -> bool:  # type: ignore[override]
@@ -90,15 +99,12 @@ class ImageTower(Tower):
 
     def forward_trunk(self, batch: Batch) -> torch.Tensor:
         """The trunk's features of the images (averaged with their mirrors' under ``mirror_average``)."""
-        return self.mirror_averaged(self.trunk_features, batch["pixel_values"])  # (B, F)
+        return self.encode_pixels(batch["pixel_values"])  # (B, C, H, W) -> (B, F)
 
-    def mirror_averaged(self, encode: Callable[[torch.Tensor], torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:
-        """``encode(pixels)`` ``(B, C, H, W) -> (B, F)``, averaged with ``encode`` of the mirrored pixels under
-        ``mirror_average`` (both in one pass)."""
-        if not self.config.mirror_average:
-            return encode(pixels)  # (B, F)
-        both = encode(torch.cat([pixels, pixels.flip(-1)]))  # (2B, F)
-        return both.unflatten(0, (2, -1)).mean(0)  # (2, B, F) -> (B, F); no batch size is fixed in a traced graph
+    def pixel_features(self, pixels: torch.Tensor) -> torch.Tensor:
+        """The part of the tower that ``mirror_average`` wraps (:attr:`encode_pixels`): the trunk's features here,
+        a tower without a trunk (the MLP) overrides it. ``(B, C, H, W)`` -> ``(B, F)``."""
+        return self.trunk_features(pixels)  # (B, F)
 
     def trunk_features(self, pixels: torch.Tensor) -> torch.Tensor:
         """``(B, C, H, W)`` normalised pixels -> the trunk's features ``(B, F)`` (towers that name a :attr:`trunk`)."""

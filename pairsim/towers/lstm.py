@@ -17,6 +17,7 @@ from pairsim.errors import ConfigError
 from pairsim.text.glove import read_glove
 from pairsim.text.word_tokenizer import UNK, WordTokenizer
 from pairsim.towers.base import TOWERS, Batch, Features, TextTower, TowerConfig
+from pairsim.towers.token_pooling import token_pooling
 from pairsim.towers.weights import projection
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,8 @@ class LSTMTower(TextTower):
             dropout=config.dropout if config.num_layers > 1 else 0.0,
             batch_first=True,
         )
+        # mean / max over the time steps' outputs (the last hidden state needs none): (B, T, H) -> (B, H)
+        self.pool = None if config.pooling == "last" else token_pooling(config.pooling)
         self.proj = projection(self._lstm_dim, config.out_dim)
 
     @property
@@ -138,16 +141,13 @@ class LSTMTower(TextTower):
         x = self.embedding(ids)  # (B, T, E)
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, (h, _) = self.lstm(packed)  # h: (layers * dirs, B, H)
-        if self.config.pooling == "last":
+        if self.pool is None:  # pooling "last": the final hidden states
             dirs = 2 if self.config.bidirectional else 1
             pooled = torch.cat(list(h[-dirs:]), dim=-1)  # (B, H * dirs)
         else:
             out, _ = pad_packed_sequence(out, batch_first=True)  # (B, T, H * dirs)
-            mask = (torch.arange(out.shape[1], device=out.device)[None] < lengths.to(out.device)[:, None])[..., None]
-            if self.config.pooling == "mean":
-                pooled = (out * mask).sum(1) / mask.sum(1).clamp(min=1)  # (B, H * dirs)
-            else:
-                pooled = out.masked_fill(~mask, float("-inf")).max(1).values  # (B, H * dirs)
+            mask = torch.arange(out.shape[1], device=out.device)[None] < lengths.to(out.device)[:, None]  # (B, T)
+            pooled = self.pool(out, mask)  # (B, H * dirs)
         return self.proj(pooled)  # (B, out_dim)
 
     def onnx_graph(self) -> nn.Module:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from pairsim.towers.token_pooling import token_pooling
+
 
 def _unidirectional(lstm: nn.LSTM, layer: int, suffix: str, input_size: int) -> nn.LSTM:
     """A one-layer, one-direction LSTM holding the weights of ``lstm``'s layer ``layer`` (direction ``suffix``)."""
@@ -36,6 +38,7 @@ class LSTMGraph(nn.Module):
     def __init__(self, embedding: nn.Module, lstm: nn.LSTM, proj: nn.Module, *, pooling: str) -> None:
         super().__init__()
         self.pooling = pooling
+        self.pool = None if pooling == "last" else token_pooling(pooling)  # (B, T, H) -> (B, H), no parameters
         self.bidirectional = lstm.bidirectional
         self.embedding = embedding
         self.proj = proj
@@ -63,11 +66,6 @@ class LSTMGraph(nn.Module):
                 finals.append(back.gather(1, last_step.expand(-1, 1, back.shape[2])).squeeze(1))  # (B, H)
                 outs.append(back.gather(1, reverse[..., None].expand_as(back)))  # (B, T, H) in text order
             x = torch.cat(outs, dim=-1)  # (B, T, H * dirs)
-        if self.pooling == "last":
-            pooled = torch.cat(finals, dim=-1)  # (B, H * dirs)
-        elif self.pooling == "mean":
-            mask = valid[..., None].to(x.dtype)  # (B, T, 1)
-            pooled = (x * mask).sum(1) / mask.sum(1).clamp(min=1)  # (B, H * dirs)
-        else:
-            pooled = x.masked_fill(~valid[..., None], float("-inf")).max(1).values  # (B, H * dirs)
-        return self.proj(pooled)  # (B, out_dim)
+        if self.pool is None:  # pooling "last": the final hidden states
+            return self.proj(torch.cat(finals, dim=-1))  # (B, H * dirs) -> (B, out_dim)
+        return self.proj(self.pool(x, valid))  # (B, T, H * dirs), (B, T) -> (B, H * dirs) -> (B, out_dim)

@@ -126,4 +126,11 @@ class MLPTower(ImageTower):
         return [{"pixel_values": as_vector(item, input_size(self.config))} for item in items]  # (in_dim,)
 
     def forward(self, batch: Batch) -> torch.Tensor:
-        return self.mirror_averaged(self.net, batch["pixel_values"])  # (B, C, H, W) or (B, in_dim) -> (B, out_dim)
+        return self.encode_pixels(batch["pixel_values"])  # (B, C, H, W) or (B, in_dim) -> (B, out_dim)
+
+    def pixel_features(self, pixels: torch.Tensor) -> torch.Tensor:
+        """The whole net, which ``mirror_average`` wraps (the MLP has no trunk / rest split)."""
+        return self.net(pixels)  # (B, C, H, W) or (B, in_dim) -> (B, out_dim)
+
+    def forward_trunk(self, batch: Batch) -> torch.Tensor:
+        raise NotImplementedError("the mlp tower has no trunk")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pairsim.config import MAX_DIM, bounded
 from pairsim.errors import ConfigError
 from pairsim.towers.base import TOWERS
 from pairsim.towers.image import ImageTower, ImageTowerConfig
+from pairsim.towers.pooling import GridPool, HeadPool, StagePool
 from pairsim.towers.weights import load_backbone_weights, projection
 
 
@@ -51,9 +51,18 @@ class TimmConfig(ImageTowerConfig):
             raise ConfigError(f"concat_stages: expected distinct stages in increasing order{below}, got {stages}")
 
 
+def _grid(config: TimmConfig) -> GridPool:
+    """The pooling of one feature map: ``grid x grid`` cell averages (1: the global average)."""
+    return GridPool(config.grid, source=f"grid / concat_stages: timm model {config.model!r}")
+
+
 @TOWERS.register("timm")
 class TimmTower(ImageTower):
-    """A timm backbone with global pooling and no classifier, plus an optional projection.
+    """A timm backbone without its classifier, a pooling of its feature maps, and an optional projection.
+
+    ``backbone`` (feature maps: ``concat_stages``, then ``stage`` or the top) -> ``pool``
+    (:mod:`pairsim.towers.pooling`: each map's ``grid x grid`` cell averages, or timm's own head pooling for the
+    whole network's top map at ``grid: 1``; concatenated) -> ``proj``.
 
     Example:
         >>> tower = TimmTower(TimmConfig(name="timm", out_dim=8, image_size=[64, 64]))
@@ -80,6 +89,8 @@ class TimmTower(ImageTower):
                     f"{config.model!r}; expected 0..{len(info) - 1}"
                 )
             channels = [int(info[i]["num_chs"]) for i in config.concat_stages] + [int(self.backbone.num_features)]
+            # the top map as timm pools it (with any head norm, e.g. ConvNeXt's), unless it is cut into a grid
+            top = HeadPool(self.backbone.forward_head, channels[-1]) if config.grid == 1 else _grid(config)
         else:
             try:
                 self.backbone = timm.create_model(
@@ -93,7 +104,10 @@ class TimmTower(ImageTower):
                     f"stage: {config.stage} is not a feature stage of timm model {config.model!r} ({err})"
                 ) from None
             channels = [int(c) for c in self.backbone.feature_info.channels()]
-        self.feature_dim = sum(channels) * config.grid**2
+            top = _grid(config)
+        # [(B, C_i, h_i, w_i)] -> (B, feature_dim): concat_stages' maps, then the last; no parameters
+        self.pool = StagePool([*(_grid(config) for _ in config.concat_stages), top])
+        self.feature_dim = self.pool.out_features(channels)
         self.proj = projection(self.feature_dim, config.out_dim)
 
     @property
@@ -114,31 +128,17 @@ class TimmTower(ImageTower):
 
     def trunk_features(self, pixels: torch.Tensor) -> torch.Tensor:
         """``(B, 3, H, W)`` -> ``(B, feature_dim)``: the pooled maps of ``concat_stages`` and the last stage."""
-        cfg = self.config
-        if cfg.stage is not None:
-            maps = self.backbone(pixels)  # [(B, C_i, h_i, w_i)]: concat_stages, then stage
-        elif cfg.concat_stages:
-            top, earlier = self.backbone.forward_intermediates(pixels, indices=cfg.concat_stages, norm=False)
-            if cfg.grid == 1:  # the top features as timm pools them (with any head norm), as without concat_stages
-                return torch.cat([*(self._pool(m) for m in earlier), self.backbone.forward_head(top)], 1)
-            maps = [*earlier, top]
-        elif cfg.grid == 1:
-            return self.backbone(pixels)  # (B, F): timm's own global pooling
-        else:
-            maps = [self.backbone.forward_features(pixels)]  # [(B, F, h, w)]
-        return torch.cat([self._pool(m) for m in maps], 1)  # (B, feature_dim)
+        return self.pool(self.feature_maps(pixels))  # [(B, C_i, h_i, w_i)] -> (B, feature_dim)
 
-    def _pool(self, maps: torch.Tensor) -> torch.Tensor:
-        """``(B, C, h, w)`` -> ``(B, grid*grid*C)``: the average of each grid cell, cell by cell."""
-        if maps.dim() != 4:
-            raise ConfigError(
-                f"grid / concat_stages: timm model {self.config.model!r} gives feature maps of shape "
-                f"{tuple(maps.shape)}, expected (batch, channels, height, width) (a convolutional backbone)"
-            )
-        if self.config.grid == 1:
-            return maps.mean((2, 3))  # (B, C)
-        cells = F.adaptive_avg_pool2d(maps, self.config.grid)  # (B, C, g, g)
-        return cells.permute(0, 2, 3, 1).flatten(1)  # (B, g*g*C)
+    def feature_maps(self, pixels: torch.Tensor) -> list[torch.Tensor]:
+        """``(B, 3, H, W)`` -> the maps :attr:`pool` takes: ``[(B, C_i, h_i, w_i)]``, ``concat_stages`` then the last
+        (``stage``, or the whole network's top map before timm's head)."""
+        if self.config.stage is not None:
+            return self.backbone(pixels)  # a features_only backbone: concat_stages, then stage
+        if self.config.concat_stages:
+            top, earlier = self.backbone.forward_intermediates(pixels, indices=self.config.concat_stages, norm=False)
+            return [*earlier, top]
+        return [self.backbone.forward_features(pixels)]  # [(B, F, h, w)]
 
     def forward_rest(self, features: torch.Tensor) -> torch.Tensor:
         return self.proj(features)  # (B, F) -> (B, out_dim)

@@ -16,6 +16,7 @@ from pairsim.config import MAX_DIM, MAX_LENGTH, bounded
 from pairsim.errors import ConfigError, ModelFileError
 from pairsim.jsonio import read_json_bounded
 from pairsim.towers.base import TOWERS, Batch, Features, TextTower, TowerConfig
+from pairsim.towers.token_pooling import token_pooling
 from pairsim.towers.weights import projection
 
 TOKENIZER_DIR = "tokenizer"
@@ -105,6 +106,7 @@ class TransformerTower(TextTower):
         hidden = self.encoder.config.hidden_size
         if config.max_length == 0:
             config.max_length = min(512, int(getattr(self.encoder.config, "max_position_embeddings", 512)))
+        self.pool = token_pooling(config.pooling)  # (B, T, H) -> (B, H): mean / cls / max, no parameters
         self.proj = projection(hidden, config.out_dim)
         self.tokenizer: Any = None
 
@@ -185,16 +187,8 @@ class TransformerTower(TextTower):
 
     def forward_trunk(self, batch: Batch) -> torch.Tensor:
         """Encoder + pooling: ``(B, H)``."""
-        mask = batch["attention_mask"]  # (B, T)
         hidden = self.encoder(**batch).last_hidden_state  # (B, T, H)
-        if self.config.pooling == "cls":
-            pooled = hidden[:, 0]  # (B, H)
-        elif self.config.pooling == "max":
-            pooled = hidden.masked_fill(~mask[..., None].bool(), torch.finfo(hidden.dtype).min).max(1).values
-        else:
-            m = mask[..., None].to(hidden.dtype)  # (B, T, 1)
-            pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)  # (B, H)
-        return pooled
+        return self.pool(hidden, batch["attention_mask"])  # (B, T, H), (B, T) -> (B, H)
 
     def forward_rest(self, features: torch.Tensor) -> torch.Tensor:
         out = self.proj(features)  # (B, H) -> (B, out_dim)

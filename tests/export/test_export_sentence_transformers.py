@@ -10,6 +10,7 @@ import torch
 from pairsim.cli import main
 from pairsim.errors import ConfigError
 from pairsim.export.sentence_transformers import export_sentence_transformers
+from pairsim.towers.token_pooling import token_pooling
 
 
 def test_minilm_round_trip_gives_the_same_embeddings(minilm_model, stsb_sentences: list[str], tmp_path: Path) -> None:
@@ -30,6 +31,7 @@ def test_projection_and_cls_pooling_survive_the_export(make_model, texts: list[s
 
     model = make_model("transformer", head="euclidean")
     model.tower_a.config.pooling = "cls"
+    model.tower_a.pool = token_pooling("cls")  # the tower builds its pooling from the config once, at build
     export_sentence_transformers(model, tmp_path / "st")
     st = SentenceTransformer(str(tmp_path / "st"), device="cpu", local_files_only=True, trust_remote_code=False)
     theirs = st.encode(texts, convert_to_tensor=True).cpu()  # (4, 8)
