@@ -256,11 +256,11 @@ def _rename_override(assignment: str) -> tuple[str, str | None]:
         set_override(scratch, assignment)
     except ConfigError:
         return assignment, None  # set_override says what is wrong with it when it is applied
-    found = rename_old_keys(scratch)
-    if not found:
-        return assignment, None
-    old = found[0]
-    return RENAMED[old] + key.strip()[len(old) :] + sep + raw, old
+    key = key.strip()
+    for old in rename_old_keys(scratch):  # a mapping set above an old key is renamed once it is in the recipe
+        if key == old or key.startswith(old + "."):
+            return RENAMED[old] + key[len(old) :] + sep + raw, old
+    return assignment, None
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -278,6 +278,15 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, overrides: list[str] = (), where: str = "recipe") -> Recipe:  # type: ignore[assignment]
+        """Check plain data (and ``key=value`` overrides applied to it) into a Recipe.
+
+        Old key names (:data:`RENAMED`) are read at their new places, in ``data`` and in ``overrides``, and
+        listed in ``recipe.renamed``; ``data`` itself is left as it was.
+
+        Raises:
+            ConfigError: An unknown key, a wrong type, a number out of range, an unknown name, or an old key
+                and its new name both set.
+        """
         data = copy.deepcopy(data)
         found = rename_old_keys(data, where=where)
         for assignment in overrides:

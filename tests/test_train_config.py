@@ -164,6 +164,12 @@ def test_an_override_under_an_old_mapping_key_is_renamed_too() -> None:
     assert r.train.tower.lr_parts == {"lstm": 0.25} and r.renamed == ["model.tower.lr_parts"]
 
 
+def test_an_old_key_inside_a_mapping_an_override_sets_is_renamed() -> None:
+    r = Recipe.from_dict(BASE, overrides=["model.tower={name: lstm, freeze: true}", "train={threads: 2}"])
+    assert r.train.tower.freeze is True and r.train.speed.threads == 2
+    assert sorted(r.renamed) == ["model.tower.freeze", "train.threads"]
+
+
 def test_old_schedule_string_and_new_schedule_group_live_together() -> None:
     """``train.schedule`` was the decay's name and is now the group: a string is the old key, a mapping the group."""
     data = _merge(BASE, {"train": {"schedule": "cosine"}})
