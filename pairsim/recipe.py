@@ -2,7 +2,9 @@
 
 A recipe is loaded into typed dataclasses and checked strictly: an unknown key, a wrong type or an unknown
 registered name is one :class:`~pairsim.errors.ConfigError` naming the key and the valid choices.
-``key=value`` overrides (``train.epochs=1``) are applied to the plain data before checking.
+``key=value`` overrides (``train.epochs=1``, ``train.speed.threads=2``) are applied to the plain data before
+checking. ``train`` keeps the everyday keys flat and groups the rest (:class:`TrainConfig`); the names of earlier
+versions are read through the one table :data:`RENAMED`.
 
 Example:
     >>> r = Recipe.from_dict({"model": {"tower": {"name": "lstm"}}, "loss": {"name": "contrastive"},
