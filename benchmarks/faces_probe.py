@@ -9,7 +9,7 @@ for block 4 with the flip average, within-class whitening (WCCN: the training su
 covariance, shrunk towards its mean variance, inverted square root: ``pairsim.train.fitters.projection.wccn``) before the
 cosine; last, block 4's map pooled over a 1x1 to 4x4 grid, with and without the mirror average, WCCN with three
 shrinkages, then cosine or S-norm against the training faces (the pieces of ``recipes/att_faces_efficientnet.yaml``:
-``grid``, ``mirror_average``, ``train.fit_projection``, ``head.cohort``), with validation subjects to choose on.
+``grid``, ``mirror_average``, ``train.fit.projection``, ``head.cohort``), with validation subjects to choose on.
 
     PAIRSIM_DATA_DIR=../shared/data python benchmarks/faces_probe.py
 """
@@ -106,7 +106,7 @@ def main() -> None:
 def grid_rows(net: torch.nn.Module, x: torch.Tensor, y: np.ndarray) -> None:
     """Block 4's map pooled over a g x g grid (``grid``), alone or averaged with the mirrored face's
     (``mirror_average``), the pairsim WCCN map fitted on 24 training subjects
-    (``train.fit_projection``), then cosine or S-norm with their 240 faces as the cohort (``head.cohort``).
+    (``train.fit.projection``), then cosine or S-norm with their 240 faces as the cohort (``head.cohort``).
 
     Per fold the 8 validation subjects are drawn from the 32 non-test ones (``numpy`` generator seeded with the
     fold), so a setting can be chosen on validation EER and read on test.

@@ -1,4 +1,4 @@
-"""Training-step time with and without ``train.cache_frozen`` on a recipe whose image backbone is locked.
+"""Training-step time with and without ``train.speed.cache_frozen`` on a recipe whose image backbone is locked.
 
 The Flickr8k LiT recipe (``recipes/flickr8k_caption_image.yaml``: EfficientNet-Lite0 backbone frozen, MiniLM
 text tower tuned) and the AT&T faces recipe (EfficientNet-Lite0 stage 3 frozen, projection trained) train
@@ -33,7 +33,7 @@ RECIPES = {
 
 def measure(recipe: str, overrides: list[str], cache: bool, steps: int, out: Path) -> dict[str, Any]:
     """Build the run (timing the build, which includes the one-off encoding when cached), then time steps."""
-    r = Recipe.load(REPO / f"recipes/{recipe}.yaml", [*overrides, f"train.cache_frozen={str(cache).lower()}",
+    r = Recipe.load(REPO / f"recipes/{recipe}.yaml", [*overrides, f"train.speed.cache_frozen={str(cache).lower()}",
                                                        f"output_dir={out}"])  # fmt: skip
     trainer = Trainer(r, progress=False, overwrite=True)
     t0 = time.perf_counter()
@@ -63,7 +63,7 @@ def main() -> int:
         for cache in (False, True):
             got = measure(recipe, overrides, cache, args.steps, Path(args.out_root) / f"{recipe}_{cache}")
             results[f"{recipe}/cache_{str(cache).lower()}"] = got
-            print(f"{recipe} cache_frozen={cache}: {got}", flush=True)
+            print(f"{recipe} train.speed.cache_frozen={cache}: {got}", flush=True)
     results["load_end"] = load()
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")

@@ -74,7 +74,7 @@ def stsb(args: argparse.Namespace) -> dict[str, Any]:
     res["frozen"] = evaluate_untrained("recipes/stsb_minilm.yaml", common)
     show("STS-B frozen all-MiniLM-L6-v2 (Spearman x100)", res["frozen"], ["spearman", "pearson"], 100)
     epochs = [f"train.epochs={args.stsb_epochs}"] if args.stsb_epochs else []  # default: the recipe's
-    tune = [*epochs, out(args, "stsb_finetuned"), "train.checkpoint_every=0", *common]
+    tune = [*epochs, out(args, "stsb_finetuned"), "train.checkpoint.every=0", *common]
     rec = args.record.get("stsb")
     res["finetuned"] = recorded(rec) if rec else run("recipes/stsb_minilm.yaml", tune)
     show(
@@ -92,7 +92,7 @@ def mrpc(args: argparse.Namespace) -> dict[str, Any]:
     res["frozen"] = evaluate_untrained("recipes/mrpc_minilm.yaml", common)
     show("MRPC frozen (accuracy, F1 x100)", res["frozen"], ["accuracy", "f1", "roc_auc"], 100)
     epochs = [f"train.epochs={args.mrpc_epochs}"] if args.mrpc_epochs else []  # default: the recipe's
-    tune = [*epochs, out(args, "mrpc_finetuned"), "train.checkpoint_every=0", *common]
+    tune = [*epochs, out(args, "mrpc_finetuned"), "train.checkpoint.every=0", *common]
     rec = args.record.get("mrpc")
     res["finetuned"] = recorded(rec) if rec else run("recipes/mrpc_minilm.yaml", tune)
     show(
@@ -112,12 +112,12 @@ def faces(args: argparse.Namespace) -> dict[str, Any]:
         test = subjects[k * per : (k + 1) * per]
         overrides = [
             f"data.test_subjects=[{','.join(test)}]", f"data.val_count={per}", f"data.seed={k}",
-            "train.checkpoint_every=0", f"eval.n_way={len(test)}", "eval.within_group=false",
+            "train.checkpoint.every=0", f"eval.n_way={len(test)}", "eval.within_group=false",
             f"eval.episodes={20 if args.quick else 400}", f"eval.pairs={100 if args.quick else 2000}", "eval.plots=false",
             out(args, f"{Path(args.face_recipe).stem}_fold{k}"),
         ]  # fmt: skip
         if args.quick:
-            overrides += ["train.max_steps=2", "train.eval_at_start=false", "train.epochs=1"]
+            overrides += ["train.schedule.max_steps=2", "train.validation.at_start=false", "train.epochs=1"]
         elif args.face_epochs:
             overrides.append(f"train.epochs={args.face_epochs}")
         result = run(args.face_recipe, overrides)
@@ -137,7 +137,7 @@ def omniglot_koch(args: argparse.Namespace) -> dict[str, Any]:
         f"model.tower.width={args.koch_width}", f"model.tower.image_size=[{args.koch_size},{args.koch_size}]",
         f"model.tower.out_dim={args.koch_out_dim}", "train.batch_size=64",
         f"train.epochs={1 if args.quick else args.koch_epochs}",
-        f"train.steps_per_epoch={3 if args.quick else args.koch_steps}", "train.checkpoint_every=0",
+        f"train.schedule.steps_per_epoch={3 if args.quick else args.koch_steps}", "train.checkpoint.every=0",
         f"eval.episodes={10 if args.quick else 200}", f"eval.pairs={100 if args.quick else 1000}", "eval.plots=false",
         "eval.within_group=false",  # the val split holds <= 8 characters per alphabet: no 20-way within-alphabet episode
         out(args, "omniglot_reduced"),
@@ -172,8 +172,8 @@ def fnc1(args: argparse.Namespace) -> dict[str, Any]:
     res["frozen"]["seed"] = r.data.seed
     show("FNC-1 frozen all-MiniLM-L6-v2 cosine (no training)", res["frozen"], ["roc_auc", "accuracy", "f1"])
     if not args.fnc1_baselines_only:
-        quick = ["train.max_steps=2", "train.eval_at_start=false"] if args.quick else []
-        trained = [*limit, *quick, "eval.plots=false", "train.checkpoint_every=0", out(args, "fnc1_title_body")]
+        quick = ["train.schedule.max_steps=2", "train.validation.at_start=false"] if args.quick else []
+        trained = [*limit, *quick, "eval.plots=false", "train.checkpoint.every=0", out(args, "fnc1_title_body")]
         res["trained"] = run("recipes/fnc1_title_body.yaml", trained)
         show(
             "FNC-1 the recipe (headline tower tuned, body tower locked)", res["trained"], ["roc_auc", "accuracy", "f1"]

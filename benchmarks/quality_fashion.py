@@ -36,13 +36,13 @@ def add_args(p: argparse.ArgumentParser) -> None:
 def task(args: argparse.Namespace) -> dict[str, Any]:
     """Every recipe x protocol x seed; returns ``{recipe: {protocol: {"runs": [...], "summary": {...}}}}``."""
     res: dict[str, Any] = {"anchor": "the seeds' MNIST siamese MLP: 97.3% test pair accuracy on MNIST digits"}
-    quick = ["data.limit=600", "train.max_steps=2", "eval.pairs=100", "eval.episodes=10"] if args.quick else []
+    quick = ["data.limit=600", "train.schedule.max_steps=2", "eval.pairs=100", "eval.episodes=10"] if args.quick else []
     for arch in args.fashion_recipes:
         res[arch] = {}
         for protocol, overrides in PROTOCOLS.items():
             runs = []
             for seed in args.fashion_seeds:
-                extra = [*overrides, f"train.seed={seed}", "eval.plots=false", "train.checkpoint_every=0", *quick,
+                extra = [*overrides, f"train.seed={seed}", "eval.plots=false", "train.checkpoint.every=0", *quick,
                          out(args, f"fashion_{arch}_{protocol}_seed{seed}")]  # fmt: skip
                 result = run(RECIPES[arch], extra)
                 show(f"Fashion-MNIST {arch} {protocol} seed {seed}", result, KEYS)

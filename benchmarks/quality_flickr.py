@@ -3,11 +3,11 @@ frozen-tower baseline, both over ``--flickr-seeds``.
 
 * **recipe**: ``recipes/flickr8k_caption_image.yaml`` as shipped (LiT-style: the image backbone locked, the
   text encoder tuned slower than the two projections).
-* **frozen towers**: the same model with the text encoder frozen too (``model.tower.freeze=[encoder]``): only
+* **frozen towers**: the same model with the text encoder frozen too (``train.tower.freeze=[encoder]``): only
   the two linear projections and the temperature train. The recipe must beat it.
 
 Recall@1/5/10 text-to-image and image-to-text over the 100 test images (500 captions); mean +- sample std
-over seeds. Both frozen parts are encoded once per run (``train.cache_frozen``).
+over seeds. Both frozen parts are encoded once per run (``train.speed.cache_frozen``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from quality_common import out, run, show, summarize
 
 RECIPE = "recipes/flickr8k_caption_image.yaml"
 KEYS = ["t2i_recall@1", "t2i_recall@5", "t2i_recall@10", "i2t_recall@1", "i2t_recall@5", "i2t_recall@10"]
-VARIANTS = {"recipe": [], "frozen_towers": ["model.tower.freeze=[encoder]"]}
+VARIANTS = {"recipe": [], "frozen_towers": ["train.tower.freeze=[encoder]"]}
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -30,9 +30,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 def task(args: argparse.Namespace) -> dict[str, Any]:
     """Every variant x seed; returns ``{variant: {"runs": [...], "summary": {...}}}``."""
-    common = ["train.checkpoint_every=0", "eval.plots=false"]
+    common = ["train.checkpoint.every=0", "eval.plots=false"]
     if args.quick:
-        common += ["data.max_images=80", "train.max_steps=2", "train.eval_at_start=false"]
+        common += ["data.max_images=80", "train.schedule.max_steps=2", "train.validation.at_start=false"]
     elif args.flickr_epochs:
         common.append(f"train.epochs={args.flickr_epochs}")
     res: dict[str, Any] = {"anchor": "no anchor for this 1,000-image subset; the frozen-tower baseline is the bar"}

@@ -37,8 +37,8 @@ TOWER = (
     f"{{name: lstm, embed_dim: 50, glove: {GLOVE}, hidden_dim: 64, bidirectional: true, pooling: mean, "
     "max_length: 100, min_freq: 2, out_dim: 50}"
 )
-TRAIN = ["loss={name: cosent}", "train.batch_size=32", "train.lr=0.001", "train.weight_decay=0", "train.warmup=0.1",
-         "train.threads=1", "train.checkpoint_every=0", "train.keep_checkpoint=false", "train.eval_at_start=false",
+TRAIN = ["loss={name: cosent}", "train.batch_size=32", "train.lr=0.001", "train.optim.weight_decay=0", "train.schedule.warmup=0.1",
+         "train.speed.threads=1", "train.checkpoint.every=0", "train.checkpoint.keep=false", "train.validation.at_start=false",
          "eval.plots=false"]  # fmt: skip
 
 
@@ -58,7 +58,7 @@ DATASETS: dict[str, Dataset] = {
     # FNC-1: tied tower (the recipe's body tower dropped), 4 x 100 steps of the ~45k training pairs
     "fnc1": Dataset(
         "recipes/fnc1_title_body.yaml",
-        ["model.tower_b=null", "train.epochs=4", "train.steps_per_epoch=100"],
+        ["model.tower_b=null", "train.epochs=4", "train.schedule.steps_per_epoch=100"],
         ["roc_auc", "accuracy"],
         "FNC-1 competition test",
     ),
@@ -84,7 +84,7 @@ def overrides(dataset: str, head: str, seed: int, output_dir: str, *, quick: boo
         ['model.tower={name: lstm, embed_dim: 50, glove: ../shared/models/glove/glove.6B.50d.top100k.txt.gz, \
 hidden_dim: 64, bidirectional: true, pooling: mean, max_length: 100, min_freq: 2, out_dim: 50}', 'model.head={name: exp}']
     """
-    budget = ["train.epochs=1", "train.max_steps=2", "data.limit=200"] if quick else []
+    budget = ["train.epochs=1", "train.schedule.max_steps=2", "data.limit=200"] if quick else []
     return [f"model.tower={TOWER}", f"model.head={{name: {head}}}", *TRAIN, *DATASETS[dataset].budget, *budget,
             f"train.seed={seed}", f"output_dir={output_dir}"]  # fmt: skip
 

@@ -5,7 +5,7 @@ loss on 60-way episodes with rotated characters as extra classes, trained on the
 ``--omniglot-seeds``, ``--omniglot-epochs`` epochs of 1,000 episodes each. Figures: the official-runs
 accuracy per seed with its 95% interval over the 20 runs, the mean and spread over seeds, and the wall
 minutes per seed (training and evaluation). Time to quality: the run saves a snapshot every
-``--omniglot-snapshot-every`` steps (``train.snapshot_every``) with its training seconds (steps only, validation
+``--omniglot-snapshot-every`` steps (``train.checkpoint.snapshot_every``) with its training seconds (steps only, validation
 and saving excluded); each snapshot is scored on the official runs afterwards and the first to reach 92%
 (Koch et al.) gives the minutes to 92%. ``--omniglot-record DIR`` takes a seed's figures from a finished
 ``pairsim train`` run of the recipe (its own seed, read from its recipe.yaml) instead of training it again.
@@ -55,9 +55,13 @@ def task(args: argparse.Namespace) -> dict[str, Any]:
         if seed in done:
             result = done[seed]
         else:
-            epochs = ["train.max_steps=2", "train.eval_at_start=false", "eval.episodes=10"] if args.quick else []
+            epochs = (
+                ["train.schedule.max_steps=2", "train.validation.at_start=false", "eval.episodes=10"]
+                if args.quick
+                else []
+            )
             overrides = [f"train.seed={seed}", f"train.epochs={args.omniglot_epochs}", *epochs, "eval.plots=false",
-                         "train.checkpoint_every=0", f"train.snapshot_every={args.omniglot_snapshot_every}",
+                         "train.checkpoint.every=0", f"train.checkpoint.snapshot_every={args.omniglot_snapshot_every}",
                          out(args, f"omniglot_protonet_seed{seed}")]  # fmt: skip
             result = run(RECIPE, overrides)
             result["run_dir"] = out(args, f"omniglot_protonet_seed{seed}").split("=", 1)[1]

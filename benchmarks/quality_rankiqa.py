@@ -94,8 +94,8 @@ def task(args: argparse.Namespace) -> dict[str, Any]:
         ``{"laplacian": run, "untrained": run, "trained": run (first seed), "seeds": [runs], "baseline": name of the
         stronger baseline on pooled test Spearman, "heldout_baseline": the same on the held-out distortion}``.
     """
-    quick = ["data.max_images=40", "train.max_steps=2", "model.tower.image_size=[64,64]", "data.side=64"]
-    common = ["eval.plots=false", "train.checkpoint_every=0", *(quick if args.quick else [])]
+    quick = ["data.max_images=40", "train.schedule.max_steps=2", "model.tower.image_size=[64,64]", "data.side=64"]
+    common = ["eval.plots=false", "train.checkpoint.every=0", *(quick if args.quick else [])]
     res: dict[str, Any] = {"anchor": ANCHOR}
     res["laplacian"] = laplacian(common)
     show("RankIQA variance of the Laplacian (no training)", res["laplacian"], KEYS)

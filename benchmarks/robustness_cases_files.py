@@ -109,7 +109,7 @@ def _(ctx: Context, d: Path) -> Trial:
         gone = [p for p in named if not Path(p).exists()]
         return f"names {gone[0]}, which does not exist" if gone else None
 
-    return Trial(argv=["train", DIGITS, *TINY, "train.lr=1e30", "train.checkpoint_every=0", f"output_dir={run}",
+    return Trial(argv=["train", DIGITS, *TINY, "train.lr=1e30", "train.checkpoint.every=0", f"output_dir={run}",
                        "--no-progress"], expect=["nan"], success=kept, check_message=paths_exist)  # fmt: skip
 
 

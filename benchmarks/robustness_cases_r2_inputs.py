@@ -127,14 +127,14 @@ def _(ctx: Context, d: Path) -> Trial:
 
 @case("override_sexagesimal_max_steps", INPUTS)
 def _(ctx: Context, d: Path) -> Trial:
-    return Trial(argv=["train", DIGITS, *TINY, "train.max_steps=1:00", f"output_dir={d / 'run'}"],
+    return Trial(argv=["train", DIGITS, *TINY, "train.schedule.max_steps=1:00", f"output_dir={d / 'run'}"],
                  expect=["max_steps", "integer", "1:00"])  # fmt: skip
 
 
 @case("override_yes_for_a_bool", INPUTS)
 def _(ctx: Context, d: Path) -> Trial:
-    return Trial(argv=["train", DIGITS, *TINY, "train.eval_at_start=off", f"output_dir={d / 'run'}"],
-                 expect=["eval_at_start", "true or false"])  # fmt: skip
+    return Trial(argv=["train", DIGITS, *TINY, "train.validation.at_start=off", f"output_dir={d / 'run'}"],
+                 expect=["validation.at_start", "true or false"])  # fmt: skip
 
 
 @case("override_exponent_int", INPUTS)

@@ -50,7 +50,7 @@ class Trial:
 
 
 TINY = [
-    "train.steps_per_epoch=5", "train.epochs=1", "train.batch_size=16", "train.device=cpu", "train.checkpoint_every=2",
+    "train.schedule.steps_per_epoch=5", "train.epochs=1", "train.batch_size=16", "train.device=cpu", "train.checkpoint.every=2",
     "model.tower.width=0.25", "eval.episodes=0", "eval.pairs=40", "eval.plots=false",
 ]  # fmt: skip
 TEXTS = ["How old are you?", "what is your age", "The cat sat on the mat.", "a dog runs in the park"]

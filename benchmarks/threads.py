@@ -1,4 +1,4 @@
-"""Training steps/s of the digits recipe at several ``train.threads`` settings, idle and under a competing load.
+"""Training steps/s of the digits recipe at several ``train.speed.threads`` settings, idle and under a competing load.
 
 The competing load is one busy-loop process per ``--busy`` (pure Python, one core each), started before the
 timed runs and stopped after. Each setting is timed ``--repeats`` times in turn (A B C, A B C, ...), and the
@@ -30,14 +30,14 @@ def _busy() -> None:  # pragma: no cover - a load generator
 
 
 def time_run(threads: int, steps: int) -> float:
-    """Steps per second of the digits recipe's training loop at ``train.threads=threads``."""
+    """Steps per second of the digits recipe's training loop at ``train.speed.threads=threads``."""
     from pairsim.recipe import Recipe
     from pairsim.train.trainer import Trainer
 
     with tempfile.TemporaryDirectory() as out:
         recipe = Recipe.load(REPO / "recipes" / "digits_pairs.yaml", [
-            f"train.threads={threads}", "train.epochs=1", f"train.steps_per_epoch={steps}", "train.device=cpu",
-            "train.eval_at_start=false", "train.eval_every_epoch=false", "eval.pairs=20", "eval.episodes=0",
+            f"train.speed.threads={threads}", "train.epochs=1", f"train.schedule.steps_per_epoch={steps}", "train.device=cpu",
+            "train.validation.at_start=false", "train.validation.every_epoch=false", "eval.pairs=20", "eval.episodes=0",
             "eval.plots=false", f"output_dir={out}/run",
         ])  # fmt: skip
         trainer = Trainer(recipe, progress=False)
@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if os.environ.get("OMP_NUM_THREADS"):
-        print("note: OMP_NUM_THREADS is set; train.threads overrides it inside the run", file=sys.stderr)
+        print("note: OMP_NUM_THREADS is set; train.speed.threads overrides it inside the run", file=sys.stderr)
     from pairsim.train.threads import default_threads
 
     rows = []

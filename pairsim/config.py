@@ -299,7 +299,7 @@ def set_override(data: dict[str, Any], assignment: str) -> None:
     """Apply one ``dotted.key=value`` override to nested plain data, in place.
 
     The value is parsed as YAML 1.2 (:func:`pairsim.yaml_core.load_yaml`, as recipes are), so ``train.epochs=3``
-    sets an integer, ``model.tower_b=null`` clears a field and ``train.max_steps=1:00`` is the string "1:00" (a
+    sets an integer, ``model.tower_b=null`` clears a field and ``train.schedule.max_steps=1:00`` is the string "1:00" (a
     type error for an integer field); a value that is not YAML at all is taken as text. Unknown keys are caught
     later, when the data is checked with :func:`from_dict`.
 

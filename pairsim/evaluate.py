@@ -322,7 +322,9 @@ def primary_metric(metrics: dict[str, Any], name: str = "auto") -> str:
     accuracy, text-to-image Recall@1 and ROC-AUC that the metrics hold (higher is better for all)."""
     if name != "auto":
         if name not in metrics:
-            raise ConfigError(f"train.metric: {name!r} is not computed here; available: {', '.join(sorted(metrics))}")
+            raise ConfigError(
+                f"train.validation.metric: {name!r} is not computed here; available: {', '.join(sorted(metrics))}"
+            )
         return name
     return next(m for m in (*_PREFERRED, *metrics) if m in metrics)
 

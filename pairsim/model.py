@@ -18,6 +18,10 @@ from pairsim.heads import HEADS, Head, HeadConfig
 from pairsim.scoring import PairScoring
 from pairsim.towers import TOWERS, Batch, Tower, TowerConfig
 
+# training settings older pairsim kept in each tower's config, now train.tower / train.tower_b of a recipe
+# (pairsim/recipe.py RENAMED): a saved model's config.json that still has them loads, and they are ignored
+TOWER_TRAINING_KEYS = ("freeze", "lr_scale", "lr_parts")
+
 
 @dataclasses.dataclass(kw_only=True)
 class PairModelConfig:
@@ -30,6 +34,19 @@ class PairModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, where: str = "model") -> PairModelConfig:
+        """A saved model's config (``config.json``'s ``model``), strictly; the training settings older pairsim
+        kept in a tower's config (:data:`TOWER_TRAINING_KEYS`) are accepted and ignored.
+
+        Raises:
+            ConfigError: An unknown key, a wrong type or a number out of range, naming the dotted key.
+        """
+        if isinstance(data, dict):
+            data = {
+                key: {k: v for k, v in value.items() if k not in TOWER_TRAINING_KEYS}
+                if key in ("tower", "tower_b") and isinstance(value, dict)
+                else value
+                for key, value in data.items()
+            }
         return from_dict(cls, data, where=where)
 
 

@@ -322,7 +322,9 @@ def test_primary_metric_by_name() -> None:
     assert primary_metric(metrics, "f1") == "f1"
     with pytest.raises(ConfigError) as info:
         primary_metric(metrics, "spearman")
-    assert str(info.value) == "train.metric: 'spearman' is not computed here; available: accuracy, f1, roc_auc"
+    assert (
+        str(info.value) == "train.validation.metric: 'spearman' is not computed here; available: accuracy, f1, roc_auc"
+    )
 
 
 @pytest.mark.parametrize(

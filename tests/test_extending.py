@@ -108,7 +108,7 @@ def test_a_toy_tower_head_and_dataset_train_evaluate_save_and_load(toys: None, t
             },
             "loss": {"name": "triplet", "margin": 1.0},
             "data": {"name": "toy_stripes"},
-            "train": {"epochs": 2, "batch_size": 16, "steps_per_epoch": 8, "device": "cpu"},
+            "train": {"epochs": 2, "batch_size": 16, "device": "cpu", "schedule": {"steps_per_epoch": 8}},
             "eval": {"pairs": 60, "episodes": 0},
             "output_dir": str(tmp_path / "run"),
         }

@@ -57,7 +57,7 @@ def test_every_pair_table_field_is_documented() -> None:
 
 def test_mrpc_table_trains_to_the_numbers_of_the_mrpc_recipe(tmp_path: Path, tiny_bert_dir: Path) -> None:
     data_dir = _data_dir()
-    tiny = ["train.epochs=1", "train.max_steps=3", "train.batch_size=8", "train.device=cpu", "train.threads=1",
+    tiny = ["train.epochs=1", "train.schedule.max_steps=3", "train.batch_size=8", "train.device=cpu", "train.speed.threads=1",
             "eval.plots=false", f"model.tower.model={tiny_bert_dir}", "model.tower.backbone_config=null",
             f"data.path={data_dir / 'mrpc'}"]  # fmt: skip
     named = Recipe.load(REPO / "recipes" / "mrpc_minilm.yaml", [*tiny, f"output_dir={tmp_path / 'named'}"])

@@ -34,11 +34,11 @@ QUORA_FIXTURE = REPO / "tests" / "fixtures" / "quora"
 
 COMMON = [
     "train.epochs=1",
-    "train.max_steps=2",
+    "train.schedule.max_steps=2",
     "train.batch_size=4",
-    "train.eval_every_epoch=false",
+    "train.validation.every_epoch=false",
     "train.device=cpu",
-    "train.num_workers=0",
+    "train.speed.num_workers=0",
     "eval.pairs=20",
     "eval.episodes=0",
     "eval.plots=false",
@@ -241,8 +241,8 @@ def _error(path: Path, overrides: list[str] = ()) -> str:  # type: ignore[assign
         ("train.epochz=1", ["train: unknown key 'epochz'", "valid keys:", "epochs"]),
         ("train.epochs=abc", ["train.epochs: expected an integer, got 'abc'"]),
         ("train.lr=fast", ["train.lr: expected a number"]),
-        ("train.eval_every_epoch=maybe", ["train.eval_every_epoch: expected true or false"]),
-        ("train.optimizer=lion", ["train.optimizer: expected one of 'adamw', 'adam', 'sgd', got 'lion'"]),
+        ("train.validation.every_epoch=maybe", ["train.validation.every_epoch: expected true or false"]),
+        ("train.optim.optimizer=lion", ["train.optim.optimizer: expected one of 'adamw', 'adam', 'sgd', got 'lion'"]),
         ("model.tower.widht=0.5", ["model.tower: unknown key 'widht'", "width"]),
         ("loss.name=hinge", ["loss.name: unknown loss 'hinge'", "contrastive", "triplet"]),
         ("data.name=imagenet", ["data.name: unknown dataset 'imagenet'", "digits", "omniglot"]),
@@ -314,8 +314,8 @@ def test_overrides_win_over_the_file_and_parse_as_yaml() -> None:
     "override, expected",
     [
         ("train.epochs=010", "override 'train.epochs=010': 010 is ambiguous"),  # YAML 1.1: octal 8 epochs
-        ("train.max_steps=1:00", "train.max_steps: expected an integer, got '1:00'"),  # YAML 1.1: 60
-        ("train.bf16=yes", "train.bf16: expected true or false, got 'yes'"),  # YAML 1.1: true
+        ("train.schedule.max_steps=1:00", "train.schedule.max_steps: expected an integer, got '1:00'"),  # YAML 1.1: 60
+        ("train.speed.bf16=yes", "train.speed.bf16: expected true or false, got 'yes'"),  # YAML 1.1: true
         ("train.epochs=1e3", "train.epochs: expected an integer, got 1000.0 (write 1000)"),
         ("output_dir=007", "write 7 or 0o7, or quote it ('007') for a string"),
     ],
@@ -325,8 +325,15 @@ def test_overrides_follow_yaml_1_2_numbers(override: str, expected: str) -> None
 
 
 def test_yaml_1_2_numbers_that_are_accepted() -> None:
-    recipe = Recipe.load(DIGITS, ["train.epochs=0x10", "train.max_steps=0o10", "output_dir='007'", "train.lr=1e-2"])
-    assert (recipe.train.epochs, recipe.train.max_steps, recipe.output_dir, recipe.train.lr) == (16, 8, "007", 0.01)
+    recipe = Recipe.load(
+        DIGITS, ["train.epochs=0x10", "train.schedule.max_steps=0o10", "output_dir='007'", "train.lr=1e-2"]
+    )
+    assert (recipe.train.epochs, recipe.train.schedule.max_steps, recipe.output_dir, recipe.train.lr) == (
+        16,
+        8,
+        "007",
+        0.01,
+    )
 
 
 def test_recipe_with_an_octal_looking_number_is_refused(tmp_path: Path) -> None:

@@ -39,18 +39,18 @@ def device_name(text: str) -> str:
 
 
 def add_threads(parser: argparse.ArgumentParser) -> None:
-    """``--threads N``: the same as the override ``train.threads=N`` (see :func:`threads_override`)."""
+    """``--threads N``: the same as the override ``train.speed.threads=N`` (see :func:`threads_override`)."""
     parser.add_argument(
         "--threads",
         type=int,
         default=None,
-        help="CPU threads for torch, same as train.threads=N (default 0: half the cores, 1 to 4)",
+        help="CPU threads for torch, same as train.speed.threads=N (default 0: half the cores, 1 to 4)",
     )
 
 
 def threads_override(args: argparse.Namespace) -> list[str]:
-    """``["train.threads=N"]`` when ``--threads N`` was given, else ``[]``: the recipe's range check applies."""
-    return [] if args.threads is None else [f"train.threads={args.threads}"]
+    """``["train.speed.threads=N"]`` when ``--threads N`` was given, else ``[]``: the recipe's range check applies."""
+    return [] if args.threads is None else [f"train.speed.threads={args.threads}"]
 
 
 def add_allow_unverified(parser: argparse.ArgumentParser) -> None:

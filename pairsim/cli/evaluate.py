@@ -55,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
             f"no recipe given and none found at {recipe_path}: pass the recipe the model was trained with"
         )
     recipe = Recipe.load(recipe_path, [*args.overrides, *threads_override(args)])
-    with use_threads(recipe.train.threads):
+    note = recipe.renamed_note()  # an earlier run's recipe.yaml may use old key names: one line says which
+    if note:
+        print(note, file=sys.stderr)
+    with use_threads(recipe.train.speed.threads):
         return _evaluate(args, recipe)
 
 

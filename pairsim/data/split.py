@@ -36,7 +36,7 @@ class Stream(IntEnum):
     FIT_DRAW = 6  # training items a fitter draws (pairsim/train/fitters: the S-norm reference set)
     EPISODES = 7  # N-way k-shot episodes
     AUGMENT = 8  # per-item training augmentation inside the image towers
-    VIEWS = 9  # augmented views encoded once (the closed-form fit's train.fit_views, train.cache_views)
+    VIEWS = 9  # augmented views encoded once (the closed-form fit's train.fit.views, train.speed.cache_views)
     EVAL_VAL = 11  # fixed verification pairs / episodes of the val split
     EVAL_TEST = 12  # ... of the test split
     EVAL_OTHER = 13  # ... of any other split

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pairsim.config import ComponentConfig, bounded
+from pairsim.config import ComponentConfig
 from pairsim.registry import Registry
 from pairsim.towers.modality import check_modality
 
@@ -45,14 +45,7 @@ class TowerConfig(ComponentConfig):
     """Base of every tower's config; ``name`` picks the registered tower."""
 
     registry: ClassVar[Any] = TOWERS
-    # training settings (pairsim/train/optim.py), not part of the network: true fixes the whole tower (no
-    # gradients, eval mode while training); a list of parameter-name prefixes (e.g. [encoder.embeddings]) fixes
-    # those parts
-    freeze: bool | list[str] = False
-    lr_scale: float = bounded(1.0, gt=0, le=1000)  # this tower learns at train.lr * lr_scale (head, loss: train.lr)
-    # further multipliers for parts of the tower by parameter-name prefix (the longest match wins), e.g.
-    # {encoder: 0.1}: a pretrained encoder tuned 10x slower than the new projection on top of it
-    lr_parts: dict[str, float] = bounded(default_factory=dict, gt=0, le=1000)
+    # how a tower trains (freeze, lr_scale, lr_parts) is no part of it: train.tower / train.tower_b of a recipe
 
 
 class Tower(nn.Module):

@@ -1,24 +1,24 @@
 """Encode the frozen part of a tower's training inputs once, instead of at every step.
 
-A tower with ``freeze: true`` (:mod:`pairsim.train.optim`) and no training augmentation returns the same
+A tower with ``train.tower.freeze: true`` (:mod:`pairsim.train.optim`) and no training augmentation returns the same
 embedding for an input at every step: its weights do not change, it stays in eval mode (no dropout, fixed
 BatchNorm statistics) and its preprocessing draws nothing at random. The same holds for a frozen *trunk*
-(``freeze: [backbone]`` on a tower whose :attr:`~pairsim.towers.base.Tower.trunk` is ``backbone``) under a
+(``train.tower.freeze: [backbone]`` on a tower whose :attr:`~pairsim.towers.base.Tower.trunk` is ``backbone``) under a
 trainable projection: the trunk's features are fixed. Re-running them for every batch is pure waste, and
 they are usually the expensive part: a locked image backbone in LiT (Zhai et al. 2022), a locked encoder of
-long documents. With ``train.cache_frozen`` (on by default) the trainer encodes every distinct training
+long documents. With ``train.speed.cache_frozen`` (on by default) the trainer encodes every distinct training
 input of such a side once before the first step (:func:`cache_frozen_sides`); that side's batches then
 carry the stored vectors (:class:`FrozenEmbeddings`): final embeddings (:data:`EMBEDDINGS`), used as they
 are, or trunk features (:data:`TRUNK`), which go through the tower's trainable rest
 (:meth:`~pairsim.towers.base.Tower.forward_rest`). Validation and test still run the whole tower, so
 nothing measured changes but the speed (the tests check both paths train alike). A frozen side that augments
-its inputs changes at every step, so it runs as usual, unless ``train.cache_views: N`` asks for N augmented
+its inputs changes at every step, so it runs as usual, unless ``train.speed.cache_views: N`` asks for N augmented
 views of each distinct input to be encoded once; each step then draws one of the stored views at random (N fixed
 views instead of a fresh distortion at every step: this one changes the training, not only its speed).
 
 Example:
     >>> from pairsim.recipe import Recipe  # doctest: +SKIP
-    >>> Recipe.load("recipes/flickr8k_caption_image.yaml", ["model.tower_b.freeze=true"])  # doctest: +SKIP
+    >>> Recipe.load("recipes/flickr8k_caption_image.yaml", ["train.tower_b.freeze=true"])  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -34,10 +34,12 @@ import torch
 from pairsim.data.split import Stream, rng
 from pairsim.errors import ConfigError
 from pairsim.towers import Batch, Features, Tower
+from pairsim.train.optim import tower_training
 
 if TYPE_CHECKING:
     from pairsim.data.pipeline import Batches
     from pairsim.model import PairModel
+    from pairsim.recipe import TrainConfig
 
 log = logging.getLogger("pairsim.train")
 
@@ -45,31 +47,36 @@ EMBEDDINGS = "embeddings"  # the batch key of stored final embeddings: (B, D)
 TRUNK = "trunk_features"  # the batch key of stored trunk features: (B, F)
 
 
-def cached_part(tower: Tower, *, views: int = 0) -> str | None:
+def cached_part(tower: Tower, freeze: bool | list[str], *, views: int = 0) -> str | None:
     """What of a tower's training computation is fixed and can be stored: :data:`EMBEDDINGS` (wholly frozen),
     :data:`TRUNK` (its trunk frozen, the rest trains) or None; for a tower that augments its inputs, only when
-    ``views`` augmented views of each input are to be stored."""
+    ``views`` augmented views of each input are to be stored; ``freeze`` is the tower's ``train.tower.freeze``
+    (or ``train.tower_b.freeze``)."""
     if tower.augments and not views:
         return None
-    if tower.config.freeze is True:
+    if freeze is True:
         return EMBEDDINGS
-    if tower.trunk is not None and isinstance(tower.config.freeze, list) and tower.trunk in tower.config.freeze:
+    if tower.trunk is not None and isinstance(freeze, list) and tower.trunk in freeze:
         return TRUNK
     return None
 
 
-def check_cache_views(model: PairModel, views: int) -> None:
-    """Raise ConfigError when ``train.cache_views`` would store nothing: no tower both augments its inputs and is
-    frozen (wholly, or its trunk); called before any work.
+def check_cache_views(model: PairModel, train: TrainConfig) -> None:
+    """Raise ConfigError when ``train.speed.cache_views`` would store nothing: no tower both augments its inputs
+    and is frozen (wholly, or its trunk); called before any work.
 
     Args:
         model: The model to train.
-        views: ``train.cache_views``.
+        train: The run's training settings (``speed.cache_views``, each tower's ``freeze``).
     """
-    if views and not any(tower.augments and cached_part(tower, views=views) for tower in model.distinct_towers):
+    views = train.speed.cache_views
+    if views and not any(
+        tower.augments and cached_part(tower, tower_training(model, tower, train).freeze, views=views)
+        for tower in model.distinct_towers
+    ):
         raise ConfigError(
-            f"train.cache_views: {views} views need a frozen tower (freeze: true, or its trunk) with augment.enabled: "
-            "true; no tower of this model is both"
+            f"train.speed.cache_views: {views} views need a frozen tower (train.tower.freeze: true, or its trunk) "
+            "with augment.enabled: true; no tower of this model is both"
         )
 
 
@@ -189,25 +196,24 @@ class FrozenEmbeddings:
         return {self.key: self.table[rows, views]}  # (B, D)
 
 
-def cache_frozen_sides(
-    batches: Batches, model: PairModel, *, batch_size: int, views: int = 0, seed: int = 0
-) -> list[str]:
+def cache_frozen_sides(batches: Batches, model: PairModel, train: TrainConfig, *, batch_size: int) -> list[str]:
     """Replace the fixed part of each side of ``batches`` (see :func:`cached_part`) by its stored vectors.
 
     Args:
         batches: The training batches (their towers are the model's).
-        model: The model, on its training device; its towers' configs say what is frozen.
+        model: The model, on its training device.
+        train: The run's training settings: what is frozen (``tower.freeze``, ``tower_b.freeze``), the augmented
+            views stored for each input of a side whose tower augments (``speed.cache_views``), the ``seed``.
         batch_size: Inputs per encoding batch.
-        views: Augmented views stored for each input of a side whose tower augments (``train.cache_views``).
-        seed: The run's seed (for the views).
 
     Returns:
         The sides now served from stored vectors (``[]``, ``["b"]``, ...).
     """
+    views, seed = train.speed.cache_views, train.seed
     done: list[str] = []
     for side, items in batches.side_inputs().items():
         tower = model.tower_for(side)
-        part = cached_part(tower, views=views)
+        part = cached_part(tower, tower_training(model, tower, train).freeze, views=views)
         if part is None:
             continue
         start = time.perf_counter()
@@ -219,8 +225,8 @@ def cache_frozen_sides(
         how = f"augments, so {n} augmented views of" if n else "does not augment, so"
         log.info(
             "side %s: the %s tower %s and %s the %s of its %d distinct training inputs were computed once (%.0f s) "
-            "and training reuses them (train.cache_frozen%s)",
+            "and training reuses them (train.speed.cache_frozen%s)",
             side, tower.config.name, what, how, "embeddings" if part == EMBEDDINGS else "trunk features",
-            len(table), time.perf_counter() - start, ", train.cache_views" if n else "",
+            len(table), time.perf_counter() - start, ", train.speed.cache_views" if n else "",
         )  # fmt: skip
     return done

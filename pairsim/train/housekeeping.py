@@ -47,10 +47,10 @@ class Housekeeping:
         self._last_checkpoint = _clock()
 
     def _checkpoint_due(self, step: int) -> bool:
-        """Whether to checkpoint after ``step``: every ``checkpoint_every`` steps or ``checkpoint_minutes``."""
+        """Whether to checkpoint after ``step``: every ``train.checkpoint.every`` steps or ``.minutes``."""
         t = self.recipe.train
-        by_steps = bool(t.checkpoint_every) and step % t.checkpoint_every == 0
-        by_time = t.checkpoint_minutes > 0 and _clock() - self._last_checkpoint >= 60 * t.checkpoint_minutes
+        by_steps = bool(t.checkpoint.every) and step % t.checkpoint.every == 0
+        by_time = t.checkpoint.minutes > 0 and _clock() - self._last_checkpoint >= 60 * t.checkpoint.minutes
         return by_steps or by_time
 
     def _snapshot(self, step: int) -> None:
@@ -96,27 +96,27 @@ class Housekeeping:
 
     def _settle_checkpoint(self) -> None:
         """After a finished run: say where the resume checkpoint is and how big, or delete it
-        (``train.keep_checkpoint: false``); the model itself is in ``model/``."""
+        (``train.checkpoint.keep: false``); the model itself is in ``model/``."""
         if not self.ckpt_path.is_file():
             return
         size = self.ckpt_path.stat().st_size / 1e6
         shown = self.out / "checkpoints" / self.ckpt_path.name
-        if not self.recipe.train.keep_checkpoint:
+        if not self.recipe.train.checkpoint.keep:
             self.ckpt_path.unlink()
             if not any(self.ckpt_path.parent.iterdir()):
                 self.ckpt_path.parent.rmdir()
-            log.info("deleted the resume checkpoint %s (%.0f MB; train.keep_checkpoint=false)", shown, size)
+            log.info("deleted the resume checkpoint %s (%.0f MB; train.checkpoint.keep=false)", shown, size)
             return
         log.info(
             "resume checkpoint kept at %s (%.0f MB: weights, optimiser state, random states) to continue with "
-            "--resume and more epochs; delete it if you will not, or set train.keep_checkpoint=false",
+            "--resume and more epochs; delete it if you will not, or set train.checkpoint.keep=false",
             shown, size,
         )  # fmt: skip
 
 
 def _interval(t: Any) -> str:
     """The checkpoint interval of a train config in words."""
-    parts = [f"{t.checkpoint_every} steps"] if t.checkpoint_every else []
-    if t.checkpoint_minutes:
-        parts.append(f"{t.checkpoint_minutes:g} minutes")
+    parts = [f"{t.checkpoint.every} steps"] if t.checkpoint.every else []
+    if t.checkpoint.minutes:
+        parts.append(f"{t.checkpoint.minutes:g} minutes")
     return " or ".join(parts) + (", and " if parts else "") + "at each epoch end"

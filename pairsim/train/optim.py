@@ -1,6 +1,7 @@
-"""The optimizer of a run: per-tower freezing and learning rates, read from the towers' configs.
+"""The optimizer of a run: per-tower freezing and learning rates, read from ``train.tower`` / ``train.tower_b``.
 
-Each tower config carries two training settings (:class:`pairsim.towers.base.TowerConfig`):
+Each tower trains by three settings of the recipe (:class:`pairsim.recipe.TowerTrainConfig`), ``train.tower``
+for ``model.tower`` and ``train.tower_b`` for ``model.tower_b``:
 
 * ``freeze``: ``true`` fixes the whole tower, a list of parameter-name prefixes (relative to the tower, on
   dotted boundaries: ``encoder.embeddings`` covers ``encoder.embeddings.word_embeddings.weight`` but
@@ -15,12 +16,12 @@ Each tower config carries two training settings (:class:`pairsim.towers.base.Tow
   freshly initialised projection on top of it.
 
 A tied (siamese) model has one tower, ``model.tower``; an untied one also ``model.tower_b`` with its own
-settings. The LiT recipe (Zhai et al. 2022), for example, is ``model.tower_b.freeze: true`` for the image
-tower and ``model.tower.lr_scale: 0.1`` for the text tower of a caption-image model.
+settings under ``train.tower_b``. The LiT recipe (Zhai et al. 2022), for example, is ``train.tower_b.freeze: true``
+for the image tower and ``train.tower.lr_scale: 0.1`` for the text tower of a caption-image model.
 
 Example:
     >>> from pairsim.recipe import Recipe  # doctest: +SKIP
-    >>> recipe = Recipe.load("recipes/digits_pairs.yaml", ["model.tower.freeze=[features]"])  # doctest: +SKIP
+    >>> recipe = Recipe.load("recipes/digits_pairs.yaml", ["train.tower.freeze=[features]"])  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from torch import nn
 
 from pairsim.errors import ConfigError
 from pairsim.model import PairModel
-from pairsim.recipe import Recipe
+from pairsim.recipe import Recipe, TowerTrainConfig, TrainConfig
 
 BASE_GROUP = "rest"  # the param group of everything outside the towers (head, loss)
 
@@ -41,19 +42,26 @@ def _covered(name: str, prefixes: list[str]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
-def _tower_keys(model: PairModel) -> list[tuple[str, str, nn.Module]]:
-    """``(config key, attribute name, tower)`` of each distinct tower of the model."""
-    towers = [("model.tower", "tower_a", model.tower_a)]
+def _tower_keys(model: PairModel, train: TrainConfig) -> list[tuple[str, str, nn.Module, TowerTrainConfig]]:
+    """``(config key, attribute name, tower, its training settings)`` of each distinct tower of the model."""
+    towers = [("train.tower", "tower_a", model.tower_a, train.tower)]
     if model.tower_b is not None:
-        towers.append(("model.tower_b", "tower_b", model.tower_b))
+        towers.append(("train.tower_b", "tower_b", model.tower_b, train.tower_b))
     return towers
 
 
-def freeze_towers(model: PairModel) -> list[nn.Module]:
-    """Apply each tower config's ``freeze``: its parameters stop requiring gradients.
+def tower_training(model: PairModel, tower: nn.Module, train: TrainConfig) -> TowerTrainConfig:
+    """The training settings of one of ``model``'s towers: ``train.tower`` for side a's, else ``train.tower_b``."""
+    return train.tower if tower is model.tower_a else train.tower_b
+
+
+def freeze_towers(model: PairModel, train: TrainConfig) -> list[nn.Module]:
+    """Apply each tower's ``freeze`` (``train.tower.freeze``, ``train.tower_b.freeze``): its parameters stop
+    requiring gradients.
 
     Args:
-        model: The model; its towers' configs say what to freeze.
+        model: The model.
+        train: The run's training settings; they say what to freeze.
 
     Returns:
         The frozen modules (whole towers, or the submodules a prefix names), to keep in eval mode.
@@ -62,8 +70,8 @@ def freeze_towers(model: PairModel) -> list[nn.Module]:
         ConfigError: A prefix matches no parameter of its tower (the message lists the tower's top-level parts).
     """
     frozen: list[nn.Module] = []
-    for key, _, tower in _tower_keys(model):
-        freeze = tower.config.freeze
+    for key, _, tower, settings in _tower_keys(model, train):
+        freeze = settings.freeze
         if freeze is True:
             tower.requires_grad_(False)
             frozen.append(tower)
@@ -91,8 +99,9 @@ def param_groups(module: nn.Module, model: PairModel, recipe: Recipe) -> list[di
     Args:
         module: What the optimizer trains (the model plus the loss); its parameters that require gradients
             are used, each once.
-        model: The model inside ``module``, whose towers' configs give ``lr_scale``.
-        recipe: The run; ``train.lr`` is the base learning rate.
+        model: The model inside ``module``.
+        recipe: The run; ``train.lr`` is the base learning rate, ``train.tower`` / ``train.tower_b`` give each
+            tower's ``lr_scale`` and ``lr_parts``.
 
     Returns:
         ``[{"name": "tower_a", "params": [...], "lr": ...}, {"name": "tower_a.encoder", ...}, ...,
@@ -102,8 +111,8 @@ def param_groups(module: nn.Module, model: PairModel, recipe: Recipe) -> list[di
     base = recipe.train.lr
     seen: set[int] = set()
     groups: list[dict[str, Any]] = []
-    for key, attr, tower in _tower_keys(model):
-        parts = tower.config.lr_parts
+    for key, attr, tower, settings in _tower_keys(model, recipe.train):
+        parts = settings.lr_parts
         names = [name for name, _ in tower.named_parameters()]
         for prefix in parts:
             if not any(_covered(name, [prefix]) for name in names):
@@ -118,7 +127,7 @@ def param_groups(module: nn.Module, model: PairModel, recipe: Recipe) -> list[di
                 matches = [prefix for prefix in parts if _covered(name, [prefix])]
                 by_part.setdefault(max(matches, key=len) if matches else "", []).append(p)
         for part, params in by_part.items():
-            lr = base * tower.config.lr_scale * (parts[part] if part else 1.0)
+            lr = base * settings.lr_scale * (parts[part] if part else 1.0)
             groups.append({"name": f"{attr}.{part}" if part else attr, "params": params, "lr": lr})
     rest = [p for p in module.parameters() if p.requires_grad and id(p) not in seen]
     if rest:
@@ -127,18 +136,18 @@ def param_groups(module: nn.Module, model: PairModel, recipe: Recipe) -> list[di
 
 
 def build_optimizer(groups: list[dict[str, Any]], recipe: Recipe) -> torch.optim.Optimizer:
-    """The recipe's optimizer (``train.optimizer``) over ``groups`` (each with its own ``lr``).
+    """The recipe's optimizer (``train.optim.optimizer``) over ``groups`` (each with its own ``lr``).
 
     Raises:
         ConfigError: Nothing is left to train (every tower frozen and no other parameters).
     """
-    t = recipe.train
+    t = recipe.train.optim
     if not groups:
         raise ConfigError(
-            "model: every parameter is frozen (the towers' freeze settings), nothing is left to train; expected a "
+            "model: every parameter is frozen (train.tower.freeze, train.tower_b.freeze), nothing is left to train; expected a "
             "tower or part left unfrozen (train.epochs=0 evaluates the model as built)"
         )
     if t.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+        return torch.optim.SGD(groups, lr=recipe.train.lr, momentum=t.momentum, weight_decay=t.weight_decay)
     cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
-    return cls(groups, lr=t.lr, weight_decay=t.weight_decay)
+    return cls(groups, lr=recipe.train.lr, weight_decay=t.weight_decay)

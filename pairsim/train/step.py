@@ -15,7 +15,7 @@ from pairsim.train.frozen import EMBEDDINGS, TRUNK
 
 def to_device(batch: Any, device: torch.device, *, channels_last: bool = False) -> Any:
     """Move a (nested) batch of tensors to ``device``; with ``channels_last``, 4-d tensors (image batches) also
-    take the channels-last memory format (see ``train.channels_last``)."""
+    take the channels-last memory format (see ``train.speed.channels_last``)."""
     if isinstance(batch, torch.Tensor):
         batch = batch.to(device, non_blocking=True)
         return batch.contiguous(memory_format=torch.channels_last) if channels_last and batch.ndim == 4 else batch

@@ -1,4 +1,4 @@
-"""How many CPU threads PyTorch may use: ``train.threads`` / ``--threads``, without environment variables.
+"""How many CPU threads PyTorch may use: ``train.speed.threads`` / ``--threads``, without environment variables.
 
 PyTorch's default (one intra-op thread per core) is fastest on an idle machine with many cores, but on a small
 machine shared with other work every op waits for its slowest thread, and steps get several times slower

@@ -106,7 +106,7 @@ class Trainer(Housekeeping):
     The output directory holds ``model/`` (the best model, ``save_pretrained`` layout, with the decision
     threshold calibrated on the validation split), ``metrics.json`` (validation history and the final
     test metrics), ``recipe.yaml`` (the resolved recipe), ``train.log``, ``plots/*.png``,
-    ``checkpoints/last.pt`` (for ``--resume``) and, with ``train.snapshot_every``, ``snapshots/``.
+    ``checkpoints/last.pt`` (for ``--resume``) and, with ``train.checkpoint.snapshot_every``, ``snapshots/``.
 
     Args:
         recipe: The run to do.
@@ -140,17 +140,17 @@ class Trainer(Housekeeping):
         require_splits(self.splits, r.data)  # an empty split is one error naming the setting, before any work
         model = PairModel.from_config(r.model, adapt_on=side_inputs(self.splits.train))
         self.model = model.to(rt.device)
-        if r.train.channels_last:  # convolution weights (4-d) only; everything else is unchanged
+        if r.train.speed.channels_last:  # convolution weights (4-d) only; everything else is unchanged
             self.model.to(memory_format=torch.channels_last)
         self.loss = LOSSES.get(r.loss.name)(r.loss, head=model.head).to(rt.device)
-        if r.train.cache_frozen:  # views with nothing to store are one error now, not a silent no-op
-            check_cache_views(model, r.train.cache_views)
+        if r.train.speed.cache_frozen:  # views with nothing to store are one error now, not a silent no-op
+            check_cache_views(model, r.train)
         self.fitters = build_fitters(model, r)  # parts fitted in closed form (pairsim/train/fitters)
         for fitter in self.fitters:  # what cannot be fitted is one error now, before any fitting or training
             fitter.check(model, self.splits.train)
         for fitter in self.fitters:  # also on --resume: a frozen tower's cache below needs the fitted parts
             fitter.fit(model, self.splits.train)
-        self.step_module = TrainStep(self.model, self.loss, frozen=freeze_towers(model))
+        self.step_module = TrainStep(self.model, self.loss, frozen=freeze_towers(model, r.train))
         self.runner: torch.nn.Module = self.step_module
         if rt.distributed:
             self.runner = DistributedDataParallel(
@@ -159,21 +159,21 @@ class Trainer(Housekeeping):
         self.batches = Batches(
             self.splits.train, self.loss.consumes, (model.tower_a, model.side_b), r.sampler,
             batch_size=r.train.batch_size, seed=r.train.seed, rank=rt.rank, world_size=rt.world_size,
-            num_workers=r.train.num_workers, pin_memory=rt.device.type == "cuda",
+            num_workers=r.train.speed.num_workers, pin_memory=rt.device.type == "cuda",
         )  # fmt: skip
         per_epoch = self.batches.steps_per_epoch
-        self.steps_per_epoch = min(per_epoch, r.train.steps_per_epoch) if r.train.steps_per_epoch else per_epoch
+        s = r.train.schedule
+        self.steps_per_epoch = min(per_epoch, s.steps_per_epoch) if s.steps_per_epoch else per_epoch
         total = self.steps_per_epoch * r.train.epochs
-        self.total_steps = min(total, r.train.max_steps) if r.train.max_steps else total
+        self.total_steps = min(total, s.max_steps) if s.max_steps else total
         # with no steps (epochs 0: a fitted map is the model) there is nothing to reuse the stored vectors
-        if r.train.cache_frozen and self.total_steps:
-            cache_frozen_sides(self.batches, model, batch_size=r.eval.batch_size, views=r.train.cache_views,
-                               seed=r.train.seed)  # fmt: skip
+        if r.train.speed.cache_frozen and self.total_steps:
+            cache_frozen_sides(self.batches, model, r.train, batch_size=r.eval.batch_size)
         self.optimizer = build_optimizer(param_groups(self.step_module, model, r), r)
         self.scheduler = get_scheduler(
-            r.train.schedule if r.train.schedule != "constant" else "constant_with_warmup",
+            r.train.schedule.decay if r.train.schedule.decay != "constant" else "constant_with_warmup",
             self.optimizer,
-            num_warmup_steps=int(r.train.warmup * self.total_steps),
+            num_warmup_steps=int(r.train.schedule.warmup * self.total_steps),
             num_training_steps=max(1, self.total_steps),
         )
         self.state: dict[str, Any] = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [],
@@ -218,7 +218,7 @@ class Trainer(Housekeeping):
     # -- loop -------------------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         """Train, evaluate and save. Returns the metrics written to ``metrics.json``."""
-        with use_threads(self.recipe.train.threads) as threads:
+        with use_threads(self.recipe.train.speed.threads) as threads:
             self.threads = threads
             return self._run()
 
@@ -228,6 +228,9 @@ class Trainer(Housekeeping):
             if rt.is_main:
                 self._prepare_output()
             _setup_logging(self.work, rt.is_main)
+            note = self.recipe.renamed_note()  # old key names read: said once, as one line
+            if note and rt.is_main:
+                log.info(note)
             self._build(rt)
             if self.resume:
                 self._restore()
@@ -235,7 +238,7 @@ class Trainer(Housekeeping):
                 atomic_write_text(self.work / "recipe.yaml", self.recipe.to_yaml())
             log.info(
                 "training %s on %s (%d train examples, %s loss, %d steps of %d, device %s, %d process(es), "
-                "%d CPU thread(s): train.threads or --threads)",
+                "%d CPU thread(s): train.speed.threads or --threads)",
                 self.recipe.model.tower.name, self.recipe.data.name, len(self.splits.train), self.recipe.loss.name,
                 self.total_steps, self.recipe.train.batch_size, rt.device, rt.world_size, self.threads,
             )  # fmt: skip
@@ -287,7 +290,7 @@ class Trainer(Housekeeping):
 
     def _train(self, rt: Runtime) -> None:
         t = self.recipe.train
-        autocast = rt.device.type == "cuda" and t.bf16
+        autocast = rt.device.type == "cuda" and t.speed.bf16
         bar = tqdm(total=self.total_steps, initial=self.state["global_step"], disable=not (self.progress and rt.is_main),
                    unit="step", dynamic_ncols=True)  # fmt: skip
         self._validate_at_start(rt)
@@ -300,7 +303,7 @@ class Trainer(Housekeeping):
                 self.state["running_loss"] = None
             tick = time.perf_counter()
             for batch in self.batches.epoch(epoch, start=self.state["step_in_epoch"], limit=self.steps_per_epoch):
-                batch = to_device(batch, rt.device, channels_last=t.channels_last)
+                batch = to_device(batch, rt.device, channels_last=t.speed.channels_last)
                 with torch.autocast(rt.device.type, dtype=torch.bfloat16, enabled=autocast):
                     loss = self.runner(batch)
                 if not torch.isfinite(loss):
@@ -310,8 +313,8 @@ class Trainer(Housekeeping):
                     )
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                if t.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(self.step_module.parameters(), t.grad_clip)
+                if t.optim.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(self.step_module.parameters(), t.optim.grad_clip)
                 self.optimizer.step()
                 self.scheduler.step()
                 self.state["global_step"] += 1
@@ -329,9 +332,13 @@ class Trainer(Housekeeping):
                 self.state["train_seconds"] = self.state.get("train_seconds", 0.0) + time.perf_counter() - tick
                 if rt.is_main and self._checkpoint_due(step):
                     self._checkpoint()
-                if rt.is_main and t.snapshot_every and step % t.snapshot_every == 0:
+                if rt.is_main and t.checkpoint.snapshot_every and step % t.checkpoint.snapshot_every == 0:
                     self._snapshot(step)
-                if t.eval_every and step % t.eval_every == 0 and self.state["step_in_epoch"] < self.steps_per_epoch:
+                if (
+                    t.validation.every
+                    and step % t.validation.every == 0
+                    and self.state["step_in_epoch"] < self.steps_per_epoch
+                ):
                     self._validate_within_epoch(rt, epoch)
                 tick = time.perf_counter()  # checkpoints, snapshots and validation are not training time
                 if step >= self.total_steps:
@@ -347,14 +354,14 @@ class Trainer(Housekeeping):
                 self._checkpoint()
             if stop:
                 break
-        every, last = self.recipe.train.snapshot_every, self.state["global_step"]
+        every, last = self.recipe.train.checkpoint.snapshot_every, self.state["global_step"]
         if rt.is_main and every and last % every:  # the weights training ended with (early stop, a partial interval)
             self._snapshot(last)
         bar.close()
 
     def _end_epoch(self, rt: Runtime, epoch: int) -> bool:
         """Validate, keep the best model, decide on early stopping. Returns True to stop."""
-        if not (self.recipe.train.eval_every_epoch and rt.is_main):
+        if not (self.recipe.train.validation.every_epoch and rt.is_main):
             return False
         return self._validate(epoch, end_of_epoch=True)
 
@@ -366,7 +373,7 @@ class Trainer(Housekeeping):
             True when early stopping says stop.
         """
         metrics = self._val_metrics(self.model)
-        name = primary_metric(metrics, self.recipe.train.metric)
+        name = primary_metric(metrics, self.recipe.train.validation.metric)
         value = metrics[name]
         self.state["history"].append(
             {
@@ -386,7 +393,7 @@ class Trainer(Housekeeping):
         if not end_of_epoch:
             return False
         self.state["stale_epochs"] += 1
-        patience = self.recipe.train.early_stopping
+        patience = self.recipe.train.validation.early_stopping
         if patience and self.state["stale_epochs"] >= patience:
             log.info("early stopping: no val %s improvement for %d epochs", name, patience)
             return True
@@ -405,7 +412,7 @@ class Trainer(Housekeeping):
 
     def _validate_at_start(self, rt: Runtime) -> None:
         """Validate the model as built (step 0): the untrained starting point of the curves (not a best model)."""
-        if not (self.recipe.train.eval_at_start and rt.is_main and self.state["global_step"] == 0):
+        if not (self.recipe.train.validation.at_start and rt.is_main and self.state["global_step"] == 0):
             return
         if any(entry.get("step") == 0 for entry in self.state["history"]):
             return  # validated already (a resumed run)
@@ -417,7 +424,7 @@ class Trainer(Housekeeping):
         log.info("step 0 (untrained): val %s", shown)
 
     def _validate_within_epoch(self, rt: Runtime, epoch: int) -> None:
-        """A validation point every ``train.eval_every`` steps (rank 0); training mode is restored after."""
+        """A validation point every ``train.validation.every`` steps (rank 0); training mode is restored after."""
         if rt.is_main:
             self._validate(epoch, end_of_epoch=False)
         self.runner.train()

@@ -17,7 +17,7 @@ from pairsim.cli import main
 REPO = Path(__file__).resolve().parents[2]
 DIGITS = REPO / "recipes" / "digits_pairs.yaml"
 TINY_DIGITS = [
-    "train.steps_per_epoch=5",
+    "train.schedule.steps_per_epoch=5",
     "train.epochs=1",
     "train.batch_size=16",
     "train.device=cpu",

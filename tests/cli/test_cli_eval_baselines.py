@@ -27,7 +27,7 @@ def _text_recipe(tmp_path: Path, minilm: Path) -> Path:
         "loss": {"name": "contrastive"},
         "data": {"name": "pair_table", "path": str(table), "column_a": "left", "column_b": "right", "label": "same",
                  "cache_dir": str(tmp_path / "hf")},
-        "train": {"device": "cpu", "threads": 1},
+        "train": {"device": "cpu", "speed": {"threads": 1}},
         "eval": {"plots": False, "batch_size": 16},
         "output_dir": str(tmp_path / "run"),
     }  # fmt: skip

@@ -19,18 +19,18 @@ from pairsim.recipe import Recipe
 REPO = Path(__file__).resolve().parents[2]
 DIGITS = REPO / "recipes" / "digits_pairs.yaml"
 TINY_DIGITS = [
-    "train.steps_per_epoch=6",
+    "train.schedule.steps_per_epoch=6",
     "train.epochs=2",
-    "train.checkpoint_every=3",
+    "train.checkpoint.every=3",
     "train.batch_size=16",
     "train.log_every=2",
     "train.device=cpu",
-    "train.num_workers=0",
+    "train.speed.num_workers=0",
     "model.tower.width=0.25",
     "eval.episodes=0",
     "eval.pairs=50",
     "eval.plots=false",
-    "train.eval_at_start=false",  # validation at epoch ends only (tests/train/test_newcomer.py covers step 0)
+    "train.validation.at_start=false",  # validation at epoch ends only (tests/train/test_newcomer.py covers step 0)
 ]
 
 

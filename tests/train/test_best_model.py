@@ -70,8 +70,8 @@ def test_without_validation_the_last_weights_are_saved_and_calibrated_on_val(
     digits_recipe: Callable[..., Recipe],
 ) -> None:
     """And a second run into the same directory (with overwrite) replaces the first run's model, never reports it."""
-    first = Trainer(digits_recipe("train.eval_every_epoch=false", "train.epochs=1"), progress=False).run()
-    recipe = digits_recipe("train.eval_every_epoch=false", "train.epochs=1", "train.seed=3")
+    first = Trainer(digits_recipe("train.validation.every_epoch=false", "train.epochs=1"), progress=False).run()
+    recipe = digits_recipe("train.validation.every_epoch=false", "train.epochs=1", "train.seed=3")
     second = Trainer(recipe, overwrite=True, progress=False).run()
     out = Path(recipe.output_dir)
 
@@ -101,7 +101,7 @@ def test_early_stopping_keeps_the_best_epoch(
         return metrics, scored
 
     monkeypatch.setattr(trainer_module, "evaluate_split", evaluate)
-    recipe = digits_recipe("train.epochs=4", "train.early_stopping=1")
+    recipe = digits_recipe("train.epochs=4", "train.validation.early_stopping=1")
     metrics = Trainer(recipe, progress=False).run()
 
     assert metrics["steps"] == 12  # 2 of 4 epochs
@@ -116,7 +116,7 @@ def test_early_stopping_keeps_the_best_epoch(
 def test_a_lower_is_better_metric_picks_the_lowest_epoch(
     digits_recipe: Callable[..., Recipe], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``train.metric: eer``: the epoch with the lowest equal error rate is the best one."""
+    """``train.validation.metric: eer``: the epoch with the lowest equal error rate is the best one."""
     real = trainer_module.evaluate_split
     eers = iter([0.3, 0.2])
 
@@ -127,5 +127,5 @@ def test_a_lower_is_better_metric_picks_the_lowest_epoch(
         return metrics, scored
 
     monkeypatch.setattr(trainer_module, "evaluate_split", evaluate)
-    metrics = Trainer(digits_recipe("train.metric=eer"), progress=False).run()
+    metrics = Trainer(digits_recipe("train.validation.metric=eer"), progress=False).run()
     assert (metrics["best_epoch"], metrics["best_val"]) == (1, 0.2)

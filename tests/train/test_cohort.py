@@ -44,7 +44,9 @@ def test_a_cohort_larger_than_the_training_items_is_one_data_error_before_traini
 
 def test_snapshots_carry_the_cohort_of_their_own_weights(digits_recipe: Callable[..., Recipe]) -> None:
     recipe = digits_recipe(
-        "model.head={name: cosine, cohort: 40}", "loss={name: contrastive, margin: 0.5}", "train.snapshot_every=3"
+        "model.head={name: cosine, cohort: 40}",
+        "loss={name: contrastive, margin: 0.5}",
+        "train.checkpoint.snapshot_every=3",
     )
     Trainer(recipe, progress=False).run()
     train = load_dataset(recipe.data).train

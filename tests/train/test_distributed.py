@@ -45,7 +45,8 @@ def _recipe(output_dir: str) -> dict[str, Any]:
                  "val_fraction": 0.25, "test_fraction": 0.25},
         # 2 epochs of 2 steps of 8 pairs (4 per rank under DDP); adamw with clipping, the trainer's defaults
         "train": {"epochs": 2, "batch_size": 8, "lr": 0.01, "seed": 0, "device": "cpu", "log_every": 1,
-                  "checkpoint_every": 0, "num_workers": 0, "warmup": 0.0, "eval_at_start": False},
+                  "checkpoint": {"every": 0}, "speed": {"num_workers": 0}, "schedule": {"warmup": 0.0},
+                  "validation": {"at_start": False}},
         "eval": {"batch_size": 64, "plots": False},
         "output_dir": output_dir,
     }  # fmt: skip

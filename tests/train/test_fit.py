@@ -1,4 +1,4 @@
-"""``train.fit_projection: wccn``: the closed-form within-class whitening map, and the trainer writing it into a
+"""``train.fit.projection: wccn``: the closed-form within-class whitening map, and the trainer writing it into a
 tower's projection before training (with ``train.epochs: 0`` it is the model)."""
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def test_the_trainer_writes_the_fitted_map_into_the_projection(digits_recipe: Ca
     """With ``train.epochs=0`` the saved model is the built tower with its projection set to the WCCN map of its
     own trunk features of the training items; the map separates unseen digits better than the random projection
     of the same run without the fit (same seed, same trunk)."""
-    fitted = digits_recipe(*TIMM, "train.fit_projection=wccn", "train.fit_shrink=0.2")
+    fitted = digits_recipe(*TIMM, "train.fit.projection=wccn", "train.fit.shrink=0.2")
     Trainer(fitted, progress=False).run()
     model = PairModel.from_pretrained(Path(fitted.output_dir) / "model", device="cpu")
     tower = model.tower_a.eval()  # epochs 0: the trunk is the one the map was fitted on
@@ -120,7 +120,7 @@ def test_the_trainer_writes_the_fitted_map_into_the_projection(digits_recipe: Ca
 def test_a_tower_without_a_fittable_projection_is_one_config_error(
     digits_recipe: Callable[..., Recipe], overrides: list[str], message: str
 ) -> None:
-    recipe = digits_recipe(*overrides, "train.fit_projection=wccn")
+    recipe = digits_recipe(*overrides, "train.fit.projection=wccn")
     with pytest.raises(ConfigError, match=message):
         Trainer(recipe, progress=False).run()
     assert not (Path(recipe.output_dir) / "model").exists()
@@ -160,17 +160,17 @@ def test_augmented_views_teach_the_map_to_discount_the_augmentation(digits_recip
 
 
 def test_views_need_the_tower_augmentation(digits_recipe: Callable[..., Recipe]) -> None:
-    recipe = digits_recipe(*TIMM, "train.fit_projection=wccn", "train.fit_views=2")
-    with pytest.raises(ConfigError, match=r"train.fit_views: 2 augmented views need the timm tower's augment"):
+    recipe = digits_recipe(*TIMM, "train.fit.projection=wccn", "train.fit.views=2")
+    with pytest.raises(ConfigError, match=r"train.fit.views: 2 augmented views need the timm tower's augment"):
         Trainer(recipe, progress=False).run()
 
 
 def test_views_without_a_fit_are_one_config_error(digits_recipe: Callable[..., Recipe]) -> None:
-    with pytest.raises(ConfigError, match=r"train\.fit_views: 2 views need train\.fit_projection"):
-        digits_recipe(*TIMM, "train.fit_views=2")
+    with pytest.raises(ConfigError, match=r"train\.fit\.views: 2 views need train\.fit\.projection"):
+        digits_recipe(*TIMM, "train.fit.views=2")
 
 
 def test_no_shrinkage_with_too_few_items_is_one_data_error() -> None:
     x, labels = torch.randn(9, 8), torch.arange(9) % 2  # 9 items of 2 classes: within-class rank 7 < 8 features
-    with pytest.raises(DataError, match=r"train\.fit_shrink: 0 needs more items than classes plus features"):
+    with pytest.raises(DataError, match=r"train\.fit\.shrink: 0 needs more items than classes plus features"):
         wccn(x, labels, shrink=0.0, out_dim=8)

@@ -40,7 +40,7 @@ def test_a_registered_fitter_is_checked_fitted_and_refreshed_before_each_validat
 ) -> None:
     calls: list[str] = []
     monkeypatch.setitem(FITTERS._entries, "toy", _toy(calls))
-    recipe = digits_recipe("train.epochs=2", "train.eval_at_start=false")
+    recipe = digits_recipe("train.epochs=2", "train.validation.at_start=false")
     Trainer(recipe, progress=False).run()
     history = json.loads((Path(recipe.output_dir) / "metrics.json").read_text())["history"]
     validations = sum("val_roc_auc" in entry for entry in history)

@@ -1,4 +1,4 @@
-"""Per-tower ``freeze`` and ``lr_scale`` (pairsim/train/optim.py) on the tiny digits recipe.
+"""Per-tower ``train.tower.freeze`` and ``lr_scale`` (pairsim/train/optim.py) on the tiny digits recipe.
 
 The digits recipe's ``face`` CNN has BatchNorm in ``features`` and a linear ``fc`` on top, so freezing
 ``features`` must keep both its weights and its running statistics while ``fc`` trains.
@@ -6,6 +6,7 @@ The digits recipe's ``face`` CNN has BatchNorm in ``features`` and a linear ``fc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ def _run(recipe: Recipe, **kwargs: Any) -> SnapshotTrainer:
 
 
 def test_frozen_prefix_keeps_weights_and_batchnorm_statistics(digits_recipe: Callable[..., Recipe]) -> None:
-    recipe = digits_recipe("model.tower.freeze=[features]", "train.epochs=1")
+    recipe = digits_recipe("train.tower.freeze=[features]", "train.epochs=1")
     trainer = _run(recipe)
     after = load_checkpoint(Path(recipe.output_dir) / "checkpoints" / "last.pt")["step_module"]
     frozen = [k for k in after if k.startswith("model.tower_a.features.")]
@@ -68,8 +69,8 @@ def test_unfrozen_run_changes_the_same_statistics(digits_recipe: Callable[..., R
 
 
 def test_each_group_gets_its_learning_rate(digits_recipe: Callable[..., Recipe], untied_overrides: list[str]) -> None:
-    recipe = digits_recipe(*untied_overrides, "model.tower.lr_scale=0.1", "model.tower_b.lr_scale=2.5", "train.lr=0.004",
-                           "train.warmup=0", "train.schedule=constant", "train.epochs=1")  # fmt: skip
+    recipe = digits_recipe(*untied_overrides, "train.tower.lr_scale=0.1", "train.tower_b.lr_scale=2.5", "train.lr=0.004",
+                           "train.schedule.warmup=0", "train.schedule.decay=constant", "train.epochs=1")  # fmt: skip
     trainer = _run(recipe)
     groups = {g["name"]: g for g in trainer.optimizer.param_groups}
     assert list(groups) == ["tower_a", "tower_b", "rest"]
@@ -82,8 +83,8 @@ def test_each_group_gets_its_learning_rate(digits_recipe: Callable[..., Recipe],
 
 
 def test_parts_of_a_tower_get_their_own_rate(digits_recipe: Callable[..., Recipe], tmp_path: Path) -> None:
-    recipe = digits_recipe("model.tower.lr_scale=0.5", "model.tower.lr_parts={fc: 4.0, fc.0: 0.1}", "train.lr=0.002",
-                           "train.warmup=0", "train.schedule=constant", "train.epochs=1")  # fmt: skip
+    recipe = digits_recipe("train.tower.lr_scale=0.5", "train.tower.lr_parts={fc: 4.0, fc.0: 0.1}", "train.lr=0.002",
+                           "train.schedule.warmup=0", "train.schedule.decay=constant", "train.epochs=1")  # fmt: skip
     trainer = _run(recipe)
     groups = {g["name"]: g for g in trainer.optimizer.param_groups}
     tower = trainer.model.tower_a
@@ -92,17 +93,18 @@ def test_parts_of_a_tower_get_their_own_rate(digits_recipe: Callable[..., Recipe
     assert groups["tower_a.fc.0"]["lr"] == pytest.approx(0.0001)  # the longest prefix wins
     assert {id(p) for p in groups["tower_a"]["params"]} == {id(p) for p in tower.features.parameters()}
     assert {id(p) for p in groups["tower_a.fc.0"]["params"]} == {id(p) for p in tower.fc[0].parameters()}
-    with pytest.raises(ConfigError, match=r"model\.tower\.lr_parts: 'fcc' matches no parameter .* fc, features"):
-        Trainer(digits_recipe("model.tower.lr_parts={fcc: 2.0}", output_dir=tmp_path / "bad"), progress=False).run()
-    with pytest.raises(ConfigError, match=r"model\.tower\.lr_parts\.fc: expected a number in \(0, 1000\], got 0"):
-        digits_recipe("model.tower.lr_parts={fc: 0}")
+    with pytest.raises(ConfigError, match=r"train\.tower\.lr_parts: 'fcc' matches no parameter .* fc, features"):
+        Trainer(digits_recipe("train.tower.lr_parts={fcc: 2.0}", output_dir=tmp_path / "bad"), progress=False).run()
+    with pytest.raises(ConfigError, match=r"train\.tower\.lr_parts\.fc: expected a number in \(0, 1000\], got 0"):
+        digits_recipe("train.tower.lr_parts={fc: 0}")
 
 
 def test_whole_tower_frozen_and_resume(
     digits_recipe: Callable[..., Recipe], untied_overrides: list[str], tmp_path: Path
 ) -> None:
-    """``freeze: true`` on side a; the run saves, reloads (settings kept) and resumes like any other."""
-    overrides = [*untied_overrides, "model.tower.freeze=true", "model.tower_b.lr_scale=0.5"]
+    """``freeze: true`` on side a; the run saves, reloads (the training settings are not in the saved model) and
+    resumes like any other."""
+    overrides = [*untied_overrides, "train.tower.freeze=true", "train.tower_b.lr_scale=0.5"]
     ref = _run(digits_recipe(*overrides, output_dir=tmp_path / "ref"))
     ref_last = load_checkpoint(tmp_path / "ref" / "checkpoints" / "last.pt")["step_module"]
     side_a = [k for k in ref_last if k.startswith("model.tower_a.")]
@@ -111,7 +113,9 @@ def test_whole_tower_frozen_and_resume(
     assert ref.modes["model.tower_a"] is False and ref.modes["model.tower_b"] is True
 
     loaded = PairModel.from_pretrained(tmp_path / "ref" / "model")
-    assert loaded.config.tower.freeze is True and loaded.config.tower_b.lr_scale == 0.5
+    saved = json.loads((tmp_path / "ref" / "model" / "config.json").read_text())["model"]
+    assert not {"freeze", "lr_scale", "lr_parts"} & {*saved["tower"], *saved["tower_b"]}
+    assert not hasattr(loaded.config.tower, "freeze")
 
     # killed at the first step of epoch 1 (after the end-of-epoch checkpoint), then --resume: the same weights
     real, calls = TrainStep.forward, []
@@ -132,11 +136,11 @@ def test_whole_tower_frozen_and_resume(
 
 
 def test_bad_freeze_settings_are_one_line_errors(digits_recipe: Callable[..., Recipe]) -> None:
-    with pytest.raises(ConfigError, match=r"model\.tower\.freeze: 'featurez' matches no parameter .* fc, features "):
-        Trainer(digits_recipe("model.tower.freeze=[featurez]"), progress=False).run()
+    with pytest.raises(ConfigError, match=r"train\.tower\.freeze: 'featurez' matches no parameter .* fc, features "):
+        Trainer(digits_recipe("train.tower.freeze=[featurez]"), progress=False).run()
     with pytest.raises(ConfigError, match="every parameter is frozen"):
-        Trainer(digits_recipe("model.tower.freeze=true"), progress=False).run()
-    with pytest.raises(ConfigError, match=r"model\.tower\.lr_scale: expected a number in \(0, 1000\], got 0"):
-        digits_recipe("model.tower.lr_scale=0")
-    with pytest.raises(ConfigError, match=r"model\.tower\.freeze"):
-        digits_recipe("model.tower.freeze=features")
+        Trainer(digits_recipe("train.tower.freeze=true"), progress=False).run()
+    with pytest.raises(ConfigError, match=r"train\.tower\.lr_scale: expected a number in \(0, 1000\], got 0"):
+        digits_recipe("train.tower.lr_scale=0")
+    with pytest.raises(ConfigError, match=r"train\.tower\.freeze"):
+        digits_recipe("train.tower.freeze=features")

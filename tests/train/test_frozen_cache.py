@@ -1,4 +1,4 @@
-"""``train.cache_frozen`` (pairsim/train/frozen.py): a wholly frozen, non-augmenting tower is encoded once.
+"""``train.speed.cache_frozen`` (pairsim/train/frozen.py): a wholly frozen, non-augmenting tower is encoded once.
 
 The untied digits model of test_freeze.py with side a frozen: the stored embeddings must give the same
 training as running the frozen tower at every step, without running it.
@@ -23,7 +23,7 @@ from pairsim.train.frozen import EMBEDDINGS, TRUNK, FrozenEmbeddings, cached_par
 from pairsim.train.step import to_device
 from pairsim.train.trainer import Trainer
 
-ONE_EPOCH = ["train.epochs=1", "train.eval_at_start=false"]
+ONE_EPOCH = ["train.epochs=1", "train.validation.at_start=false"]
 
 
 class CountingTrainer(Trainer):
@@ -52,9 +52,9 @@ def _train(recipe: Recipe) -> tuple[CountingTrainer, dict[str, torch.Tensor]]:
 def _cached_and_plain(
     make: Callable[..., Recipe], overrides: list[str], tmp_path: Path
 ) -> tuple[CountingTrainer, dict[str, torch.Tensor], CountingTrainer, dict[str, torch.Tensor]]:
-    """The same run with ``train.cache_frozen`` on (in ``cached/``) and off (in ``plain/``): trainers and weights."""
+    """The same run with ``train.speed.cache_frozen`` on (in ``cached/``) and off (in ``plain/``): trainers and weights."""
     cached, cached_weights = _train(make(*overrides, output_dir=tmp_path / "cached"))
-    plain, plain_weights = _train(make(*overrides, "train.cache_frozen=false", output_dir=tmp_path / "plain"))
+    plain, plain_weights = _train(make(*overrides, "train.speed.cache_frozen=false", output_dir=tmp_path / "plain"))
     return cached, cached_weights, plain, plain_weights
 
 
@@ -68,7 +68,7 @@ def _assert_same_weights(got: dict[str, torch.Tensor], expected: dict[str, torch
 def test_stored_embeddings_train_as_the_frozen_tower_does(
     digits_recipe: Callable[..., Recipe], untied_overrides: list[str], tmp_path: Path
 ) -> None:
-    frozen = [*untied_overrides, "model.tower.freeze=true", *ONE_EPOCH]
+    frozen = [*untied_overrides, "train.tower.freeze=true", *ONE_EPOCH]
     cached, cached_weights, plain, plain_weights = _cached_and_plain(digits_recipe, frozen, tmp_path)
     # the cached run never ran the frozen tower in a training step; the plain one ran it at every step
     assert cached.step_calls == 0 and plain.step_calls == plain.total_steps > 0
@@ -87,15 +87,15 @@ def test_stored_embeddings_train_as_the_frozen_tower_does(
 def test_what_is_cached_follows_freeze_and_augmentation() -> None:
     cnn = TOWERS.get("cnn")
     base = {"name": "cnn", "arch": "face", "image_size": [16, 16], "out_dim": 4}
-    build = lambda **kw: cnn(cnn.Config(**{**base, **kw}))  # noqa: E731
-    assert cached_part(build(freeze=True)) == EMBEDDINGS
-    assert cached_part(build(freeze=["features"])) == TRUNK  # the cnn's trunk: fc still trains on its features
-    assert cached_part(build(freeze=False)) is None
-    assert cached_part(build(freeze=["features.0"])) is None  # part of the trunk only: its output still changes
-    assert cached_part(build(freeze=["fc"])) is None
-    augment = AugmentConfig(enabled=True)  # a fresh random distortion each time
-    assert cached_part(build(freeze=True, augment=augment)) is None
-    assert cached_part(build(freeze=["features"], augment=augment)) is None
+    tower = cnn(cnn.Config(**base))
+    assert cached_part(tower, True) == EMBEDDINGS
+    assert cached_part(tower, ["features"]) == TRUNK  # the cnn's trunk: fc still trains on its features
+    assert cached_part(tower, False) is None
+    assert cached_part(tower, ["features.0"]) is None  # part of the trunk only: its output still changes
+    assert cached_part(tower, ["fc"]) is None
+    augmenting = cnn(cnn.Config(**base, augment=AugmentConfig(enabled=True)))  # a fresh random distortion each time
+    assert cached_part(augmenting, True) is None
+    assert cached_part(augmenting, ["features"]) is None
 
 
 def test_frozen_embeddings_serve_rows_of_the_side() -> None:
@@ -108,7 +108,7 @@ def test_frozen_embeddings_serve_rows_of_the_side() -> None:
 def test_an_augmenting_frozen_tower_still_runs(
     digits_recipe: Callable[..., Recipe], untied_overrides: list[str]
 ) -> None:
-    augmenting = [*untied_overrides, "model.tower.freeze=true", *ONE_EPOCH, "model.tower.augment={enabled: true}"]
+    augmenting = [*untied_overrides, "train.tower.freeze=true", *ONE_EPOCH, "model.tower.augment={enabled: true}"]
     trainer, _ = _train(digits_recipe(*augmenting))
     assert trainer.step_calls == trainer.total_steps > 0
 
@@ -117,7 +117,7 @@ def test_stored_trunk_features_train_as_the_frozen_trunk_does(
     digits_recipe: Callable[..., Recipe], untied_overrides: list[str], tmp_path: Path
 ) -> None:
     """``freeze: [features]`` on the digits cnn: its trunk's features are stored, ``fc`` trains on them."""
-    trunk = [*untied_overrides, "model.tower.freeze=[features]", *ONE_EPOCH]
+    trunk = [*untied_overrides, "train.tower.freeze=[features]", *ONE_EPOCH]
     cached, cached_weights, plain, plain_weights = _cached_and_plain(digits_recipe, trunk, tmp_path)
     assert plain.step_calls == plain.total_steps > 0
     assert cached.step_calls == 0  # the whole tower never ran in a step: only its rest did
@@ -130,9 +130,9 @@ def test_stored_trunk_features_train_as_the_frozen_trunk_does(
 
 
 def test_channels_last_trains_like_the_default_layout(digits_recipe: Callable[..., Recipe], tmp_path: Path) -> None:
-    """``train.channels_last`` changes the memory layout of convolution weights and image batches, not the maths."""
-    plain = digits_recipe("train.epochs=1", "train.channels_last=false", output_dir=tmp_path / "plain")
-    fast = digits_recipe("train.epochs=1", "train.channels_last=true", output_dir=tmp_path / "fast")
+    """``train.speed.channels_last`` changes the memory layout of convolution weights and image batches, not the maths."""
+    plain = digits_recipe("train.epochs=1", "train.speed.channels_last=false", output_dir=tmp_path / "plain")
+    fast = digits_recipe("train.epochs=1", "train.speed.channels_last=true", output_dir=tmp_path / "fast")
     plain_trainer, fast_trainer = Trainer(plain, progress=False), Trainer(fast, progress=False)
     plain_trainer.run(), fast_trainer.run()
     convs = [p for p in fast_trainer.model.parameters() if p.ndim == 4]
@@ -151,14 +151,14 @@ def test_channels_last_trains_like_the_default_layout(digits_recipe: Callable[..
 
 
 def test_cache_views_stores_augmented_views_of_an_augmenting_frozen_tower() -> None:
-    """``train.cache_views``: view ``v`` of distinct input ``u`` is the tower's output on the input augmented with
+    """``train.speed.cache_views``: view ``v`` of distinct input ``u`` is the tower's output on the input augmented with
     the stream ``(seed, 0, Stream.VIEWS, v, u)``; the views differ, and each training item draws one of them."""
     cnn = TOWERS.get("cnn")
     augment = AugmentConfig(enabled=True, probability=1.0)
     config = {"name": "cnn", "arch": "face", "image_size": [16, 16], "out_dim": 4, "augment": augment}
     torch.manual_seed(0)
-    tower = cnn(cnn.Config(**config, freeze=True)).eval()
-    assert cached_part(tower) is None and cached_part(tower, views=3) == EMBEDDINGS
+    tower = cnn(cnn.Config(**config)).eval()
+    assert cached_part(tower, True) is None and cached_part(tower, True, views=3) == EMBEDDINGS
     images = [torch.rand(16, 16) for _ in range(4)]
     items = [images[0], images[1], images[0], images[2]]  # a repeat: stored once
     table, index = encode_part(tower, items, EMBEDDINGS, batch_size=2, views=3, seed=5)  # (U, V, D), (N,)
@@ -181,23 +181,25 @@ def test_cache_views_stores_augmented_views_of_an_augmenting_frozen_tower() -> N
 def test_an_augmenting_frozen_tower_trains_from_cached_views(
     digits_recipe: Callable[..., Recipe], untied_overrides: list[str], tmp_path: Path
 ) -> None:
-    augmenting = [*untied_overrides, "model.tower.freeze=true", *ONE_EPOCH, "model.tower.augment={enabled: true}"]
-    trainer, _ = _train(digits_recipe(*augmenting, "train.cache_views=2", output_dir=tmp_path))
+    augmenting = [*untied_overrides, "train.tower.freeze=true", *ONE_EPOCH, "model.tower.augment={enabled: true}"]
+    trainer, _ = _train(digits_recipe(*augmenting, "train.speed.cache_views=2", output_dir=tmp_path))
     assert trainer.step_calls == 0  # the tower never ran in a step
     assert trainer.batches.slots[0][1].table.shape[1] == 2  # (U, V, D)
     assert "augments, so 2 augmented views of the embeddings" in (tmp_path / "train.log").read_text()
-    with pytest.raises(ConfigError, match=r"train.cache_views: 2 views need train.cache_frozen: true"):
-        digits_recipe(*augmenting, "train.cache_views=2", "train.cache_frozen=false")
-    with pytest.raises(ConfigError, match=r"train.cache_views: expected 0 or at least 2 views"):
-        digits_recipe(*augmenting, "train.cache_views=1")
+    with pytest.raises(ConfigError, match=r"train.speed.cache_views: 2 views need train.speed.cache_frozen: true"):
+        digits_recipe(*augmenting, "train.speed.cache_views=2", "train.speed.cache_frozen=false")
+    with pytest.raises(ConfigError, match=r"train.speed.cache_views: expected 0 or at least 2 views"):
+        digits_recipe(*augmenting, "train.speed.cache_views=1")
 
 
 def test_cache_views_without_an_augmenting_frozen_tower_is_one_error(
     digits_recipe: Callable[..., Recipe], untied_overrides: list[str], tmp_path: Path
 ) -> None:
     """Views with nothing to store (the frozen tower does not augment) stop before any work, not silently."""
-    recipe = digits_recipe(*untied_overrides, "model.tower.freeze=true", *ONE_EPOCH, "train.cache_views=2")
-    with pytest.raises(ConfigError, match=r"train.cache_views: 2 views need a frozen tower .* no tower of this model"):
+    recipe = digits_recipe(*untied_overrides, "train.tower.freeze=true", *ONE_EPOCH, "train.speed.cache_views=2")
+    with pytest.raises(
+        ConfigError, match=r"train.speed.cache_views: 2 views need a frozen tower .* no tower of this model"
+    ):
         Trainer(recipe, progress=False).run()
     assert not (Path(recipe.output_dir) / "model").exists()
 
@@ -206,7 +208,7 @@ def test_no_training_steps_store_nothing(
     digits_recipe: Callable[..., Recipe], untied_overrides: list[str], tmp_path: Path
 ) -> None:
     """With ``train.epochs=0`` no step would reuse the stored vectors, so the frozen side is not encoded for them."""
-    recipe = digits_recipe(*untied_overrides, "model.tower.freeze=true", "train.epochs=0", output_dir=tmp_path)
+    recipe = digits_recipe(*untied_overrides, "train.tower.freeze=true", "train.epochs=0", output_dir=tmp_path)
     trainer = CountingTrainer(recipe, progress=False)
     trainer.run()
     assert trainer.total_steps == 0

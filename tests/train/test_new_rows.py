@@ -82,7 +82,13 @@ def tiny_digits(tmp_path: Path, *overrides: str) -> Recipe:
         "model": {"tower": tower, "head": {"name": "cosine"}},
         "loss": {"name": "contrastive"},
         "data": {"name": "digits"},
-        "train": {"max_steps": 1, "epochs": 1, "batch_size": 8, "eval_every_epoch": False, "device": "cpu"},
+        "train": {
+            "epochs": 1,
+            "batch_size": 8,
+            "device": "cpu",
+            "schedule": {"max_steps": 1},
+            "validation": {"every_epoch": False},
+        },
         "eval": {"pairs": 20, "plots": False},
         "output_dir": str(tmp_path / "run"),
     }
@@ -109,7 +115,7 @@ def test_a_new_row_shape_trains_with_a_toy_loss_and_sampler(
 def test_episodes_train_the_prototypical_loss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = spy_batches(monkeypatch)
     recipe = tiny_digits(
-        tmp_path, "loss={name: prototypical}", "train.max_steps=2",
+        tmp_path, "loss={name: prototypical}", "train.schedule.max_steps=2",
         "sampler={name: episodes, n_way: 4, k_shot: 2, n_query: 3, rotations: [90, 180, 270], episodes_per_epoch: 5}",
     )  # fmt: skip
     metrics = Trainer(recipe, progress=False).run()
@@ -140,7 +146,7 @@ def test_images_on_side_a_of_caption_data_end_to_end(
         "model": {"tower": image, "tower_b": {"name": "lstm", "embed_dim": 8, "hidden_dim": 8}, "head": {"name": "cosine"}},
         "loss": {"name": "infonce"},
         "data": {"name": "flickr8k", "max_images": 30, "image_side": "a"},
-        "train": {"max_steps": 2, "epochs": 1, "batch_size": 4, "device": "cpu", "checkpoint_every": 0},
+        "train": {"epochs": 1, "batch_size": 4, "device": "cpu", "schedule": {"max_steps": 2}, "checkpoint": {"every": 0}},
         "eval": {"plots": False},
         "output_dir": str(tmp_path / "run"),
     })  # fmt: skip

@@ -1,5 +1,5 @@
 """A newcomer's defaults (issue 10): threads reach torch, epochs=0 is a run, a step-0 validation point,
-validation every eval_every steps, time-based checkpoints, and the resume checkpoint kept or deleted."""
+validation every train.validation.every steps, time-based checkpoints, and the resume checkpoint kept or deleted."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_train_threads_reaches_torch_and_is_restored(
     seen = _threads_seen(monkeypatch)
     before = torch.get_num_threads()
     other = 2 if before != 2 else 3
-    Trainer(digits_recipe(f"train.threads={other}"), progress=False).run()
+    Trainer(digits_recipe(f"train.speed.threads={other}"), progress=False).run()
     assert seen == [other] and torch.get_num_threads() == before
     log = (Path(digits_recipe().output_dir) / "train.log").read_text()
     assert f"{other} CPU thread(s)" in log
@@ -54,7 +54,7 @@ def test_default_threads_is_half_the_cores_capped(monkeypatch: pytest.MonkeyPatc
 
 
 def test_epochs_zero_evaluates_the_untrained_model_and_draws_plots(digits_recipe: Callable[..., Recipe]) -> None:
-    recipe = digits_recipe("train.epochs=0", "train.eval_at_start=true", "eval.plots=true")
+    recipe = digits_recipe("train.epochs=0", "train.validation.at_start=true", "eval.plots=true")
     metrics = Trainer(recipe, progress=False).run()
     out = Path(recipe.output_dir)
     assert metrics["steps"] == 0 and 0.0 <= metrics["test"]["roc_auc"] <= 1.0
@@ -65,7 +65,7 @@ def test_epochs_zero_evaluates_the_untrained_model_and_draws_plots(digits_recipe
 
 
 def test_validation_at_step_zero_and_every_eval_every_steps(digits_recipe: Callable[..., Recipe]) -> None:
-    recipe = digits_recipe("train.epochs=1", "train.eval_at_start=true", "train.eval_every=2")
+    recipe = digits_recipe("train.epochs=1", "train.validation.at_start=true", "train.validation.every=2")
     metrics = Trainer(recipe, progress=False).run()
     assert [h["step"] for h in metrics["history"] if "val_roc_auc" in h] == [0, 2, 4, 6]
     untrained = metrics["history"][0]
@@ -85,11 +85,11 @@ def test_checkpoints_by_time(digits_recipe: Callable[..., Recipe], monkeypatch: 
         real(self)
 
     monkeypatch.setattr(Trainer, "_checkpoint", record)
-    Trainer(digits_recipe("train.checkpoint_every=0", "train.checkpoint_minutes=1", "train.epochs=1"),
+    Trainer(digits_recipe("train.checkpoint.every=0", "train.checkpoint.minutes=1", "train.epochs=1"),
             progress=False).run()  # fmt: skip
     assert written == [1, 2, 3, 4, 5, 6, 6]  # every step (a minute passed each time), then the epoch end
     written.clear()
-    Trainer(digits_recipe("train.checkpoint_every=0", "train.checkpoint_minutes=0", "train.epochs=1",
+    Trainer(digits_recipe("train.checkpoint.every=0", "train.checkpoint.minutes=0", "train.epochs=1",
                           output_dir=Path(digits_recipe().output_dir).with_name("epochs")), progress=False).run()  # fmt: skip
     assert written == [6]  # epoch ends only
 
@@ -100,7 +100,7 @@ def test_finished_run_says_where_the_resume_checkpoint_is_or_deletes_it(digits_r
     ckpt = Path(kept.output_dir) / "checkpoints" / "last.pt"
     assert ckpt.is_file()
     assert f"resume checkpoint kept at {ckpt}" in (Path(kept.output_dir) / "train.log").read_text()
-    dropped = digits_recipe("train.epochs=1", "train.keep_checkpoint=false", output_dir=ckpt.parents[2] / "dropped")
+    dropped = digits_recipe("train.epochs=1", "train.checkpoint.keep=false", output_dir=ckpt.parents[2] / "dropped")
     Trainer(dropped, progress=False).run()
     assert not (Path(dropped.output_dir) / "checkpoints").exists()
     assert (Path(dropped.output_dir) / "model" / "config.json").is_file()

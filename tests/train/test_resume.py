@@ -47,7 +47,7 @@ def _assert_same_tensors(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor])
 @pytest.mark.parametrize(
     "kill_at, resumed_from",
     [
-        (4, {"epoch": 0, "step_in_epoch": 3, "global_step": 3}),  # mid-epoch checkpoint (checkpoint_every=3)
+        (4, {"epoch": 0, "step_in_epoch": 3, "global_step": 3}),  # mid-epoch checkpoint (train.checkpoint.every=3)
         (7, {"epoch": 1, "step_in_epoch": 0, "global_step": 6}),  # end-of-epoch checkpoint, after validation
     ],
 )

@@ -1,4 +1,4 @@
-"""Model snapshots for time-to-quality curves: ``train.snapshot_every`` saves loadable models with their training
+"""Model snapshots for time-to-quality curves: ``train.checkpoint.snapshot_every`` saves loadable models with their training
 seconds (validation and checkpoints not counted), and the last one holds the weights training ended with."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pairsim.train.trainer import Trainer
 
 
 def test_snapshots_are_loadable_models_indexed_with_training_seconds(digits_recipe: Callable[..., Recipe]) -> None:
-    recipe = digits_recipe("train.snapshot_every=4")  # 2 epochs x 6 steps: snapshots after steps 4, 8 and 12
+    recipe = digits_recipe("train.checkpoint.snapshot_every=4")  # 2 epochs x 6 steps: snapshots after steps 4, 8 and 12
     trainer = Trainer(recipe, progress=False)
     trainer.run()
     folder = Path(recipe.output_dir) / "snapshots"
@@ -43,8 +43,8 @@ def test_an_overwriting_run_brings_its_own_snapshots_and_drops_the_earlier_ones(
     digits_recipe: Callable[..., Recipe],
 ) -> None:
     folder = Path(digits_recipe().output_dir) / "snapshots"
-    Trainer(digits_recipe("train.snapshot_every=4"), progress=False).run()
-    Trainer(digits_recipe("train.snapshot_every=6"), progress=False, overwrite=True).run()
+    Trainer(digits_recipe("train.checkpoint.snapshot_every=4"), progress=False).run()
+    Trainer(digits_recipe("train.checkpoint.snapshot_every=6"), progress=False, overwrite=True).run()
     assert [e["step"] for e in json.loads((folder / "index.json").read_text())] == [6, 12]
     assert sorted(p.name for p in folder.iterdir()) == ["index.json", "step_000006", "step_000012"]
     Trainer(digits_recipe(), progress=False, overwrite=True).run()
@@ -52,7 +52,7 @@ def test_an_overwriting_run_brings_its_own_snapshots_and_drops_the_earlier_ones(
 
 
 def test_the_weights_training_ended_with_are_snapshotted_off_the_interval(digits_recipe: Callable[..., Recipe]) -> None:
-    recipe = digits_recipe("train.snapshot_every=5")  # 12 steps: 5, 10, and the end
+    recipe = digits_recipe("train.checkpoint.snapshot_every=5")  # 12 steps: 5, 10, and the end
     trainer = Trainer(recipe, progress=False)
     trainer.run()
     folder = Path(recipe.output_dir) / "snapshots"
@@ -78,7 +78,7 @@ def test_validation_and_checkpoints_are_not_training_time(
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(Trainer, name, slow)
-    recipe = digits_recipe("train.snapshot_every=12", "train.eval_every=2")
+    recipe = digits_recipe("train.checkpoint.snapshot_every=12", "train.validation.every=2")
     start = time.perf_counter()
     Trainer(recipe, progress=False).run()
     wall = time.perf_counter() - start

@@ -135,9 +135,9 @@ def test_every_kind_of_loss_input_trains(
     monkeypatch.setattr(step_module.TrainStep, "forward", forward)
     recipe = digits_recipe(
         *overrides,
-        "train.max_steps=2",
+        "train.schedule.max_steps=2",
         "train.batch_size=8",
-        "train.eval_every_epoch=false",
+        "train.validation.every_epoch=false",
     )
     metrics = Trainer(recipe, progress=False).run()
     assert metrics["steps"] == 2 and len(seen) == 2

@@ -1,4 +1,4 @@
-"""The ``projection`` fitter: a tower's projection fitted in closed form (``train.fit_projection: wccn``).
+"""The ``projection`` fitter: a tower's projection fitted in closed form (``train.fit.projection: wccn``).
 
 With few classes to learn from (24 face subjects, a handful of signers), a projection trained by gradient steps
 over frozen features memorises the training classes. The classic answer in verification (speaker and face
@@ -64,12 +64,12 @@ def wccn(
     counts = torch.bincount(inverse).double()  # (C,)
     if len(classes) < 2 or int(counts.max()) < 2:
         raise DataError(
-            "train.fit_projection: the training split needs at least two classes and a class with two items, "
+            "train.fit.projection: the training split needs at least two classes and a class with two items, "
             f"got {len(classes)} classes of at most {int(counts.max())} items"
         )
     if shrink == 0 and len(f) - len(classes) < f.shape[1]:
         raise DataError(
-            f"train.fit_shrink: 0 needs more items than classes plus features ({len(f)} items of {len(classes)} "
+            f"train.fit.shrink: 0 needs more items than classes plus features ({len(f)} items of {len(classes)} "
             f"classes for {f.shape[1]} features leave the within-class scatter singular); expected a shrink above 0"
         )
     means = torch.zeros(len(classes), f.shape[1], dtype=f.dtype).index_add_(0, inverse, f) / counts[:, None]  # (C, F)
@@ -94,13 +94,13 @@ def _projection(tower: Tower) -> nn.Linear:
     proj = tower.fittable_projection()
     if proj is None:
         raise ConfigError(
-            f"train.fit_projection: the {tower.config.name} tower cannot be fitted in closed form; expected a tower "
+            f"train.fit.projection: the {tower.config.name} tower cannot be fitted in closed form; expected a tower "
             "whose trunk features go through one linear projection (timm, torchvision)"
         )
     if not isinstance(proj, nn.Linear) or proj.out_features > proj.in_features:
         size = proj.in_features if isinstance(proj, nn.Linear) else tower.out_dim  # no projection: out = features
         raise ConfigError(
-            f"train.fit_projection: the {tower.config.name} tower's out_dim must lie in 1..{size} (its feature "
+            f"train.fit.projection: the {tower.config.name} tower's out_dim must lie in 1..{size} (its feature "
             f"size) for a projection fitted in closed form, got {tower.config.out_dim}"
         )
     return proj
@@ -108,10 +108,10 @@ def _projection(tower: Tower) -> nn.Linear:
 
 def _check_split(split: Any, method: str) -> None:
     if method != "wccn":
-        raise ConfigError(f"train.fit_projection: unknown method {method!r}; expected one of: none, wccn")
+        raise ConfigError(f"train.fit.projection: unknown method {method!r}; expected one of: none, wccn")
     if not isinstance(split, LabelledItems):
         raise ConfigError(
-            f"train.fit_projection: {method} learns from classes; expected labelled items (data such as "
+            f"train.fit.projection: {method} learns from classes; expected labelled items (data such as "
             f"att_faces, omniglot), got {type(split).__name__}"
         )
 
@@ -145,7 +145,7 @@ def fit_projections(
         proj = _projection(tower)
         if views and not tower.augments:
             raise ConfigError(
-                f"train.fit_views: {views} augmented views need the {tower.config.name} tower's augment.enabled: true"
+                f"train.fit.views: {views} augmented views need the {tower.config.name} tower's augment.enabled: true"
             )
         start = time.perf_counter()
         table, index = encode_part(tower, split.items, TRUNK, batch_size=batch_size)  # (U, F), (N,)
@@ -167,19 +167,19 @@ def fit_projections(
 
 @FITTERS.register("projection")
 class ProjectionFitter(Fitter):
-    """Each tower's projection set to the closed-form map of ``train.fit_projection`` (``wccn``), with
-    ``train.fit_shrink`` and ``train.fit_views``; fitted once at the start, then trained (or not) from there."""
+    """Each tower's projection set to the closed-form map of ``train.fit.projection`` (``wccn``), with
+    ``train.fit.shrink`` and ``train.fit.views``; fitted once at the start, then trained (or not) from there."""
 
     @classmethod
     def applies(cls, model: PairModel, recipe: Any) -> bool:
-        return recipe.train.fit_projection != "none"
+        return recipe.train.fit.projection != "none"
 
     def check(self, model: PairModel, train: Any) -> None:
-        _check_split(train, self.recipe.train.fit_projection)
+        _check_split(train, self.recipe.train.fit.projection)
         for tower in model.distinct_towers:
             _projection(tower)
 
     def fit(self, model: PairModel, train: Any) -> None:
         t = self.recipe.train
-        fit_projections(model, train, method=t.fit_projection, shrink=t.fit_shrink, views=t.fit_views, seed=t.seed,
+        fit_projections(model, train, method=t.fit.projection, shrink=t.fit.shrink, views=t.fit.views, seed=t.seed,
                         batch_size=self.recipe.eval.batch_size)  # fmt: skip
