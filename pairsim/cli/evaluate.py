@@ -141,7 +141,7 @@ def _is_encoder(path: Path) -> bool:
 def _encoder_model(name: str, path: Path | None, device: str) -> Any:
     """A tied transformer tower + cosine head around an off-the-shelf encoder, with one stderr line saying so."""
     from pairsim.config import from_dict
-    from pairsim.hub import reject_remote_code
+    from pairsim.manifest import reject_remote_code
     from pairsim.model import PairModel, PairModelConfig
 
     if path is not None:  # a local directory: refuse shipped code; transformers reads only that directory

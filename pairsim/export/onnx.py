@@ -27,7 +27,7 @@ from torch import nn
 from pairsim.config import to_dict
 from pairsim.errors import ConfigError
 from pairsim.export.target import check_target
-from pairsim.hub import sha256_bytes
+from pairsim.manifest import sha256_bytes
 from pairsim.safe_io import atomic_dir
 
 if TYPE_CHECKING:
@@ -176,7 +176,7 @@ def export_onnx(model: PairModel, out: str | Path, *, quantize: Literal["int8"] 
             "quantize": quantize,
             "sides": sides,
             "fingerprint": model.fingerprint(),  # the source model's, so its galleries work with this export
-            # every other file, checked on load like a saved model's (pairsim.hub.read_files)
+            # every other file, checked on load like a saved model's (pairsim.manifest.read_files)
             "sha256": {p.relative_to(tmp).as_posix(): sha256_bytes(p.read_bytes()) for p in files},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, allow_nan=False))  # last

@@ -92,7 +92,7 @@ class OnnxPairModel(PairScoring):
     def load(
         cls, directory: str | Path, *, threads: int | None = None, allow_unverified: bool = False
     ) -> OnnxPairModel:
-        """Open an export folder, under the saved-model loader's rule (:func:`pairsim.hub.read_files`): no
+        """Open an export folder, under the saved-model loader's rule (:func:`pairsim.manifest.read_files`): no
         links, every file read is listed in the manifest's sha256 map and matches it, the graphs, head and
         tokenizer files are read from the verified bytes, JSON is bounded.
 
@@ -106,7 +106,7 @@ class OnnxPairModel(PairScoring):
             ModelFileError: Not an export folder, or a file is missing, unlisted, changed or corrupt.
         """
         from pairsim.heads import HEADS
-        from pairsim.hub import asset_copy, read_files
+        from pairsim.manifest import asset_copy, read_files
         from pairsim.model import PairModelConfig
         from pairsim.towers import TOWERS
 

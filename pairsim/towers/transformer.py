@@ -138,7 +138,7 @@ class TransformerTower(TextTower):
         self._require_tokenizer().save_pretrained(directory / TOKENIZER_DIR)
 
     def load_assets(self, directory: Path) -> None:
-        from pairsim.hub import reject_remote_code
+        from pairsim.manifest import reject_remote_code
 
         path = directory / TOKENIZER_DIR
         if not (path / "tokenizer_config.json").is_file():

@@ -18,15 +18,14 @@ from transformers import get_scheduler
 
 from pairsim.data import Batches, build_source, load_dataset, side_inputs
 from pairsim.data.require import require_splits
-from pairsim.errors import ConfigError, ModelFileError, PairsimError
+from pairsim.errors import ModelFileError, PairsimError
 from pairsim.evaluate import HEADLINE, evaluate_split, improved, primary_metric, save_eval_plots, save_graded_plot
 from pairsim.losses import LOSSES
 from pairsim.metrics import plot_curves, write_json
 from pairsim.model import PairModel
 from pairsim.recipe import Recipe
-from pairsim.safe_io import atomic_write_text, clean_leftovers, recover_dir, swap_dir
+from pairsim.safe_io import atomic_write_text
 from pairsim.train.checkpoint import (
-    clean_checkpoint_leftovers,
     load_checkpoint,
     rng_state,
     save_checkpoint,
@@ -37,67 +36,21 @@ from pairsim.train.fitters import build_fitters
 from pairsim.train.frozen import cache_frozen_sides, check_cache_views
 from pairsim.train.housekeeping import Housekeeping
 from pairsim.train.optim import build_optimizer, freeze_towers, param_groups
+from pairsim.train.run_dir import check_output_dir, prepare_output, promote, setup_logging
 from pairsim.train.step import TrainStep, batch_size_of, to_device
 from pairsim.train.threads import use_threads
 
 log = logging.getLogger("pairsim.train")
 
 
-# what a run writes into its output directory; the first four mark a directory holding an earlier run
-RUN_MARKERS = ("model", "metrics.json", "recipe.yaml", "checkpoints")
-RUN_OUTPUTS = (*RUN_MARKERS, "train.log", "plots", "snapshots")
-
-
 class TrainingError(PairsimError):
     """Training cannot go on (a NaN / inf loss, ...); the message says what is kept."""
-
-
-def _check_output_dir(out_dir: str, *, resume: bool, overwrite: bool) -> tuple[Path, bool]:
-    """The output directory, and whether the run must be staged beside it (it holds an earlier run).
-
-    Raises:
-        ConfigError: ``output_dir`` is empty or a file, or holds an earlier run and neither ``resume`` nor
-            ``overwrite`` is set.
-    """
-    if not str(out_dir).strip():
-        raise ConfigError("output_dir: is empty; expected the directory of the run, e.g. output_dir=runs/digits")
-    out = Path(out_dir).expanduser()
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"output_dir {out} is a file; expected a directory for the run")
-    if resume and overwrite:
-        raise ConfigError("--resume continues the run in output_dir and --overwrite replaces it: pass one of them")
-    earlier = [name for name in RUN_MARKERS if (out / name).exists()]
-    if earlier and not (resume or overwrite):
-        raise ConfigError(
-            f"output_dir {out} holds an earlier run ({', '.join(earlier)}): pass --resume to continue it, or "
-            "--overwrite to replace it when the new run has finished"
-        )
-    return out, bool(earlier) and overwrite
 
 
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def _setup_logging(output_dir: Path, is_main: bool) -> None:
-    """Send the trainer's and the data sources' log lines (what a filter removed, ...) to train.log and stderr."""
-    if is_main:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
-    for logger in (log, logging.getLogger("pairsim.data")):
-        logger.setLevel(logging.INFO)
-        logger.propagate = logger is not log  # data lines also reach the root logger (pytest's caplog)
-        for handler in list(logger.handlers):
-            logger.removeHandler(handler)
-            handler.close()
-        if not is_main:
-            logger.addHandler(logging.NullHandler())
-            continue
-        for handler in (logging.FileHandler(output_dir / "train.log"), logging.StreamHandler()):
-            handler.setFormatter(fmt)
-            logger.addHandler(handler)
 
 
 class Trainer(Housekeeping):
@@ -124,7 +77,7 @@ class Trainer(Housekeeping):
         self.resume = resume
         self.progress = progress
         if os.environ.get("RANK", "0") == "0":
-            self.out, self.staged = _check_output_dir(recipe.output_dir, resume=resume, overwrite=overwrite)
+            self.out, self.staged = check_output_dir(recipe.output_dir, resume=resume, overwrite=overwrite)
         else:  # other ranks write nothing (and could already see rank 0's new files)
             self.out, self.staged = Path(recipe.output_dir).expanduser(), False
         # an overwriting run is written beside the earlier one and swapped in only when it has finished
@@ -227,7 +180,7 @@ class Trainer(Housekeeping):
         try:
             if rt.is_main:
                 self._prepare_output()
-            _setup_logging(self.work, rt.is_main)
+            setup_logging(self.work, rt.is_main)
             note = self.recipe.renamed_note()  # old key names read: said once, as one line
             if note and rt.is_main:
                 log.info(note)
@@ -256,28 +209,11 @@ class Trainer(Housekeeping):
 
     def _prepare_output(self) -> None:
         """Create the working directory; finish or clean what a killed earlier run left behind."""
-        staging = self.out.with_name(f".{self.out.name}.overwrite")
-        if staging.exists():  # a killed overwriting run: it never replaced anything, drop it
-            shutil.rmtree(staging)
-        self.work.mkdir(parents=True, exist_ok=True)
-        recover_dir(self.out / "model", complete=lambda d: (d / "config.json").is_file())
-        for target in (self.out / "model", self.out / "metrics.json", self.out / "recipe.yaml"):
-            clean_leftovers(target)
-        clean_checkpoint_leftovers(self.ckpt_path)  # and the .tmpXXXXXX of safetensors that older versions left
+        prepare_output(self.out, self.work, self.ckpt_path)
 
     def _promote(self) -> None:
         """Move the finished overwriting run from its staging directory into the output directory."""
-        for name in RUN_OUTPUTS:
-            new, old = self.work / name, self.out / name
-            if new.is_dir():
-                swap_dir(new, old)
-            elif new.exists():
-                os.replace(new, old)
-            elif old.is_dir():
-                shutil.rmtree(old)
-            elif old.exists():
-                old.unlink()
-        shutil.rmtree(self.work, ignore_errors=True)
+        promote(self.out, self.work)
         log.info("the earlier run in %s was replaced by this one", self.out)
 
     def _kept(self) -> str:
