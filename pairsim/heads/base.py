@@ -121,7 +121,7 @@ class Head(nn.Module):
 
     def threshold_range(self) -> tuple[float, float]:
         """The closed interval a decision threshold must lie in: :attr:`score_range` unless a head's config
-        widens its scores (a cosine head with an S-norm cohort)."""
+        widens its scores (score normalisation against stored embeddings)."""
         return self.score_range
 
     def check_threshold(self, threshold: float | None, *, where: str = "model.threshold") -> None:
