@@ -10,6 +10,8 @@ reason, where ``../shared`` is absent). Real data and weights are found in ``$PA
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -178,3 +180,20 @@ def make_model(tower_config: Callable[..., dict[str, Any]]) -> Callable[..., Any
         return model
 
     return make
+
+
+@pytest.fixture
+def rehash() -> Callable[[Path], None]:
+    """``rehash(saved)``: record the current sha256 of every file of a saved model in its config.json, as an
+    attacker who can edit config.json (or an older save) would leave it consistent."""
+
+    def run(saved: Path) -> None:
+        config = json.loads((saved / "config.json").read_text())
+        config["sha256"] = {
+            p.relative_to(saved).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(saved.rglob("*"))
+            if p.is_file() and p.name not in ("config.json", "README.md")
+        }
+        (saved / "config.json").write_text(json.dumps(config))
+
+    return run

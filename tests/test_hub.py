@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import shutil
@@ -207,17 +206,6 @@ def saved(make_model: Callable[..., PairModel], tmp_path: Path) -> Path:
     return make_model("lstm").save_pretrained(tmp_path / "saved")
 
 
-def _rehash(saved: Path) -> None:
-    """Record the current sha256 of every file in config.json, as if the directory had been saved like this."""
-    config = json.loads((saved / "config.json").read_text())
-    config["sha256"] = {
-        p.relative_to(saved).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(saved.rglob("*"))
-        if p.is_file() and p.name not in ("config.json", "README.md")
-    }
-    (saved / "config.json").write_text(json.dumps(config))
-
-
 def _load_error(path: Path | str) -> str:
     with pytest.raises(ModelFileError) as info:
         PairModel.from_pretrained(path)
@@ -282,46 +270,46 @@ def test_missing_weights(saved: Path) -> None:
     ],
     ids=["truncated", "header-length-only", "empty", "garbage", "bad-header"],
 )
-def test_corrupted_weights(saved: Path, corrupt: Callable[[bytes], bytes]) -> None:
+def test_corrupted_weights(saved: Path, corrupt: Callable[[bytes], bytes], rehash) -> None:
     weights = saved / "model.safetensors"
     weights.write_bytes(corrupt(weights.read_bytes()))
     assert _load_error(saved) == (
         f"{weights} does not match the sha256 recorded in config.json: the file is corrupted or was changed"
     )
-    _rehash(saved)  # a checksum that agrees (or an older model without one): the file itself is checked
+    rehash(saved)  # a checksum that agrees (or an older model without one): the file itself is checked
     assert "model.safetensors is corrupted or not a safetensors file" in _load_error(saved)
 
 
-def test_weights_with_an_extra_key(saved: Path) -> None:
+def test_weights_with_an_extra_key(saved: Path, rehash) -> None:
     state = load_file(saved / "model.safetensors")
     state["tower_b.embedding.weight"] = torch.zeros(3, 8)
     save_file(state, saved / "model.safetensors")
-    _rehash(saved)
+    rehash(saved)
     message = _load_error(saved)
     assert "does not match config.json" in message and "unexpected ['tower_b.embedding.weight']" in message
 
 
-def test_weights_with_a_missing_key(saved: Path) -> None:
+def test_weights_with_a_missing_key(saved: Path, rehash) -> None:
     state = load_file(saved / "model.safetensors")
     del state["tower_a.lstm.weight_hh_l0"]
     save_file(state, saved / "model.safetensors")
-    _rehash(saved)
+    rehash(saved)
     assert "missing ['tower_a.lstm.weight_hh_l0']" in _load_error(saved)
 
 
-def test_weights_with_a_wrong_shape(saved: Path) -> None:
+def test_weights_with_a_wrong_shape(saved: Path, rehash) -> None:
     state = load_file(saved / "model.safetensors")
     state["tower_a.embedding.weight"] = torch.zeros(3, 8)  # another vocabulary size than config.json says
     save_file(state, saved / "model.safetensors")
-    _rehash(saved)
+    rehash(saved)
     assert "wrong shape ['tower_a.embedding.weight']" in _load_error(saved)
 
 
-def test_missing_vocabulary(saved: Path) -> None:
+def test_missing_vocabulary(saved: Path, rehash) -> None:
     vocab = saved / "tower_a" / "vocab.json"
     vocab.unlink()
     assert _load_error(saved) == (f"{vocab} is missing (it was saved with the model, {saved / 'config.json'} lists it)")
-    _rehash(saved)  # not listed any more: the tower itself notices
+    rehash(saved)  # not listed any more: the tower itself notices
     assert "cannot read vocabulary" in _load_error(saved)
 
 

@@ -37,17 +37,6 @@ def _digest(directory: Path) -> dict[str, str]:
     }
 
 
-def _rehash(saved: Path) -> None:
-    """Record the current sha256 of every file, as an attacker (or an older save) would leave it consistent."""
-    config = json.loads((saved / "config.json").read_text())
-    config["sha256"] = {
-        p.relative_to(saved).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(saved.rglob("*"))
-        if p.is_file() and p.name not in ("config.json", "README.md")
-    }
-    (saved / "config.json").write_text(json.dumps(config))
-
-
 def _edit_config(saved: Path, edit: Callable[[dict[str, Any]], Any]) -> None:
     config = json.loads((saved / "config.json").read_text())
     edit(config)
@@ -128,14 +117,14 @@ def test_a_manifest_that_does_not_cover_the_weights_is_refused_even_unverified(s
         PairModel.from_pretrained(saved, allow_unverified=True)  # a map that is present is always checked
 
 
-def test_an_asset_left_out_of_the_manifest_is_refused(saved: Path) -> None:
+def test_an_asset_left_out_of_the_manifest_is_refused(saved: Path, rehash) -> None:
     vocab = saved / "tower_a" / "vocab.json"
     _edit_config(saved, lambda c: c["sha256"].pop("tower_a/vocab.json"))
     assert _load_error(saved) == (
         f"{vocab} is not listed in config.json's sha256 map: every file a model reads must be recorded there (it "
         "was added or replaced after saving); refused"
     )
-    _rehash(saved)
+    rehash(saved)
     (saved / "tower_a" / "extra.json").write_text("{}")  # a file the tower might read, added after saving
     assert "extra.json is not listed in config.json's sha256 map" in _load_error(saved)
 
@@ -154,7 +143,7 @@ def test_one_flipped_byte_in_the_weights_is_an_error(
     assert _cli_error(capsys, "score", texts, texts, "--model", saved) == expected
 
 
-def test_truncated_vocabulary_is_an_error(saved: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_truncated_vocabulary_is_an_error(saved: Path, capsys: pytest.CaptureFixture[str], rehash) -> None:
     vocab = saved / "tower_a" / "vocab.json"
     data = json.loads(vocab.read_text())
     rows = len(data["itos"])
@@ -163,14 +152,14 @@ def test_truncated_vocabulary_is_an_error(saved: Path, capsys: pytest.CaptureFix
     assert _load_error(saved) == (
         f"{vocab} does not match the sha256 recorded in config.json: the file is corrupted or was changed"
     )
-    _rehash(saved)  # consistent checksums: the tower checks the vocabulary against its embedding rows
+    rehash(saved)  # consistent checksums: the tower checks the vocabulary against its embedding rows
     assert _load_error(saved) == (
         f"{vocab} has 3 words but the embedding table has {rows} rows (vocab_size in config.json): the "
         "vocabulary does not belong to these weights"
     )
 
 
-def test_missing_tokenizer_files_are_an_error(saved_transformer: Path) -> None:
+def test_missing_tokenizer_files_are_an_error(saved_transformer: Path, rehash) -> None:
     tokenizer = saved_transformer / "tower_a" / "tokenizer"
     (tokenizer / "tokenizer.json").unlink()
     assert _load_error(saved_transformer) == (
@@ -178,7 +167,7 @@ def test_missing_tokenizer_files_are_an_error(saved_transformer: Path) -> None:
         f"{saved_transformer / 'config.json'} lists it)"
     )
     shutil.rmtree(tokenizer)
-    _rehash(saved_transformer)
+    rehash(saved_transformer)
     assert _load_error(saved_transformer) == (
         f"tokenizer files missing: {tokenizer / 'tokenizer_config.json'} not found"
     )
@@ -276,20 +265,20 @@ def _plant_code(directory: Path, marker: Path) -> Path:
     return code
 
 
-def test_tokenizer_config_with_auto_map_is_refused(saved_transformer: Path, tmp_path: Path) -> None:
+def test_tokenizer_config_with_auto_map_is_refused(saved_transformer: Path, tmp_path: Path, rehash) -> None:
     tokenizer = saved_transformer / "tower_a" / "tokenizer"
     marker = tmp_path / "code-ran"
     config = json.loads((tokenizer / "tokenizer_config.json").read_text())
     config["auto_map"] = {"AutoTokenizer": ["evil_tokenizer.EvilTokenizer", None]}
     (tokenizer / "tokenizer_config.json").write_text(json.dumps(config))
-    _rehash(saved_transformer)
+    rehash(saved_transformer)
     message = _load_error(saved_transformer)
     assert message == (
         f"{tokenizer / 'tokenizer_config.json'} has an auto_map pointing to custom code; pairsim never runs code "
         "from a model directory"
     )
     code = _plant_code(tokenizer, marker)
-    _rehash(saved_transformer)
+    rehash(saved_transformer)
     assert (
         _load_error(saved_transformer)
         == f"{code}: a model directory must not contain custom code (.py files); pairsim never runs code from a model directory"
@@ -475,12 +464,12 @@ def test_every_transformers_call_refuses_remote_code(
 
 
 @pytest.mark.parametrize("value", ["/etc/hostname", "../../outside.json", "C:\\\\secrets\\\\vocab.txt"])
-def test_tokenizer_files_named_outside_the_directory_are_refused(saved_transformer: Path, value: str) -> None:
+def test_tokenizer_files_named_outside_the_directory_are_refused(saved_transformer: Path, value: str, rehash) -> None:
     tokenizer = saved_transformer / "tower_a" / "tokenizer"
     config = json.loads((tokenizer / "tokenizer_config.json").read_text())
     config["tokenizer_file"] = value
     (tokenizer / "tokenizer_config.json").write_text(json.dumps(config))
-    _rehash(saved_transformer)
+    rehash(saved_transformer)
     assert _load_error(saved_transformer) == (
         f"{tokenizer / 'tokenizer_config.json'}: tokenizer_file names a file outside the model directory ({value!r})"
     )

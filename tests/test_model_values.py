@@ -4,7 +4,6 @@ every model ``save_pretrained`` writes loads again (every registered tower, ever
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -25,22 +24,17 @@ TEXTS = ["How old are you?", "what is your age", "The cat sat on the mat.", "a d
 DEEP = "[" * 100_000 + "]" * 100_000  # json.loads alone: RecursionError
 
 
-def _rehash(saved: Path) -> None:
-    """Make config.json's sha256 map consistent again, as an attacker (who can edit config.json) would."""
-    config = json.loads((saved / "config.json").read_text())
-    config["sha256"] = {
-        p.relative_to(saved).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(saved.rglob("*"))
-        if p.is_file() and p.name not in ("config.json", "README.md")
-    }
-    (saved / "config.json").write_text(json.dumps(config))
+@pytest.fixture
+def edit_weights(rehash: Callable[[Path], None]) -> Callable[[Path, Callable[[dict[str, torch.Tensor]], None]], None]:
+    """``edit_weights(saved, edit)``: change a saved model's tensors in place, checksums made consistent again."""
 
+    def run(saved: Path, edit: Callable[[dict[str, torch.Tensor]], None]) -> None:
+        state = load_file(saved / "model.safetensors")
+        edit(state)
+        save_file(state, saved / "model.safetensors", metadata={"format": "pt"})
+        rehash(saved)
 
-def _edit_weights(saved: Path, edit: Callable[[dict[str, torch.Tensor]], None]) -> None:
-    state = load_file(saved / "model.safetensors")
-    edit(state)
-    save_file(state, saved / "model.safetensors", metadata={"format": "pt"})
-    _rehash(saved)
+    return run
 
 
 def _load_error(path: Path) -> str:
@@ -73,11 +67,11 @@ def texts_file(tmp_path: Path) -> Path:
 
 # -- weights' values ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
-def test_non_finite_weights_are_refused_naming_the_tensor(saved: Path, value: float) -> None:
+def test_non_finite_weights_are_refused_naming_the_tensor(saved: Path, value: float, edit_weights) -> None:
     def poison(state: dict[str, torch.Tensor]) -> None:
         state["tower_a.lstm.weight_hh_l0"][3, 1] = value
 
-    _edit_weights(saved, poison)
+    edit_weights(saved, poison)
     assert _load_error(saved) == (
         f"{saved / 'model.safetensors'}: tensor 'tower_a.lstm.weight_hh_l0' holds 1 non-finite value(s) (NaN or "
         "infinity); refused"
@@ -85,13 +79,13 @@ def test_non_finite_weights_are_refused_naming_the_tensor(saved: Path, value: fl
 
 
 @pytest.mark.parametrize("dtype", [torch.int8, torch.int64, torch.bool, torch.uint8])
-def test_weights_of_another_kind_are_refused_not_cast(saved: Path, dtype: torch.dtype) -> None:
+def test_weights_of_another_kind_are_refused_not_cast(saved: Path, dtype: torch.dtype, edit_weights) -> None:
     """issue 22: int8 weights were cast silently and scored near 1e13."""
 
     def recast(state: dict[str, torch.Tensor]) -> None:
         state["tower_a.embedding.weight"] = (state["tower_a.embedding.weight"] * 100).to(dtype)
 
-    _edit_weights(saved, recast)
+    edit_weights(saved, recast)
     kind = str(dtype).removeprefix("torch.")
     assert _load_error(saved) == (
         f"{saved / 'model.safetensors'}: tensor 'tower_a.embedding.weight' is {kind}, but the model holds float32 "
@@ -100,9 +94,9 @@ def test_weights_of_another_kind_are_refused_not_cast(saved: Path, dtype: torch.
 
 
 def test_half_precision_weights_still_load_and_integer_buffers_keep_their_type(
-    make_model: Callable[..., PairModel], saved: Path, tmp_path: Path
+    make_model: Callable[..., PairModel], saved: Path, tmp_path: Path, edit_weights
 ) -> None:
-    _edit_weights(saved, lambda s: s.update({k: v.half() for k, v in s.items()}))  # float -> float: a widening copy
+    edit_weights(saved, lambda s: s.update({k: v.half() for k, v in s.items()}))  # float -> float: a widening copy
     assert PairModel.from_pretrained(saved).tower_a.embedding.weight.dtype == torch.float32
     cnn = make_model("torchvision").save_pretrained(tmp_path / "cnn")  # batch norms count steps in int64 buffers
     buffers = {k: v.dtype for k, v in load_file(cnn / "model.safetensors").items() if not v.is_floating_point()}
@@ -113,7 +107,7 @@ def test_half_precision_weights_still_load_and_integer_buffers_keep_their_type(
         for key in buffers:
             state[key] = state[key].float()
 
-    _edit_weights(cnn, as_float)
+    edit_weights(cnn, as_float)
     assert "is float32, but the model holds int64 there" in _load_error(cnn)
 
 
@@ -159,14 +153,14 @@ def test_a_non_finite_score_from_finite_embeddings_is_refused(make_model: Callab
 
 
 def test_commands_refuse_a_model_with_nan_weights(
-    saved: Path, texts_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    saved: Path, texts_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], edit_weights
 ) -> None:
     """issue 22: score printed `nan different` with exit 0; encode / enroll wrote NaN embeddings."""
 
     def poison(state: dict[str, torch.Tensor]) -> None:
         state["tower_a.embedding.weight"][4] = math.nan
 
-    _edit_weights(saved, poison)
+    edit_weights(saved, poison)
     code, out, err = _cli(capsys, "score", texts_file, texts_file, "--model", saved)
     assert code == 2 and out == "" and "'tower_a.embedding.weight' holds 8 non-finite value(s)" in err
     embeddings = tmp_path / "e.npy"
@@ -252,22 +246,22 @@ def test_a_calibrated_threshold_beyond_every_score_is_kept_within_the_range() ->
 # -- bounded JSON in a model directory ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("file", ["config.json", "tower_a/vocab.json"])
 def test_deeply_nested_json_in_a_model_directory_is_one_line(
-    saved: Path, file: str, texts_file: Path, capsys: pytest.CaptureFixture[str]
+    saved: Path, file: str, texts_file: Path, capsys: pytest.CaptureFixture[str], rehash
 ) -> None:
     (saved / file).write_text(DEEP)
     if file != "config.json":
-        _rehash(saved)
+        rehash(saved)
     message = _load_error(saved)
     assert message == f"{saved / file}: JSON nested deeper than 64 levels (100000); refused"
     code, _, err = _cli(capsys, "score", texts_file, texts_file, "--model", saved)
     assert code == 2 and err == f"pairsim: error: {message}\n"
 
 
-def test_deeply_nested_tokenizer_json_is_one_line(make_model: Callable[..., PairModel], tmp_path: Path) -> None:
+def test_deeply_nested_tokenizer_json_is_one_line(make_model: Callable[..., PairModel], tmp_path: Path, rehash) -> None:
     saved = make_model("transformer").save_pretrained(tmp_path / "t")
     config = saved / "tower_a" / "tokenizer" / "tokenizer_config.json"
     config.write_text('{"model_max_length": 512, "x": ' + DEEP + "}")
-    _rehash(saved)
+    rehash(saved)
     assert _load_error(saved) == f"{config}: JSON nested deeper than 64 levels (100001); refused"
 
 
