@@ -5,10 +5,13 @@ metadata the identity of each row and the fingerprint of the model's towers. Emb
 nothing to another, so a gallery is only read together with the model that must match it.
 
 Every name that is saved or read follows the one name policy of :mod:`pairsim.names` (length, no control,
-invisible or bidirectional characters, not ``unknown``): :func:`save_gallery` refuses a bad name, and
-:func:`read_gallery` names the bad name of a file written before the policy (remove it with
-``pairsim unenroll``, which reads such a file). The file is written under the output-path policy of
-:mod:`pairsim.safe_io` (a regular file or a new name; a symbolic link is followed to its regular file).
+invisible or bidirectional characters, not ``unknown`` nor a look-alike of it): :func:`save_gallery` stores
+each name in its NFC form and refuses a bad name or two spellings of one identity (equal after NFKC and
+case-folding), and :func:`read_gallery` reads the names of a file written before names were normalised in
+their NFC form, and names the bad name (or the two spellings of one identity) of a file written before the
+policy (remove it with ``pairsim unenroll``, which reads such a file and matches the exact spelling first).
+The file is written under the output-path policy of :mod:`pairsim.safe_io` (a regular file or a new name; a
+symbolic link is followed to its regular file).
 
 Example:
     >>> import tempfile, pathlib, torch
@@ -35,7 +38,7 @@ from safetensors.torch import save_file
 
 from pairsim.errors import DataError, ModelFileError
 from pairsim.jsonio import loads_bounded
-from pairsim.names import MAX_GALLERY_METADATA_BYTES, check_identity, identity_problem
+from pairsim.names import MAX_GALLERY_METADATA_BYTES, check_identity, colliding, identity_problem
 from pairsim.safe_io import atomic_write, check_file_target, kind_of
 
 if TYPE_CHECKING:
@@ -69,15 +72,21 @@ def save_gallery(path: str | Path, gallery: Gallery) -> None:
     """Write ``gallery`` to ``path`` atomically (the previous file stays whole if writing fails).
 
     Raises:
-        DataError: A name breaks the name policy (:func:`pairsim.names.check_identity`), the names would
+        DataError: A name breaks the name policy (:func:`pairsim.names.check_identity`), two names are
+            spellings of one identity (:func:`pairsim.names.identity_key`), the names would
             make the file's header too large, or ``path`` is not a regular file or a new name (see
             :func:`pairsim.safe_io.check_file_target`) or its folder does not exist.
     """
     if len(gallery.names) != gallery.embeddings.shape[0]:
         raise ValueError(f"{len(gallery.names)} names for {gallery.embeddings.shape[0]} embeddings")  # a bug
-    for name in dict.fromkeys(gallery.names):  # each distinct name once, in order
-        check_identity(name)
-    identities = json.dumps(gallery.names)
+    normal = {name: check_identity(name) for name in dict.fromkeys(gallery.names)}  # each distinct name once
+    twins = colliding(gallery.names)  # as given: "José" and "Jose" + U+0301 must not merge into one
+    if twins is not None:
+        raise DataError(
+            f"gallery {path}: identities {twins[0]!a} and {twins[1]!a} are spellings of one name (equal up to "
+            "case, accents' encoding or compatibility forms); keep one"
+        )
+    identities = json.dumps([normal[name] for name in gallery.names])  # stored in NFC form
     if len(identities) > MAX_GALLERY_METADATA_BYTES:
         raise DataError(
             f"gallery {path}: {len(gallery.names)} rows of names take {len(identities) / 1e6:.0f} MB, more than "
@@ -117,11 +126,13 @@ def read_gallery(path: str | Path, *, allow_empty: bool = False, check_names: bo
         path: The gallery file.
         allow_empty: Accept a gallery with no one in it (a server or ``unenroll`` may leave one); identifying
             against it is refused.
-        check_names: Refuse names that break the name policy (``unenroll`` reads without, to remove them).
+        check_names: Refuse names that break the name policy, and two spellings of one identity; names come
+            back in NFC form (a gallery written before names were normalised may hold another form).
+            ``unenroll`` reads without, to remove such names by their exact spelling.
 
     Raises:
         ModelFileError: Missing, unreadable, empty or inconsistent gallery, or one holding a name the policy
-            refuses (one line naming the file and the name).
+            refuses or two spellings of one identity (one line naming the file and the names).
     """
     path = Path(path)
     if path.is_dir():
@@ -151,6 +162,14 @@ def read_gallery(path: str | Path, *, allow_empty: bool = False, check_names: bo
             shown = repr(name if len(name) <= 40 else name[:40] + "...")
             raise _fail(path, f"identity {shown} {problem} (remove it with pairsim unenroll, then enroll it again "
                               "under a valid name)")  # fmt: skip
+    if check_names:
+        normal = {name: check_identity(name) for name in dict.fromkeys(names)}  # NFC: older files may hold NFD
+        twins = colliding(names)  # as stored: "José" and "Jose" + U+0301 must not merge into one
+        if twins is not None:
+            raise _fail(path, f"identities {twins[0]!a} and {twins[1]!a} are spellings of one name (equal up to "
+                              "case, accents' encoding or compatibility forms); remove one with pairsim unenroll, "
+                              "giving it exactly")  # fmt: skip
+        names = [normal[name] for name in names]
     if embeddings.ndim != 2 or not embeddings.is_floating_point():
         raise _fail(
             path, f"embeddings of shape {tuple(embeddings.shape)} and type {embeddings.dtype}; expected (N, D) floats"

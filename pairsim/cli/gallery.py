@@ -62,18 +62,24 @@ def read_people(root: Path) -> dict[str, list[str]]:
 
     Raises:
         DataError: ``root`` is not a folder, holds no identity folder, an identity folder has no examples, or
-            a folder name breaks the name policy (:func:`pairsim.names.check_identity`).
+            a folder name breaks the name policy (:func:`pairsim.names.check_identity`), or two folders are
+            spellings of one identity. Identities come back in NFC form (the gallery stores that).
     """
     from pairsim.data.folders import skipped_note, visible_entries
-    from pairsim.names import check_identity
+    from pairsim.names import check_identity, colliding
 
     if not root.is_dir():
         raise DataError(f"enroll: {root} is not a folder (expected one sub-folder of examples per identity)")
     entries, hidden = visible_entries(root)
     folders = [d for d in entries if d.is_dir()]
-    for d in folders:
-        check_identity(d.name, where=f"enroll: a folder in {root}:")  # the name is quoted escaped, never raw
-    people = {d.name: _examples(d, hidden) for d in folders}
+    named = {d: check_identity(d.name, where=f"enroll: a folder in {root}:") for d in folders}  # NFC, quoted escaped
+    twins = colliding(d.name for d in folders)
+    if twins is not None:
+        raise DataError(
+            f"enroll: folders {twins[0]!a} and {twins[1]!a} in {root} are spellings of one identity (equal "
+            "up to case, accents' encoding or compatibility forms); merge them into one folder"
+        )
+    people = {named[d]: _examples(d, hidden) for d in folders}
     if hidden:
         print(f"pairsim: note: enroll: {skipped_note(hidden, root)}", file=sys.stderr)
     empty = [name for name, items in people.items() if not items]
@@ -88,6 +94,7 @@ def run_enroll(args: argparse.Namespace) -> int:
     from pairsim.device import pick_device
     from pairsim.gallery import Gallery, check_gallery_target, empty_gallery, load_gallery, save_gallery, writer_lock
     from pairsim.model import PairModel
+    from pairsim.names import check_new_identity
 
     root = Path(args.people)
     people = read_people(root)
@@ -100,7 +107,9 @@ def run_enroll(args: argparse.Namespace) -> int:
     with writer_lock(gallery_path):  # one writer (enroll, unenroll, serve) at a time: no update is lost
         exists = gallery_path.exists()
         gallery = load_gallery(gallery_path, model, allow_empty=True) if exists else empty_gallery(model)
-        keep = [i for i, n in enumerate(gallery.names) if n not in people]  # re-enrolling a person replaces them
+        for name in people:  # re-enrolling a person replaces them; another spelling of them is refused
+            check_new_identity(gallery.names, name, where=f"enroll: a folder in {root}:")
+        keep = [i for i, n in enumerate(gallery.names) if n not in people]
         names, rows = [gallery.names[i] for i in keep], gallery.embeddings[keep]
         for name, items in people.items():
             rows = torch.cat([rows, encoded[name]])

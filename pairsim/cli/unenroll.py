@@ -1,4 +1,9 @@
-"""``pairsim unenroll NAME ... --gallery G``: remove identities from a gallery (nothing is re-encoded)."""
+"""``pairsim unenroll NAME ... --gallery G``: remove identities from a gallery (nothing is re-encoded).
+
+Each NAME matches the spelling the gallery stores (:func:`pairsim.names.find_identity`): exactly, else equal
+up to case, accents' encoding or compatibility forms (``unenroll josé`` removes ``José``, whether given as
+``é`` or ``e`` + U+0301), never a different person.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pairsim.errors import DataError
     from pairsim.gallery import Gallery, read_gallery, save_gallery, writer_lock
+    from pairsim.names import find_identity
 
     path = Path(args.gallery)
     if not path.is_file():
@@ -23,16 +29,18 @@ def run(args: argparse.Namespace) -> int:
     with writer_lock(path):
         gallery = read_gallery(path, allow_empty=True, check_names=False)  # so a name the policy refuses can go
         names, rows = gallery.names, gallery.embeddings
-        missing = [n for n in args.identities if n not in names]
+        stored = {name: find_identity(names, name) for name in args.identities}  # the spelling each one means
+        missing = [name for name, found in stored.items() if found is None]
         if missing:
             raise DataError(
                 f"unenroll: identity {missing[0]!r} is not in {path} (it holds {len(set(names))} identities)"
             )
-        keep = [i for i, n in enumerate(names) if n not in set(args.identities)]
+        gone = set(stored.values())
+        keep = [i for i, n in enumerate(names) if n not in gone]
         save_gallery(
             path, Gallery(names=[names[i] for i in keep], embeddings=rows[keep], fingerprint=gallery.fingerprint)
         )  # same model
     print(
-        f"removed {len(args.identities)} identities ({len(names) - len(keep)} rows); {path} holds {len(set(names[i] for i in keep))}"
+        f"removed {len(gone)} identities ({len(names) - len(keep)} rows); {path} holds {len(set(names[i] for i in keep))}"
     )
     return 0

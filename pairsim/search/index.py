@@ -14,7 +14,7 @@ import torch
 
 from pairsim.errors import DataError
 from pairsim.heads import Head
-from pairsim.names import check_identity
+from pairsim.names import check_identity, check_new_identity, find_identity
 from pairsim.search.exact import ExactSearch
 
 FAISS_MIN_ROWS = 20_000  # from this many rows on, "auto" uses FAISS (where installed and the head has a metric)
@@ -103,13 +103,15 @@ class GalleryIndex:
 
     # -- enrolment ------------------------------------------------------------------------------------------------
     def add(self, identity: str, embeddings: torch.Tensor) -> None:
-        """Enrol ``identity`` with ``(n, D)`` example embeddings, replacing its earlier examples.
+        """Enrol ``identity`` (stored in NFC form) with ``(n, D)`` example embeddings, replacing its earlier examples.
 
         Raises:
-            DataError: ``identity`` breaks the name policy (:func:`pairsim.names.check_identity`), no examples,
-                or embeddings of another size.
+            DataError: ``identity`` breaks the name policy (:func:`pairsim.names.check_identity`), is another
+                spelling of an enrolled identity (:func:`pairsim.names.check_new_identity`), no examples, or
+                embeddings of another size.
         """
-        check_identity(identity, where="enroll: identity")
+        identity = check_identity(identity, where="enroll: identity")
+        check_new_identity(self.names, identity)
         if embeddings.ndim != 2 or embeddings.shape[0] == 0:
             raise DataError("enroll: needs an identity name and at least one example")
         if self.embeddings.shape[0] and embeddings.shape[1] != self.embeddings.shape[1]:
@@ -126,15 +128,21 @@ class GalleryIndex:
         if self._search is not None:
             self._search.add(new)
 
+    def find(self, identity: str) -> str | None:
+        """The enrolled spelling ``identity`` means (exact, else equal up to case, accents' encoding or
+        compatibility forms: :func:`pairsim.names.find_identity`), or None when not enrolled."""
+        return find_identity(self.names, identity)
+
     def remove(self, identity: str) -> int:
-        """Remove every row of ``identity``; returns how many.
+        """Remove every row of ``identity`` (the stored spelling it means, :meth:`find`); returns how many.
 
         Raises:
-            DataError: ``identity`` is not enrolled.
+            DataError: ``identity`` is not enrolled, or could mean several stored spellings.
         """
-        rows = [i for i, n in enumerate(self.names) if n == identity]
-        if not rows:
+        stored = self.find(identity)
+        if stored is None:
             raise DataError(f"identity {identity!r} is not enrolled")
+        rows = [i for i, n in enumerate(self.names) if n == stored]
         keep = torch.ones(len(self.names), dtype=torch.bool)
         keep[rows] = False
         self.embeddings = self.embeddings[keep].contiguous()

@@ -256,13 +256,14 @@ def create_app(model: Any, *, gallery: str | Path | None = None, batch_window_ms
         """Remove an enrolled identity (its embeddings; nothing is re-encoded). Needs ``Authorization: Bearer TOKEN``."""
         served = service.require_gallery()
 
-        def change(g: GalleryIndex) -> int:
-            if name not in g.names:  # checked under the writer lock: of concurrent deletes, one removes, the rest 404
+        def change(g: GalleryIndex) -> tuple[str, int]:
+            stored = g.find(name)  # the enrolled spelling (José as é or e + U+0301, any case), never another person
+            if stored is None:  # checked under the writer lock: of concurrent deletes, one removes, the rest 404
                 raise RequestError(404, f"identity {name[:100]!r} is not enrolled")
-            return g.remove(name)
+            return stored, g.remove(stored)
 
-        removed = (await run_in_threadpool(served.update, change))[0]
-        return {"identity": name, "removed_rows": removed}
+        stored, removed = (await run_in_threadpool(served.update, change))[0]
+        return {"identity": stored, "removed_rows": removed}
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     return app
