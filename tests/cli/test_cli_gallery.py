@@ -308,3 +308,59 @@ def test_identify_rows_stay_one_line_of_four_fields_whatever_the_probe_path(
     escaped = [str(tmp_path) + "/" + n for n in ["tab\\there.png", "new\\nline.png", "back\\\\slash.png",
                                                   "esc\\x1b[2J.png"]]  # fmt: skip
     assert [line.split("\t")[0] for line in lines[1:]] == escaped
+
+
+NFC, NFD = "Jos\u00e9", "Jose\u0301"  # José, as one character and as e + combining acute: they show alike
+
+
+def test_look_alike_spellings_are_one_identity_from_enroll_to_unenroll(
+    model_dir: Path, digit_pngs: list[Any], cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    def folder(root: Path, name: str, i: int) -> Path:
+        (root / name).mkdir(parents=True)
+        shutil.copy(digit_pngs[i].path, root / name)
+        return root
+
+    gallery = tmp_path / "g.safetensors"
+    twins = folder(folder(tmp_path / "twins", NFC, 0), NFD, 1)  # the probe's two folders: refused, naming both
+    message = _one_line(cli("enroll", twins, "--model", model_dir, "--gallery", gallery))
+    assert "'Jos\\xe9'" in message and "'Jose\\u0301'" in message and "spellings of one identity" in message
+    assert not gallery.exists()
+    selector = folder(tmp_path / "vs", "ann\ufe0f", 0)  # "ann" + a variation selector shows as "ann"
+    assert "variation selector" in _one_line(cli("enroll", selector, "--model", model_dir, "--gallery", gallery))
+
+    people = folder(folder(tmp_path / "people", NFD, 0), "ann", 1)  # a macOS folder name is NFD
+    assert cli("enroll", people, "--model", model_dir, "--gallery", gallery).code == 0
+    assert _gallery(gallery)[0] == [NFC, "ann"]  # stored in NFC form
+    message = _one_line(
+        cli("enroll", folder(tmp_path / "again", "JOSÉ", 2), "--model", model_dir, "--gallery", gallery)
+    )
+    assert "'JOSÉ': is another spelling of 'José', already enrolled" in message
+    assert cli("enroll", folder(tmp_path / "nfc", NFC, 2), "--model", model_dir, "--gallery", gallery).code == 0
+    assert _gallery(gallery)[0] == ["ann", NFC]  # the same spelling re-enrolled: replaced, not added
+
+    result = cli("unenroll", NFD, "josé", "--gallery", gallery)  # two spellings of one identity: it goes once
+    assert result.code == 0 and result.out.startswith("removed 1 identities (1 rows)"), result
+    assert _gallery(gallery)[0] == ["ann"]
+    assert "'Jose' is not in" in _one_line(cli("unenroll", "Jose", "--gallery", gallery))  # never another person
+    probe = digit_pngs[1].path
+    rows = _identified(cli("identify", probe, "--model", model_dir, "--gallery", gallery).out)
+    assert [who for _, who, _ in rows] in (["ann"], ["unknown"])
+
+
+def test_a_gallery_written_with_both_spellings_is_refused_and_unenroll_removes_the_exact_one(
+    model_dir: Path, digit_pngs: list[Any], cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    from safetensors.torch import save_file
+
+    model = PairModel.from_pretrained(model_dir, device="cpu")
+    gallery = tmp_path / "g.safetensors"  # as an older pairsim wrote it, names as the folders spelled them
+    rows = model.encode_b([d.path for d in digit_pngs[:3]])
+    meta = {"identities": json.dumps([NFC, NFD, "ann"]), "model_fingerprint": model.fingerprint()}
+    save_file({"embeddings": rows.contiguous()}, gallery, metadata=meta)
+    message = _one_line(cli("identify", digit_pngs[0].path, "--model", model_dir, "--gallery", gallery))
+    assert "identities 'Jos\\xe9' and 'Jose\\u0301' are spellings of one name" in message
+    assert "could mean any of" in _one_line(cli("unenroll", "JOSÉ", "--gallery", gallery))  # ambiguous: nothing goes
+    assert cli("unenroll", NFC, "--gallery", gallery).code == 0  # the exact spelling only
+    assert _gallery(gallery)[0] == [NFC, "ann"]  # the NFD one is left, saved in NFC form
+    assert cli("identify", digit_pngs[0].path, "--model", model_dir, "--gallery", gallery).code == 0
