@@ -116,8 +116,14 @@ def identity_key(name: str) -> str:
 
 
 def _shown(name: str) -> str:
-    """The name as messages quote it: escaped (``repr``) and at most 40 characters of it."""
-    return repr(name if len(name) <= 40 else name[:40] + "...")
+    """The name as messages quote it: escaped (``repr``) and at most 40 characters of it, followed by its ASCII
+    escape when it holds a character that shows as nothing, over its neighbour or as a Latin letter."""
+    cut = name if len(name) <= 40 else name[:40] + "..."
+    hidden = any(
+        unicodedata.category(c)[0] in "MC" or c in INVISIBLE or ord(c) in CONFUSABLES or _is_variation_selector(c)
+        for c in cut
+    )
+    return f"{cut!r} (escaped {cut!a})" if hidden and repr(cut) != ascii(cut) else repr(cut)
 
 
 def _char(char: str) -> str:
