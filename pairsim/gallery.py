@@ -27,10 +27,12 @@ import contextlib
 import dataclasses
 import fcntl
 import json
+import os
+import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -107,12 +109,32 @@ def writer_lock(path: str | Path) -> Iterator[None]:
     """Exclusive write access to the gallery at ``path``: threads of this process, then other processes
     (``flock`` on ``.<name>.lock``). Hold it around read-modify-:func:`save_gallery` so no update is lost."""
     path = Path(path)
-    with _THREAD_LOCK, open(path.with_name(f".{path.name}.lock"), "a") as lock:
+    with _THREAD_LOCK, _open_lock(path.with_name(f".{path.name}.lock")) as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _open_lock(lock: Path) -> IO[bytes]:
+    """The lock file, opened without following a link and without waiting (a FIFO would block the open);
+    anything but a regular file there is one DataError naming it (it is left as it is)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(lock, flags, 0o644)
+    except OSError as err:
+        kind = kind_of(lock)
+        what = kind if kind not in (None, "a regular file") else f"not usable ({err.strerror})"
+        raise DataError(
+            f"gallery lock {lock} is {what}; expected a regular file (pairsim creates it): remove it"
+        ) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise DataError(
+            f"gallery lock {lock} is {kind_of(lock)}; expected a regular file (pairsim creates it): remove it"
+        )
+    return os.fdopen(fd, "wb")
 
 
 def _fail(path: Path, problem: str) -> ModelFileError:

@@ -37,7 +37,7 @@ from safetensors.torch import save_file
 from pairsim.errors import ModelFileError
 from pairsim.jsonio import read_json_bounded
 from pairsim.manifest import asset_copy, read_files, sha256_bytes, sha256_file
-from pairsim.safe_io import atomic_dir, clean_leftovers, recover_dir
+from pairsim.safe_io import atomic_dir, clean_leftovers, dir_target, recover_dir
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 2  # 2: config.json records the sha256 of every file; 1 (no checksums): only with allow_unverified
@@ -113,7 +113,7 @@ def write_model_dir(
     """
     from pairsim import __version__
 
-    target = Path(directory).expanduser()
+    target = dir_target(directory)  # "." and ".." mean the folder they name
     recover_dir(target, complete=_complete)  # a kill mid-swap earlier: finish it before deciding
     check_save_target(target)
     clean_leftovers(target)

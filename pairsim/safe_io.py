@@ -9,7 +9,8 @@ through these helpers instead of writing in place:
   is; it is never renamed over. A **symbolic link** to a regular file is followed: its target is replaced
   atomically and the link stays a link. A dangling link, a link loop, or a link to anything but a regular
   file is refused. (Standard output is the command line's ``--out -``, see :mod:`pairsim.cli.inputs`.)
-* :func:`atomic_write` writes a file in a private scratch folder next to its target (``.NAME.tmp.d/``),
+* :func:`atomic_write` (and :func:`atomic_open`) writes a file in a private scratch folder next to its target
+  (``.NAME.tmp.d/``, made fresh by ``mkdir``: whatever sat at the name, a link included, is unlinked first),
   flushes it to disk and renames it over the target: a reader sees the old file or the new one, never half
   of one. Whatever temporary files the writing library makes itself (safetensors writes ``.tmpXXXXXX`` and
   renames it) stay inside that folder, which is removed afterwards, or by :func:`clean_leftovers` or the
@@ -124,14 +125,25 @@ def _still_writable(real: Path, target: Path, what: str) -> None:
         raise DataError(f"{what} {target} became {kind} while it was written; it is left as it is")
 
 
+def remove_entry(path: Path) -> None:
+    """Remove whatever is at ``path`` without following a link: a real directory with its content, anything
+    else (a link, a file, a FIFO) with ``unlink``, which never opens it. Nothing there is fine."""
+    kind = kind_of(path)
+    if kind == "a directory":
+        shutil.rmtree(path)
+    elif kind is not None:
+        path.unlink(missing_ok=True)
+
+
 def _scratch(real: Path) -> Path:
-    """A fresh private folder beside ``real`` for writing it (a stale one of a killed write is removed)."""
+    """A fresh private folder beside ``real`` for writing it (a stale one of a killed write is removed).
+
+    ``mkdir`` creates it exclusively (it fails if anything, a link included, appeared at the name meanwhile),
+    so every temporary file of a write is made inside a folder nobody else put there and never through a link.
+    """
     scratch = _tmp(real, "tmp.d")
-    if scratch.is_dir() and not scratch.is_symlink():
-        shutil.rmtree(scratch)
-    else:
-        scratch.unlink(missing_ok=True)
-    scratch.mkdir()
+    remove_entry(scratch)
+    scratch.mkdir(mode=0o700)
     return scratch
 
 
@@ -183,16 +195,17 @@ def atomic_open(target: str | Path, *, what: str = "output") -> Iterator[TextIO]
     """
     target = Path(target)
     real = check_file_target(target, what=what)
-    tmp = _tmp(real, "tmp")
+    scratch = _scratch(real)  # never the old ``.NAME.tmp``: whatever sits there (a link, a FIFO) is not opened
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
+        tmp = scratch / "new"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+        with open(fd, "w", encoding="utf-8") as handle:
             yield handle
         _fsync(tmp)
         _still_writable(real, target, what)
         os.replace(tmp, real)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def atomic_write_text(target: str | Path, text: str) -> Path:
@@ -210,6 +223,18 @@ def check_dir_target(target: Path, *, what: str = "output folder") -> None:
         raise DataError(f"{what} {target} is {kind}; expected a folder (or a new name); it is left as it is")
 
 
+def dir_target(target: str | Path) -> Path:
+    """``target`` as a path whose last part names the folder: ``.``, ``..`` (or a path ending in them) is
+    resolved to the folder it means, so it is written like that folder's own name.
+
+    Example:
+        >>> dir_target("a/b"), dir_target("/") == Path("/")
+        (PosixPath('a/b'), True)
+    """
+    target = Path(target).expanduser()
+    return target.resolve() if target.name in ("", "..") and str(target) != target.anchor else target
+
+
 def swap_dir(new: Path, target: Path) -> None:
     """Put the complete directory ``new`` at ``target``; the previous ``target`` is removed afterwards.
 
@@ -218,8 +243,7 @@ def swap_dir(new: Path, target: Path) -> None:
     """
     check_dir_target(target)
     old = _tmp(target, "old")
-    if old.exists():
-        shutil.rmtree(old)
+    remove_entry(old)
     if target.exists():
         os.replace(target, old)
     os.replace(new, target)
@@ -237,7 +261,7 @@ def recover_dir(target: Path, *, complete: Callable[[Path], bool]) -> bool:
         return False
     for tag in ("new", "old"):  # the new one is complete once it is renamed; else the previous one
         candidate = _tmp(target, tag)
-        if candidate.is_dir() and complete(candidate):
+        if kind_of(candidate) == "a directory" and complete(candidate):  # a link there is never moved in
             os.replace(candidate, target)
             return True
     return False
@@ -255,12 +279,17 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
         >>> sorted(p.name for p in target.iterdir())
         ['config.json']
     """
-    target = Path(target)
+    target = dir_target(target)
     check_dir_target(target)
+    here = Path.cwd()
+    if kind_of(target) == "a directory" and (here == target.resolve() or target.resolve() in here.parents):
+        raise DataError(
+            f"output folder {target} is the current folder or holds it, and is replaced as a whole; "
+            "expected another folder (a new name, or one of its own)"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     new = _tmp(target, "new")
-    if new.exists():
-        shutil.rmtree(new)
+    remove_entry(new)
     new.mkdir()
     try:
         yield new

@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from pairsim import TOWERS, PairModel
 from pairsim.config import to_dict
-from pairsim.errors import ModelFileError
+from pairsim.errors import ModelFileError, PairsimError
 from pairsim.hub import FORMAT_VERSION
 
 TEXTS = ["How old are you?", "what is your age", "The cat sat on the mat.", "a dog runs in the park"]
@@ -346,3 +346,15 @@ def test_hub_id_that_cannot_be_fetched(tmp_path: Path, monkeypatch: pytest.Monke
         "'someone/no-such-pairsim-model': "
     )
     assert "\n" not in message and "offline" in message.lower()  # why it failed (the hub is off in the tests)
+
+
+def test_saving_to_dot_is_one_clear_error(
+    make_model: Callable[..., PairModel], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = make_model("lstm")
+    (tmp_path / "empty").mkdir()
+    monkeypatch.chdir(tmp_path / "empty")
+    with pytest.raises(PairsimError, match=r"empty is the current folder or holds it"):
+        model.save_pretrained(".")
+    assert list(Path.cwd().iterdir()) == []
+    assert (model.save_pretrained("m/../n") / "config.json").is_file()  # ".." resolved: saved as n

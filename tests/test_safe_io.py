@@ -234,3 +234,41 @@ def test_temporary_files_of_the_writing_library_never_outlive_the_write(tmp_path
     assert torch.equal(load_file(target)["x"], torch.ones(2))
     stale.mkdir()
     assert safe_io.clean_leftovers(target) == [stale] and not stale.exists()
+
+
+@pytest.mark.parametrize("planted", ["link", "fifo"])
+def test_atomic_open_never_opens_what_sits_at_an_old_temporary_name(planted: str, tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    old_tmp = tmp_path / ".res.tsv.tmp"
+    os.symlink(victim, old_tmp) if planted == "link" else os.mkfifo(old_tmp)  # a FIFO would block an open
+    with safe_io.atomic_open(tmp_path / "res.tsv") as f:
+        f.write("scores\n")
+    res = tmp_path / "res.tsv"
+    assert victim.read_text() == "keep" and not res.is_symlink() and res.read_text() == "scores\n"
+    assert not (tmp_path / ".res.tsv.tmp.d").exists()
+
+
+@pytest.mark.parametrize("name", [".out.tmp.d", ".model.new", ".model.old"])
+def test_a_link_at_a_scratch_name_is_removed_never_followed(name: str, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("keep")
+    os.symlink(outside, tmp_path / name)
+    safe_io.atomic_write_text(tmp_path / "out", "x")
+    with safe_io.atomic_dir(tmp_path / "model") as new:
+        (new / "a").write_text("a")
+    with safe_io.atomic_dir(tmp_path / "model") as new:
+        (new / "b").write_text("b")
+    assert (outside / "keep").read_text() == "keep" and sorted(p.name for p in outside.iterdir()) == ["keep"]
+    assert [p.name for p in (tmp_path / "model").iterdir()] == ["b"]
+
+
+def test_dot_and_dotdot_name_the_folder_they_mean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "inner").mkdir()
+    monkeypatch.chdir(tmp_path / "inner")
+    assert safe_io.dir_target("..") == tmp_path and safe_io.dir_target("x/..") == tmp_path / "inner"
+    with pytest.raises(DataError, match="is the current folder or holds it"), safe_io.atomic_dir("."):
+        pass  # swapping it would pull the current folder away
+    with pytest.raises(DataError, match="current folder"), safe_io.atomic_dir("sub/.."):  # the same folder
+        pass

@@ -251,7 +251,7 @@ def create_app(model: Any, *, gallery: str | Path | None = None, batch_window_ms
         g = await run_in_threadpool(run)
         return {"identity": identity, "examples": len(items), "identities": len(g.identities), "rows": len(g)}
 
-    @app.delete("/identities/{name}", dependencies=write)
+    @app.delete("/identities/{name:path}", dependencies=write)  # the whole rest: a name may hold "/"
     async def remove(name: str) -> dict[str, Any]:
         """Remove an enrolled identity (its embeddings; nothing is re-encoded). Needs ``Authorization: Bearer TOKEN``."""
         served = service.require_gallery()

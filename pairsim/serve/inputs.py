@@ -81,9 +81,15 @@ async def read_fields(request: Request, limits: Limits) -> dict[str, list[Any]]:
             raise
         except Exception as err:  # starlette raises its own error types for a broken form
             problem = str(getattr(err, "detail", None) or err)[:200]
-            raise RequestError(
-                413 if problem.startswith("Too many") else 400, f"malformed multipart form ({problem})"
-            ) from None
+            if problem.startswith("Too many"):  # a limit, not a malformed form
+                what = "files" if problem.startswith("Too many files") else "fields"
+                raise RequestError(
+                    413,
+                    f"form has too many {what}: at most {parts} {what} per request ({limits.max_items} inputs per "
+                    "field, --max-items, and a few other fields)",
+                ) from None
+            form_kind = "multipart" if kind == "multipart/form-data" else "URL-encoded"
+            raise RequestError(400, f"malformed {form_kind} form ({problem})") from None
         fields: dict[str, list[Any]] = {}
         budget = [limits.max_request_pixels]  # pixels left for the rest of the request
         for key, value in form.multi_items():

@@ -6,8 +6,13 @@
   ``[::1]`` (any port), the address the server listens on when it is a specific one, and the names added
   with ``--allowed-host``. Anything else gets 400.
 * **Origin** (CSRF): a request that may change something (any method but GET / HEAD / OPTIONS) and carries
-  an ``Origin`` whose host is not allowed gets 403, token or not. Browsers send ``Origin`` on every
-  cross-site POST and DELETE, so a foreign web page can only read, never enroll or delete.
+  an ``Origin`` that is not this service gets 403, token or not. The Origin's host must be allowed and its
+  port (80 / 443 when it names none) must be the port the server answers on: the one in the ``Host`` header
+  (the default port when it has none), the one the server listens on, or the one given with the allowed
+  host (``--allowed-host NAME:PORT``). So a page on another port of localhost is another site too. Browsers
+  send ``Origin`` on every cross-site POST and DELETE; one that sends ``Sec-Fetch-Site: cross-site`` or
+  ``same-site`` without an ``Origin`` is refused as well. A foreign web page can only read, never enroll or
+  delete.
 * **Writes** (every such request except the read-only POSTs ``/score``, ``/encode``, ``/identify``) need
   ``Authorization: Bearer TOKEN`` (compared in constant time); a server started without a token is read-only
   (403) unless it was started with writes open. New endpoints are writes until listed as reads.
@@ -36,6 +41,8 @@ Scope = dict[str, Any]
 DEFAULT_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 READ_POSTS = frozenset({"/score", "/encode", "/identify"})  # POSTs that only compute; every other POST writes
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+FOREIGN_FETCH = frozenset({"cross-site", "same-site"})  # Sec-Fetch-Site values of a request from another origin
 TOKEN_ENV = "PAIRSIM_SERVE_TOKEN"
 MIN_TOKEN_CHARS = 16
 WILDCARD_ADDRESSES = ("", "0.0.0.0", "::", "[::]")  # listening on every address: no name is implied
@@ -125,10 +132,28 @@ class AccessPolicy:
         host, port = parsed
         return any(host == h and (p is None or p == port) for h, p in self._hosts)
 
-    def origin_allowed(self, origin: str) -> bool:
-        """Whether an ``Origin`` header (``scheme://host[:port]``) is this service's own (an allowed host)."""
+    def origin_allowed(self, origin: str, *, ports: frozenset[int]) -> bool:
+        """Whether an ``Origin`` header (``scheme://host[:port]``) is this service's own.
+
+        Args:
+            origin: The header's value.
+            ports: The ports the server answers this request on (the Host header's, the listening one).
+
+        Its host must be allowed and its port (the scheme's default when it names none) one of ``ports`` or
+        the port an allowed host was given with.
+
+        Example:
+            >>> AccessPolicy().origin_allowed("http://localhost:3000", ports=frozenset({8000}))
+            False
+        """
         parts = urlsplit(origin.strip())
-        return parts.scheme in ("http", "https") and not parts.path and self.host_allowed(parts.netloc)
+        if parts.scheme not in DEFAULT_PORTS or parts.path or parts.query or parts.fragment:
+            return False
+        parsed = parse_host(parts.netloc)
+        if parsed is None:
+            return False
+        host, port = parsed[0], parsed[1] or DEFAULT_PORTS[parts.scheme]
+        return any(host == h and (port == p if p is not None else port in ports) for h, p in self._hosts)
 
     def authorize_write(self, authorization: str | None) -> None:
         """Raise a RequestError (401 / 403) unless a write with this ``Authorization`` header is allowed."""
@@ -203,12 +228,32 @@ class Guard:
         if scope["method"] in SAFE_METHODS:
             return
         origin = headers.get("origin")
-        if origin is not None and not self.policy.origin_allowed(origin):
+        if origin is not None and not self.policy.origin_allowed(origin, ports=_own_ports(scope, host)):
             raise RequestError(
-                403, f"Origin {origin[:80]!r} is not this service: requests from other sites may only read (GET)"
+                403,
+                f"Origin {origin[:80]!r} is not this service (its host and port must be the server's): requests "
+                "from other sites may only read (GET)",
+            )
+        fetch_site = headers.get("sec-fetch-site", "").strip().lower()
+        if origin is None and fetch_site in FOREIGN_FETCH:
+            raise RequestError(
+                403, f"Sec-Fetch-Site {fetch_site!r} without an Origin: requests from other sites may only read (GET)"
             )
         if scope["method"] != "POST" or scope["path"] not in READ_POSTS:
             self.policy.authorize_write(headers.get("authorization"))
+
+
+def _own_ports(scope: Scope, host: str) -> frozenset[int]:
+    """The ports this request reached the server on: the Host header's (80 and 443 when it names none, the
+    default port of whichever scheme the client used) and the one the server listens on."""
+    ports: set[int] = set()
+    parsed = parse_host(host)
+    if parsed is not None:
+        ports.update([parsed[1]] if parsed[1] is not None else DEFAULT_PORTS.values())
+    server = scope.get("server")
+    if server and server[1] is not None:
+        ports.add(int(server[1]))
+    return frozenset(ports)
 
 
 async def _send_json(send: Any, status: int, message: str, *, www_authenticate: bool = False) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import struct
 import threading
 from collections.abc import Callable
@@ -24,8 +25,9 @@ from typing import Any, TypeVar
 
 import torch
 
-from pairsim.errors import PairsimError
+from pairsim.errors import DataError, PairsimError
 from pairsim.gallery import Gallery, load_gallery, save_gallery, writer_lock
+from pairsim.safe_io import kind_of
 from pairsim.search import GalleryIndex
 from pairsim.serve.errors import RequestError
 
@@ -40,17 +42,38 @@ def file_stamp(path: Path) -> Stamp | None:
     Returns:
         ``(st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns, sha256 of the safetensors header)``, all read
         from one open file, so they describe one version of it.
+
+    Raises:
+        DataError: Something other than a regular file (or a link to one) is at ``path``: a directory, a FIFO,
+            a socket, a device. It is never opened (a FIFO would block the open, and every request with it).
     """
     try:
-        fd = os.open(path, os.O_RDONLY)
+        st = os.stat(path)  # follows a link; never opens what is there
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as err:  # a link loop, a folder that cannot be searched
+        raise DataError(f"gallery {path} cannot be read ({err.strerror}); expected a regular file") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise _not_a_file(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO swapped in meanwhile: no wait
     except FileNotFoundError:
         return None
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise _not_a_file(path)
         head = f.read(8)
         size = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
         digest = hashlib.sha256(head + f.read(min(size, _MAX_HEADER))).digest()
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, digest
+
+
+def _not_a_file(path: Path) -> DataError:
+    kind = kind_of(path)
+    if kind == "a symbolic link":
+        kind = f"a symbolic link to {kind_of(path.resolve()) or 'nothing'}"
+    return DataError(f"gallery {path} is {kind}; expected a regular file (a safetensors gallery)")
 
 
 class ServedGallery:
@@ -96,7 +119,10 @@ class ServedGallery:
         Raises:
             RequestError: 503 if the changed file cannot be read (nothing is served from the old one).
         """
-        stamp = file_stamp(self.path)
+        try:
+            stamp = file_stamp(self.path)
+        except PairsimError as err:
+            raise RequestError(503, f"the gallery cannot be used: {err}") from None
         with self._lock:
             if stamp != self._stamp:
                 self._reload(stamp)
@@ -115,5 +141,8 @@ class ServedGallery:
             result = change(new)
             save_gallery(self.path, Gallery(names=new.names, embeddings=new.embeddings, fingerprint=self.fingerprint))
             with self._lock:
-                self._index, self._stamp = new, file_stamp(self.path)
+                try:
+                    self._index, self._stamp = new, file_stamp(self.path)
+                except PairsimError:  # replaced by something else right after the write: read it again next time
+                    self._index, self._stamp = new, None
         return result, new

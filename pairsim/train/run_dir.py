@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 from pairsim.errors import ConfigError
-from pairsim.safe_io import clean_leftovers, recover_dir, swap_dir
+from pairsim.safe_io import clean_leftovers, kind_of, recover_dir, remove_entry, swap_dir
 from pairsim.train.checkpoint import clean_checkpoint_leftovers
 
 # what a run writes into its output directory; the first four mark a directory holding an earlier run
@@ -46,13 +46,27 @@ def check_output_dir(out_dir: str, *, resume: bool, overwrite: bool) -> tuple[Pa
             f"output_dir {out} holds an earlier run ({', '.join(earlier)}): pass --resume to continue it, or "
             "--overwrite to replace it when the new run has finished"
         )
+    if out.is_dir():
+        check_log(out)  # before anything of the run is written
     return out, bool(earlier) and overwrite
+
+
+def check_log(out: Path) -> None:
+    """Refuse a ``train.log`` in ``out`` that is not a regular file: a link is never followed out of the run's
+    folder, a FIFO never blocks the run (one ConfigError naming it; it is left as it is)."""
+    kind = kind_of(out / "train.log")
+    if kind not in (None, "a regular file"):
+        raise ConfigError(
+            f"output_dir {out}: train.log is {kind}; expected a regular file or nothing (it is left as it is: "
+            "remove it, or choose another output_dir)"
+        )
 
 
 def setup_logging(output_dir: Path, is_main: bool) -> None:
     """Send the trainer's and the data sources' log lines (what a filter removed, ...) to train.log and stderr."""
     if is_main:
         output_dir.mkdir(parents=True, exist_ok=True)
+        check_log(output_dir)
     fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
     log = logging.getLogger("pairsim.train")
     for logger in (log, logging.getLogger("pairsim.data")):
@@ -78,8 +92,7 @@ def prepare_output(out: Path, work: Path, checkpoint: Path) -> None:
         checkpoint: The resume checkpoint's path.
     """
     staging = out.with_name(f".{out.name}.overwrite")
-    if staging.exists():  # a killed overwriting run: it never replaced anything, drop it
-        shutil.rmtree(staging)
+    remove_entry(staging)  # a killed overwriting run never replaced anything: drop it (a link there: only the link)
     work.mkdir(parents=True, exist_ok=True)
     recover_dir(out / "model", complete=lambda d: (d / "config.json").is_file())
     for target in (out / "model", out / "metrics.json", out / "recipe.yaml"):

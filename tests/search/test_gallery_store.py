@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from pairsim.cli import main
-from pairsim.gallery import Gallery, read_gallery, save_gallery
+from pairsim.errors import DataError
+from pairsim.gallery import Gallery, read_gallery, save_gallery, writer_lock
 
 
 def make_gallery(path: Path) -> torch.Tensor:
@@ -72,3 +74,16 @@ def test_a_corrupt_gallery_is_one_line(tmp_path: Path) -> None:
     save_file({"embeddings": torch.ones(2, 3)}, mismatched, metadata={"identities": json.dumps(["a"])})
     with pytest.raises(ModelFileError, match="1 identities for 2 embeddings"):
         read_gallery(mismatched)
+
+
+@pytest.mark.parametrize("planted", ["link", "fifo"])
+def test_the_writer_lock_never_follows_a_link_or_opens_a_fifo(planted: str, tmp_path: Path) -> None:
+    lock = tmp_path / ".g.safetensors.lock"
+    target = tmp_path / "created_by_lock"
+    os.symlink(target, lock) if planted == "link" else os.mkfifo(lock)  # an open of a FIFO would block forever
+    kind = "a symbolic link" if planted == "link" else "a FIFO"
+    with pytest.raises(DataError, match=f"gallery lock {lock} is {kind}"), writer_lock(tmp_path / "g.safetensors"):
+        pass
+    assert not target.exists()
+    with writer_lock(tmp_path / "h.safetensors"):  # a normal lock is created and taken
+        assert (tmp_path / ".h.safetensors.lock").is_file()

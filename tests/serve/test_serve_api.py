@@ -255,3 +255,18 @@ def test_enroll_checks_the_name_policy_before_encoding_anything(
         return
     assert answer.status_code == 422 and "identity" in answer.json()["error"]
     assert encoded == [] and not gallery.exists()
+
+
+def test_every_enrolled_name_can_be_revoked_even_with_a_slash(
+    text_model, serve, write: dict[str, str], tmp_path: Path
+) -> None:
+    """Probe finding 7: ``identity=a/b`` enrolled, but ``DELETE /identities/a%2Fb`` answered 404 Not Found."""
+    with serve(text_model, gallery=tmp_path / "g.safetensors") as client:
+        for name in ("a/b", "c"):
+            assert client.post("/enroll", data={"identity": name, "items": ["x"]}, headers=write).status_code == 200
+        for path in ("/identities/a%2Fb", "/identities/c"):
+            r = client.delete(path, headers=write)
+            assert r.status_code == 200 and r.json()["removed_rows"] == 1, (path, r.text)
+        r = client.delete("/identities/a/b", headers=write)
+        assert r.status_code == 404 and r.json()["error"] == "identity 'a/b' is not enrolled"
+        assert client.get("/info").json()["gallery"] == {"identities": 0, "rows": 0}

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import torch
 
 from pairsim.cli import main
+from pairsim.errors import DataError
 from pairsim.gallery import Gallery, read_gallery, save_gallery
 from pairsim.serve.app import create_app
 from pairsim.serve.served_gallery import file_stamp
@@ -118,3 +120,29 @@ def test_of_concurrent_deletes_one_removes_and_the_others_get_404(
         assert read_gallery(tmp_path / "g.safetensors").names == ["bob", "bob"]
         r = httpx.post(f"{url}/enroll", json={"identity": "ann", "items": [ANN, "ann"]}, headers=write, timeout=60)
         assert r.status_code == 200
+
+
+def test_a_folder_or_fifo_at_the_gallery_path_is_a_503_never_opened(
+    text_model, serve, write: dict[str, str], tmp_path: Path
+) -> None:
+    """Probe finding 6: a directory gave 500 IsADirectoryError, a FIFO hung every request (and SIGTERM)."""
+    gallery = tmp_path / "g.safetensors"
+    with serve(text_model, gallery=gallery) as client:
+        assert client.post("/enroll", json={"identity": "ann", "items": [ANN]}, headers=write).status_code == 200
+        for kind, plant in (("a directory", os.mkdir), ("a FIFO (named pipe)", os.mkfifo)):
+            gallery.unlink() if gallery.is_file() else gallery.rmdir()
+            plant(gallery)
+            message = (
+                f"the gallery cannot be used: gallery {gallery} is {kind}; expected a regular file (a safetensors "
+                "gallery)"
+            )
+            assert client.get("/info").json()["gallery"] == {"error": message}  # /info itself still answers
+            for r in (client.post("/identify", json={"items": [ANN]}),
+                      client.post("/enroll", json={"identity": "bob", "items": [GHOST]}, headers=write)):  # fmt: skip
+                assert r.status_code == 503 and r.json()["error"] == message, r.text
+        os.unlink(gallery)
+        link = tmp_path / "link.safetensors"
+        os.symlink(tmp_path / "pipe", link)
+        os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(DataError, match=r"link.safetensors is a symbolic link to a FIFO \(named pipe\); expected"):
+        create_app(text_model, gallery=link)  # at start: the user's error, not a hang

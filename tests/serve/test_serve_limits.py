@@ -88,7 +88,13 @@ def test_items_and_bytes_per_request_are_bounded(text_model, image_model, serve,
         r = image.post("/encode", files=[("items", (f"{i}.png", png(8, 8))) for i in range(65)])
         assert r.status_code == 413 and "at most 64" in r.json()["error"]
         r = image.post("/encode", files=[("items", (f"{i}.png", png(8, 8))) for i in range(200)])
-        assert r.status_code == 413 and "Too many files" in r.json()["error"]
+        assert r.status_code == 413 and r.json()["error"] == (
+            "form has too many files: at most 136 files per request (64 inputs per field, --max-items, and a few "
+            "other fields)"
+        )
+    with serve(text_model) as text:  # probe finding 8: a URL-encoded form was called "malformed multipart"
+        r = text.post("/encode", data={f"f{i}": "x" for i in range(200)})
+        assert r.status_code == 413 and r.json()["error"].startswith("form has too many fields: at most 136 fields")
 
 
 @pytest.mark.parametrize(

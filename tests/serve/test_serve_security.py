@@ -109,7 +109,9 @@ def test_a_foreign_origin_cannot_write_even_with_the_token(
     gallery = tmp_path / "g.safetensors"
     with serve(text_model, gallery=gallery, allowed_hosts=["pairsim.lan"]) as client:
         for origin in ("http://evil.example", "https://evil.example:8000", "null", "http://127.0.0.1.evil.example",
-                       "file://", "http://localhost:8000/path", "http://box.lan"):  # fmt: skip
+                       "file://", "http://localhost:8000/path", "http://box.lan", "http://localhost:3000",
+                       "http://127.0.0.1:8001", "http://localhost", "https://pairsim.lan:8000:1",
+                       "http://user@localhost:8000"):  # fmt: skip
             r = client.post("/enroll", data={"identity": "mallory"}, files={"items": ("a.txt", b"how old are you")},
                             headers={**write, "Origin": origin})  # fmt: skip
             assert r.status_code == 403 and "may only read" in r.json()["error"], (origin, r.text)
@@ -118,6 +120,31 @@ def test_a_foreign_origin_cannot_write_even_with_the_token(
             assert client.post("/score", json={"a": "x", "b": "x"}, headers={"Origin": origin}).status_code == 403
             assert client.get("/info", headers={"Origin": origin}).status_code == 200  # reading is not refused
         assert not gallery.exists()
-        for origin in ("http://127.0.0.1:8000", "http://localhost:5173", "https://pairsim.lan", "http://[::1]:8000"):
+        for origin in ("http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"):
             r = client.post("/enroll", json=ENROLL, headers={**write, "Origin": origin})  # the demo page's own origin
             assert r.status_code == 200, (origin, r.text)
+        behind_a_proxy = {**write, "Host": "pairsim.lan", "Origin": "https://pairsim.lan"}  # port 443, default
+        assert client.post("/enroll", json=ENROLL, headers=behind_a_proxy).status_code == 200
+    with serve(text_model, gallery=gallery, allowed_hosts=["pairsim.lan:8443"]) as client:
+        assert (
+            client.post("/enroll", json=ENROLL, headers={**write, "Origin": "https://pairsim.lan:8443"}).status_code
+            == 200
+        )
+        assert (
+            client.post("/enroll", json=ENROLL, headers={**write, "Origin": "https://pairsim.lan"}).status_code == 403
+        )
+
+
+def test_a_page_on_another_localhost_port_cannot_write_with_open_writes(text_model, serve, tmp_path: Path) -> None:
+    """Finding 5 of the probe: Origin http://localhost:3000 enrolled into a server on port 8000."""
+    gallery = tmp_path / "g.safetensors"
+    with serve(text_model, gallery=gallery, open_writes=True) as client:
+        r = client.post("/enroll", data={"identity": "mallory"}, files={"items": ("a.txt", b"hi")},
+                        headers={"Origin": "http://localhost:3000"})  # fmt: skip
+        assert r.status_code == 403 and "its host and port must be the server's" in r.json()["error"]
+        for site in ("cross-site", "same-site"):  # no Origin, but the browser says the request is foreign
+            r = client.delete("/identities/ann", headers={"Sec-Fetch-Site": site})
+            assert r.status_code == 403 and f"Sec-Fetch-Site '{site}'" in r.json()["error"], r.text
+        assert not gallery.exists()
+        r = client.post("/enroll", json=ENROLL, headers={"Sec-Fetch-Site": "same-origin"})
+        assert r.status_code == 200, r.text

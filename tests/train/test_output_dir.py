@@ -252,3 +252,18 @@ def test_output_dir_that_is_a_file_is_refused(
     target.write_text("not a directory")
     assert _cli_error(capsys, digits_argv(target)) == f"output_dir {target} is a file; expected a directory for the run"
     assert target.read_text() == "not a directory"
+
+
+def test_a_train_log_link_in_output_dir_is_refused_before_anything_is_written(
+    tmp_path: Path, digits_argv: Callable[..., list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, outside = tmp_path / "run", tmp_path / "outside.log"
+    out.mkdir()
+    outside.write_text("keep\n")
+    (out / "train.log").symlink_to(outside)
+    message = _cli_error(capsys, digits_argv(out))
+    assert message == (
+        f"output_dir {out}: train.log is a symbolic link; expected a regular file or nothing (it is left as it "
+        "is: remove it, or choose another output_dir)"
+    )
+    assert outside.read_text() == "keep\n" and sorted(p.name for p in out.iterdir()) == ["train.log"]
