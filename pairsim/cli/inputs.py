@@ -37,7 +37,7 @@ def read_text(path: str | Path, *, what: str = "input file") -> str:
 
 
 def split_lines(text: str) -> list[str]:
-    """``text`` split at ``\n`` and ``\r\n`` only, the last newline not starting an empty line.
+    r"""``text`` split at ``\n`` and ``\r\n`` only, the last newline not starting an empty line.
 
     ``str.splitlines`` also splits at form feeds, vertical tabs, ``\x1c``-``\x1e``, ``\x85``, U+2028 and
     U+2029, so a line holding one became two inputs and every later row shifted; here a line keeps them.
@@ -53,7 +53,7 @@ def split_lines(text: str) -> list[str]:
 
 
 def read_lines(path: str | Path) -> list[str]:
-    """The lines of a non-empty UTF-8 file (trailing newline stripped; empty lines kept as empty texts), split
+    r"""The lines of a non-empty UTF-8 file (trailing newline stripped; empty lines kept as empty texts), split
     at ``\n`` / ``\r\n`` only (:func:`split_lines`).
 
     Raises:
