@@ -286,7 +286,8 @@ def check_tensors(state: dict[str, torch.Tensor], expected: dict[str, torch.Tens
     Raises:
         ModelFileError: One line: missing / unexpected names or wrong shapes; a tensor of another kind than the
             model's (an integer tensor for a float parameter is refused, never cast); a float tensor holding
-            NaN or infinity (named).
+            NaN or infinity, or values that overflow the model's dtype (float64 1e300 for a float32
+            parameter), named.
     """
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -303,8 +304,16 @@ def check_tensors(state: dict[str, torch.Tensor], expected: dict[str, torch.Tens
                 f"{where}: tensor {key!r} is {str(tensor.dtype).removeprefix('torch.')}, but the model holds "
                 f"{str(want).removeprefix('torch.')} there; refused (weights are never converted between kinds)"
             )
-        if tensor.dtype.is_floating_point and not bool(torch.isfinite(tensor).all()):
-            bad = int((~torch.isfinite(tensor)).sum())
+        if not tensor.dtype.is_floating_point:
+            continue
+        held = tensor.to(want)  # the values the model will hold: 1e300 in float64 is infinity in float32
+        if not bool(torch.isfinite(held).all()):
+            bad = int((~torch.isfinite(held)).sum())
+            if bool(torch.isfinite(tensor).all()):
+                raise ModelFileError(
+                    f"{where}: tensor {key!r} holds {bad} value(s) too large for "
+                    f"{str(want).removeprefix('torch.')} (they become infinity in the model); refused"
+                )
             raise ModelFileError(f"{where}: tensor {key!r} holds {bad} non-finite value(s) (NaN or infinity); refused")
 
 

@@ -7,7 +7,9 @@ Two rules hold for every image, whoever decodes it (a tower, the service, a plot
   ``PAIRSIM_MAX_IMAGE_PIXELS`` or a ``max_pixels`` argument changes it) is refused from its header, before any
   pixel is decoded: a 48 KB PNG of 20000 x 20000 pixels would otherwise take 400 MB or more;
 * **one converter**: :func:`to_mode` turns every PIL mode into the tower's channels by scaling values, never
-  by clipping (16-bit, 32-bit and float images; transparency laid over white), see :func:`to_uint8`.
+  by clipping (16-bit, 32-bit and float images; transparency laid over white), see :func:`to_uint8`;
+* **upright**: a file or upload is turned as its EXIF orientation says (:func:`upright`), so it is encoded as a
+  viewer shows it; of an animated GIF or a multi-page TIFF only the first frame is read.
 
 Example:
     >>> import numpy as np
@@ -27,6 +29,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from pairsim.errors import DataError
+
+_ORIENTATION = 0x0112  # the EXIF tag of how the stored pixels are turned
 
 
 class TooManyPixelsError(DataError):
@@ -139,7 +143,8 @@ def open_image(source: str | Path | BinaryIO, *, name: str | None = None, max_pi
         max_pixels: Pixel limit; None: :func:`pixel_limit`.
 
     Returns:
-        The decoded image (any PIL mode; see :func:`to_mode`).
+        The decoded image (any PIL mode; see :func:`to_mode`), turned as its EXIF orientation says
+        (:func:`upright`); of an animated or multi-page file (GIF, TIFF, WebP), the first frame only.
 
     Raises:
         DataError: Unreadable or not an image; :class:`TooManyPixelsError` (a DataError) for more pixels than
@@ -153,7 +158,7 @@ def open_image(source: str | Path | BinaryIO, *, name: str | None = None, max_pi
             with Image.open(source) as img:
                 check_pixels(img, name, limit)
                 img.load()
-                return img
+                return upright(img)
     except DataError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -165,6 +170,31 @@ def open_image(source: str | Path | BinaryIO, *, name: str | None = None, max_pi
         raise DataError(f"cannot read image {name}: {' '.join(str(err).split())}") from None
 
 
+def upright(image: Image.Image) -> Image.Image:
+    """``image`` turned as its EXIF orientation tag says (a phone's portrait JPEG is stored sideways with
+    orientation 6), so it is encoded as a viewer shows it; an image without the tag (or with orientation 1,
+    or an unreadable EXIF block) is returned as it is. Files (:func:`open_image`) and uploads go through it.
+
+    Args:
+        image: A decoded PIL image.
+
+    Returns:
+        The image upright (a new image when it was turned; the orientation tag is then removed).
+    """
+    try:
+        orientation = image.getexif().get(_ORIENTATION, 1)
+    except (OSError, ValueError, SyntaxError, KeyError, TypeError):  # a malformed EXIF block: nothing to turn by
+        return image
+    if orientation == 1:
+        return image
+    from PIL import ImageOps
+
+    try:
+        return ImageOps.exif_transpose(image)
+    except (OSError, ValueError, SyntaxError, KeyError, TypeError):
+        return image
+
+
 def to_mode(image: Image.Image, mode: str, *, name: str = "image") -> Image.Image:
     """``image`` in ``mode`` ("L" or "RGB"), whatever PIL mode it has, scaling values and never clipping them.
 
@@ -173,7 +203,8 @@ def to_mode(image: Image.Image, mode: str, *, name: str = "image") -> Image.Imag
     * transparent pixels (``RGBA``, ``LA``, ``PA``, ``RGBa``, ``La``, ``P`` / ``L`` / ``RGB`` with a transparent
       colour) are laid over **white**: drawn strokes and signatures on a transparent background stay visible,
       as on paper; an opaque pixel keeps its colour;
-    * ``1``, ``P``, ``CMYK``, ``YCbCr``, ``LAB``, ``HSV`` and the rest go through PIL's own conversion.
+    * ``1``, ``P``, ``CMYK``, ``YCbCr``, ``LAB``, ``HSV`` and the rest go through PIL's own conversion (through
+      ``RGB`` where PIL has no direct one, e.g. ``LAB`` to ``L``); a mode it cannot convert is one DataError.
 
     Args:
         image: A PIL image in any mode.
@@ -184,7 +215,8 @@ def to_mode(image: Image.Image, mode: str, *, name: str = "image") -> Image.Imag
         The converted image.
 
     Raises:
-        DataError: A float image with NaN or infinite values.
+        DataError: A float image with NaN or infinite values; a mode PIL cannot convert to ``mode`` (``LAB``
+            to ``RGB``): one line naming the image and both modes.
 
     Example:
         >>> to_mode(Image.new("I;16", (2, 2), 65535), "L").getextrema()
@@ -198,7 +230,19 @@ def to_mode(image: Image.Image, mode: str, *, name: str = "image") -> Image.Imag
         gray = image.mode in _GRAY_MODES
         white = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(white, image.convert("RGBA")).convert("L" if gray else "RGB")
-    return image if image.mode == mode else image.convert(mode)
+    if image.mode == mode:
+        return image
+    try:
+        return image.convert(mode)
+    except (ValueError, OSError):  # no direct conversion (PIL has LAB -> RGB but not LAB -> L): through RGB
+        pass
+    try:
+        return image.convert("RGB").convert(mode)
+    except (ValueError, OSError) as err:  # a mode PIL cannot convert at all
+        raise DataError(
+            f"image {name} is in PIL mode {image.mode}, which cannot be converted to {mode} "
+            f"({' '.join(str(err).split())}); save it as RGB or grayscale"
+        ) from None
 
 
 def to_uint8(array: np.ndarray, *, name: str = "image") -> np.ndarray:

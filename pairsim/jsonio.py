@@ -3,7 +3,8 @@
 ``json.loads`` recurses once per nesting level, so ``[[[[...]]]]`` a hundred thousand levels deep raises a
 ``RecursionError`` (a traceback, or a crashed worker) instead of an answer. :func:`loads_bounded` first
 measures the nesting depth with a linear scan that skips string contents, and the size, and refuses a
-document past either bound with one line naming it; only then does it parse.
+document past either bound with one line naming it; only then does it parse. A key twice in one object
+(``"threshold": 0.5, "threshold": 0.9``) is refused too, naming the key: ``json`` silently kept the last.
 
 Example:
     >>> loads_bounded('{"a": [1, 2, {"b": "[[["}]}', what="example.json")
@@ -69,7 +70,8 @@ def loads_bounded(
         The parsed value.
 
     Raises:
-        PairsimError: (``error``) One line: too large, nested too deep, not UTF-8 or not valid JSON.
+        PairsimError: (``error``) One line: too large, nested too deep, not UTF-8, not valid JSON, or a key
+            twice in one object (named).
     """
     size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
@@ -83,9 +85,29 @@ def loads_bounded(
     if depth > max_depth:
         raise error(f"{what}: JSON nested deeper than {max_depth} levels ({depth}); refused")
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as err:
+        raise error(
+            f"{what}: key {str(err)[:80]!r} appears twice in one object (JSON readers disagree on which wins); refused"
+        ) from None
     except (ValueError, RecursionError) as err:  # RecursionError: cannot happen past the depth check
         raise error(f"{what} is not valid JSON: {' '.join(str(err).split())[:200]}") from None
+
+
+class _DuplicateKey(Exception):
+    """A key twice in one JSON object (the key is the message)."""
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``' object hook: the object as a dict, refusing a key that occurs twice."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return value
 
 
 def read_json_bounded(path: str | Path, *, what: str | None = None, error: type[PairsimError] = DataError) -> Any:

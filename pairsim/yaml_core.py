@@ -18,6 +18,9 @@ the document expanded through them holds at most :data:`MAX_NODES` values and ne
 levels (the "billion laughs" recipe is refused before anything is built); an alias to a node that contains
 it is refused. The shipped recipes use no aliases; a few shared blocks stay possible.
 
+Explicit tags are refused (``!!int 1_000``, ``!!float 1:30``, ``!!python/...``: PyYAML reads a tagged value by
+YAML 1.1's rules), except ``!!str``, which only says "a string".
+
 Example:
     >>> load_yaml("epochs: 10\\nlr: 1e-3\\nflag: yes\\nclock: 1:00\\nmask: 0o17")
     {'epochs': 10, 'lr': 0.001, 'flag': 'yes', 'clock': '1:00', 'mask': 15}
@@ -72,12 +75,29 @@ class CoreLoader(yaml.SafeLoader):
                 )
         return super().construct_mapping(node, deep=deep)
 
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        """A node, refusing an explicit tag other than ``!!str`` (``!!int 1_000``, ``!!float 1:30``,
+        ``!!python/...``): PyYAML reads a tagged scalar by YAML 1.1's rules, not the core schema's."""
+        event = self.peek_event()
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag != "tag:yaml.org,2002:str":
+            shown_tag = tag.replace("tag:yaml.org,2002:", "!!")
+            raise YAMLRefused(
+                f"explicit tag {shown_tag} refused: write the plain value (read by the YAML 1.2 core schema), "
+                "or !!str / quotes for a string",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
     def construct_core_int(self, node: Node) -> int:
         """``[-+]digits``, ``0o`` octal or ``0x`` hex; a decimal with a leading zero is refused as ambiguous."""
         text = self.construct_scalar(node)
         digits = text.lstrip("+-")
+        if not re.fullmatch(r"[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", digits, re.ASCII) or len(text) - len(digits) > 1:
+            raise YAMLRefused(f"{text} is not a YAML 1.2 integer (digits, 0o octal or 0x hex)", node.start_mark)
         if digits[:2] in ("0o", "0x"):
-            return int(digits[2:], 8 if digits[1] == "o" else 16)
+            value = int(digits[2:], 8 if digits[1] == "o" else 16)
+            return -value if text.startswith("-") else value
         if len(digits) > 1 and digits[0] == "0":
             plain = text[0] * (text[0] == "-") + (digits.lstrip("0") or "0")
             raise YAMLRefused(

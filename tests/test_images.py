@@ -340,3 +340,48 @@ def test_a_20000_square_bomb_from_bytes_is_one_line(tmp_path: Path) -> None:
         open_image(io.BytesIO(png), name="upload.png")
     assert str(info.value).startswith("image upload.png ") and "limit" in str(info.value)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_a_cielab_tiff_is_converted_through_rgb(mode: str, tmp_path: Path) -> None:
+    path = tmp_path / "lab.tif"
+    Image.new("RGB", (4, 4), (200, 10, 10)).convert("LAB").save(path)  # PIL has LAB -> RGB, not LAB -> L
+    reference = Image.new("RGB", (4, 4), (200, 10, 10)).convert(mode).getpixel((0, 0))
+    got = load_image(path, mode=mode)
+    assert got.mode == mode
+    assert np.abs(np.subtract(got.getpixel((0, 0)), reference)).max() <= 6  # LAB is stored in 8 bits
+
+
+def test_a_mode_pil_cannot_convert_is_one_data_error(monkeypatch) -> None:
+    def refuse(self, *args, **kwargs):
+        raise ValueError(f"conversion from {self.mode} to {args[0] if args else '?'} not supported")
+
+    monkeypatch.setattr(Image.Image, "convert", refuse)
+    with pytest.raises(DataError, match=r"^image odd.tif is in PIL mode RGB, which cannot be converted to L \("):
+        to_mode(Image.new("RGB", (2, 2)), "L", name="odd.tif")
+
+
+def test_exif_orientation_is_applied_to_files_and_uploads(rgb: np.ndarray, tmp_path: Path) -> None:
+    from pairsim.images import upright
+
+    stored = Image.fromarray(np.kron(rgb, np.ones((8, 8, 1), dtype=np.uint8)))  # 48 x 40, blocks survive JPEG
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned: a viewer rotates it 90 degrees clockwise
+    path = tmp_path / "sideways.jpg"
+    stored.save(path, exif=exif, quality=95)
+    shown = Image.open(path).transpose(Image.Transpose.ROTATE_270)  # what a viewer shows
+    for got in (load_image(path), open_image(path.open("rb"), name="upload")):
+        assert got.size == (48, 40) == shown.size
+        assert np.abs(np.asarray(got, dtype=int) - np.asarray(shown, dtype=int)).max() == 0
+    plain = tmp_path / "plain.jpg"
+    stored.save(plain, quality=95)
+    image = Image.open(plain)
+    image.load()
+    assert upright(image) is image  # no orientation tag: untouched
+
+
+def test_an_animated_gif_gives_its_first_frame(tmp_path: Path) -> None:
+    path = tmp_path / "anim.gif"
+    frames = [Image.new("L", (4, 4), value) for value in (10, 200)]
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    assert load_image(path, mode="L").getpixel((0, 0)) == 10

@@ -48,3 +48,27 @@ def test_size_utf8_and_syntax_errors_are_one_line(tmp_path: Path) -> None:
         read_json_bounded(tmp_path / "missing.json")
     (tmp_path / "ok.json").write_text('{"a": 1}')
     assert read_json_bounded(tmp_path / "ok.json") == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ('{"threshold": 0.5, "threshold": 0.9}', "threshold"),
+        ('{"model": {"head": {"name": "cosine", "name": "l1"}}}', "name"),
+        ('[1, {"a": 1, "b": 2, "a": 3}]', "a"),
+    ],
+)
+def test_a_key_twice_in_one_object_is_refused_naming_it(text: str, key: str) -> None:
+    with pytest.raises(ModelFileError) as err:
+        loads_bounded(text, what="config.json", error=ModelFileError)
+    assert str(err.value) == (
+        f"config.json: key {key!r} appears twice in one object (JSON readers disagree on which wins); refused"
+    )
+
+
+def test_the_same_key_in_different_objects_is_fine() -> None:
+    assert loads_bounded('{"a": {"x": 1}, "b": {"x": 2}, "x": 3}', what="ok.json") == {
+        "a": {"x": 1},
+        "b": {"x": 2},
+        "x": 3,
+    }

@@ -78,6 +78,24 @@ def test_non_finite_weights_are_refused_naming_the_tensor(saved: Path, value: fl
     )
 
 
+def test_float64_weights_that_overflow_float32_are_refused_naming_the_tensor(saved: Path, edit_weights) -> None:
+    """A finite float64 1e300 is infinity once the float32 model holds it: refused at load, not blamed on the
+    embedding later."""
+
+    def widen(state: dict[str, torch.Tensor]) -> None:
+        state.update({k: v.double() for k, v in state.items()})
+        state["tower_a.lstm.weight_hh_l0"][3, 1] = 1e300
+        state["tower_a.lstm.weight_hh_l0"][0, 0] = -1e39
+
+    edit_weights(saved, widen)
+    assert _load_error(saved) == (
+        f"{saved / 'model.safetensors'}: tensor 'tower_a.lstm.weight_hh_l0' holds 2 value(s) too large for float32 "
+        "(they become infinity in the model); refused"
+    )
+    edit_weights(saved, lambda s: s["tower_a.lstm.weight_hh_l0"].clamp_(-1, 1))  # in range: float64 loads
+    assert PairModel.from_pretrained(saved).tower_a.lstm.weight_hh_l0.dtype == torch.float32
+
+
 @pytest.mark.parametrize("dtype", [torch.int8, torch.int64, torch.bool, torch.uint8])
 def test_weights_of_another_kind_are_refused_not_cast(saved: Path, dtype: torch.dtype, edit_weights) -> None:
     """issue 22: int8 weights were cast silently and scored near 1e13."""

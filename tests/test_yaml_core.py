@@ -118,3 +118,36 @@ def test_shown_bounds_a_huge_or_shared_value() -> None:
     assert "..." in shown("x" * 10**7) and len(shown("x" * 10**7)) <= 80
     assert shown(10**5000) == "<an integer of about 5001 digits>"
     assert shown([1, "a"]) == "[1, 'a']"
+
+
+@pytest.mark.parametrize(
+    "text, tag",
+    [
+        ("epochs: !!int -0x2", "!!int"),  # YAML 1.1 dropped the sign: 2 epochs
+        ("epochs: !!int 1_000", "!!int"),
+        ("epochs: !!int '٣'", "!!int"),
+        ("lr: !!float 1:30", "!!float"),
+        ("mask: !!int 0b101", "!!int"),
+        ("when: !!timestamp 2024-01-02", "!!timestamp"),
+        ("a: !!python/object/apply:os.system [ls]", "!!python/object/apply:os.system"),
+        ("a: !custom x", "!custom"),
+        ("!!map {a: 1}", "!!map"),
+    ],
+)
+def test_an_explicit_tag_is_refused_naming_it(text: str, tag: str) -> None:
+    with pytest.raises(YAMLRefused) as err:
+        load_yaml(text)
+    assert f"explicit tag {tag} refused" in err.value.problem
+    assert err.value.problem_mark.line == 0 and "\n" not in err.value.problem
+
+
+def test_str_tag_stays_allowed_and_plain_scalars_keep_the_core_schema() -> None:
+    assert load_yaml("a: !!str 10\nb: -0x2\nc: 0b101") == {"a": "10", "b": "-0x2", "c": "0b101"}
+
+
+def test_a_tagged_override_is_one_config_error() -> None:
+    from pairsim.config import set_override
+    from pairsim.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"train.epochs=!!int -0x2.*explicit tag !!int refused"):
+        set_override({"train": {}}, "train.epochs=!!int -0x2")

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from pairsim.cli.args import add_allow_unverified
-from pairsim.cli.inputs import read_text
+from pairsim.cli.inputs import read_text, split_lines
 from pairsim.cli.tsv import tsv_line
 from pairsim.errors import DataError
 
@@ -53,7 +53,7 @@ def _examples(folder: Path, hidden: list[Path]) -> list[str]:
         if f.suffix.lower() in IMAGE_SUFFIXES:
             items.append(str(f))
         elif f.suffix.lower() == ".txt":
-            items += [line for line in read_text(f, what="example file").splitlines() if line.strip()]
+            items += [line for line in split_lines(read_text(f, what="example file")) if line.strip()]
     return items
 
 

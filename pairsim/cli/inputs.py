@@ -36,13 +36,30 @@ def read_text(path: str | Path, *, what: str = "input file") -> str:
         raise DataError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start})") from None
 
 
+def split_lines(text: str) -> list[str]:
+    r"""``text`` split at ``\n`` and ``\r\n`` only, the last newline not starting an empty line.
+
+    ``str.splitlines`` also splits at form feeds, vertical tabs, ``\x1c``-``\x1e``, ``\x85``, U+2028 and
+    U+2029, so a line holding one became two inputs and every later row shifted; here a line keeps them.
+
+    Example:
+        >>> split_lines("a\x0cb\r\nc\n")
+        ['a\x0cb', 'c']
+    """
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
 def read_lines(path: str | Path) -> list[str]:
-    """The lines of a non-empty UTF-8 file (trailing newline stripped; empty lines kept as empty texts).
+    r"""The lines of a non-empty UTF-8 file (trailing newline stripped; empty lines kept as empty texts), split
+    at ``\n`` / ``\r\n`` only (:func:`split_lines`).
 
     Raises:
         DataError: The file is missing, a directory, empty or not UTF-8 text.
     """
-    lines = read_text(path).splitlines()
+    lines = split_lines(read_text(path))
     if not lines:
         raise DataError(f"{path} is empty: expected one input per line")
     return lines

@@ -62,6 +62,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def write_token(args: argparse.Namespace) -> tuple[str | None, str]:
     """The write token and where it came from: ``--token``, ``--token-file`` or ``$PAIRSIM_SERVE_TOKEN``."""
+    from pairsim.cli.inputs import split_lines
     from pairsim.errors import DataError
     from pairsim.serve.security import TOKEN_ENV
 
@@ -71,7 +72,7 @@ def write_token(args: argparse.Namespace) -> tuple[str | None, str]:
         path = Path(args.token_file)
         if not path.is_file():
             raise DataError(f"--token-file {path}: no such file")
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = split_lines(path.read_text(encoding="utf-8", errors="replace"))
         return (lines[0].strip() if lines else ""), f"--token-file {path}"
     env = os.environ.get(TOKEN_ENV)
     if env is not None and not args.open_writes:

@@ -15,6 +15,7 @@ import torch
 from pairsim.errors import ConfigError, ModelFileError
 from pairsim.export.onnx import FORMAT_VERSION, HEAD_FILE, MANIFEST
 from pairsim.jsonio import loads_bounded, read_json_bounded
+from pairsim.manifest import ASSET_DIRS
 from pairsim.scoring import PairScoring
 
 
@@ -171,6 +172,9 @@ class OnnxPairModel(PairScoring):
 def _sides(manifest: dict[str, Any], where: Path) -> dict[str, dict[str, Any]]:
     """The manifest's ``sides`` (``a``, and ``b``), each ``{file, assets, inputs, out_dim}``, checked.
 
+    ``assets`` must be one of :data:`~pairsim.manifest.ASSET_DIRS` (the folders whose every file is verified):
+    a tower never reads a vocabulary from anywhere else (an absolute path, ``..``, another folder).
+
     Raises:
         ModelFileError: A side is missing or malformed (one line naming the manifest).
     """
@@ -180,13 +184,20 @@ def _sides(manifest: dict[str, Any], where: Path) -> dict[str, dict[str, Any]]:
         ok = ok and (
             isinstance(spec, dict)
             and isinstance(spec.get("file"), str)
-            and isinstance(spec.get("assets"), str)
             and isinstance(spec.get("inputs"), list)
             and all(isinstance(n, str) for n in spec["inputs"])
             and type(spec.get("out_dim")) is int
         )
     if not ok:
         raise ModelFileError(f"{where}: 'sides' must give each side's file, assets, inputs and out_dim")
+    for key, spec in sides.items():
+        if (
+            not isinstance(spec["assets"], str) or spec["assets"] not in ASSET_DIRS
+        ):  # the only folders read_files verifies file by file
+            raise ModelFileError(
+                f"{where}: sides.{key}.assets is {spec['assets']!r}; expected one of the export's own asset "
+                f"folders ({', '.join(ASSET_DIRS)})"
+            )
     return sides
 
 

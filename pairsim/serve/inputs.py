@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
-from pairsim.images import pixel_limit
+from pairsim.images import pixel_limit, upright
 from pairsim.serve.errors import RequestError
 from pairsim.serve.limits import MAX_UPLOAD_BYTES, Limits
 
@@ -116,7 +116,9 @@ async def _image(field: str, upload: UploadFile, limits: Limits, budget: list[in
 
 def decode_image(data: bytes, what: str, limits: Limits, budget: list[int] | None = None) -> Image.Image:
     """Decode an uploaded image after checking its pixel count (from the header) against ``limits`` and
-    pairsim's pixel limit for every image (:func:`pairsim.images.pixel_limit`), whichever is smaller.
+    pairsim's pixel limit for every image (:func:`pairsim.images.pixel_limit`), whichever is smaller; the
+    image is turned as its EXIF orientation says (:func:`pairsim.images.upright`), of a multi-frame file the
+    first frame.
 
     Args:
         data: The file's bytes.
@@ -152,7 +154,7 @@ def decode_image(data: bytes, what: str, limits: Limits, budget: list[int] | Non
         raise RequestError(
             415, f"{what} is not a readable image ({problem}); accepted formats: {', '.join(IMAGE_FORMATS)}"
         ) from None
-    return image
+    return upright(image)  # as a viewer shows it (EXIF orientation), like a file (pairsim.images.open_image)
 
 
 def take(fields: dict[str, list[Any]], name: str, modality: str, *, side: str, max_items: int) -> list[Any]:

@@ -193,3 +193,24 @@ def test_a_mirror_averaging_image_tower_exports_with_its_mirror(tower_config, re
     image = torch.rand(3, 40, 40)
     pair = OnnxPairModel.load(tmp_path / "onnx").encode_a([image, image.flip(-1)])  # (2, D): an image, its mirror
     torch.testing.assert_close(pair[0], pair[1], atol=1e-4, rtol=1e-4)  # the graph holds the mirror average
+
+
+@pytest.mark.parametrize("assets", ["/tmp", "../../..", "tower_a/../..", "other", 3, None])
+def test_assets_outside_the_verified_folders_are_refused(assets, make_model, tmp_path: Path) -> None:
+    import json
+
+    from pairsim.errors import ModelFileError
+
+    export_onnx(make_model("lstm", head="cosine", tower_b="lstm").eval(), tmp_path / "onnx")
+    manifest_path = tmp_path / "onnx" / "pairsim_onnx.json"
+    for side in ("a", "b"):
+        manifest = json.loads(manifest_path.read_text())
+        assert manifest["sides"][side]["assets"] == f"tower_{side}"
+        manifest["sides"][side]["assets"] = assets
+        manifest_path.write_text(json.dumps(manifest))
+        with pytest.raises(ModelFileError, match=f"sides.{side}.assets") as err:
+            OnnxPairModel.load(tmp_path / "onnx")
+        assert "\n" not in str(err.value)
+        manifest["sides"][side]["assets"] = f"tower_{side}"
+        manifest_path.write_text(json.dumps(manifest))
+    OnnxPairModel.load(tmp_path / "onnx")  # restored: loads

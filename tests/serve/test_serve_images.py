@@ -36,3 +36,22 @@ def test_a_16_bit_upload_scores_as_its_scaled_8_bit_version(image_model, serve, 
         )
         expected = image_model.score([faces[0]], [faces[1]])  # (1,)
         assert torch.allclose(torch.tensor(body.json()["scores"]), expected, atol=1e-4)
+
+
+def test_an_upload_with_exif_orientation_scores_like_the_upright_file(
+    image_model, serve, faces: list[str], tmp_path: Path
+) -> None:
+    upright_face = Image.open(faces[0]).convert("L")  # (H, W) 92 x 112
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned: a viewer rotates it 90 degrees clockwise
+    buffer = io.BytesIO()
+    upright_face.transpose(Image.Transpose.ROTATE_90).save(buffer, format="PNG", exif=exif)
+    upright_path = tmp_path / "upright.png"
+    upright_face.save(upright_path)
+    other = Path(faces[1])
+    with serve(image_model) as client:
+        body = client.post(
+            "/score", files=[("a", ("sideways.png", buffer.getvalue())), ("b", (other.name, other.read_bytes()))]
+        )
+        expected = image_model.score([str(upright_path)], [faces[1]])  # (1,)
+        assert torch.allclose(torch.tensor(body.json()["scores"]), expected, atol=1e-4)
