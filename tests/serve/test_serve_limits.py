@@ -161,3 +161,11 @@ def test_images_of_other_modes_are_accepted(image_model, serve) -> None:
     with serve(image_model) as client:
         r = client.post("/encode", files=[("items", (f"{i}", data)) for i, data in enumerate(uploads)])
     assert r.status_code == 200 and len(r.json()["embeddings"]) == 4
+
+
+def test_a_json_body_with_a_key_twice_is_400_never_the_last_one_silently(text_model, serve) -> None:
+    with serve(text_model) as client:
+        answer = client.post(
+            "/score", content=b'{"a": "one", "b": "two", "a": "three"}', headers={"content-type": "application/json"}
+        )
+    assert answer.status_code == 400 and "'a'" in answer.json()["error"]
