@@ -6,7 +6,6 @@ threshold within the head's score range at save and at load. See ``robustness.py
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -14,20 +13,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from robustness_context import MODEL_DIR, TEXTS, Context, Trial, case
+from robustness_context import MODEL_DIR, TEXTS, Context, Trial, case, rehash
 
 DEEP = "[" * 100_000 + "]" * 100_000  # json.loads alone: RecursionError
-
-
-def _rehash(model: Path, manifest: str = "config.json") -> None:
-    """Make the sha256 map consistent with the files again, as someone who can edit the manifest would."""
-    config = json.loads((model / manifest).read_text())
-    config["sha256"] = {
-        p.relative_to(model).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(model.rglob("*"))
-        if p.is_file() and not p.is_symlink() and p.name not in (manifest, "README.md")
-    }
-    (model / manifest).write_text(json.dumps(config))
 
 
 def _edit_config(model: Path, edit: Any) -> None:
@@ -42,7 +30,7 @@ def _edit_weights(model: Path, edit: Any) -> None:
     state = load_file(model / "model.safetensors")
     edit(state)
     save_file(state, model / "model.safetensors", metadata={"format": "pt"})
-    _rehash(model)
+    rehash(model)
 
 
 def _score(ctx: Context, d: Path, model: Path, **kwargs: Any) -> Trial:
@@ -115,7 +103,7 @@ def _(ctx: Context, d: Path) -> Trial:
 def _(ctx: Context, d: Path) -> Trial:
     model = ctx.copy(ctx.bert_model, d)
     (model / "tower_a" / "tokenizer" / "special_tokens_map.json").write_text(DEEP)
-    _rehash(model)
+    rehash(model)
     return _score(ctx, d, model, expect=["special_tokens_map.json", "nested deeper"])
 
 
@@ -186,7 +174,7 @@ def _(ctx: Context, d: Path) -> Trial:
 
     export = export_onnx(PairModel.from_pretrained(ctx.text_model), d / "onnx")
     (export / "head.json").write_text(DEEP)
-    _rehash(export, "pairsim_onnx.json")
+    rehash(export, "pairsim_onnx.json")
     return Trial(argv=["score", ctx.lines(d, "a.txt", TEXTS[:2]), ctx.lines(d, "b.txt", TEXTS[2:]), "--backend",
                        "onnx", "--model", export], expect=["head.json", "nested deeper"])  # fmt: skip
 

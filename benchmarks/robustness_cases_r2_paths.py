@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from robustness_context import DIGITS, NAMES, OUT_PATHS, TINY, Context, Trial, case
+from robustness_context import DIGITS, NAMES, OUT_PATHS, TINY, Context, Trial, case, enroll_folders
 
 
 def _pairs(ctx: Context, d: Path) -> tuple[Path, Path]:
@@ -148,37 +148,29 @@ def _(ctx: Context, d: Path) -> Trial:
 
 
 # -- one name policy ---------------------------------------------------------------------------------------------
-def _enroll_folder(ctx: Context, d: Path, name: str, expect: list[str]) -> Trial:
-    people = ctx.people(d)
-    (people / name).mkdir()
-    shutil.copy(ctx.pngs[2], people / name / "face.png")
-    return Trial(argv=["enroll", people, "--model", ctx.run / "model", "--gallery", d / "g.safetensors"],
-                 expect=expect)  # fmt: skip
-
-
 @case("r2_enroll_folder_unknown", NAMES)
 def _(ctx: Context, d: Path) -> Trial:
-    return _enroll_folder(ctx, d, "unknown", ["'unknown'", "no match"])
+    return enroll_folders(ctx, d, ["unknown"], ["'unknown'", "no match"])
 
 
 @case("r2_enroll_folder_Unknown_fullwidth", NAMES)
 def _(ctx: Context, d: Path) -> Trial:
-    return _enroll_folder(ctx, d, "\uff35nknown", ["no match"])
+    return enroll_folders(ctx, d, ["\uff35nknown"], ["no match"])
 
 
 @case("r2_enroll_folder_tab", NAMES)
 def _(ctx: Context, d: Path) -> Trial:
-    return _enroll_folder(ctx, d, "ann\tlee", ["ann\\tlee", "control character"])
+    return enroll_folders(ctx, d, ["ann\tlee"], ["ann\\tlee", "control character"])
 
 
 @case("r2_enroll_folder_bidi_override", NAMES)
 def _(ctx: Context, d: Path) -> Trial:
-    return _enroll_folder(ctx, d, "\u202egnp.exe", ["U+202E", "right-to-left override"])
+    return enroll_folders(ctx, d, ["\u202egnp.exe"], ["U+202E", "right-to-left override"])
 
 
 @case("r2_enroll_folder_zero_width", NAMES)
 def _(ctx: Context, d: Path) -> Trial:
-    return _enroll_folder(ctx, d, "a\u200dnn", ["U+200D", "zero width joiner"])
+    return enroll_folders(ctx, d, ["a\u200dnn"], ["U+200D", "zero width joiner"])
 
 
 @case("r2_api_name_9mb", NAMES)

@@ -11,24 +11,15 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from robustness_context import NAMES, Context, Trial, case
+from robustness_context import NAMES, Context, Trial, case, enroll_folders
 
 NFC, NFD = "Jos\u00e9", "Jose\u0301"
-
-
-def _enroll_folders(ctx: Context, d: Path, names: list[str], expect: list[str]) -> Trial:
-    people = ctx.people(d)
-    for name in names:
-        (people / name).mkdir()
-        shutil.copy(ctx.pngs[2], people / name / "face.png")
-    return Trial(argv=["enroll", people, "--model", ctx.run / "model", "--gallery", d / "g.safetensors"],
-                 expect=expect)  # fmt: skip
 
 
 # -- finding 1: one identity, two spellings ----------------------------------------------------------------------
 @case("r2p_fb_enroll_nfc_and_nfd_twins", NAMES)
 def _(ctx: Context, d: Path) -> Trial:
-    return _enroll_folders(ctx, d, [NFC, NFD], ["Jos\\xe9", "Jose\\u0301", "spellings of one identity"])
+    return enroll_folders(ctx, d, [NFC, NFD], ["Jos\\xe9", "Jose\\u0301", "spellings of one identity"])
 
 
 @case("r2p_fb_unenroll_other_spelling", NAMES)
@@ -53,26 +44,26 @@ def _(ctx: Context, d: Path) -> Trial:
 
 @case("r2p_fb_enroll_variation_selector", NAMES)
 def _(ctx: Context, d: Path) -> Trial:
-    return _enroll_folders(ctx, d, ["bob\ufe0f"], ["U+FE0F", "variation selector"])
+    return enroll_folders(ctx, d, ["bob\ufe0f"], ["U+FE0F", "variation selector"])
 
 
 # -- finding 2: look-alikes of the no-match label ----------------------------------------------------------------
 @case("r2p_fb_enroll_unknown_cyrillic_o", NAMES)
 def _(ctx: Context, d: Path) -> Trial:
-    return _enroll_folders(ctx, d, ["unkn\u043ewn"], ["looks like 'unknown'", "no match"])
+    return enroll_folders(ctx, d, ["unkn\u043ewn"], ["looks like 'unknown'", "no match"])
 
 
 # -- finding 3: nothing visible --------------------------------------------------------------------------------
 @case("r2p_fb_enroll_marks_only", NAMES)
 def _(ctx: Context, d: Path) -> Trial:
-    return _enroll_folders(ctx, d, ["\u0301"], ["no visible base character"])
+    return enroll_folders(ctx, d, ["\u0301"], ["no visible base character"])
 
 
 @case("r2p_fb_enroll_private_use", NAMES)
 def _(ctx: Context, d: Path) -> Trial:
-    return _enroll_folders(ctx, d, ["\ue000"], ["U+E000", "private-use"])
+    return enroll_folders(ctx, d, ["\ue000"], ["U+E000", "private-use"])
 
 
 @case("r2p_fb_enroll_mark_pile", NAMES)
 def _(ctx: Context, d: Path) -> Trial:
-    return _enroll_folders(ctx, d, ["A" + "\u0300" * 20], ["combining marks in a row"])
+    return enroll_folders(ctx, d, ["A" + "\u0300" * 20], ["combining marks in a row"])

@@ -5,7 +5,6 @@ overflow float32, duplicate JSON keys. See ``robustness.py``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
@@ -13,18 +12,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from robustness_context import DIGITS, INPUTS, MODEL_DIR, TEXTS, TINY, Context, Trial, case, scores_of
-
-
-def _rehash(model: Path, manifest: str = "config.json") -> None:
-    """Make the sha256 map consistent with the files again, as someone who can edit the manifest would."""
-    config = json.loads((model / manifest).read_text())
-    config["sha256"] = {
-        p.relative_to(model).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(model.rglob("*"))
-        if p.is_file() and not p.is_symlink() and p.name not in (manifest, "README.md")
-    }
-    (model / manifest).write_text(json.dumps(config))
+from robustness_context import DIGITS, INPUTS, MODEL_DIR, TEXTS, TINY, Context, Trial, case, rehash, scores_of
 
 
 def _score(ctx: Context, d: Path, model: Path, *extra: Any, **kwargs: Any) -> Trial:
@@ -118,7 +106,7 @@ def _(ctx: Context, d: Path) -> Trial:
     state = {k: v.double() for k, v in load_file(model / "model.safetensors").items()}
     state["tower_a.lstm.weight_hh_l0"][0, 0] = 1e300  # finite in float64, infinity in the float32 model
     save_file(state, model / "model.safetensors", metadata={"format": "pt"})
-    _rehash(model)
+    rehash(model)
     return _score(ctx, d, model, expect=["tower_a.lstm.weight_hh_l0", "too large for float32"])
 
 

@@ -8,6 +8,8 @@ once, then copied into a case's folder before it is changed, so cases never see 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -212,3 +214,25 @@ MODEL_DIR = "r2 model directories"  # one loader rule: manifest, symlinks, weigh
 NAMES = "r2 names and outputs"  # one name policy; unambiguous outputs; hidden folders; save -> load
 INPUTS = "r2 inputs"  # one number parser, one image converter, empty / unknown texts, bounded documents
 GROUPS = (SEC, LOST, SILENT, TRACE, VAGUE, OUT_PATHS, SERVICE, MODEL_DIR, NAMES, INPUTS)
+
+
+def rehash(model: Path, manifest: str = "config.json") -> None:
+    """Make a model directory's sha256 map consistent with its files again, as someone who can edit the
+    manifest (``config.json``, an export's ``pairsim_onnx.json``) would."""
+    config = json.loads((model / manifest).read_text())
+    config["sha256"] = {
+        p.relative_to(model).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(model.rglob("*"))
+        if p.is_file() and not p.is_symlink() and p.name not in (manifest, "README.md")
+    }
+    (model / manifest).write_text(json.dumps(config))
+
+
+def enroll_folders(ctx: Context, d: Path, names: list[str], expect: list[str]) -> Trial:
+    """``pairsim enroll`` of the people folder plus one folder per name (one digit picture each)."""
+    people = ctx.people(d)
+    for name in names:
+        (people / name).mkdir()
+        shutil.copy(ctx.pngs[2], people / name / "face.png")
+    return Trial(argv=["enroll", people, "--model", ctx.run / "model", "--gallery", d / "g.safetensors"],
+                 expect=expect)  # fmt: skip
