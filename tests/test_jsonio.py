@@ -18,6 +18,9 @@ from pairsim.jsonio import json_depth, loads_bounded, read_json_bounded
         ('{"a": [1, {"b": []}]}', 4),
         ('["[[[[", "]]", "\\"[["]', 1),  # brackets inside strings, escaped quotes included, do not count
         ('{"k\\\\": [[]]}', 3),  # an escaped backslash ends before the closing quote
+        ('{"a": ["x", ["y"]]}', 3),  # (the service's old twin of this scan had these three cases)
+        ('["\\"[[[", "\\\\", [1]]', 2),
+        ("42", 0),
     ],
 )
 def test_depth_ignores_brackets_inside_strings(text: str, depth: int) -> None:
