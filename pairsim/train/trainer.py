@@ -7,6 +7,7 @@ import os
 import random
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from pairsim.metrics import plot_curves, write_json
 from pairsim.model import PairModel
 from pairsim.recipe import Recipe
 from pairsim.safe_io import atomic_write_text
+from pairsim.train.callbacks import Callback, CallbackList, StopRun
 from pairsim.train.checkpoint import (
     load_checkpoint,
     rng_state,
@@ -65,6 +67,8 @@ class Trainer(Housekeeping):
         recipe: The run to do.
         resume: Continue from ``checkpoints/last.pt`` exactly where a killed run stopped.
         progress: Show a progress bar.
+        callbacks: Watchers of the run (trackers, pruners, time budgets; :mod:`pairsim.train.callbacks`), called on
+            the main process; a hook raising :class:`~pairsim.train.callbacks.StopRun` ends training cleanly.
 
     Example:
         >>> recipe = Recipe.load("recipes/digits_pairs.yaml", ["train.epochs=1"])  # doctest: +SKIP
@@ -72,8 +76,18 @@ class Trainer(Housekeeping):
         0.97
     """
 
-    def __init__(self, recipe: Recipe, *, resume: bool = False, overwrite: bool = False, progress: bool = True) -> None:
+    def __init__(
+        self,
+        recipe: Recipe,
+        *,
+        resume: bool = False,
+        overwrite: bool = False,
+        progress: bool = True,
+        callbacks: Sequence[Callback] = (),
+    ) -> None:
         self.recipe = recipe
+        self.callbacks = CallbackList(callbacks)
+        self.stop_reason: str | None = None  # set when a callback ends the run (StopRun)
         self.resume = resume
         self.progress = progress
         if os.environ.get("RANK", "0") == "0":
@@ -195,8 +209,12 @@ class Trainer(Housekeeping):
                 self.recipe.model.tower.name, self.recipe.data.name, len(self.splits.train), self.recipe.loss.name,
                 self.total_steps, self.recipe.train.batch_size, rt.device, rt.world_size, self.threads,
             )  # fmt: skip
+            if rt.is_main:
+                self.callbacks.on_train_start(self)
             self._train(rt)
             metrics = self._finish(rt)
+            if rt.is_main:
+                self.callbacks.on_train_end(self, metrics=metrics)
             if rt.is_main and self.staged:
                 self._promote()
             return metrics
@@ -264,7 +282,11 @@ class Trainer(Housekeeping):
                     self.state["history"].append(
                         {"step": step, "epoch": epoch, "loss": running, "lr": self.scheduler.get_last_lr()[0]}
                     )
-                self._update_bar(bar, running, batch_size_of(batch) * rt.world_size, epoch)
+                rows = batch_size_of(batch) * rt.world_size
+                self._update_bar(bar, running, rows, epoch)
+                if rt.is_main:
+                    self._call(self.callbacks.on_step, step=step, epoch=epoch + 1, loss=value,
+                               lr=self.scheduler.get_last_lr()[0], rows=rows)  # fmt: skip
                 self.state["train_seconds"] = self.state.get("train_seconds", 0.0) + time.perf_counter() - tick
                 if rt.is_main and self._checkpoint_due(step):
                     self._checkpoint()
@@ -277,11 +299,11 @@ class Trainer(Housekeeping):
                 ):
                     self._validate_within_epoch(rt, epoch)
                 tick = time.perf_counter()  # checkpoints, snapshots and validation are not training time
-                if step >= self.total_steps:
+                if step >= self.total_steps or (self.stop_reason and not rt.distributed):
                     break
             self.state["epoch"] += 1
             self.state["step_in_epoch"] = 0
-            stop = self._end_epoch(rt, epoch)
+            stop = self._end_epoch(rt, epoch) or self.stop_reason is not None
             if rt.distributed:  # rank 0 validates and decides; every rank must stop together
                 flag = [stop]
                 torch.distributed.broadcast_object_list(flag, src=0)
@@ -294,6 +316,15 @@ class Trainer(Housekeeping):
         if rt.is_main and every and last % every:  # the weights training ended with (early stop, a partial interval)
             self._snapshot(last)
         bar.close()
+
+    def _call(self, hook: Any, **kwargs: Any) -> None:
+        """Call a callback hook; a :class:`StopRun` it raises ends training after this step (logged once)."""
+        try:
+            hook(self, **kwargs)
+        except StopRun as stop:
+            if self.stop_reason is None:
+                self.stop_reason = stop.reason
+                log.info("stopping: %s", stop.reason)
 
     def _end_epoch(self, rt: Runtime, epoch: int) -> bool:
         """Validate, keep the best model, decide on early stopping. Returns True to stop."""
@@ -320,6 +351,7 @@ class Trainer(Housekeeping):
         )
         where = f"epoch {epoch}" if end_of_epoch else f"step {self.state['global_step']} (epoch {epoch})"
         log.info("%s: val %s", where, ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
+        self._call(self.callbacks.on_validation, epoch=epoch + 1, step=self.state["global_step"], metrics=metrics)
         if improved(name, value, self.state["best"]):
             self.state.update(best=value, best_epoch=epoch, stale_epochs=0)
             self.model.config.threshold = metrics.get("threshold")
@@ -358,6 +390,7 @@ class Trainer(Housekeeping):
         )
         shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float))
         log.info("step 0 (untrained): val %s", shown)
+        self._call(self.callbacks.on_validation, epoch=0, step=0, metrics=metrics)
 
     def _validate_within_epoch(self, rt: Runtime, epoch: int) -> None:
         """A validation point every ``train.validation.every`` steps (rank 0); training mode is restored after."""
