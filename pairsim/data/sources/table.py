@@ -128,12 +128,15 @@ def table_kind(cols: Mapping[str, Any], cfg: TableConfig) -> str:
 def _pair_columns(cols: Mapping[str, Any], cfg: TableConfig) -> tuple[str, str] | None:
     given_a = None if cfg.column_a == "auto" else str(cfg.column_a)
     given_b = None if cfg.column_b == "auto" else str(cfg.column_b)
-    if given_a and given_b:
-        return given_a, given_b
     for a, b in PAIR_COLUMNS:
         if (given_a or a) in cols and (given_b or b) in cols:
             return given_a or a, given_b or b
-    return (given_a or "sentence1", given_b or "sentence2") if given_a or given_b or cfg.kind == "pairs" else None
+    if not (given_a or given_b or cfg.kind == "pairs"):
+        return None
+    # the given column is missing: the other side's first conventional name found, so the error names the given one
+    a = given_a or next((a for a, _ in PAIR_COLUMNS if a in cols), "sentence1")
+    b = given_b or next((b for _, b in PAIR_COLUMNS if b in cols), "sentence2")
+    return a, b
 
 
 # -- pairs ----------------------------------------------------------------------------------------------------
