@@ -109,6 +109,9 @@ class HFDataset(Source["HFDataset.Config"]):
     def _call(self, path: str, *, where: str, **kwargs: Any) -> Any:
         import datasets
 
+        # never code from a dataset: datasets 4+ has no loading scripts and drops this flag when false; older
+        # versions (pyproject allows >= 2.20) refuse a script with it
+        kwargs["trust_remote_code"] = False
         try:
             return _quietly(datasets.load_dataset, path, cache_dir=self.config.cache_dir, **kwargs)
         except Exception as err:  # connection errors, missing files, parse errors: one line naming the input

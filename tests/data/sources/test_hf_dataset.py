@@ -103,3 +103,24 @@ def test_a_hub_id_offline_and_a_missing_path_are_one_error(tmp_path: Path, monke
     bad.write_text("not parquet")
     with pytest.raises(DataError, match=r"^hf_dataset: cannot read .*bad.parquet: "):
         load_dataset({"name": "hf_dataset", "path": str(bad), "cache_dir": str(tmp_path / "hf")})
+
+
+def test_a_hub_id_online_is_read_through_datasets_without_remote_code(
+    stsb: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datasets
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def fake_load(path: str, **kwargs: Any) -> Any:  # stands in for the hub: the local copy
+        calls.append((path, kwargs))
+        return stsb["parts"]
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    splits = load_dataset({"name": "hf_dataset", "path": "nyu-mll/glue", "subset": "stsb", "revision": "main",
+                           **GRADED})  # fmt: skip
+    assert splits.test.a == stsb["parts"]["test"]["sentence1"]
+    assert calls == [("nyu-mll/glue", {"cache_dir": None, "name": "stsb", "revision": "main",
+                                       "trust_remote_code": False})]  # fmt: skip
