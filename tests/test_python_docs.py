@@ -50,3 +50,29 @@ def test_every_python_block_runs_as_written(tmp_path: Path, monkeypatch: pytest.
         assert metrics["steps"] == 4, run
         assert (out / "model" / "config.json").is_file() and (out / "recipe.yaml").is_file(), run
     assert 0.0 <= namespace["result"].metrics["test"]["oneshot_accuracy"] <= 1.0
+
+
+def test_the_hf_dataset_recipe_block_reads_a_saved_stsb_copy(tmp_path: Path) -> None:
+    import datasets
+    import yaml
+
+    from pairsim.recipe import Recipe
+
+    block = re.search(r"```yaml\n(.*?)```", DOC.read_text(), re.S)
+    assert block, "docs/python.md has no yaml block"
+    data = yaml.safe_load(block.group(1))["data"]
+
+    def rows(split: str) -> dict[str, list[Any]]:
+        return {"sentence1": [f"{split} a{i}" for i in range(40)], "sentence2": [f"{split} b{i}" for i in range(40)],
+                "score": [i / 40 for i in range(40)]}  # fmt: skip
+
+    parts = datasets.DatasetDict({n: datasets.Dataset.from_dict(rows(n)) for n in ("train", "validation", "test")})
+    parts.save_to_disk(str(tmp_path / "data" / "stsb"))
+    recipe = Recipe.from_dict({"model": {"tower": {"name": "lstm"}}, "loss": {"name": "cosent"},
+                               "data": {**data, "path": str(tmp_path / data["path"])}})  # fmt: skip
+    from pairsim.data import load_dataset
+
+    splits = load_dataset(recipe.data)
+    scores = rows("validation")["score"]
+    assert splits.val.a == rows("validation")["sentence1"] and len(splits.train) == 40
+    assert splits.val.scores == scores and splits.val.labels == [float(s >= 0.8) for s in scores]
