@@ -36,8 +36,8 @@ def mrpc_rows(n: int = 160) -> list[tuple[str, str, int]]:
     return [(r[3], r[4], int(r[0])) for r in rows]
 
 
-def fit_lstm(train: Any, out: Path, **kwargs: Any) -> pairsim.train.api.FitResult:
-    return pairsim.fit(LSTM, train, loss="contrastive", eval=QUIET_EVAL, output_dir=out, **{**TINY, **kwargs})
+def fit_lstm(train: Any, out: Path, loss: str = "contrastive", **kwargs: Any) -> pairsim.train.api.FitResult:
+    return pairsim.fit(LSTM, train, loss=loss, eval=QUIET_EVAL, output_dir=out, **{**TINY, **kwargs})
 
 
 def test_list_dataframe_and_dataset_train_to_the_metrics_of_the_recipe(tmp_path: Path) -> None:
@@ -144,3 +144,10 @@ def test_a_wrong_model_and_bad_rows_say_what_was_expected(tmp_path: Path) -> Non
         pairsim.fit(3, [("a", "b", 1)], output_dir=tmp_path / "run")
     with pytest.raises(DataError, match=r"^in_memory train: row 2, column '1': expected a text \(str\), found float"):
         pairsim.fit(LSTM, [("a", "b", 1), ("c", "d", 0), ("e", 0.5, 1)], output_dir=tmp_path / "run")
+
+
+def test_positive_pairs_train_with_in_batch_negatives_and_are_verified_against_mismatched_pairs(tmp_path: Path) -> None:
+    rows = [{"anchor": a, "positive": b} for a, b, label in mrpc_rows(200) if label == 1]
+    result = fit_lstm(rows, tmp_path / "run", loss="infonce")
+    assert result.recipe.loss.name == "infonce" and result.metrics["steps"] == 3
+    assert 0.0 <= result.metrics["test"]["roc_auc"] <= 1.0 and result.metrics["test"]["positive_rate"] == 0.5

@@ -8,7 +8,8 @@ One column mapping (:class:`TableConfig`) reads three kinds of table; ``kind: au
   ``image1/image2``, ``text1/text2``, ``a/b``, and columns ``0/1`` of tuples; the label is ``label`` or
   ``is_duplicate`` (tuples: their third value), the score ``score``. Graded data is read as ``pair_table``
   reads it: a 0/1 ``label``, or ``label: null`` with ``score`` and ``binarize_at``. Without label or score every
-  pair is similar (positive pairs for in-batch-negative losses).
+  pair is similar (positive pairs for in-batch-negative losses); val and test then get one mismatched pair per
+  pair (:func:`with_negatives`) so verification metrics can be measured.
 * **captions** (:class:`~pairsim.data.types.CaptionImages`): an ``image`` and a ``caption`` column (a caption
   or a list of captions per row); rows with the same image (path, or ``image_id``) are one image.
 * **items** (:class:`~pairsim.data.types.LabelledItems`): one item column (``image``, ``text``, ``sentence``,
@@ -35,13 +36,16 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Literal
 
+import numpy as np
+
 from pairsim.config import MAX_COUNT, bounded
 from pairsim.data.records import check_items, columns_of, find_column, modality_of, number, require_column
+from pairsim.data.samplers import mismatch
 from pairsim.data.sources.base import DatasetConfig
 from pairsim.data.sources.captions import split_by_image
 from pairsim.data.sources.pair_table import MAX_COLUMNS
 from pairsim.data.sources.text_pairs import PairRow, make_splits
-from pairsim.data.split import check_filter, fraction_counts, partition, stratified_items
+from pairsim.data.split import Stream, check_filter, fraction_counts, partition, rng, stratified_items
 from pairsim.data.types import CaptionImages, LabelledItems, PairTable, Splits
 from pairsim.errors import DataError
 
@@ -140,8 +144,9 @@ def _pair_columns(cols: Mapping[str, Any], cfg: TableConfig) -> tuple[str, str] 
 
 
 # -- pairs ----------------------------------------------------------------------------------------------------
-def pair_rows(cols: Mapping[str, list[Any]], cfg: TableConfig, *, where: str) -> tuple[list[PairRow], str, str]:
-    """The pairs of one table, and the modality of each side.
+def pair_rows(cols: Mapping[str, list[Any]], cfg: TableConfig, *, where: str) -> tuple[list[PairRow], str, str, bool]:
+    """The pairs of one table, the modality of each side, and whether it holds positive pairs only (no label,
+    score or negative column).
 
     Raises:
         DataError: A missing column, an item of the wrong kind, a label that is not 0/1 or a missing number,
@@ -192,7 +197,29 @@ def pair_rows(cols: Mapping[str, list[Any]], cfg: TableConfig, *, where: str) ->
         rows.append(PairRow(_key(a), _key(b), a, b, y, value))
     check_filter(where=where, setting="drop_empty", split="table", before=len(side_a), after=len(rows),
                  max_share=cfg.max_filtered)  # fmt: skip
-    return rows, mod_a, mod_b
+    return rows, mod_a, mod_b, label is None and score is None and negative is None
+
+
+def with_negatives(table: PairTable, *, seed: int, stream: int) -> PairTable:
+    """A positives-only evaluation table with one dissimilar pair added per pair: its side-a item with the side-b
+    item of another row (a different key), drawn with ``rng(seed, stream)``, so verification metrics have both
+    classes. Training tables stay as they are (samplers draw their own negatives).
+
+    Example:
+        >>> t = PairTable(a=["q1", "q2", "q3"], b=["p1", "p2", "p3"], labels=[1.0] * 3)
+        >>> with_negatives(t, seed=0, stream=11).labels
+        [1.0, 1.0, 1.0, 0.0, 0.0, 0.0]
+    """
+    rows = np.arange(len(table))  # (N,)
+    other = mismatch(table.keys("b"), rows, rng(seed, stream))  # (N,) a row with another side-b key
+    return dataclasses.replace(
+        table,
+        a=[*table.a, *table.a],
+        b=[*table.b, *(table.b[j] for j in other)],
+        labels=[*table.labels, *([0.0] * len(table))],
+        keys_a=None if table.keys_a is None else [*table.keys_a, *table.keys_a],
+        keys_b=None if table.keys_b is None else [*table.keys_b, *(table.keys_b[j] for j in other)],
+    )
 
 
 def _empty(value: Any) -> bool:
@@ -306,9 +333,13 @@ def table_splits(train: Any, val: Any, test: Any, cfg: TableConfig, *, where: st
             test_fraction=cfg.test_fraction, seed=cfg.seed, drop_test_overlap=cfg.drop_test_overlap, where=where,
             max_filtered=cfg.max_filtered,
         )  # fmt: skip
-        _, mod_a, mod_b = read["train"]
+        _, mod_a, mod_b, positives_only = read["train"]
         for _, part in splits.items():
             part.modality, part.modality_b = mod_a, (mod_b if mod_b != mod_a else None)  # type: ignore[assignment]
+        if positives_only:
+            log.info("%s: positive pairs only: val and test get one mismatched (dissimilar) pair per pair", where)
+            splits.val = with_negatives(splits.val, seed=cfg.seed, stream=Stream.EVAL_VAL)
+            splits.test = with_negatives(splits.test, seed=cfg.seed, stream=Stream.EVAL_TEST)
         return splits
     if kind == "captions":
         caps = {n: caption_table(c, cfg, where=f"{where} {n}") for n, c in tables.items()}

@@ -98,9 +98,15 @@ def test_anchor_positive_negative_rows_give_a_similar_and_a_dissimilar_pair() ->
     assert len(pairs) == 40 and ("q3", "p3", 1.0) in pairs and ("q3", "n3", 0.0) in pairs
 
 
-def test_positive_pairs_without_label_are_similar() -> None:
+def test_positive_pairs_without_label_are_similar_and_evaluated_against_mismatched_ones() -> None:
     splits = load([{"anchor": f"q{i}", "positive": f"p{i}"} for i in range(20)])
-    assert {y for _, p in splits.items() for y in p.labels} == {1.0}
+    assert set(splits.train.labels) == {1.0} and len(splits.train) == 16
+    for table in (splits.val, splits.test):  # each pair, then its side a with another row's side b
+        n = len(table) // 2
+        assert table.labels == [1.0] * n + [0.0] * n and table.a[n:] == table.a[:n]
+        assert all(neg != pos and neg in table.b[:n] for pos, neg in zip(table.b[:n], table.b[n:], strict=True))
+    again = load([{"anchor": f"q{i}", "positive": f"p{i}"} for i in range(20)])
+    assert again.test.b == splits.test.b  # seeded
 
 
 def test_labelled_images_split_by_class_with_arrays_and_pil_images() -> None:
