@@ -28,6 +28,7 @@ _EXPORTS = {
     "DATASETS": "pairsim.data",
     "SAMPLERS": "pairsim.data",
     "Recipe": "pairsim.recipe",
+    "fit": "pairsim.train.api",
 }
 __all__ = [*_EXPORTS, "__version__"]
 

@@ -25,10 +25,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pairsim.metrics import format_table
     from pairsim.recipe import Recipe
-    from pairsim.train.trainer import Trainer
+    from pairsim.train.api import run_recipe
 
     recipe = Recipe.load(args.recipe, [*args.overrides, *threads_override(args)])
-    metrics = Trainer(recipe, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress).run()
+    metrics = run_recipe(recipe, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress).metrics
     if metrics:
         print(format_table({"test": metrics["test"]}))
         print(f"model, metrics.json, plots and log in {recipe.output_dir}")

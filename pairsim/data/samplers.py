@@ -181,7 +181,7 @@ def fixed_pairs(
     )  # fmt: skip
 
 
-def _mismatch(keys: list[Any], rows: np.ndarray, gen: np.random.Generator) -> np.ndarray:
+def mismatch(keys: list[Any], rows: np.ndarray, gen: np.random.Generator) -> np.ndarray:
     """For each row, another row whose key differs (uniform among them)."""
     k = np.unique(np.asarray([str(x) for x in keys]), return_inverse=True)[1]  # (N,) key ids
     if len(set(k.tolist())) < 2:
@@ -220,7 +220,7 @@ def pairs(split: Any, gen: np.random.Generator, epoch: int, draw: Draw) -> list[
     elif target.min() >= 0.5 and (split.keys_a is not None or split.keys_b is not None):
         side = 1 if split.keys_b is not None else 0
         keep = gen.random(len(rows)) < opt.positive_fraction
-        other = _mismatch(split.keys("b" if side else "a"), rows, gen)
+        other = mismatch(split.keys("b" if side else "a"), rows, gen)
         index[:, side] = np.where(keep, rows, other)
         target = keep.astype(np.float32)
     return chunk(index, target, draw, gen)

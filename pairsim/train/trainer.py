@@ -69,6 +69,8 @@ class Trainer(Housekeeping):
         progress: Show a progress bar.
         callbacks: Watchers of the run (trackers, pruners, time budgets; :mod:`pairsim.train.callbacks`), called on
             the main process; a hook raising :class:`~pairsim.train.callbacks.StopRun` ends training cleanly.
+        model: Train this model instead of building ``recipe.model`` (``pairsim.fit`` with a model object; its
+            config is ``recipe.model``). After :meth:`run`, ``final_model`` is the model the test metrics are of.
 
     Example:
         >>> recipe = Recipe.load("recipes/digits_pairs.yaml", ["train.epochs=1"])  # doctest: +SKIP
@@ -84,10 +86,12 @@ class Trainer(Housekeeping):
         overwrite: bool = False,
         progress: bool = True,
         callbacks: Sequence[Callback] = (),
+        model: PairModel | None = None,
     ) -> None:
         self.recipe = recipe
         self.callbacks = CallbackList(callbacks)
         self.stop_reason: str | None = None  # set when a callback ends the run (StopRun)
+        self.given_model = model
         self.resume = resume
         self.progress = progress
         if os.environ.get("RANK", "0") == "0":
@@ -105,7 +109,10 @@ class Trainer(Housekeeping):
         _seed_everything(r.train.seed)
         self.splits = load_dataset(r.data)
         require_splits(self.splits, r.data)  # an empty split is one error naming the setting, before any work
-        model = PairModel.from_config(r.model, adapt_on=side_inputs(self.splits.train))
+        if self.given_model is not None:  # pairsim.fit with a model object: trained as it is
+            model = self.given_model
+        else:
+            model = PairModel.from_config(r.model, adapt_on=side_inputs(self.splits.train))
         self.model = model.to(rt.device)
         if r.train.speed.channels_last:  # convolution weights (4-d) only; everything else is unchanged
             self.model.to(memory_format=torch.channels_last)
@@ -417,6 +424,7 @@ class Trainer(Housekeeping):
             calibrate=False,
             source=build_source(self.recipe.data),
         )
+        self.final_model = model
         metrics = {"best_epoch": self.state["best_epoch"], "best_val": self.state["best"], "test": test,
                    "history": self.state["history"], "steps": self.state["global_step"]}  # fmt: skip
         write_json(metrics, self.work / "metrics.json")

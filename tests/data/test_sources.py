@@ -3,6 +3,8 @@ and a missing dataset is one clear error saying where to put it and how to get i
 
 from __future__ import annotations
 
+import csv
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +12,24 @@ import pytest
 
 from pairsim.config import from_dict
 from pairsim.data.sources import DATASETS, DatasetConfig, NamedDatasetConfig, build_source, load_dataset
+from pairsim.data.sources.in_memory import hold
 from pairsim.data.types import CaptionImages, LabelledItems, PairTable, Splits
 from pairsim.errors import ConfigError, DataError
 
 REPO = Path(__file__).resolve().parents[2]
 QUORA_FIXTURE = REPO / "tests" / "fixtures" / "quora"
 OMNIGLOT_SLICE = {"background_alphabets": ["Arcadian", "Armenian"], "evaluation_alphabets": ["Angelic"]}
+HF_CACHED = ("pair_table", "hf_dataset")  # read through the datasets library: a cache folder under tmp_path
+
+
+def _quora_rows() -> list[dict[str, str]]:
+    """The Quora fixture's rows as a list of dicts (the in_memory source's data)."""
+    with (QUORA_FIXTURE / "quora_duplicate_questions.tsv").open(encoding="utf-8") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+_HELD = ExitStack()  # the in_memory row's tables stay held for the whole session (pairsim.fit holds them per run)
+QUORA_REF = _HELD.enter_context(hold(_quora_rows()))
 
 
 def small_config(name: str, data_dir: Path) -> dict[str, Any]:
@@ -51,6 +65,21 @@ def small_config(name: str, data_dir: Path) -> dict[str, Any]:
             "text_a": "question1",
             "text_b": "question2",
             "label": "is_duplicate",
+            "val_fraction": 0.15,
+            "test_fraction": 0.15,
+        },
+        "in_memory": {
+            "name": "in_memory",
+            "ref": QUORA_REF,
+            "column_a": "question1",
+            "column_b": "question2",
+            "label": "is_duplicate",
+            "val_fraction": 0.15,
+            "test_fraction": 0.15,
+        },
+        "hf_dataset": {
+            "name": "hf_dataset",
+            "path": str(QUORA_FIXTURE / "quora_duplicate_questions.tsv"),
             "val_fraction": 0.15,
             "test_fraction": 0.15,
         },
@@ -94,7 +123,7 @@ def test_every_dataset_has_a_small_config_and_named_ones_a_data_card(name: str, 
 @pytest.mark.parametrize("name", DATASETS.names())
 def test_loads_nonempty_splits_without_leaks(name: str, data_env: Path, tmp_path: Path) -> None:
     config = small_config(name, data_env)
-    if name == "pair_table":
+    if name in HF_CACHED:
         config["cache_dir"] = str(tmp_path / "hf")
     splits = load_dataset(config)
     assert isinstance(splits, Splits)
@@ -111,11 +140,23 @@ def test_loads_nonempty_splits_without_leaks(name: str, data_env: Path, tmp_path
 
 
 @pytest.mark.parametrize(
-    "name", ["att_faces", "image_folder", "quora", "flickr8k", "rankiqa", "captions", "pair_table", "fnc1"]
+    "name",
+    [
+        "att_faces",
+        "image_folder",
+        "quora",
+        "flickr8k",
+        "rankiqa",
+        "captions",
+        "pair_table",
+        "fnc1",
+        "in_memory",
+        "hf_dataset",
+    ],
 )
 def test_the_seed_changes_a_random_split(name: str, data_env: Path, tmp_path: Path) -> None:
     config = small_config(name, data_env)
-    if name == "pair_table":
+    if name in HF_CACHED:
         config["cache_dir"] = str(tmp_path / "hf")
     first = load_dataset({**config, "seed": 0})
     other = load_dataset({**config, "seed": 1})
