@@ -116,6 +116,19 @@ def load_image(item: Any, *, mode: str | None = None, max_pixels: int | None = N
     return image
 
 
+def resolve_path(item: Any, folder: Path) -> str:
+    """An image path from a table or an input file, resolved against that file's folder unless absolute.
+
+    Training (``pair_table``) and ``pairsim score`` both resolve this way, so one table works in both.
+
+    Example:
+        >>> resolve_path("faces/s1/1.pgm", Path("/data"))
+        '/data/faces/s1/1.pgm'
+    """
+    p = Path(str(item)).expanduser()
+    return str(p if p.is_absolute() else folder / p)
+
+
 def check_pixels(image: Image.Image, name: str, limit: int | None = None) -> None:
     """Refuse an image with more than ``limit`` pixels (``width x height``, read from the header: nothing decoded).
 
