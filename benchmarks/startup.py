@@ -11,6 +11,8 @@ folder with ``recipes/digits_pairs.yaml`` (1 epoch, width 0.25) unless ``--model
 Run from the repository root (about 2 minutes on 2 CPU cores at 7 pairs of runs)::
 
     python benchmarks/startup.py --runs 7 --json benchmarks/results/startup.json
+
+``--repo DIR`` measures another checkout (an older commit) with the same script and model.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def train_digits(folder: Path, env: dict[str, str]) -> Path:
     argv = [sys.executable, "-m", "pairsim", "train", str(REPO / "recipes" / "digits_pairs.yaml"),
             "train.epochs=1", "model.tower.width=0.25", "eval.episodes=0", "eval.pairs=100",
             f"output_dir={folder / 'run'}", "--no-progress"]  # fmt: skip
-    subprocess.run(argv, check=True, env=env, capture_output=True)
+    subprocess.run(argv, check=True, env=env, cwd=folder, capture_output=True)
     return folder / "run" / "model"
 
 
@@ -64,19 +66,21 @@ def digit_files(folder: Path) -> tuple[Path, Path]:
     return a, b
 
 
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one fresh process running ``argv``."""
+def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one fresh process running ``argv`` in ``cwd`` (not a checkout: ``-m``
+    would import pairsim from the current folder before ``PYTHONPATH``)."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", PEAK, *argv], env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", PEAK, *argv], env=env, cwd=cwd, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr[-2000:]}")
     return wall, int(done.stderr.strip().splitlines()[-1]) / 1024
 
 
-def imported_heavy(argv: list[str], env: dict[str, str]) -> list[str]:
+def imported_heavy(argv: list[str], env: dict[str, str], cwd: Path) -> list[str]:
     """Which of :data:`HEAVY` the command imported (its ``-X importtime`` log)."""
-    done = subprocess.run([sys.executable, "-X", "importtime", *argv[1:]], env=env, capture_output=True, text=True)
+    argv = [sys.executable, "-X", "importtime", *argv[1:]]
+    done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)
     names = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     return sorted(name for name in HEAVY if name in names)
 
@@ -86,8 +90,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="pairs of runs (torch, score)")
     parser.add_argument("--model", help="a saved digits model (default: train one into a temporary folder)")
     parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--repo", default=str(REPO), help="the pairsim checkout to measure (e.g. an older one)")
     args = parser.parse_args()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
+    env = {**os.environ, "PYTHONPATH": args.repo, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
     began, load_before = time.time(), os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -96,12 +101,12 @@ def main() -> None:
         torch_argv = [sys.executable, "-c", "import torch"]
         score_argv = [sys.executable, "-m", "pairsim", "score", str(a), str(b), "--model", str(model),
                       "--device", "cpu"]  # fmt: skip
-        timed(score_argv, env)  # warm the file cache once, for both
+        timed(score_argv, env, folder)  # warm the file cache once, for both
         runs: dict[str, list[tuple[float, float]]] = {"torch": [], "score": []}
         for _ in range(args.runs):
-            runs["torch"].append(timed(torch_argv, env))
-            runs["score"].append(timed(score_argv, env))
-        heavy = imported_heavy(score_argv, env)
+            runs["torch"].append(timed(torch_argv, env, folder))
+            runs["score"].append(timed(score_argv, env, folder))
+        heavy = imported_heavy(score_argv, env, folder)
     median = {
         name: {"wall_s": statistics.median(w for w, _ in rows), "peak_mb": statistics.median(m for _, m in rows)}
         for name, rows in runs.items()
@@ -110,6 +115,7 @@ def main() -> None:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "load_1min_before_after": [load_before, os.getloadavg()[0]],
+        "repo": args.repo,
         "runs": args.runs,
         "median": median,
         "ratio_wall": median["score"]["wall_s"] / median["torch"]["wall_s"],
