@@ -1,7 +1,8 @@
 """pairsim: learn and score the similarity of pairs (siamese and pseudo-siamese networks) in PyTorch.
 
-The public names are imported on first use, so ``import pairsim.metrics`` or the command line's
-``--help`` do not pay for loading torch models and transformers.
+The public names are imported on first use (:pep:`562` module ``__getattr__``), so ``import pairsim``,
+``import pairsim.metrics`` or the command line's ``--help`` load no torch, and a model loads only the libraries
+its towers need (tests/test_startup.py). A new public name is one row of ``_EXPORTS``: name -> module.
 
 Example:
     >>> from pairsim import PairModel, TOWERS, HEADS, LOSSES
@@ -16,7 +17,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
+_EXPORTS = {  # public name -> the module defining it, imported when the name is first used
     "HEADS": "pairsim.heads",
     "Head": "pairsim.heads",
     "LOSSES": "pairsim.losses",
@@ -37,3 +38,7 @@ def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'pairsim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

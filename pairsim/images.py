@@ -74,8 +74,8 @@ def load_image(item: Any, *, mode: str | None = None, max_pixels: int | None = N
     transparent pixels are laid over white.
 
     Args:
-        item: A file path; a PIL image; a numpy array (H, W) or (H, W, C) of bool, integers or floats (scaled
-            as :func:`to_uint8` says); a tensor (H, W) or (C, H, W) (the same); or a :class:`LazyImage`.
+        item: A file path; a PIL image; a numpy array (H, W) or (H, W, C) of uint8, bool, uint16 or floats in
+            [0, 1] (see :func:`array_problem`); a tensor (H, W) or (C, H, W) (the same); or a :class:`LazyImage`.
         mode: ``"L"`` or ``"RGB"`` to convert to, or None to keep the image's own mode.
         max_pixels: Largest width x height accepted, checked from the header before decoding; None: the
             limit in force (:func:`pixel_limit`: 40 megapixels unless ``$PAIRSIM_MAX_IMAGE_PIXELS`` says otherwise).
@@ -85,7 +85,8 @@ def load_image(item: Any, *, mode: str | None = None, max_pixels: int | None = N
 
     Raises:
         DataError: The path is blank, a directory, missing, unreadable, or the image has more pixels than
-            the limit (a possible decompression bomb); the array has an unusable shape or non-finite values.
+            the limit (a possible decompression bomb); the array has an unusable shape, type or range
+            (:func:`array_problem`).
             The message names the file (or the shape) and the limit.
     """
     limit = pixel_limit() if max_pixels is None else max_pixels
@@ -108,12 +109,23 @@ def load_image(item: Any, *, mode: str | None = None, max_pixels: int | None = N
         image = item.to_image()
         check_pixels(image, name, limit)
     else:
-        raise DataError(
-            f"cannot use {type(item).__name__} as an image; expected a path, PIL image, numpy array or tensor"
-        )
+        raise DataError(f"cannot use {type(item).__name__} as an image; expected {IMAGE_INPUTS}")
     if mode is not None and image.mode != mode:
         image = to_mode(image, mode, name=name)
     return image
+
+
+def resolve_path(item: Any, folder: Path) -> str:
+    """An image path from a table or an input file, resolved against that file's folder unless absolute.
+
+    Training (``pair_table``) and ``pairsim score`` both resolve this way, so one table works in both.
+
+    Example:
+        >>> resolve_path("faces/s1/1.pgm", Path("/data"))
+        '/data/faces/s1/1.pgm'
+    """
+    p = Path(str(item)).expanduser()
+    return str(p if p.is_absolute() else folder / p)
 
 
 def check_pixels(image: Image.Image, name: str, limit: int | None = None) -> None:
@@ -293,16 +305,66 @@ def to_uint8(array: np.ndarray, *, name: str = "image") -> np.ndarray:
     return np.clip(np.round(values * scale), 0, 255).astype(np.uint8)  # clip: rounding only, values are in range
 
 
+# what an image tower reads, for messages (the contract of PairModel.score / encode_a / encode_b and load_image)
+IMAGE_INPUTS = (
+    "an image file path, a PIL image, a uint8 or bool array (H, W) or (H, W, C), a float array with values in "
+    "[0, 1], or a tensor (H, W) or (C, H, W) of such values"
+)
+
+
+def array_problem(array: np.ndarray | torch.Tensor) -> str | None:
+    """What is wrong with an array or tensor handed over as one image (None: nothing), as the phrase ``it is ...``.
+
+    An image array is ``(H, W)`` or ``(H, W, C)`` (a tensor also ``(C, H, W)``) with 1, 3 or 4 channels, of
+    ``uint8`` (0-255), ``bool``, ``uint16`` (a 16-bit image, scaled by 1/257), or floats in [0, 1]. Floats outside
+    [0, 1] (sklearn's ``load_digits().images`` are 0-16) and other integer types are refused, not guessed at:
+    their scale is the caller's to say.
+
+    Example:
+        >>> array_problem(np.zeros((8, 8), dtype=np.uint8)) is None
+        True
+        >>> array_problem(np.full((8, 8), 16.0))
+        'a float64 array with values 16 to 16 (expected floats in [0, 1]: divide by the largest possible value, e.g. images / 16 for load_digits, or use uint8 0-255)'
+    """
+    kind = "tensor" if isinstance(array, torch.Tensor) else "array"
+    shape = tuple(array.shape)
+    channels_first = kind == "tensor" and len(shape) == 3 and shape[0] in (1, 3, 4)
+    if len(shape) not in (2, 3) or (len(shape) == 3 and not channels_first and shape[2] not in (1, 3, 4)):
+        layout = "(H, W), (H, W, C) or (C, H, W)" if kind == "tensor" else "(H, W) or (H, W, C)"
+        return f"{'an' if kind == 'array' else 'a'} {kind} of shape {shape} (expected one image: {layout} with C 1, 3 or 4)"
+    if 0 in shape:
+        return f"an empty {kind} of shape {shape}"
+    if isinstance(array, torch.Tensor):
+        array = array.detach().cpu()
+        array = (array.float() if array.dtype == torch.bfloat16 else array).numpy()
+    dtype = array.dtype
+    if dtype in (np.uint8, np.uint16, np.bool_):
+        return None
+    if np.issubdtype(dtype, np.floating):
+        if not np.isfinite(array).all():
+            return f"a {dtype} {kind} with NaN or infinite values (expected finite floats in [0, 1])"
+        low, high = float(array.min()) + 0.0, float(array.max()) + 0.0  # + 0.0: no "-0" in the message
+        if low >= 0 and high <= 1:
+            return None
+        return (
+            f"a {dtype} {kind} with values {low:g} to {high:g} (expected floats in [0, 1]: divide by the largest "
+            "possible value, e.g. images / 16 for load_digits, or use uint8 0-255)"
+        )
+    article = "an" if str(dtype)[0] in "aeio" else "a"
+    return f"{article} {dtype} {kind} (expected uint8 0-255, bool, uint16, or floats in [0, 1])"
+
+
 def _from_array(array: np.ndarray | torch.Tensor) -> Image.Image:
+    problem = array_problem(array)
+    if problem is not None:
+        raise DataError(f"cannot use {problem} as an image")
     if isinstance(array, torch.Tensor):
         array = array.detach().cpu()
         if array.ndim == 3 and array.shape[0] in (1, 3, 4):
             array = array.permute(1, 2, 0)  # (C, H, W) -> (H, W, C)
-        array = array.numpy()
+        array = (array.float() if array.dtype == torch.bfloat16 else array).numpy()
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
-    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
-        raise DataError(f"cannot use an array of shape {tuple(array.shape)} as an image; expected (H, W) or (H, W, C)")
     return Image.fromarray(np.ascontiguousarray(to_uint8(array, name=f"array of shape {tuple(array.shape)}")))
 
 

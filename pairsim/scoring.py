@@ -162,7 +162,7 @@ class PairScoring:
         progress: Callable[[int], None] | None = None,
         strict_text: bool | None = None,
     ) -> torch.Tensor:
-        """Raw side-a inputs (texts, image paths, PIL images, arrays) -> ``(N, D)`` embeddings on the CPU.
+        """Raw side-a inputs -> ``(N, D)`` embeddings on the CPU; what a side takes is as :meth:`score` says.
 
         Repeated inputs are encoded once; texts are batched by length. Empty texts and texts with no known word
         are counted in one warning (an error with ``strict_text``, see :meth:`encode_unique`).
@@ -192,14 +192,39 @@ class PairScoring:
     ) -> torch.Tensor:
         """Score raw pairs ``(items_a[i], items_b[i])`` -> ``(N,)``; see ``head.higher_is_similar``.
 
+        Each side takes what its tower reads (:mod:`pairsim.towers.modality`): strings for a text tower; for an
+        image tower, image file paths, PIL images, ``uint8`` / ``bool`` arrays ``(H, W)`` or ``(H, W, C)``, float
+        arrays with values in [0, 1], or tensors of the same. Anything else is one ValueError naming the argument,
+        the item, what it is and what was expected (e.g. sklearn's ``load_digits().images`` are floats 0-16:
+        pass ``images / 16``).
+
         Empty texts and texts with no known word score alike whatever they are: one warning line per side
         counts them, or, with ``strict_text`` (default :attr:`strict_text`), a DataError refuses them.
+
+        Args:
+            items_a: Side-a inputs, one per pair.
+            items_b: Side-b inputs, as many as ``items_a``.
+            batch_size: Inputs per encoding batch.
+            strict_text: Refuse unreadable texts instead of warning; None: :attr:`strict_text`.
+
+        Returns:
+            ``(N,)`` scores on the CPU.
+
+        Raises:
+            DataError: (a ValueError) the inputs break the contract above, or the two lists differ in length.
+
+        Example:
+            >>> # model.score(["a cat sits"], ["a kitten sits"])        # a text model
+            >>> # model.score(digits[:2] / 16, digits[2:4] / 16)        # an image model, floats in [0, 1]
         """
-        if len(items_a) != len(items_b):
-            raise ValueError(f"score needs as many a-items as b-items, got {len(items_a)} and {len(items_b)}")
-        a = self.encode_a(items_a, batch_size=batch_size, strict_text=strict_text)  # (N, D)
-        b = self.encode_b(items_b, batch_size=batch_size, strict_text=strict_text)  # (N, D)
-        scores = self.head(a.to(self.device), b.to(self.device)).float().cpu()  # (N,)
+        a, ia = self.encode_unique(items_a, side="a", batch_size=batch_size, where="items_a", strict_text=strict_text)
+        b, ib = self.encode_unique(items_b, side="b", batch_size=batch_size, where="items_b", strict_text=strict_text)
+        if len(ia) != len(ib):  # after the inputs' own checks, which name one input given instead of a list
+            raise DataError(
+                f"items_a and items_b: expected as many inputs each (pair i is items_a[i] with items_b[i]), got "
+                f"{len(ia)} and {len(ib)}"
+            )
+        scores = self.head(a[ia].to(self.device), b[ib].to(self.device)).float().cpu()  # (N, D), (N, D) -> (N,)
         return check_finite(scores, what="pair")
 
     def is_similar(self, scores: torch.Tensor) -> torch.Tensor:

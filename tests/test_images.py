@@ -32,7 +32,7 @@ def test_every_kind_of_input_gives_the_same_pixels(rgb: np.ndarray, tmp_path: Pa
         as_float.astype(np.float32),
         torch.from_numpy(as_float).permute(2, 0, 1).float(),  # tensor (C, H, W)
         torch.from_numpy(as_float).float(),  # tensor (H, W, C)
-        rgb.astype(np.int64),  # other integer types are taken as 0..255
+        torch.from_numpy(rgb).permute(2, 0, 1),  # uint8 tensor (C, H, W)
     ]
     for item in inputs:
         image = load_image(item)
@@ -48,8 +48,21 @@ def test_grayscale_inputs(rgb: np.ndarray) -> None:
     assert single.mode == "L" and np.array_equal(np.asarray(single), rgb[:, :, 0])
     from_tensor = load_image(torch.from_numpy(rgb[:, :, 0]).float()[None] / 255)  # (1, H, W)
     assert np.array_equal(np.asarray(from_tensor), rgb[:, :, 0])
-    assert load_image(torch.ones(4, 4) * 2.0).getextrema() == (2, 2)  # floats past 1 but in 0..255: as they are
-    assert load_image(np.full((3, 3), -7, dtype=np.int32)).getextrema() == (0, 0)  # constant, negative: min-max -> 0
+
+
+@pytest.mark.parametrize(
+    ("array", "words"),
+    [
+        (torch.ones(4, 4) * 2.0, "a float32 tensor with values 2 to 2 (expected floats in [0, 1]"),  # 0..255? 0..16?
+        (np.full((3, 3), -7, dtype=np.int32), "an int32 array (expected uint8 0-255, bool, uint16, or floats"),
+        (np.arange(9).reshape(3, 3), "an int64 array (expected uint8 0-255"),  # np.array of Python ints
+        (np.full((8, 8), 16.0), "a float64 array with values 16 to 16 (expected floats in [0, 1]: divide by the"),
+    ],
+)
+def test_arrays_whose_scale_is_not_known_are_refused(array: object, words: str) -> None:
+    """Floats outside [0, 1] and integers other than uint8 / uint16 / bool: the caller says their scale."""
+    with pytest.raises(DataError, match=f"^cannot use {re.escape(words)}"):
+        load_image(array)
 
 
 def test_mode_conversion(rgb: np.ndarray) -> None:
@@ -86,7 +99,7 @@ def test_missing_and_unreadable_files_name_the_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("shape", [(5,), (2, 3, 4, 5), (4, 4, 2), (4, 4, 5)])
 def test_unusable_array_shapes_name_the_shape(shape: tuple[int, ...]) -> None:
     with pytest.raises(
-        DataError, match=rf"cannot use an array of shape \({', '.join(map(str, shape))},?\) as an image"
+        DataError, match=rf"cannot use an array of shape \({', '.join(map(str, shape))},?\) \(expected one image"
     ):
         load_image(np.zeros(shape, dtype=np.uint8))
 
@@ -210,16 +223,21 @@ def test_32_bit_integer_images(values: np.ndarray, reference: list[list[float]])
     ],
 )
 def test_float_images(values: list[list[float]], reference: list[list[float]]) -> None:
+    """A float image file (PIL mode F) is scaled by its range; a float array must already be in [0, 1]."""
     image = Image.fromarray(np.array(values, dtype=np.float32))
     assert image.mode == "F"
     assert _close(to_mode(image, "L"), np.array(reference), 0.5)
-    assert _close(load_image(np.array(values), mode="L"), np.array(reference), 0.5)  # arrays: the same rule
+    if max(map(max, values)) <= 1 and min(map(min, values)) >= 0:
+        assert _close(load_image(np.array(values), mode="L"), np.array(reference), 0.5)
+    else:
+        with pytest.raises(DataError, match=r"expected floats in \[0, 1\]"):
+            load_image(np.array(values), mode="L")
 
 
 def test_non_finite_floats_are_refused() -> None:
     with pytest.raises(DataError, match="NaN or infinite pixel values"):
         to_mode(Image.fromarray(np.array([[0.0, np.nan]], dtype=np.float32)), "L")
-    with pytest.raises(DataError, match=r"array of shape \(1, 2\) has NaN or infinite"):
+    with pytest.raises(DataError, match=r"^cannot use a float64 array with NaN or infinite values"):
         load_image(np.array([[0.0, np.inf]]))
 
 

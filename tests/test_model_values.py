@@ -190,9 +190,9 @@ def test_the_cli_refuses_a_nan_embedding_at_encode(
     nan_model: PairModel, texts_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
     """The root check in PairScoring reaches every command: loading is patched to hand over the NaN model."""
-    import pairsim.export.onnx_runtime as runtime
+    import pairsim.cli.model_arg as model_arg
 
-    monkeypatch.setattr(runtime, "load_model", lambda *a, **k: nan_model)
+    monkeypatch.setattr(model_arg, "load_model_arg", lambda *a, **k: (nan_model, False))
     out = tmp_path / "e.npy"
     code, _, err = _cli(capsys, "encode", texts_file, "--model", "unused", "--out", out)
     assert code == 2 and not out.exists()

@@ -30,8 +30,8 @@ def test_empty_texts_scoring_same_are_reported(make_model: Callable[..., Any]) -
     assert torch.isclose(scores[0], torch.tensor(1.0))  # the issue: two empty texts look identical
     messages = [str(w.message) for w in caught]
     assert len(messages) == 2  # one line per side
-    assert messages[0].startswith("side-a inputs: 1 of 2 texts gives the model nothing to read: 1 empty or blank")
-    assert "(item 1)" in messages[0] and messages[1].startswith("side-b inputs: 1 of 2")
+    assert messages[0].startswith("items_a: 1 of 2 texts gives the model nothing to read: 1 empty or blank")
+    assert "(item 1)" in messages[0] and messages[1].startswith("items_b: 1 of 2")
 
 
 def test_two_different_unknown_texts_are_reported(make_model: Callable[..., Any]) -> None:
@@ -44,7 +44,7 @@ def test_two_different_unknown_texts_are_reported(make_model: Callable[..., Any]
 
 def test_strict_text_raises_a_data_error(make_model: Callable[..., Any]) -> None:
     model = make_model("lstm")
-    with pytest.raises(DataError, match=r"^side-a inputs: 1 of 1 texts gives the model nothing to read"):
+    with pytest.raises(DataError, match=r"^items_a: 1 of 1 texts gives the model nothing to read"):
         model.score([""], ["How old are you?"], strict_text=True)
     model.strict_text = True  # the setting, for every call
     with pytest.raises(DataError, match="no word it knows"):

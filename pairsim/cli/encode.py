@@ -14,7 +14,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("encode", help="write embeddings of a list of inputs",
                        description="Embed one input (text or image path) per line.")  # fmt: skip
     p.add_argument("inputs", help="file with one input per line")
-    p.add_argument("--model", required=True, help="saved model directory or hub id")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="saved model directory or hub id, or a Hugging Face / sentence-transformers encoder directory or hub id",
+    )
     add_allow_unverified(p)
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: --model is an ONNX export")
     p.add_argument(
@@ -61,12 +65,12 @@ def _check_out(path: str | Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from pairsim.cli.inputs import read_lines
+    from pairsim.cli.model_arg import load_model_arg
     from pairsim.device import pick_device
-    from pairsim.export.onnx_runtime import load_model
 
     items = read_lines(args.inputs)
     out = _check_out(args.out)
-    model = load_model(
+    model, _ = load_model_arg(
         args.model,
         backend=args.backend,
         device=str(pick_device(args.device, where="--device")),

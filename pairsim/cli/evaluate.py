@@ -9,15 +9,12 @@ the recipe's ``model:`` section as training would start it (pretrained backbones
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from pairsim.cli.args import add_allow_unverified, add_strict_text, add_threads, threads_override
 from pairsim.errors import ConfigError, DataError
-
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -109,61 +106,14 @@ def _evaluate(args: argparse.Namespace, recipe: Any) -> int:
 
 def _model(args: argparse.Namespace, recipe: Any, splits: Any, device: str) -> tuple[Any, bool]:
     """The model to evaluate, and whether its threshold must be calibrated on val (it was not trained here)."""
+    from pairsim.cli.model_arg import load_model_arg
     from pairsim.data import side_inputs
-    from pairsim.hub import is_model_dir
     from pairsim.model import PairModel
 
     if args.untrained:
         model = PairModel.from_config(recipe.model, adapt_on=side_inputs(splits.train))
         return model.to(device), True
-    from pairsim.errors import ModelFileError
-
-    path = Path(args.model).expanduser()
-    if not path.exists() and HUB_ID.match(args.model):  # a hub id: a pairsim model, else an encoder
-        try:
-            return PairModel.from_pretrained(args.model, device=device, allow_unverified=args.allow_unverified), False
-        except ModelFileError as err:
-            if "format_version" not in str(err):
-                raise
-        return _encoder_model(args.model, None, device), True
-    if is_model_dir(path) or not _is_encoder(path):
-        return PairModel.from_pretrained(path, device=device, allow_unverified=args.allow_unverified), False
-    return _encoder_model(args.model, path, device), True
-
-
-def _is_encoder(path: Path) -> bool:
-    """Whether ``path`` is a Hugging Face / sentence-transformers directory (checked after pairsim's own format)."""
-    if path.is_dir():
-        return (path / "config.json").is_file() or (path / "modules.json").is_file()
-    return False
-
-
-def _encoder_model(name: str, path: Path | None, device: str) -> Any:
-    """A tied transformer tower + cosine head around an off-the-shelf encoder, with one stderr line saying so."""
-    from pairsim.config import from_dict
-    from pairsim.manifest import reject_remote_code
-    from pairsim.model import PairModel, PairModelConfig
-
-    if path is not None:  # a local directory: refuse shipped code; transformers reads only that directory
-        reject_remote_code(path)
-    config = from_dict(
-        PairModelConfig,
-        {
-            "tower": {"name": "transformer", "model": str(path) if path is not None else name},
-            "head": {"name": "cosine"},
-        },
-        where="encoder",
-    )
-    model = PairModel.from_config(config).to(device)
-    tower = model.tower_a.config
-    print(
-        f"pairsim: note: {name} is a Hugging Face / sentence-transformers encoder, not a pairsim model: evaluating "
-        f"it as a tied transformer tower ({tower.pooling} pooling, {'L2-normalised' if tower.normalize else 'not normalised'}"
-        f", max {tower.max_length} tokens; from its modules.json where it has one) with a cosine head; the decision "
-        "threshold is calibrated on the recipe's validation split",
-        file=sys.stderr,
-    )
-    return model
+    return load_model_arg(args.model, device=device, allow_unverified=args.allow_unverified, use="evaluating")
 
 
 def _log_data_to_stderr() -> None:

@@ -16,7 +16,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "run it with `pairsim score/encode --backend onnx --model OUT`. sentence-transformers: a directory "
         "SentenceTransformer(OUT) loads (tied transformer models only).",
     )
-    p.add_argument("model", help="saved model directory or hub id")
+    p.add_argument(
+        "model",
+        help="saved model directory or hub id, or a Hugging Face / sentence-transformers encoder "
+        "directory or hub id (exported as a tied transformer tower with a cosine head)",
+    )
     p.add_argument("--format", required=True, choices=["onnx", "sentence-transformers"], dest="fmt")
     p.add_argument("--out", required=True, help="output folder (created, or replaced as a whole)")
     p.add_argument("--quantize", choices=["int8"], help="onnx: int8 dynamic quantization for CPU")
@@ -25,14 +29,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pairsim.cli.model_arg import load_model_arg
     from pairsim.errors import ConfigError
-    from pairsim.model import PairModel
 
     if args.out == "-":
         raise ConfigError("--out -: export writes a folder, not standard output; give a folder name")
     if args.quantize and args.fmt != "onnx":
         raise ConfigError("--quantize applies to --format onnx only")
-    model = PairModel.from_pretrained(args.model, device="cpu", allow_unverified=args.allow_unverified)
+    model, _ = load_model_arg(args.model, device="cpu", allow_unverified=args.allow_unverified)
     if args.fmt == "onnx":
         from pairsim.export.onnx import export_onnx
 

@@ -27,14 +27,18 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".gif", ".tif", ".tif
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("enroll", help="add identities (one folder each) to a gallery")
     p.add_argument("people", help="folder with one sub-folder of examples per identity")
-    p.add_argument("--model", required=True, help="saved model directory or hub id")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="saved model directory or hub id, or a Hugging Face / sentence-transformers encoder directory or hub id",
+    )
     p.add_argument("--gallery", required=True, help="gallery file (.safetensors); created or extended")
     p.add_argument("--device", default="auto")
     add_allow_unverified(p)
     p.set_defaults(run=run_enroll)
     q = sub.add_parser("identify", help="best-matching identity for each probe, or unknown")
     q.add_argument("probes", nargs="+", help="probe inputs: image paths, or texts with --text")
-    q.add_argument("--model", required=True)
+    q.add_argument("--model", required=True, help="the model the gallery was enrolled with (as for enroll)")
     q.add_argument("--gallery", required=True)
     q.add_argument("--text", action="store_true", help="probes are texts, not file paths")
     q.add_argument("--device", default="auto")
@@ -91,18 +95,16 @@ def read_people(root: Path) -> dict[str, list[str]]:
 def run_enroll(args: argparse.Namespace) -> int:
     import torch
 
+    from pairsim.cli.model_arg import load_model_arg
     from pairsim.device import pick_device
     from pairsim.gallery import Gallery, check_gallery_target, empty_gallery, load_gallery, save_gallery, writer_lock
-    from pairsim.model import PairModel
     from pairsim.names import check_new_identity
 
     root = Path(args.people)
     people = read_people(root)
     gallery_path = Path(args.gallery)
     check_gallery_target(gallery_path)
-    model = PairModel.from_pretrained(
-        args.model, device=str(pick_device(args.device)), allow_unverified=args.allow_unverified
-    )
+    model, _ = load_model_arg(args.model, device=str(pick_device(args.device)), allow_unverified=args.allow_unverified)
     encoded = {name: model.encode_b(items) for name, items in people.items()}  # side b; probes are side a
     with writer_lock(gallery_path):  # one writer (enroll, unenroll, serve) at a time: no update is lost
         exists = gallery_path.exists()
@@ -122,13 +124,11 @@ def run_enroll(args: argparse.Namespace) -> int:
 
 def run_identify(args: argparse.Namespace) -> int:
 
+    from pairsim.cli.model_arg import load_model_arg
     from pairsim.device import pick_device
     from pairsim.gallery import load_gallery
-    from pairsim.model import PairModel
 
-    model = PairModel.from_pretrained(
-        args.model, device=str(pick_device(args.device)), allow_unverified=args.allow_unverified
-    )
+    model, _ = load_model_arg(args.model, device=str(pick_device(args.device)), allow_unverified=args.allow_unverified)
     gallery = load_gallery(Path(args.gallery), model)
     names, rows = gallery.names, gallery.embeddings
     if not args.text:

@@ -125,7 +125,7 @@ def resolve_lines(lines: list[str], path: str | Path, modality: str) -> list[str
     """
     if modality != "image":
         return lines
-    from pairsim.data.sources.pair_table import resolve_path
+    from pairsim.images import resolve_path
     from pairsim.towers.modality import looks_like_image_path
 
     folder = Path(path).parent

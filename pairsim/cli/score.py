@@ -24,7 +24,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("a", help="file with one side-a input per line")
     p.add_argument("b", help="file with one side-b input per line")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: --model is an ONNX export")
-    p.add_argument("--model", required=True, help="saved model directory or hub id")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="saved model directory or hub id, or a Hugging Face / sentence-transformers encoder directory or hub id",
+    )
     add_allow_unverified(p)
     p.add_argument("--top-k", type=positive_int, help="rank every line of B for each line of A and keep the K best")
     p.add_argument(
@@ -85,8 +89,8 @@ def _top_k(model, a: torch.Tensor, b: torch.Tensor, k: int, f: TextIO, chunk: in
 
 def run(args: argparse.Namespace) -> int:
     from pairsim.cli.inputs import read_lines, resolve_lines
+    from pairsim.cli.model_arg import load_model_arg
     from pairsim.device import pick_device
-    from pairsim.export.onnx_runtime import load_model
 
     items_a, items_b = read_lines(args.a), read_lines(args.b)
     if not args.top_k and len(items_a) != len(items_b):
@@ -96,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.out:
         output_file(args.out)  # before the model loads and the inputs are encoded (- is stdout)
-    model = load_model(
+    model, _ = load_model_arg(
         args.model,
         backend=args.backend,
         device=str(pick_device(args.device, where="--device")),

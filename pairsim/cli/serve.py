@@ -30,7 +30,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "Enroll and delete need a token ($PAIRSIM_SERVE_TOKEN or --token-file); without one the server is "
         "read-only unless --open-writes. Needs the serve extra: pip install 'pairsim[serve]'.",
     )
-    p.add_argument("model", help="saved model directory (or an ONNX export with --backend onnx)")
+    p.add_argument(
+        "model",
+        help="saved model directory or hub id, a Hugging Face / sentence-transformers encoder "
+        "directory or hub id, or an ONNX export with --backend onnx",
+    )
     p.add_argument("--gallery", help="gallery file for identify / enroll (created by the first enroll)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     p.add_argument("--port", type=int, default=8000)
@@ -81,9 +85,9 @@ def write_token(args: argparse.Namespace) -> tuple[str | None, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pairsim.cli.model_arg import load_model_arg
     from pairsim.device import pick_device
     from pairsim.errors import ConfigError
-    from pairsim.export.onnx_runtime import load_model
     from pairsim.serve.limits import Limits
     from pairsim.serve.security import check_token
 
@@ -104,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     pixels = int(args.max_megapixels * 1e6)
     limits = Limits(max_items=args.max_items, max_body_bytes=int(args.max_body_mb * MB),
                     max_upload_bytes=int(args.max_upload_mb * MB), max_pixels=pixels, max_request_pixels=4 * pixels)  # fmt: skip
-    model = load_model(
+    model, _ = load_model_arg(
         args.model, backend=args.backend, device=str(pick_device(args.device)), allow_unverified=args.allow_unverified
     )
     app = create_app(model, gallery=args.gallery, batch_window_ms=args.batch_window_ms,

@@ -29,7 +29,6 @@ from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageFilter
-from scipy import ndimage
 
 from pairsim.errors import DataError
 from pairsim.images import load_image, to_mode
@@ -178,4 +177,6 @@ def laplacian_variance(image: np.ndarray | Image.Image | DistortedImage) -> floa
     grey = image.astype(np.float64)
     if grey.ndim == 3:
         grey = grey @ np.array([0.299, 0.587, 0.114])  # (H, W)
+    from scipy import ndimage  # here: scipy costs a second to import, and only this measure needs it
+
     return float(ndimage.laplace(grey, mode="reflect").var())

@@ -199,23 +199,3 @@ def _sides(manifest: dict[str, Any], where: Path) -> dict[str, dict[str, Any]]:
                 f"folders ({', '.join(ASSET_DIRS)})"
             )
     return sides
-
-
-def load_model(
-    path: str | Path, *, backend: str = "torch", device: str | None = None, allow_unverified: bool = False
-) -> Any:
-    """A scoring model for the command line: a PairModel (``torch``) or an :class:`OnnxPairModel` (``onnx``).
-
-    Args:
-        path: A saved model directory (torch) or an ONNX export folder (onnx).
-        backend: ``torch`` or ``onnx``.
-        device: Torch device for the torch backend.
-        allow_unverified: Load a model (or export) that records no sha256 of its files (a warning line says so).
-    """
-    if backend == "onnx":
-        return OnnxPairModel.load(path, allow_unverified=allow_unverified)
-    if backend != "torch":
-        raise ConfigError(f"--backend: expected torch or onnx, got {backend!r}")
-    from pairsim.model import PairModel
-
-    return PairModel.from_pretrained(path, device=device, allow_unverified=allow_unverified)

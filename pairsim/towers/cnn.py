@@ -4,6 +4,7 @@ Snell et al.'s Conv-4 (prototypical networks)."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Literal
 
 import torch
@@ -34,23 +35,24 @@ class CNNConfig(ImageTowerConfig):
         super().check()
         if self.out_dim == 0 and self.arch != "conv4":
             raise ConfigError(f"out_dim: expected an integer in [1, {MAX_DIM}] for arch {self.arch!r}, got 0")
-        with torch.device("meta"):  # shapes only: no memory is allocated
-            x = torch.zeros(1, self.channels, *self.image_size)  # (1, C, H, W)
-            largest = x.numel()
-            try:
-                for layer in _ARCHS[self.arch](self):
-                    x = layer(x)
-                    largest = max(largest, x.numel())
-            except RuntimeError:
-                return  # too small for the arch: CNNTower says so, with the smallest size
+        with torch.device("meta"):  # the layers' parameters: no memory is allocated
+            layers = _ARCHS[self.arch](self)
+        shape: tuple[int, ...] = (1, self.channels, *self.image_size)  # (1, C, H, W)
+        largest = math.prod(shape)
+        try:
+            for layer in layers:
+                shape = _shape_after(layer, shape)
+                largest = max(largest, math.prod(shape))
+        except RuntimeError:
+            return  # too small for the arch: CNNTower says so, with the smallest size
         size = f"image_size {self.image_size} at width {self.width:g}"
         if largest > MAX_TABLE:
             raise ConfigError(
                 f"{size} needs {largest} activations per image in one layer; expected at most {MAX_TABLE}"
             )
-        if x.shape[1] * (self.out_dim or 1) > MAX_TABLE:
+        if shape[1] * (self.out_dim or 1) > MAX_TABLE:
             raise ConfigError(
-                f"{size} gives {x.shape[1]} features per image, a projection of {x.shape[1]} x {self.out_dim} "
+                f"{size} gives {shape[1]} features per image, a projection of {shape[1]} x {self.out_dim} "
                 f"weights; expected at most {MAX_TABLE} (reduce image_size, width or out_dim)"
             )
 
@@ -86,6 +88,47 @@ def _face(c: CNNConfig) -> nn.Sequential:
         ]
         layers.append(nn.Dropout2d(c.dropout))
     return nn.Sequential(*layers, nn.Flatten())
+
+
+# layers whose output has their input's shape: the size check in CNNConfig.check skips them
+_SAME_SHAPE = (nn.BatchNorm2d, nn.Dropout, nn.Dropout2d, nn.ReLU, nn.Sigmoid)
+
+
+def _pair(value: int | tuple[int, ...]) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def _shape_after(layer: nn.Module, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of ``layer``'s output for an input of ``shape``, by arithmetic: running the layers on meta tensors
+    would say the same, but imports torch._dynamo and sympy (seconds at start-up) to say it.
+
+    Raises:
+        RuntimeError: The input is too small for the layer (as ``layer(x)`` would raise).
+    """
+    if isinstance(layer, _SAME_SHAPE):
+        return shape
+    if isinstance(layer, nn.Flatten):
+        return (shape[0], math.prod(shape[1:]))
+    batch, channels, height, width = shape
+    if isinstance(layer, nn.ReflectionPad2d):
+        left, right, top, bottom = layer.padding
+        if max(left, right) >= width or max(top, bottom) >= height:
+            raise RuntimeError("padding should be smaller than the input")
+        return (batch, channels, height + top + bottom, width + left + right)
+    if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)):
+        kernel, stride, pad, dilation = (
+            _pair(getattr(layer, k)) for k in ("kernel_size", "stride", "padding", "dilation")
+        )
+        if isinstance(layer, nn.MaxPool2d) and layer.ceil_mode:
+            raise NotImplementedError("ceil_mode pooling")  # no arch uses it
+        out = [
+            (size + 2 * p - d * (k - 1) - 1) // s + 1
+            for size, k, s, p, d in zip((height, width), kernel, stride, pad, dilation, strict=True)
+        ]
+        if min(out) < 1:
+            raise RuntimeError("input too small for the layer")
+        return (batch, layer.out_channels if isinstance(layer, nn.Conv2d) else channels, out[0], out[1])
+    raise NotImplementedError(f"no shape rule for {type(layer).__name__}")  # a new arch's layer: add its rule
 
 
 _ARCHS = {"koch": _koch, "face": _face, "conv4": _conv4}  # arch name -> its feature extractor

@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from torchvision.transforms import v2
 
 from pairsim.config import MAX_IMAGE_SIDE, bounded
 from pairsim.images import crop_to_content, load_image
 from pairsim.towers.augment import AugmentConfig, Augmenter
 from pairsim.towers.base import Batch, Features, Tower, TowerConfig
 from pairsim.towers.mirror import Encode, mirror_averaged
+from pairsim.towers.pixels import PixelTransform
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -62,14 +62,7 @@ class ImageTower(Tower):
 
     def __init__(self, config: ImageTowerConfig) -> None:
         super().__init__(config)
-        self._transform = v2.Compose(
-            [
-                v2.PILToTensor(),
-                v2.Resize(list(config.image_size), antialias=True),
-                v2.ToDtype(torch.float32, scale=True),
-                v2.Normalize(list(config.mean), list(config.std)),
-            ]
-        )
+        self._transform = PixelTransform(size=config.image_size, mean=config.mean, std=config.std)
 
         self._augment = Augmenter(config.augment) if config.augment.enabled else None
         # pixels -> features: pixel_features, or MirrorAverage(pixel_features) under mirror_average (an image and its

@@ -19,6 +19,7 @@ from pairsim.config import MAX_DIM, MAX_IMAGE_SIDE, MAX_TABLE, bounded
 from pairsim.errors import ConfigError, DataError
 from pairsim.towers.base import TOWERS, Batch, Features
 from pairsim.towers.image import ImageTower, ImageTowerConfig
+from pairsim.towers.modality import check_list
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
 
@@ -124,6 +125,22 @@ class MLPTower(ImageTower):
         if self.config.input == "image":
             return super().featurize(items, train=train, rng=rng)  # {"pixel_values": (C, H, W)}
         return [{"pixel_values": as_vector(item, input_size(self.config))} for item in items]  # (in_dim,)
+
+    def check_items(self, items: Sequence[Any], *, where: str, lines: bool = False) -> None:
+        """Images: the image contract (:mod:`.modality`); vectors: each item is ``in_dim`` numbers.
+
+        Raises:
+            DataError: The first item that is no such vector, named by position.
+        """
+        if self.config.input == "image":
+            return super().check_items(items, where=where, lines=lines)
+        check_list("vector", items, where=where)
+        for i, item in enumerate(items):
+            try:
+                as_vector(item, input_size(self.config))
+            except DataError as err:
+                raise DataError(f"{where}: {'line' if lines else 'item'} {i + 1}: {err}") from None
+        return None
 
     def forward(self, batch: Batch) -> torch.Tensor:
         return self.encode_pixels(batch["pixel_values"])  # (B, C, H, W) or (B, in_dim) -> (B, out_dim)

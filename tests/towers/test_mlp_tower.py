@@ -76,3 +76,16 @@ def test_vectors_are_used_as_given() -> None:
 def test_bad_config_is_one_config_error(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         build(**fields)
+
+
+def test_a_vector_model_scores_vectors_and_names_a_bad_one() -> None:
+    """input: vector keeps its own contract (numbers, in_dim of them) where the image contract would refuse lists."""
+    from pairsim.model import PairModel
+
+    model = PairModel.from_config(
+        {"tower": {"name": "mlp", "input": "vector", "in_dim": 3, "hidden": [4], "out_dim": 2}}, pretrained=False
+    )
+    scores = model.score([[0.0, 1.0, 2.0], np.ones(3)], [torch.ones(3), [5, 6, 7]])
+    assert scores.shape == (2,) and torch.isfinite(scores).all()
+    with pytest.raises(ValueError, match=r"^items_b: item 2: cannot use an input of 2 values as a vector; expected 3"):
+        model.score([[0.0, 1.0, 2.0], np.ones(3)], [torch.ones(3), [5, 6]])

@@ -3,12 +3,14 @@ texts and blank paths, each with one line naming the item; and encoding refuses 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from pairsim import TOWERS
@@ -93,3 +95,98 @@ def test_encode_refuses_a_batch_size_that_would_leave_rows_unwritten(
     model = make_model("lstm")
     with pytest.raises(ConfigError, match=f"^batch_size: expected a positive integer, got {batch_size}$"):
         model.encode_a(["a cat", "a dog"], batch_size=batch_size)
+
+
+# -- the input contract of PairModel.score / encode (one ValueError naming argument, item, what it is, what fits) --
+
+DIGIT = np.arange(64, dtype=np.float64).reshape(8, 8) % 17  # values 0-16, as sklearn's load_digits().images
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (
+            DIGIT,
+            "items_b: item 2 is a float64 array with values 0 to 16 (expected floats in [0, 1]: divide by the "
+            "largest possible value, e.g. images / 16 for load_digits, or use uint8 0-255); an image tower reads "
+            "an image file path, a PIL image",
+        ),
+        (-DIGIT / 16, "items_b: item 2 is a float64 array with values -1 to 0 (expected floats in [0, 1]"),
+        (
+            np.zeros((2, 8, 8, 1)),
+            "items_b: item 2 is an array of shape (2, 8, 8, 1) (expected one image: (H, W) or "
+            "(H, W, C) with C 1, 3 or 4)",
+        ),
+        (np.zeros((8, 8, 2), dtype=np.uint8), "items_b: item 2 is an array of shape (8, 8, 2)"),
+        (torch.zeros(2, 8, 8, 8), "items_b: item 2 is a tensor of shape (2, 8, 8, 8)"),
+        (DIGIT.astype(np.int64), "items_b: item 2 is an int64 array (expected uint8 0-255, bool, uint16, or floats"),
+        (np.full((8, 8), np.nan), "items_b: item 2 is a float64 array with NaN or infinite values"),
+        (None, "items_b: item 2 is None, not an image; this model's tower reads an image file path, a PIL image"),
+        (3.5, "items_b: item 2 is a float, not an image"),
+        ("a cat on a mat", "items_b: item 2 is 'a cat on a mat', not an image file; this model's tower reads images"),
+    ],
+)
+def test_image_model_refuses_what_it_cannot_read(make_model: Callable[..., Any], bad: Any, message: str) -> None:
+    model = make_model("mlp")
+    good = np.zeros((8, 8), dtype=np.uint8)
+    with pytest.raises(ValueError) as info:
+        model.score([good, good], [good, bad])
+    assert isinstance(info.value, DataError) and str(info.value).startswith(message)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("items_a", "message"),
+    [
+        ("a cat", "items_a: expected a list of inputs (one per item), got a string; wrap one input in a list"),
+        (None, "items_a: expected a list of inputs (one per item), got None"),
+        (np.zeros((8, 8)), "items_a: expected a list of images, got one ndarray of shape (8, 8)"),
+        (Image.new("L", (8, 8)), "items_a: expected a list of inputs (one per item), got a Image"),
+        ((x for x in ["a"]), "items_a: expected a list of inputs, got a generator"),
+    ],
+)
+def test_one_input_where_a_list_belongs_is_refused(make_model: Callable[..., Any], items_a: Any, message: str) -> None:
+    model = make_model("mlp")
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        model.score(items_a, [np.zeros((8, 8), dtype=np.uint8)])
+
+
+def test_text_model_refuses_images_and_none(make_model: Callable[..., Any]) -> None:
+    model = make_model("lstm")
+    with pytest.raises(ValueError, match=r"^items_a: item 2 is an image, but this tower reads text"):
+        model.score(["a cat", DIGIT / 16], ["a cat", "a dog"])
+    with pytest.raises(ValueError, match=r"^items_b: item 1 is None, but this tower reads text"):
+        model.score(["a cat"], [None])
+    with pytest.raises(ValueError, match=r"^side-a inputs: item 1 is an image"):
+        model.encode_a([Image.new("L", (4, 4))])
+
+
+def test_every_accepted_form_of_one_image_encodes_alike(make_model: Callable[..., Any], tmp_path: Path) -> None:
+    """uint8, floats in [0, 1], a tensor (H, W) and (C, H, W), a PIL image and a PNG file of the same pixels."""
+    model = make_model("mlp")
+    pixels = (np.arange(144).reshape(12, 12) * 7 % 256).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "x.png")
+    forms = [
+        pixels,
+        pixels / 255.0,
+        (pixels / 255.0).astype(np.float32),
+        torch.from_numpy(pixels),
+        torch.from_numpy(pixels / 255.0).unsqueeze(0),
+        Image.fromarray(pixels),
+        str(tmp_path / "x.png"),
+    ]
+    embeddings = model.encode_a(forms)  # (7, D)
+    torch.testing.assert_close(embeddings, embeddings[:1].expand_as(embeddings), atol=0, rtol=0)
+
+
+def test_digits_scaled_to_unit_range_score_as_their_png_files(make_model: Callable[..., Any], tmp_path: Path) -> None:
+    """The issue's case: sklearn digits (0-16 floats) divided by 16 are read as the same pixels as PNGs of them."""
+    model = make_model("mlp")
+    digits = np.stack([DIGIT, DIGIT[::-1]])  # (2, 8, 8) in 0-16
+    paths = []
+    for i, digit in enumerate(digits):
+        Image.fromarray(np.round(digit / 16 * 255).astype(np.uint8)).save(tmp_path / f"d{i}.png")
+        paths.append(str(tmp_path / f"d{i}.png"))
+    with pytest.raises(ValueError, match=r"values 0 to 16 \(expected floats in \[0, 1\]"):
+        model.score(digits[:1], digits[1:])
+    torch.testing.assert_close(model.score(digits[:1] / 16, digits[1:] / 16), model.score(paths[:1], paths[1:]))

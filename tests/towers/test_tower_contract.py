@@ -112,7 +112,7 @@ def test_bad_image_input_raises_data_error_naming_it(name: str, tower_config: Ma
     for shape in [(2, 3, 4, 5), (8, 8, 2), (8,)]:
         with pytest.raises(DataError, match=rf"array of shape \({', '.join(map(str, shape))},?\)"):
             tower.featurize([np.zeros(shape, dtype=np.float32)])
-    with pytest.raises(DataError, match=r"array of shape \(2, 5, 6, 7\)"):
+    with pytest.raises(DataError, match=r"tensor of shape \(2, 5, 6, 7\)"):
         tower.featurize([torch.zeros(2, 5, 6, 7)])
     with pytest.raises(DataError, match="cannot use int as an image"):
         tower.featurize([3])

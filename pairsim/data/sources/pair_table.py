@@ -24,6 +24,7 @@ from pairsim.data.sources.text_pairs import PairRow, make_splits
 from pairsim.data.split import check_filter
 from pairsim.data.types import PairTable, Splits
 from pairsim.errors import ConfigError, DataError
+from pairsim.images import resolve_path
 
 log = logging.getLogger("pairsim.data")
 MAX_COLUMNS = 100_000  # column numbers are 0-based positions below this
@@ -63,19 +64,6 @@ def read_table(path: Path, fmt: str, cache_dir: str | None, *, header: bool = Tr
     finally:
         if quiet:
             datasets.utils.logging.enable_progress_bar()
-
-
-def resolve_path(item: Any, folder: Path) -> str:
-    """An image path from a table or an input file, resolved against that file's folder unless absolute.
-
-    Training (``pair_table``) and ``pairsim score`` both resolve this way, so one table works in both.
-
-    Example:
-        >>> resolve_path("faces/s1/1.pgm", Path("/data"))
-        '/data/faces/s1/1.pgm'
-    """
-    p = Path(str(item)).expanduser()
-    return str(p if p.is_absolute() else folder / p)
 
 
 def column_name(column: str | int, found: list[str], path: Path, field: str) -> str:
