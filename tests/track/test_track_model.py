@@ -123,3 +123,10 @@ def test_a_few_steps_lower_the_loss(tiny_siamfc: SiamFC, tmp_path: Path) -> None
                     output_dir=tmp_path / "model")  # fmt: skip
     assert history[-1]["loss"] < history[0]["loss"]
     assert SiamFC.from_pretrained(tmp_path / "model").response_size == tiny_siamfc.response_size
+
+
+def test_a_timm_backbone_states_its_stride() -> None:
+    model = SiamFC(parse_config({"backbone": {"name": "timm", "model": "resnet18", "stride": 8}}))
+    assert model.stride == 8 and model.backbone.out_channels == 128
+    with pytest.raises(ConfigError, match=r"strides \[2, 4, 8, 16, 32\], got 6"):
+        SiamFC(parse_config({"backbone": {"name": "timm", "model": "resnet18", "stride": 6}}))
