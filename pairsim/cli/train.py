@@ -25,11 +25,37 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pairsim.metrics import format_table
     from pairsim.recipe import Recipe
+    from pairsim.track.recipe import is_tracking_recipe
     from pairsim.train.api import run_recipe
+
+    if is_tracking_recipe(args.recipe):  # task: tracking (recipes/siamfc.yaml): a SiamFC tracker
+        return _track(args)
 
     recipe = Recipe.load(args.recipe, [*args.overrides, *threads_override(args)])
     metrics = run_recipe(recipe, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress).metrics
     if metrics:
         print(format_table({"test": metrics["test"]}))
         print(f"model, metrics.json, plots and log in {recipe.output_dir}")
+    return 0
+
+
+def _track(args: argparse.Namespace) -> int:
+    """Train a tracking recipe (``task: tracking``) into ``output_dir/model``."""
+    from pathlib import Path
+
+    from pairsim.errors import ConfigError
+    from pairsim.track.recipe import TrackRecipe, expand
+    from pairsim.track.recipe import run as run_tracking
+    from pairsim.train.run_dir import setup_logging
+    from pairsim.train.threads import use_threads
+
+    if args.resume:
+        raise ConfigError("--resume: a tracking recipe trains in one go (no checkpoints); run it again instead")
+    recipe = TrackRecipe.load(args.recipe, args.overrides)
+    out = Path(expand(recipe.output_dir))
+    setup_logging(out, True)
+    with use_threads(args.threads or 0):
+        result = run_tracking(recipe)
+    model_dir = result["model_dir"]
+    print(f"model in {model_dir} (track with: pairsim track VIDEO --model {model_dir} --init x,y,w,h)")
     return 0

@@ -1,0 +1,161 @@
+"""Tracking: SiamFC against OpenCV's trackers on the same sequences (issue 26).
+
+1. Held-out synthetic sequences (made from the held-out Flickr8k images, every 10th by name: images the model
+   never trained on), exact boxes: the OTB protocol (success AUC over IoU thresholds, precision at 20 px).
+2. Real video without labels (``$PAIRSIM_DATA_DIR/videos``: vtest.avi, tree.avi, Megamind.avi): the
+   forward-backward error over ``--fb-frames`` frames for several targets per video (each a box on the region that
+   moves most between two frames, at several start frames), median over targets.
+3. Speed: frames per second of each tracker on the synthetic sequences (SiamFC at its 255x255 search, 3 scales),
+   on ``--threads`` CPU threads.
+
+Baselines: ``ncc`` (normalised cross-correlation template matching), ``csrt`` and ``kcf`` (opencv-contrib).
+
+    PAIRSIM_DATA_DIR=../shared/data python benchmarks/tracking.py --model runs/siamfc/model
+
+Writes ``benchmarks/results/tracking.json`` and, with ``--picture``, a strip of tracked frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pairsim.track.baselines import BASELINES, baseline
+from pairsim.track.model import SiamFC
+from pairsim.track.otb import forward_backward_error, mean_scores, otb_scores
+from pairsim.track.sequences import read_frames
+from pairsim.track.synthetic import load_images, make_sequence
+from pairsim.track.tracker import Tracker
+
+
+def siamfc_track(model: SiamFC) -> Any:
+    def track(frames: list[np.ndarray], box: Any) -> list[Any]:
+        return list(Tracker(model).track(frames, box))
+
+    return track
+
+
+def moving_targets(frames: list[np.ndarray], count: int, span: int) -> list[tuple[int, tuple[float, ...]]]:
+    """``count`` (start frame, box) pairs: at evenly spaced start frames, a square box on the region that changes
+    most over the next 3 frames (a moving object, not static background)."""
+    import cv2
+
+    h, w = frames[0].shape[:2]
+    side = min(h, w) // 6
+    starts = np.linspace(0, len(frames) - span - 4, count).astype(int)
+    targets = []
+    for s in starts:
+        a = cv2.cvtColor(frames[s], cv2.COLOR_RGB2GRAY).astype(np.float32)
+        b = cv2.cvtColor(frames[s + 3], cv2.COLOR_RGB2GRAY).astype(np.float32)
+        motion = cv2.boxFilter(np.abs(a - b), -1, (side, side))  # (H, W) mean change around each pixel
+        margin = side // 2 + 1
+        motion[:margin], motion[-margin:], motion[:, :margin], motion[:, -margin:] = 0, 0, 0, 0
+        cy, cx = np.unravel_index(int(motion.argmax()), motion.shape)
+        targets.append((int(s), (float(cx - side / 2), float(cy - side / 2), float(side), float(side))))
+    return targets
+
+
+def timed(track: Any, frames: list[np.ndarray], box: Any) -> tuple[list[Any], float]:
+    start = time.perf_counter()
+    boxes = track(frames, box)
+    return boxes, (len(frames) - 1) / max(time.perf_counter() - start, 1e-9)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, help="a trained SiamFC model directory")
+    p.add_argument("--sequences", type=int, default=20, help="held-out synthetic sequences")
+    p.add_argument("--frames", type=int, default=100, help="frames per synthetic sequence")
+    p.add_argument("--seed", type=int, default=1000, help="seed of the first held-out sequence")
+    p.add_argument("--fb-frames", type=int, default=50, help="frames forward (and back) per real-video target")
+    p.add_argument("--targets", type=int, default=3, help="targets per video")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default="benchmarks/results/tracking.json")
+    p.add_argument("--picture", default=None, help="write a strip of tracked frames (PNG) here")
+    args = p.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    import cv2
+
+    cv2.setNumThreads(args.threads)
+    data = Path(os.environ.get("PAIRSIM_DATA_DIR", "../shared/data"))
+    t0 = time.time()
+    model = SiamFC.from_pretrained(args.model)
+    trackers = {"siamfc": siamfc_track(model), **{b: baseline(b) for b in BASELINES}}
+    images = load_images(str(data / "flickr8k" / "images"), held_out=True)
+    rows: dict[str, list[dict[str, float]]] = {name: [] for name in trackers}
+    fps: dict[str, list[float]] = {name: [] for name in trackers}
+    first = None
+    for i in range(args.sequences):
+        seq = make_sequence(images, seed=args.seed + i, frames=args.frames)
+        frames = seq.frames()
+        for name, track in trackers.items():
+            boxes, rate = timed(track, frames, tuple(seq.boxes[0]))
+            rows[name].append(otb_scores(np.array(boxes), seq.boxes))
+            fps[name].append(rate)
+            if i == 0 and name == "siamfc":
+                first = (frames, boxes, seq.boxes)
+        print(f"sequence {i}: " + ", ".join(f"{n} {rows[n][-1]['success_auc']:.3f}" for n in trackers), flush=True)
+    synthetic = {name: {**mean_scores(r), "fps": statistics.median(fps[name])} for name, r in rows.items()}
+
+    videos: dict[str, Any] = {}
+    errors: dict[str, list[float]] = {name: [] for name in trackers}
+    for video in ("vtest.avi", "tree.avi", "Megamind.avi"):
+        path = data / "videos" / video
+        if not path.is_file():
+            print(f"{path}: missing, skipped", flush=True)
+            continue
+        frames = read_frames(path)
+        per_target = []
+        for start, box in moving_targets(frames, args.targets, args.fb_frames):
+            clip = frames[start : start + args.fb_frames]
+            row = {"start": start, "box": box}
+            for name, track in trackers.items():
+                row[name] = forward_backward_error(track, clip, box)["error"]
+                errors[name].append(row[name])
+            per_target.append(row)
+            print(f"{video} from frame {start}: " + ", ".join(f"{n} {row[n]:.1f}px" for n in trackers), flush=True)
+        videos[video] = per_target
+    real = {name: {"median_fb_error_px": statistics.median(e) if e else None, "targets": len(e)}
+            for name, e in errors.items()}  # fmt: skip
+
+    result = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "command": "python benchmarks/tracking.py " + " ".join(sys.argv[1:]),
+        "model": str(args.model),
+        "minutes": round((time.time() - t0) / 60, 1),
+        "machine": f"{platform.processor() or platform.machine()}, {args.threads} threads, load {os.getloadavg()[0]:.1f}",
+        "synthetic": {"sequences": args.sequences, "frames": args.frames, "first_seed": args.seed, **synthetic},
+        "real_video": {"fb_frames": args.fb_frames, **real, "per_target": videos},
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps({k: result[k] for k in ("synthetic", "minutes")}, indent=1))
+    print(json.dumps({n: real[n] for n in trackers}, indent=1))
+    if args.picture and first is not None:
+        from PIL import Image
+
+        from pairsim.track.video import draw
+
+        frames, boxes, truth = first
+        picks = np.linspace(0, len(frames) - 1, 4).astype(int)
+        tiles = [draw(draw(frames[t], tuple(truth[t]), colour=(40, 220, 40)), boxes[t], label=f"frame {t}")
+                 for t in picks]  # fmt: skip
+        Image.fromarray(np.concatenate(tiles, axis=1)).save(args.picture)
+
+
+if __name__ == "__main__":
+    main()
