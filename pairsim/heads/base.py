@@ -55,6 +55,9 @@ class Head(nn.Module):
     faiss_metric: ClassVar[str | None] = None  # FAISS metric ranking rows as this head does (None: exact search)
     faiss_normalize: ClassVar[bool] = False  # L2-normalise rows before that metric (cosine = inner product)
     st_similarity: ClassVar[str | None] = None  # sentence-transformers' similarity_fn_name with the same ranking
+    # what the head reads from the towers: "embeddings" (vectors), or "tokens" (a cross-encoder's token-id rows
+    # from a pair_tokens tower); a model's towers must give what its head reads
+    reads: ClassVar[str] = "embeddings"
 
     def __init__(self, config: HeadConfig) -> None:
         super().__init__()
@@ -79,6 +82,9 @@ class Head(nn.Module):
         Raises:
             ConfigError: The head cannot work with these towers.
         """
+
+    def load_pretrained(self) -> None:
+        """Load pretrained weights named by the config (a cross-encoder's transformer); most heads have none."""
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Score each pair ``(a[i], b[i])``.
@@ -114,6 +120,11 @@ class Head(nn.Module):
         if not self.config.calibrated:
             raise RuntimeError(f"head {self.config.name!r} gives no probability; set head.calibrated=true")
         return self.scale * self._signed(scores) + self.bias
+
+    def logit_of(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """The logit of P(similar) of each pair ``(a[i], b[i])`` ``(B,)``: ``logit(forward(a, b))``, or a head's
+        own exact logit (a cross-encoder's classifier output)."""
+        return self.logit(self(a, b))
 
     def probability(self, scores: torch.Tensor) -> torch.Tensor:
         """Scores ``(B,)`` -> P(similar) in (0, 1)."""
