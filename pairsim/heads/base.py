@@ -86,6 +86,16 @@ class Head(nn.Module):
     def load_pretrained(self) -> None:
         """Load pretrained weights named by the config (a cross-encoder's transformer); most heads have none."""
 
+    def onnx_graph(self) -> tuple[nn.Module, dict[str, torch.Tensor]] | None:
+        """A network inside the head that ONNX export writes as its own graph (a cross-encoder's transformer),
+        with sample inputs by name to trace it; None: the head's few parameters travel in ``head.json``."""
+        return None
+
+    def run_graph(self, run: Any) -> None:
+        """Score with ``run`` (inputs by name -> the graph's output) instead of the network :meth:`onnx_graph`
+        exported: an ONNX runtime's head. Only heads with an :meth:`onnx_graph` have it."""
+        raise NotImplementedError(f"the {self.config.name} head has no graph of its own")
+
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Score each pair ``(a[i], b[i])``.
 

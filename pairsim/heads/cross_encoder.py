@@ -25,6 +25,7 @@ import math
 from typing import Any, ClassVar, Literal
 
 import torch
+from torch import nn
 
 from pairsim.config import MAX_BATCH, MAX_LENGTH, bounded
 from pairsim.errors import ConfigError
@@ -96,6 +97,18 @@ def _resolved(config: CrossEncoderConfig) -> CrossEncoderConfig:
     return config
 
 
+class _Logits(nn.Module):
+    """Positional joint inputs -> the classifier's logits ``(B,)``, as ONNX exporters want."""
+
+    def __init__(self, encoder: nn.Module, names: list[str]) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.input_names = names
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.encoder(**dict(zip(self.input_names, inputs, strict=True))).logits[:, 0]  # (B,)
+
+
 @HEADS.register("cross_encoder")
 class CrossEncoderHead(Head):
     """``score(a, b) = act(classifier(encoder([CLS] a [SEP] b [SEP])))``, ``a``/``b`` rows of token ids.
@@ -125,6 +138,7 @@ class CrossEncoderHead(Head):
             self.score_range = (-math.inf, math.inf)
             self.neutral = 0.0
         self.prefix, self.middle, self.suffix = (list(part) for part in config.template)
+        self._graph: Any = None  # an ONNX runtime's run function replacing the encoder (run_graph)
 
     def beyond_embeddings(self) -> str | None:
         return "a transformer reading both texts"  # no vector metric ranks like it: search stays exact
@@ -187,7 +201,21 @@ class CrossEncoderHead(Head):
 
     def logits_of(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """The encoder + classifier on a joint input -> ``(B,)`` logits (the part an ONNX runtime replaces)."""
+        if self._graph is not None:
+            return self._graph(inputs).reshape(-1).float()  # (B,)
         return self.encoder(**inputs).logits[:, 0].float()  # (B, 1) -> (B,)
+
+    def onnx_graph(self) -> tuple[nn.Module, dict[str, torch.Tensor]]:
+        """The encoder + classifier as a module of the joint input (``input_ids``, ``attention_mask`` and, when
+        the encoder has token types, ``token_type_ids``) -> ``(B,)`` logits, and a traced sample."""
+        rows = torch.tensor([[5.0, 6.0, 7.0, -1.0], [8.0, 9.0, 10.0, 11.0]])  # (2, 4): two lengths
+        sample = self.pair_inputs(rows, rows.flip(0))
+        if not self.config.type_b:
+            sample.pop("token_type_ids")
+        return _Logits(self.encoder, list(sample)), sample
+
+    def run_graph(self, run: Any) -> None:
+        self._graph = run
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         logits = self.pair_logits(a, b)  # (B,)
