@@ -40,7 +40,7 @@ def _summary(out: Path) -> dict[str, Any]:
                 "std": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0,
                 "values": [round(v, 2) for v in values],
                 "runs": [{k: r[k] for k in ("seed", "seconds", "steps", "command", "load_start", "load_end",
-                                            "epochs", "extra")} for r in runs if r["part"] == part],
+                                            "epochs", "max_steps", "extra")} for r in runs if r["part"] == part],
             }  # fmt: skip
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
@@ -51,6 +51,8 @@ def main() -> None:
     parser.add_argument("--part", choices=["teacher", "student"], required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=None, help="override train.epochs (budget)")
+    parser.add_argument("--max-steps", type=int, default=None, help="override train.schedule.max_steps (budget)")
+    parser.add_argument("--no-start-validation", action="store_true", help="train.validation.at_start=false")
     parser.add_argument("--out", default="runs/quality_ce")
     parser.add_argument("--teacher", default=None, help="student: the teacher's saved model directory")
     parser.add_argument("--augment", default="bm25", choices=["none", "bm25", "knn"])
@@ -64,6 +66,10 @@ def main() -> None:
     common = [f"train.speed.threads={args.threads}", "eval.plots=false", "train.checkpoint.keep=false"]
     if args.epochs is not None:
         common.append(f"train.epochs={args.epochs}")
+    if args.max_steps is not None:
+        common.append(f"train.schedule.max_steps={args.max_steps}")
+    if args.no_start_validation:
+        common.append("train.validation.at_start=false")
     if args.minilm:  # a checkout whose ../shared is elsewhere (a git worktree)
         common.append(f"model.tower.model={args.minilm}")
         if args.part == "teacher":
@@ -84,7 +90,7 @@ def main() -> None:
     for seed in args.seeds:
         overrides = [*common, f"train.seed={seed}", f"output_dir={out}/{args.part}_s{seed}"]
         result = run(TEACHER if args.part == "teacher" else STUDENT, overrides)
-        result.update(part=args.part, epochs=args.epochs, extra=extra)
+        result.update(part=args.part, epochs=args.epochs, max_steps=args.max_steps, extra=extra)
         show(f"{args.part} seed {seed}", result, ["spearman"], scale=100)
         with (out / "runs.jsonl").open("a") as f:
             f.write(json.dumps(result) + "\n")

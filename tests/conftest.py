@@ -46,6 +46,7 @@ TINY_TOWER_CONFIGS: dict[str, dict[str, Any]] = {
     "timm": {"name": "timm", "model": "efficientnet_lite0", "out_dim": 8, "image_size": [64, 64]},
     "torchvision": {"name": "torchvision", "model": "resnet18", "out_dim": 8, "image_size": [64, 64]},
     "transformer": {"name": "transformer", "model": None, "out_dim": 8},
+    "pair_tokens": {"name": "pair_tokens", "model": None, "max_length": 16},  # a cross-encoder's side (token ids)
 }
 TEXTS = [
     "How old are you?",
@@ -125,7 +126,7 @@ def tower_config(request: pytest.FixtureRequest) -> Callable[..., dict[str, Any]
 
     def make(name: str, **overrides: Any) -> dict[str, Any]:
         data = copy.deepcopy(TINY_TOWER_CONFIGS[name])
-        if name == "transformer" and data.get("model") is None:
+        if name in ("transformer", "pair_tokens") and data.get("model") is None:
             data["model"] = str(request.getfixturevalue("tiny_bert_dir"))
         data.update(overrides)
         return data

@@ -39,7 +39,7 @@ class CrossEncoderConfig(HeadConfig):
     model: str = "sentence-transformers/all-MiniLM-L6-v2"  # hub id or local directory of the encoder
     output: Literal["classification", "regression"] = "classification"  # sigmoid(logit) in (0, 1), or the logit
     max_length: int = bounded(256, ge=4, le=MAX_LENGTH)  # tokens of a whole pair, special tokens included
-    chunk: int = bounded(64, ge=1, le=MAX_BATCH)  # pairs per encoder pass in matrix() (all-against-all scores)
+    chunk: int = bounded(64, ge=1, le=MAX_BATCH)  # pairs per encoder pass when more are scored at once
     dropout: float | None = bounded(None, ge=0, lt=1)  # classifier dropout; None: the encoder's own
     backbone_config: dict[str, Any] | None = None  # the encoder's config, filled at build and saved inline
     # the tokenizer's pair layout, filled at build: [prefix, middle, suffix] special-token ids around a and b
@@ -164,17 +164,16 @@ class CrossEncoderHead(Head):
     def pair_inputs(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
         """Rows of token ids ``(B, La)``, ``(B, Lb)`` (-1 = none) -> the encoder's joint input ``(B, T)``.
 
-        The longer text loses tokens first until the pair fits ``max_length`` (``longest_first``).
+        A pair longer than ``max_length`` is cut as the tokenizers' ``longest_first`` cuts it: the shorter text
+        keeps up to half the room, the longer one the rest.
         """
         room = self.config.max_length - len(self.prefix) - len(self.middle) - len(self.suffix)
         rows, types = [], []
         for ra, rb in zip(a.long().tolist(), b.long().tolist(), strict=True):
             ta, tb = [i for i in ra if i >= 0], [i for i in rb if i >= 0]
-            while len(ta) + len(tb) > room:
-                if len(ta) >= len(tb):
-                    ta.pop()
-                else:
-                    tb.pop()
+            if len(ta) + len(tb) > room:  # as the tokenizers' longest_first: the shorter keeps up to half the room
+                keep_a = min(len(ta), room // 2) if len(ta) <= len(tb) else room - min(len(tb), room // 2)
+                ta, tb = ta[:keep_a], tb[: room - keep_a]
             first = self.prefix + ta + self.middle
             second = tb + self.suffix
             rows.append(first + second)
@@ -218,7 +217,18 @@ class CrossEncoderHead(Head):
         self._graph = run
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        logits = self.pair_logits(a, b)  # (B,)
+        """Scores ``(B,)`` of the pairs ``(a[i], b[i])``; past ``chunk`` pairs, length-sorted chunks of ``chunk``
+        (a whole split scored at once pads every pair to the longest and holds all activations)."""
+        n, step = a.shape[0], self.config.chunk
+        if n <= step:
+            logits = self.pair_logits(a, b)  # (B,)
+        else:
+            lengths = (a >= 0).sum(1) + (b >= 0).sum(1)  # (B,) tokens per pair
+            order = lengths.argsort(descending=True)  # (B,)
+            logits = a.new_empty(n)  # (B,)
+            for s in range(0, n, step):
+                rows = order[s : s + step]
+                logits[rows] = self.pair_logits(a[rows], b[rows])
         return torch.sigmoid(logits) if self.config.output == "classification" else logits
 
     def matrix(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -226,9 +236,7 @@ class CrossEncoderHead(Head):
         na, nb = a.shape[0], b.shape[0]
         left = a[:, None].expand(na, nb, a.shape[1]).reshape(na * nb, -1)  # (Ba*Bb, La)
         right = b[None, :].expand(na, nb, b.shape[1]).reshape(na * nb, -1)  # (Ba*Bb, Lb)
-        step = self.config.chunk
-        parts = [self(left[s : s + step], right[s : s + step]) for s in range(0, na * nb, step)]
-        return torch.cat(parts).reshape(na, nb) if parts else a.new_zeros(na, nb)  # (Ba, Bb)
+        return self(left, right).reshape(na, nb)  # (Ba, Bb), scored in chunks of `chunk` pairs
 
     def logit(self, scores: torch.Tensor) -> torch.Tensor:
         """Probabilities ``(B,)`` -> their logits (classification only; losses use :meth:`logit_of` instead)."""

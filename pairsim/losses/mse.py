@@ -10,7 +10,6 @@ import torch.nn.functional as F
 
 from pairsim.config import bounded
 from pairsim.data.samplers import Consumes
-from pairsim.heads.base import Head
 from pairsim.losses.base import LOSSES, Loss, LossConfig
 
 
@@ -23,7 +22,8 @@ class MSEConfig(LossConfig):
 
 @LOSSES.register("mse")
 class MSELoss(Loss):
-    """``mean((score_i - y_i / target_scale) ** 2)``, **higher target = more similar**.
+    """``mean((score_i - y_i / target_scale) ** 2)``: the targets are in the head's own units (a distance head's
+    targets are distances).
 
     With a cross-encoder (``cross_encoder`` head, ``output: classification``) the score is the probability; with
     a bi-encoder it is the head's similarity (a cosine), so a teacher's scores distil into either.
@@ -39,10 +39,6 @@ class MSELoss(Loss):
     Config = MSEConfig
     reads = "scores"
     consumes = Consumes(("a", "b"), "graded", sampler="pairs")  # graded targets when the data has them
-
-    def __init__(self, config: MSEConfig, *, head: Head) -> None:
-        super().__init__(config, head=head)
-        self._require(head.higher_is_similar, "its score is a distance (lower = more similar); use a similarity head")
 
     def forward(self, a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Args: ``a, b``: ``(B, D)`` (token rows for a cross-encoder); ``labels``: ``(B,)`` target scores."""
