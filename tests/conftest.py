@@ -161,12 +161,17 @@ def sample_items() -> Callable[[str], list[Any]]:
 @pytest.fixture
 def make_model(tower_config: Callable[..., dict[str, Any]]) -> Callable[..., Any]:
     """``make_model(tower, head=..., tower_b=None, ...)``: a tiny PairModel, vocabularies adapted on TEXTS
-    and pretrained backbones loaded (the tiny BERT), seeded so it is the same model every time."""
+    and pretrained backbones loaded (the tiny BERT), seeded so it is the same model every time; a tower giving
+    token ids (``pair_tokens``) gets the ``cross_encoder`` head on the tiny BERT unless ``head`` is given."""
     from pairsim.model import PairModel
 
     def make(
         tower: str, *, head: str | dict[str, Any] = "cosine", tower_b: str | None = None, **model_fields: Any
     ) -> PairModel:
+        from pairsim.towers import TOWERS
+
+        if head == "cosine" and TOWERS.get(tower).gives == "tokens":  # a cross-encoder's side: its head reads tokens
+            head = {"name": "cross_encoder", "model": tower_config(tower)["model"]}
         data: dict[str, Any] = {
             "tower": tower_config(tower),
             "head": {"name": head} if isinstance(head, str) else head,
