@@ -110,6 +110,14 @@ class PairModel(PairScoring, nn.Module):
                 f"model: untied towers give embeddings of different sizes ({self.tower_a.out_dim} and "
                 f"{self.tower_b.out_dim}); set out_dim on the towers to a common size"
             )
+        for side, tower in (("tower", self.tower_a), ("tower_b", self.tower_b)):
+            head_cls = HEADS.get(config.head.name)
+            if tower is not None and tower.gives != head_cls.reads:
+                raise ConfigError(
+                    f"{where}.{side}: the {tower.config.name} tower gives {tower.gives}, but the {config.head.name} "
+                    f"head reads {head_cls.reads} (a cross_encoder head takes pair_tokens towers, other heads "
+                    "take embedding towers)"
+                )
         head = config.head
         if "dim" in {f.name for f in dataclasses.fields(head)} and not head.dim:
             head = dataclasses.replace(head, dim=self.tower_a.out_dim)  # heads weighting embedding dimensions
@@ -151,9 +159,10 @@ class PairModel(PairScoring, nn.Module):
         return model
 
     def load_pretrained(self) -> None:
-        """Load every tower's pretrained weights (after :meth:`adapt`, which sizes vocabularies and resets them)."""
+        """Load every tower's (and the head's) pretrained weights (after :meth:`adapt`, which sizes vocabularies)."""
         for tower in self.distinct_towers:
             tower.load_pretrained()
+        self.head.load_pretrained()  # a cross-encoder head's transformer; nothing for the others
 
     def adapt(self, items_a: Sequence[Any], items_b: Sequence[Any] | None = None) -> None:
         """Fit data-dependent parts (vocabularies) on training inputs of each side."""
@@ -290,6 +299,11 @@ class PairModel(PairScoring, nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    @property
+    def cross(self) -> bool:
+        """A cross-encoder: the head reads both inputs' tokens in one network, so there are no embeddings."""
+        return self.head.reads == "tokens"
+
     # -- batches (already preprocessed) ----------------------------------------------------------------------
     def embed_a(self, batch: Batch) -> torch.Tensor:
         """Preprocessed batch of side a -> ``(B, D)`` embeddings."""
@@ -314,6 +328,15 @@ class PairModel(PairScoring, nn.Module):
         self.eval()
         try:
             return super().encode_unique(items, **kwargs)
+        finally:
+            self.train(was_training)
+
+    def score(self, items_a: Sequence[Any], items_b: Sequence[Any], **kwargs: Any) -> torch.Tensor:
+        """As :meth:`PairScoring.score`, in eval mode (a cross-encoder head's dropout off), the mode restored after."""
+        was_training = self.training
+        self.eval()
+        try:
+            return super().score(items_a, items_b, **kwargs)
         finally:
             self.train(was_training)
 

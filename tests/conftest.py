@@ -46,6 +46,7 @@ TINY_TOWER_CONFIGS: dict[str, dict[str, Any]] = {
     "timm": {"name": "timm", "model": "efficientnet_lite0", "out_dim": 8, "image_size": [64, 64]},
     "torchvision": {"name": "torchvision", "model": "resnet18", "out_dim": 8, "image_size": [64, 64]},
     "transformer": {"name": "transformer", "model": None, "out_dim": 8},
+    "pair_tokens": {"name": "pair_tokens", "model": None, "max_length": 16},  # a cross-encoder's side (token ids)
 }
 TEXTS = [
     "How old are you?",
@@ -125,7 +126,7 @@ def tower_config(request: pytest.FixtureRequest) -> Callable[..., dict[str, Any]
 
     def make(name: str, **overrides: Any) -> dict[str, Any]:
         data = copy.deepcopy(TINY_TOWER_CONFIGS[name])
-        if name == "transformer" and data.get("model") is None:
+        if name in ("transformer", "pair_tokens") and data.get("model") is None:
             data["model"] = str(request.getfixturevalue("tiny_bert_dir"))
         data.update(overrides)
         return data
@@ -160,12 +161,17 @@ def sample_items() -> Callable[[str], list[Any]]:
 @pytest.fixture
 def make_model(tower_config: Callable[..., dict[str, Any]]) -> Callable[..., Any]:
     """``make_model(tower, head=..., tower_b=None, ...)``: a tiny PairModel, vocabularies adapted on TEXTS
-    and pretrained backbones loaded (the tiny BERT), seeded so it is the same model every time."""
+    and pretrained backbones loaded (the tiny BERT), seeded so it is the same model every time; a tower giving
+    token ids (``pair_tokens``) gets the ``cross_encoder`` head on the tiny BERT unless ``head`` is given."""
     from pairsim.model import PairModel
 
     def make(
         tower: str, *, head: str | dict[str, Any] = "cosine", tower_b: str | None = None, **model_fields: Any
     ) -> PairModel:
+        from pairsim.towers import TOWERS
+
+        if head == "cosine" and TOWERS.get(tower).gives == "tokens":  # a cross-encoder's side: its head reads tokens
+            head = {"name": "cross_encoder", "model": tower_config(tower)["model"]}
         data: dict[str, Any] = {
             "tower": tower_config(tower),
             "head": {"name": head} if isinstance(head, str) else head,

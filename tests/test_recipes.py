@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 ALL_RECIPES = sorted((REPO / "recipes").glob("*.yaml"))
 RECIPES = [p for p in ALL_RECIPES if not is_tracking_recipe(p)]  # pair recipes; tracking ones: tests/track
 QUORA_FIXTURE = REPO / "tests" / "fixtures" / "quora"
+SILVER_FIXTURE = REPO / "tests" / "fixtures" / "stsb_silver"
 
 COMMON = [
     "train.epochs=1",
@@ -100,6 +101,20 @@ TINY: dict[str, list[str]] = {
     "quora_pairs": [f"data.path={QUORA_FIXTURE}"],
     "rankiqa": ["data.max_images=30", "data.side=32", "model.tower.weights=null", "model.tower.image_size=[32,32]"],
     "stsb_minilm": ["data.limit=60", *TINY_BERT],
+    "stsb_cross_encoder": [
+        "data.limit=60",
+        "model.tower.model={bert}",
+        "model.head.model={bert}",
+        "model.head.backbone_config=null",
+        "model.head.template=null",
+    ],
+    "stsb_distilled": [
+        f"data.path={SILVER_FIXTURE / 'train.csv'}",
+        f"data.val_path={SILVER_FIXTURE / 'val.csv'}",
+        f"data.test_path={SILVER_FIXTURE / 'test.csv'}",
+        "data.binarize_at=0.4",
+        *TINY_BERT,
+    ],
 }
 # the test metric each recipe's data must produce (the one that picks its best model)
 HEADLINE = {
@@ -116,6 +131,8 @@ HEADLINE = {
     "quora_pairs": "roc_auc",
     "rankiqa": "rank_spearman",  # plus heldout_distortion_rank_spearman from the source
     "stsb_minilm": "spearman",
+    "stsb_cross_encoder": "spearman",
+    "stsb_distilled": "spearman",
 }
 
 

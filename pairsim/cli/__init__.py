@@ -12,11 +12,11 @@ import sys
 import typing
 import warnings
 
-from pairsim.cli import encode, evaluate, export, gallery, push, score, serve, track, train, unenroll
+from pairsim.cli import encode, evaluate, export, gallery, mine, push, rerank, score, serve, track, train, unenroll
 from pairsim.errors import PairsimError
 from pairsim.text_check import TextInputWarning
 
-COMMANDS = (train, evaluate, score, encode, gallery, unenroll, export, push, serve, track)
+COMMANDS = (train, evaluate, score, encode, gallery, unenroll, export, push, serve, rerank, mine, track)
 
 
 class _Parser(argparse.ArgumentParser):

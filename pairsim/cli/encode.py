@@ -76,7 +76,11 @@ def run(args: argparse.Namespace) -> int:
         device=str(pick_device(args.device, where="--device")),
         allow_unverified=args.allow_unverified,
     )
-    (model.tower_a if args.side == "a" else model.side_b).check_items(items, where=args.inputs, lines=True)
+    tower = model.tower_a if args.side == "a" else model.side_b
+    if tower.gives != "embeddings":  # a cross-encoder's side is token ids, read only with the other side
+        raise ConfigError(f"{args.model}: a cross-encoder reads both texts together and gives no embeddings; use "
+                          "pairsim score (pairs) or pairsim rerank")  # fmt: skip
+    tower.check_items(items, where=args.inputs, lines=True)
     embeddings, index = model.encode_unique(
         items, side=args.side, batch_size=args.batch_size, where=args.inputs, lines=True, strict_text=args.strict_text
     )  # (U, D), (N,)

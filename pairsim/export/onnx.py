@@ -7,6 +7,7 @@
     out/tower_a.onnx        side a (and side b when the model is tied)
     out/tower_a/            the tower's tokenizer / vocabulary files (text towers)
     out/tower_b.onnx        side b of an untied model, with out/tower_b/
+    out/head.onnx           a cross-encoder's transformer (the head's own network), joint input -> logits
 
 Graphs include pooling, projection and normalisation and have a dynamic batch axis (and a dynamic sequence
 axis for text). :mod:`pairsim.export.onnx_runtime` runs them with onnxruntime.
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 MANIFEST = "pairsim_onnx.json"
 HEAD_FILE = "head.json"
+HEAD_GRAPH = "head.onnx"  # the network inside a head (a cross-encoder's transformer), where it has one
 FORMAT_VERSION = 1
 OPSET = 17
 
@@ -81,7 +83,7 @@ def export_tower(tower: Tower, path: Path, *, opset: int = OPSET) -> list[str]:
     """
     check_exportable(tower)
     was_training = tower.training
-    device = next(tower.parameters()).device  # the graph is traced on the CPU; the tower goes back afterwards
+    device = tower.device  # the graph is traced on the CPU; the tower goes back afterwards
     tower.eval()
     batch = {k: v.cpu() for k, v in tower.preprocess(sample_items(tower)).items()}
     graph = tower.onnx_graph()  # None: the tower's forward traces as written
@@ -107,16 +109,44 @@ def export_tower(tower: Tower, path: Path, *, opset: int = OPSET) -> list[str]:
     return names
 
 
+def export_head_graph(model: PairModel, path: Path, *, opset: int = OPSET) -> list[str]:
+    """Export the network inside the head (:meth:`~pairsim.heads.Head.onnx_graph`: a cross-encoder's
+    transformer) to ``path``; returns its input names (dynamic batch and sequence axes)."""
+    module, sample = model.head.onnx_graph()  # type: ignore[misc]
+    was_training, device = model.head.training, model.device
+    module = module.cpu().eval()
+    names = list(sample)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module,
+                tuple(sample[k].cpu() for k in names),
+                str(path),
+                input_names=names,
+                output_names=["logits"],
+                dynamic_axes={**{k: {0: "batch", 1: "sequence"} for k in names}, "logits": {0: "batch"}},
+                opset_version=opset,
+                dynamo=False,
+            )
+    finally:
+        model.head.train(was_training)
+        model.head.to(device)
+    return names
+
+
 def head_spec(model: PairModel) -> dict[str, Any]:
-    """What a runtime needs to score two embeddings: kind, direction, threshold, config and parameters."""
+    """What a runtime needs to score two embeddings: kind, direction, threshold, config and parameters (those of
+    a head with a graph of its own live in that graph, :data:`HEAD_GRAPH`)."""
     head = model.head
+    graph = head.onnx_graph() is not None
     return {
         "kind": model.config.head.name,
         "higher_is_similar": head.higher_is_similar,
         "threshold": model.config.threshold,
         "best": head.best,
         "config": to_dict(model.config.head),
-        "parameters": {k: v.detach().cpu().tolist() for k, v in head.state_dict().items()},
+        "parameters": {} if graph else {k: v.detach().cpu().tolist() for k, v in head.state_dict().items()},
     }
 
 
@@ -167,6 +197,11 @@ def export_onnx(model: PairModel, out: str | Path, *, quantize: Literal["int8"] 
             tower.save_assets(tmp / f"tower_{side}")
             sides[side] = {"file": file, "assets": f"tower_{side}", "inputs": names, "modality": tower.modality,
                            "out_dim": tower.out_dim}  # fmt: skip
+        head_graph = None
+        if model.head.onnx_graph() is not None:  # a cross-encoder: the transformer reading both texts
+            head_graph = {"file": HEAD_GRAPH, "inputs": export_head_graph(model, tmp / HEAD_GRAPH)}
+            if quantize:
+                quantize_int8(tmp / HEAD_GRAPH)
         (tmp / HEAD_FILE).write_text(json.dumps(head_spec(model), indent=2))
         files = sorted(p for p in tmp.rglob("*") if p.is_file())
         manifest = {
@@ -175,6 +210,7 @@ def export_onnx(model: PairModel, out: str | Path, *, quantize: Literal["int8"] 
             "tied": model.tied,
             "quantize": quantize,
             "sides": sides,
+            "head_graph": head_graph,
             "fingerprint": model.fingerprint(),  # the source model's, so its galleries work with this export
             # every other file, checked on load like a saved model's (pairsim.manifest.read_files)
             "sha256": {p.relative_to(tmp).as_posix(): sha256_bytes(p.read_bytes()) for p in files},

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from pairsim.errors import ConfigError, ModelFileError
-from pairsim.export.onnx import FORMAT_VERSION, HEAD_FILE, MANIFEST
+from pairsim.export.onnx import FORMAT_VERSION, HEAD_FILE, HEAD_GRAPH, MANIFEST
 from pairsim.jsonio import loads_bounded, read_json_bounded
 from pairsim.manifest import ASSET_DIRS
 from pairsim.scoring import PairScoring
@@ -123,6 +123,11 @@ class OnnxPairModel(PairScoring):
             raise ModelFileError(f"{root / MANIFEST}: unsupported format_version {version!r}")
         sides = _sides(manifest, root / MANIFEST)
         graphs = sorted({spec["file"] for spec in sides.values()})
+        head_graph = manifest.get("head_graph")
+        if head_graph is not None:
+            if not isinstance(head_graph, dict) or head_graph.get("file") != HEAD_GRAPH:
+                raise ModelFileError(f"{root / MANIFEST}: head_graph must name {HEAD_GRAPH} and its inputs")
+            graphs.append(HEAD_GRAPH)
         files, assets, _ = read_files(
             root, manifest, required=[*graphs, HEAD_FILE], manifest=MANIFEST, allow_unverified=allow_unverified
         )
@@ -149,6 +154,17 @@ class OnnxPairModel(PairScoring):
         with asset_copy(root, assets) as copy:
             tower_a = side("a", config.tower, copy)
             tower_b = None if config.tower_b is None else side("b", config.tower_b, copy)
+        if head_graph is not None:  # the head's network runs in onnxruntime: built without weights
+            with torch.device("meta"):
+                head = HEADS.get(config.head.name)(config.head)
+            head.bind(tower_a.out_dim)
+            session = _session(ort, files[HEAD_GRAPH], options, root / HEAD_GRAPH)
+            head.run_graph(_graph_runner(session, [str(n) for n in head_graph.get("inputs", [])]))
+            try:
+                head.check_threshold(config.threshold, where=f"{MANIFEST}:model.threshold")
+            except ConfigError as err:
+                raise ModelFileError(str(err)) from None
+            return cls(config, head.eval(), tower_a, tower_b, manifest.get("fingerprint"))
         head = HEADS.get(config.head.name)(config.head)
         head.bind(tower_a.out_dim)
         parameters = head_spec.get("parameters") if isinstance(head_spec, dict) else None
@@ -167,6 +183,23 @@ class OnnxPairModel(PairScoring):
         except ConfigError as err:
             raise ModelFileError(str(err)) from None
         return cls(config, head.eval(), tower_a, tower_b, manifest.get("fingerprint"))
+
+
+def _session(ort: Any, data: bytes, options: Any, where: Path) -> Any:
+    try:  # from the verified bytes: a graph cannot pull in files by path (external data)
+        return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own exception types for a bad file
+        raise ModelFileError(f"cannot load {where}: {' '.join(str(err).split())}") from None
+
+
+def _graph_runner(session: Any, names: list[str]) -> Any:
+    """Inputs by name -> the graph's first output, as a tensor."""
+
+    def run(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        feed = {name: inputs[name].cpu().numpy() for name in names}
+        return torch.from_numpy(session.run(None, feed)[0])
+
+    return run
 
 
 def _sides(manifest: dict[str, Any], where: Path) -> dict[str, dict[str, Any]]:

@@ -55,6 +55,9 @@ class Head(nn.Module):
     faiss_metric: ClassVar[str | None] = None  # FAISS metric ranking rows as this head does (None: exact search)
     faiss_normalize: ClassVar[bool] = False  # L2-normalise rows before that metric (cosine = inner product)
     st_similarity: ClassVar[str | None] = None  # sentence-transformers' similarity_fn_name with the same ranking
+    # what the head reads from the towers: "embeddings" (vectors), or "tokens" (a cross-encoder's token-id rows
+    # from a pair_tokens tower); a model's towers must give what its head reads
+    reads: ClassVar[str] = "embeddings"
 
     def __init__(self, config: HeadConfig) -> None:
         super().__init__()
@@ -79,6 +82,19 @@ class Head(nn.Module):
         Raises:
             ConfigError: The head cannot work with these towers.
         """
+
+    def load_pretrained(self) -> None:
+        """Load pretrained weights named by the config (a cross-encoder's transformer); most heads have none."""
+
+    def onnx_graph(self) -> tuple[nn.Module, dict[str, torch.Tensor]] | None:
+        """A network inside the head that ONNX export writes as its own graph (a cross-encoder's transformer),
+        with sample inputs by name to trace it; None: the head's few parameters travel in ``head.json``."""
+        return None
+
+    def run_graph(self, run: Any) -> None:
+        """Score with ``run`` (inputs by name -> the graph's output) instead of the network :meth:`onnx_graph`
+        exported: an ONNX runtime's head. Only heads with an :meth:`onnx_graph` have it."""
+        raise NotImplementedError(f"the {self.config.name} head has no graph of its own")
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Score each pair ``(a[i], b[i])``.
@@ -114,6 +130,11 @@ class Head(nn.Module):
         if not self.config.calibrated:
             raise RuntimeError(f"head {self.config.name!r} gives no probability; set head.calibrated=true")
         return self.scale * self._signed(scores) + self.bias
+
+    def logit_of(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """The logit of P(similar) of each pair ``(a[i], b[i])`` ``(B,)``: ``logit(forward(a, b))``, or a head's
+        own exact logit (a cross-encoder's classifier output)."""
+        return self.logit(self(a, b))
 
     def probability(self, scores: torch.Tensor) -> torch.Tensor:
         """Scores ``(B,)`` -> P(similar) in (0, 1)."""

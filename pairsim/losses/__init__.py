@@ -1,7 +1,18 @@
 """Losses, by registered name: ``contrastive``, ``triplet``, ``bce``, ``infonce``, ``ranking``, ``cosent``,
-``prototypical``. Label 1 = similar."""
+``prototypical``, ``mse``, ``listwise``, ``margin_mse``. Label 1 = similar."""
 
-from pairsim.losses import bce, contrastive, cosent, infonce, prototypical, ranking, triplet  # noqa: F401
+from pairsim.losses import (  # noqa: F401
+    bce,
+    contrastive,
+    cosent,
+    infonce,
+    listwise,
+    margin_mse,
+    mse,
+    prototypical,
+    ranking,
+    triplet,
+)
 from pairsim.losses.base import LOSSES, Loss, LossConfig
 
 __all__ = ["LOSSES", "Loss", "LossConfig"]

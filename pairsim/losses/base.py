@@ -47,11 +47,19 @@ class Loss(nn.Module):
 
     Config: ClassVar[type[LossConfig]] = LossConfig
     consumes: ClassVar[Consumes] = Consumes(("a", "b"), "binary", sampler="pairs")
+    # "scores": the loss reads only the head's score of each pair (``head(a, b)``, ``head.logit_of``), so a
+    # cross-encoder (one score per pair, no embeddings) trains with it; "embeddings": it computes with the vectors
+    reads: ClassVar[str] = "embeddings"
 
     def __init__(self, config: LossConfig, *, head: Head) -> None:
         super().__init__()
         self.config = config
         self.__dict__["head"] = head  # not registered: the head belongs to the model
+        if head.reads == "tokens" and self.reads != "scores":
+            raise ConfigError(
+                f"loss {config.name!r} computes with embeddings, but the {head.config.name} head gives one score per "
+                "pair and no embeddings; use a loss on pair scores (bce, mse, cosent, listwise)"
+            )
 
     @property
     def head(self) -> Head:

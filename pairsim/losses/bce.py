@@ -34,6 +34,7 @@ class BCELoss(Loss):
     """
 
     Config = BCEConfig
+    reads = "scores"  # the head's score of each pair only: cross-encoders train with it too
     consumes = Consumes(("a", "b"), "binary", sampler="pairs")
 
     def __init__(self, config: BCEConfig, *, head: Head) -> None:
@@ -42,6 +43,6 @@ class BCELoss(Loss):
 
     def forward(self, a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Args: ``a, b``: ``(B, D)``; ``labels``: ``(B,)``, 1 = similar. Returns: scalar loss."""
-        logits = self.head.logit(self.head(a, b))  # (B,)
+        logits = self.head.logit_of(a, b)  # (B,)
         pos_weight = torch.tensor(self.config.pos_weight, device=logits.device, dtype=logits.dtype)
         return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype), pos_weight=pos_weight)

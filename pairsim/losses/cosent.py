@@ -35,6 +35,7 @@ class CoSENTLoss(Loss):
     """
 
     Config = CoSENTConfig
+    reads = "scores"  # the head's score of each pair only: cross-encoders train with it too
     consumes = Consumes(("a", "b"), "graded", sampler="pairs")  # graded targets when the data has them
 
     def forward(self, a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -208,6 +208,8 @@ def create_app(model: Any, *, gallery: str | Path | None = None, batch_window_ms
         """Field ``items``; ``?side=a|b`` picks the tower. Returns ``(N, D)`` embeddings."""
         if side not in ("a", "b"):
             raise RequestError(422, f"side: expected a or b, got {side[:20]!r}")
+        if model.tower_for(side).gives != "embeddings":
+            raise RequestError(422, "a cross-encoder reads both texts together and gives no embeddings; use /score")
         items = take_items(await fields(request), "items", side)
         embeddings = await run_in_threadpool(service.encode, side, items)  # (N, D)
         return {"embeddings": embeddings.tolist(), "size": embeddings.shape[1]}

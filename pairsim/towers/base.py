@@ -64,6 +64,8 @@ class Tower(nn.Module):
     # export facts, declared by the tower (no table elsewhere is keyed by tower name):
     onnx_unsupported: ClassVar[str | None] = None  # why ONNX export cannot carry this tower (None: it can)
     st_exportable: ClassVar[bool] = False  # sentence-transformers runs it (a Hugging Face encoder + pooling)
+    # what forward gives: "embeddings" (vectors), or "tokens" (token-id rows a cross-encoder head reads jointly)
+    gives: ClassVar[str] = "embeddings"
 
     def __init__(self, config: TowerConfig) -> None:
         super().__init__()

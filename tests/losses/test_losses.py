@@ -48,6 +48,12 @@ def _separated(name: str) -> tuple[tuple, tuple]:
     if name == "prototypical":  # support x0 (way 0), x2 (way 1); queries x1, x3 next to them; swapped: ways mixed
         x = T([[0.0, 0.0], [0.0, 0.1], [5.0, 0.0], [5.0, 0.1]])
         return (x, T([[0, 0], [0, 1], [1, 0], [1, 1]])), (x, T([[0, 0], [1, 1], [1, 0], [0, 1]]))
+    if name in ("mse", "listwise"):  # cosines 1 and 0 with targets 1 and 0 (5 and 0); swapped: the other way
+        a, b, top = T([[1.0, 0.0], [1.0, 0.0]]), T([[1.0, 0.0], [0.0, 1.0]]), 1.0 if name == "mse" else 5.0
+        return (a, b, T([top, 0.0])), (a, b, T([0.0, top]))
+    if name == "margin_mse":  # student margin cos(q, p) - cos(q, n) = 1; the teacher's margin 1, swapped: -1
+        q, p, n = T([[1.0, 0.0]]), T([[1.0, 0.0]]), T([[0.0, 1.0]])
+        return (q, p, n, T([1.0])), (q, p, n, T([-1.0]))
     if name == "ranking":  # label 1 = a ranks higher
         a, b = T([[2.0], [0.0]]), T([[0.0], [2.0]])
         return (a, b, T([1.0, 0.0])), (a, b, T([0.0, 1.0]))
@@ -61,6 +67,9 @@ LOSS_CASES: dict[str, dict[str, Any]] = {
     "contrastive": {"head": ("euclidean", {}), "config": {"margin": 2.0}, "dim": 4},
     "cosent": {"head": ("euclidean", {}), "config": {}, "dim": 4},
     "infonce": {"head": ("cosine", {}), "config": {}, "dim": 4},
+    "listwise": {"head": ("cosine", {}), "config": {}, "dim": 4},
+    "margin_mse": {"head": ("cosine", {}), "config": {}, "dim": 4},
+    "mse": {"head": ("cosine", {}), "config": {}, "dim": 4},
     "prototypical": {"head": ("euclidean", {}), "config": {}, "dim": 4},
     "ranking": {"head": ("cosine", {}), "config": {"margin": 10.0}, "dim": 1},
     "triplet": {"head": ("euclidean", {}), "config": {"margin": 10.0, "mining": "batch_hard"}, "dim": 4},

@@ -16,9 +16,11 @@ from pairsim.config import from_dict
 from pairsim.errors import DataError, PairsimError
 from pairsim.towers import TowerConfig
 
-# every registered tower at its tiny config, plus variants worth running through the contract
+# towers giving embeddings (a cross-encoder's pair_tokens gives token ids: tests/towers/test_pair_tokens.py)
+EMBEDDING_TOWERS = [n for n in TOWERS.names() if TOWERS.get(n).gives == "embeddings"]
+# every registered embedding tower at its tiny config, plus variants worth running through the contract
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
-    **{name: (name, {}) for name in TOWERS.names()},
+    **{name: (name, {}) for name in EMBEDDING_TOWERS},
     "cnn-face": ("cnn", {"arch": "face", "image_size": [32, 32]}),
     "lstm-bi-mean-proj": ("lstm", {"hidden_dim": 4, "bidirectional": True, "pooling": "mean", "out_dim": 8}),
     "lstm-2-layers-max": ("lstm", {"hidden_dim": 4, "num_layers": 2, "pooling": "max"}),
@@ -119,7 +121,7 @@ def test_bad_image_input_raises_data_error_naming_it(name: str, tower_config: Ma
     assert issubclass(DataError, PairsimError)
 
 
-@pytest.mark.parametrize("name", [n for n in TOWERS.names() if TOWERS.get(n).modality == "text"])
+@pytest.mark.parametrize("name", [n for n in EMBEDDING_TOWERS if TOWERS.get(n).modality == "text"])
 def test_text_towers_take_any_text(name: str, tower_config: Make) -> None:
     tower = build(tower_config, name).eval()
     items = ["", "unseen words zzzqx", "How old are you?", Path("a/path.txt")]
@@ -146,7 +148,7 @@ def test_trunk_split_is_the_forward(variant: str, tower_config: Make, sample_ite
         torch.testing.assert_close(tower.forward_rest(features), tower(batch), rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("name", TOWERS.names())
+@pytest.mark.parametrize("name", EMBEDDING_TOWERS)
 def test_distinct_gives_each_repeated_input_one_row(name: str, tower_config: Make, sample_items) -> None:
     tower = build(tower_config, name)
     items = sample_items(tower.modality)[:2]
