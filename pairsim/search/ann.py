@@ -48,7 +48,7 @@ class AnnConfig:
         hnsw_m: HNSW graph degree.
         ef_construction: HNSW build breadth.
         ef_search: HNSW search breadth (raised to the shortlist when smaller).
-        nlist: IVF lists (0: about ``4 sqrt(N)``, at most ``N / 39``).
+        nlist: IVF lists (0: about ``sqrt(N)``, at most ``N / 39``: 1,000 lists at 1M rows).
         nprobe: IVF lists visited per probe.
         pq_bytes: PQ code bytes per row (0: ``D / 8``, rounded down to a divisor of ``D``).
         train_rows: Rows sampled to train IVF / PQ / int8 (seeded).
@@ -176,7 +176,7 @@ class AnnSearch:
         if c.kind == "int8":
             index = f.IndexScalarQuantizer(self.dim, f.ScalarQuantizer.QT_8bit, self.metric)
         else:
-            nlist = c.nlist or max(1, min(int(4 * math.sqrt(n)), n // 39))
+            nlist = c.nlist or max(1, min(int(math.sqrt(n)), n // 39))
             m = _pq_bytes(self.dim, c.pq_bytes)
             bits = 8 if train.shape[0] >= 256 * 4 else 4  # PQ centroids need training rows
             quantizer = f.IndexFlat(self.dim, self.metric)
