@@ -1,10 +1,11 @@
 """Approximate gallery search at 1M+ rows of 384-d MiniLM-like embeddings: recall@10, latency, build, memory.
 
 Rows: real all-MiniLM-L6-v2 embeddings of the sentences available locally (STS-B, MRPC, Flickr8k captions),
-and, to reach the sizes, clustered synthetic rows drawn around them (a real embedding + Gaussian noise,
-L2-normalised; ``--noise`` sets the cosine of a row to its centre, about 0.8 by default): a gallery of
-identities with ~N / centres examples each. Probes are fresh draws of the same process (an enrolled
-identity's new example), plus, in the ``real`` row, held-out real sentences searched among the real ones.
+and, to reach the sizes, clustered synthetic rows drawn around them: identities = a real embedding + Gaussian
+noise of norm ``--topic-noise`` (L2-normalised), ``PER_IDENTITY`` = 10 examples each = the identity + noise
+of norm ``--noise``. Probes are fresh examples of enrolled identities; the ``real`` rows search held-out real
+sentences among the other real ones. The synthetic set is easy for ANN (an identity's examples lie apart
+from other identities'): its recall figures are upper bounds; the real rows are the check.
 
 Each index is built and searched through :class:`pairsim.search.GalleryIndex` (cosine head; ANN results are
 re-scored by the head on the float rows, which are memory-mapped from a file as an ``on_disk`` gallery's are).
