@@ -151,7 +151,7 @@ def test_saved_index_reopens_memory_mapped_and_a_tampered_one_is_rebuilt(
 def test_auto_writes_an_approximate_index_past_the_size_and_old_files_read_as_before(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert [auto_kind(n) for n in (10, 20_000, 200_000, 5_000_000)] == ["exact", "faiss", "hnsw", "ivfpq"]
+    assert [auto_kind(n) for n in (10, 20_000, 200_000, 5_000_000)] == ["exact", "faiss", "ivfpq", "ivfpq"]
     names, rows = clustered()
     small = GalleryIndex(names, rows, head=head())
     assert search_record(small, tmp_path / "g.safetensors") == (None, None)  # written exactly as before
@@ -163,7 +163,7 @@ def test_auto_writes_an_approximate_index_past_the_size_and_old_files_read_as_be
     big = GalleryIndex(names, rows, head=head(), faiss_min_rows=100)
     record, ids = search_record(big, tmp_path / "g.safetensors")
     assert ids is not None and sorted(ids.tolist()) == list(range(len(big)))
-    assert record["index"] == "auto" and record["ann"]["config"]["kind"] == "hnsw" and big.exact is False
+    assert record["index"] == "auto" and record["ann"]["config"]["kind"] == "ivfpq" and big.exact is False
     with pytest.raises(ConfigError, match="approximate search \\(hnsw\\) needs a head"):
         GalleryIndex(names, rows, head=head("exp"), backend="hnsw").searcher()
     with pytest.raises(ConfigError, match="search index nprobe: expected >= 1"):
