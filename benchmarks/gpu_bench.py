@@ -199,8 +199,39 @@ def omniglot(args: argparse.Namespace, device: str, scratch: Path) -> dict[str, 
     return row
 
 
+def table(report: dict[str, Any]) -> str:
+    """The headline figures of a ``gpu.json`` as Markdown rows for ``RESULTS.md``.
+
+    Example:
+        >>> print(table({"card": "H100", "date": "d", "rows": {"omniglot": {"skipped": "no data"}}}).splitlines()[-1])
+        | omniglot | skipped: no data |
+    """
+    rows = report.get("rows", {})
+    lines = [f"GPU run {report.get('date')} on {report.get('card') or report.get('device')} "
+             f"(model: {report.get('model')}; texts: {report.get('texts')})", "", "| row | figures |", "|---|---|"]  # fmt: skip
+    for name, row in rows.items():
+        if isinstance(row, dict) and ("skipped" in row or "error" in row):
+            text = f"skipped: {row['skipped']}" if "skipped" in row else f"error: {row['error']}"
+        elif name == "encode":
+            text = "; ".join(f"batch {r['batch_size']}: pairsim {r['pairsim_texts_per_s_best']:.0f} vs ST "
+                             f"{r['st_texts_per_s_best']:.0f} texts/s ({r['ratio_best']:.2f}x)" for r in row)  # fmt: skip
+        elif name == "train":
+            text = (f"batch {row['batch_size']}: pairsim {row['pairsim_pairs_per_s_best']:.0f} vs ST "
+                    f"{row['st_pairs_per_s_best']:.0f} pairs/s ({row['ratio_best']:.2f}x)")  # fmt: skip
+        elif name == "tower_step":
+            text = (f"batch {row['batch']}x{row['seq']}: fp32 {row['fp32_step_s'] * 1e3:.1f} ms, bf16 "
+                    f"{row['bf16_step_s'] * 1e3:.1f} ms ({row['bf16_speedup']}x), MFU {row['mfu']}")  # fmt: skip
+        elif name == "omniglot":
+            text = row.get("dry_run") or f"minutes to 92%: {row.get('minutes_to_92')}, wall {row.get('wall_s')} s"
+        else:
+            text = json.dumps(row)[:200]
+        lines.append(f"| {name} | {text} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--table", metavar="JSON", help="print a gpu.json's figures as Markdown rows and stop")
     p.add_argument("--dry-run", action="store_true", help="CPU, toy sizes, seconds (CI)")
     p.add_argument("--model", help="sentence-transformers model directory (default $PAIRSIM_MINILM)")
     p.add_argument("--data-dir", default=os.environ.get("PAIRSIM_DATA_DIR"), help="holds stsbenchmark/, omniglot/")
@@ -209,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-batch", type=int, default=4096, help="tower_step: largest batch tried")
     p.add_argument("--budget-s", type=float, default=450, help="rows not started past this many seconds are skipped")
     args = p.parse_args(argv)
+    if args.table:
+        print(table(json.loads(Path(args.table).read_text())))
+        return 0
     if args.dry_run:
         device, args.seq = "cpu", 16
         torch.set_num_threads(1)

@@ -39,6 +39,9 @@ def test_the_dry_run_writes_every_row_and_skips_omniglot_without_its_data(tmp_pa
     assert step["train_flops_per_step"] == 3 * 8 * 16 * (2 * step["non_embedding_params"] + 4 * 2 * 16 * 32)
     assert rows["omniglot"] == {"skipped": f"no Omniglot data at {tmp_path / 'omniglot'}"}
     assert "omniglot: skipped: no Omniglot data" in done.stdout
+    shown = run("--table", str(out), data=tmp_path)  # the Markdown rows RESULTS.md takes
+    assert shown.returncode == 0 and "| tower_step | batch 8x16: fp32" in shown.stdout
+    assert f"| omniglot | skipped: no Omniglot data at {tmp_path / 'omniglot'} |" in shown.stdout
 
 
 def test_without_cuda_and_without_dry_run_it_says_so(tmp_path: Path) -> None:
