@@ -228,7 +228,7 @@ def _(ctx: Context, d: Path) -> Trial:
 
     def marked(out: str, value: Any) -> str | None:
         rows = [line.split("\t") for line in out.splitlines()]
-        ok = rows[0] == ["probe", "identity", "score", "known"] and rows[1][1::2] == ["unknown", "false"]
+        ok = rows[0] == ["probe", "identity", "score", "known", "exact"] and rows[1][1::2] == ["unknown", "false"]
         return None if ok else f"rows {rows}"
 
     return Trial(argv=["identify", ctx.pngs[5], "--model", d / "strict", "--gallery", gallery], success=marked)

@@ -13,6 +13,11 @@ policy (remove it with ``pairsim unenroll``, which reads such a file and matches
 The file is written under the output-path policy of :mod:`pairsim.safe_io` (a regular file or a new name; a
 symbolic link is followed to its regular file).
 
+A gallery may also record how it is searched (``search`` in its metadata: the chosen index, whether its rows
+are read memory-mapped, and the sha256 of an approximate index file beside it) and the FAISS id of each row
+(the ``search_ids`` tensor); :mod:`pairsim.search.stored` reads and writes them. Files without them are
+searched as before. ``on_disk`` galleries memory-map their embeddings from this file instead of reading them.
+
 Example:
     >>> import tempfile, pathlib, torch
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "g.safetensors"
@@ -58,6 +63,8 @@ class Gallery:
     names: list[str]
     embeddings: torch.Tensor
     fingerprint: str
+    search: dict[str, Any] | None = None  # how it is searched (pairsim.search.stored); None: as before
+    search_ids: torch.Tensor | None = None  # (N,) int64 FAISS id of each row, with an approximate index
 
     @property
     def identities(self) -> list[str]:
@@ -101,6 +108,10 @@ def save_gallery(path: str | Path, gallery: Gallery) -> None:
         "model_fingerprint": gallery.fingerprint,
     }
     tensors = {"embeddings": gallery.embeddings.detach().to("cpu", torch.float32).contiguous()}
+    if gallery.search is not None:
+        metadata["search"] = json.dumps(gallery.search)
+    if gallery.search_ids is not None:
+        tensors["search_ids"] = gallery.search_ids.detach().to("cpu", torch.int64).contiguous()
     atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=metadata), what="gallery")
 
 
@@ -141,7 +152,9 @@ def _fail(path: Path, problem: str) -> ModelFileError:
     return ModelFileError(f"cannot read gallery {path}: {problem}")
 
 
-def read_gallery(path: str | Path, *, allow_empty: bool = False, check_names: bool = True) -> Gallery:
+def read_gallery(
+    path: str | Path, *, allow_empty: bool = False, check_names: bool = True, mmap: bool | None = None
+) -> Gallery:
     """Read and check a gallery file on its own (see :func:`load_gallery` to check it against a model).
 
     Args:
@@ -151,6 +164,8 @@ def read_gallery(path: str | Path, *, allow_empty: bool = False, check_names: bo
         check_names: Refuse names that break the name policy, and two spellings of one identity; names come
             back in NFC form (a gallery written before names were normalised may hold another form).
             ``unenroll`` reads without, to remove such names by their exact spelling.
+        mmap: Memory-map the embeddings from the file (copy-on-write; pages are read as searches touch them)
+            instead of reading them; None: as the gallery's ``search`` record says (``on_disk``).
 
     Raises:
         ModelFileError: Missing, unreadable, empty or inconsistent gallery, or one holding a name the policy
@@ -165,7 +180,14 @@ def read_gallery(path: str | Path, *, allow_empty: bool = False, check_names: bo
         with safe_open(path, framework="pt") as f:
             meta: dict[str, Any] = dict(f.metadata() or {})
             keys = list(f.keys())
-            embeddings = f.get_tensor("embeddings") if "embeddings" in keys else None
+            search = _search_record(path, meta)
+            if mmap is None:
+                mmap = bool(search and search.get("on_disk"))
+            embeddings = None
+            if "embeddings" in keys:
+                embeddings = _mapped(path, "embeddings") if mmap else None
+                embeddings = f.get_tensor("embeddings") if embeddings is None else embeddings
+            search_ids = f.get_tensor("search_ids") if "search_ids" in keys else None
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         raise _fail(path, f"not a safetensors file ({' '.join(str(err).split())})") from None
     if embeddings is None:
@@ -200,12 +222,46 @@ def read_gallery(path: str | Path, *, allow_empty: bool = False, check_names: bo
         raise _fail(path, f"{len(names)} identities for {embeddings.shape[0]} embeddings")
     if not names and not allow_empty:
         raise _fail(path, "it is empty (enroll someone first)")
-    if not torch.isfinite(embeddings).all():
+    if not all(torch.isfinite(embeddings[i : i + 65536]).all() for i in range(0, len(names), 65536)):
         raise _fail(path, "its embeddings hold NaN or infinite values")
+    if search_ids is not None and (search_ids.dtype != torch.int64 or tuple(search_ids.shape) != (len(names),)):
+        raise _fail(path, f"search_ids of shape {tuple(search_ids.shape)} and type {search_ids.dtype}; expected "
+                          f"({len(names)},) int64")  # fmt: skip
     fingerprint = meta.get("model_fingerprint")
     if not fingerprint:
         raise _fail(path, "no model fingerprint (written by an older pairsim?); enroll the people again")
-    return Gallery(names=names, embeddings=embeddings.float(), fingerprint=fingerprint)
+    return Gallery(names=names, embeddings=embeddings.float(), fingerprint=fingerprint, search=search,
+                   search_ids=search_ids)  # fmt: skip
+
+
+def _search_record(path: Path, meta: dict[str, Any]) -> dict[str, Any] | None:
+    if "search" not in meta:
+        return None
+    try:
+        record = loads_bounded(meta["search"], what=f"{path} search")
+    except ValueError:
+        record = None
+    if not isinstance(record, dict):
+        raise _fail(path, "its search record is not a JSON object")
+    return record
+
+
+def _mapped(path: Path, key: str) -> torch.Tensor | None:
+    """Tensor ``key`` of a safetensors file, memory-mapped (None: not float32, read it the usual way)."""
+    import numpy as np
+
+    with open(path, "rb") as f:
+        size = int.from_bytes(f.read(8), "little")
+        header = loads_bounded(f.read(size), what=f"{path} header", max_bytes=100 * 1024 * 1024)
+    entry = header.get(key) if isinstance(header, dict) else None
+    if not isinstance(entry, dict) or entry.get("dtype") != "F32" or len(entry.get("shape", ())) != 2:
+        return None
+    begin, end = entry["data_offsets"]
+    rows, dim = entry["shape"]
+    if end - begin != rows * dim * 4 or rows == 0:
+        return None
+    array = np.memmap(path, dtype=np.float32, mode="c", offset=8 + size + begin, shape=(rows, dim))
+    return torch.from_numpy(array)  # (N, D) on disk: copy-on-write, never written back
 
 
 def load_gallery(path: str | Path, model: PairModel, *, allow_empty: bool = False) -> Gallery:

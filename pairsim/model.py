@@ -319,8 +319,11 @@ class PairModel(PairScoring, nn.Module):
 
     # -- raw inputs (encode_a / encode_b / score / is_similar: pairsim.scoring.PairScoring) ------------------------
     def _run(self, tower: Tower, batch: Batch) -> torch.Tensor:
+        from pairsim.device import inference_precision
+
         batch = {k: v.to(self.device) for k, v in batch.items()}
-        return tower(batch).float().cpu()  # (b, D)
+        with inference_precision(self.precision, self.device):  # fp32 unless bf16 is asked for (or auto finds it)
+            return tower(batch).float().cpu()  # (b, D)
 
     def encode_unique(self, items: Sequence[Any], **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """As :meth:`PairScoring.encode_unique`, in eval mode (dropout off), the training mode restored after."""

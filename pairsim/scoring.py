@@ -79,6 +79,8 @@ class PairScoring:
     # refuse empty texts and texts with no known word (a DataError) instead of warning about them; see
     # pairsim.text_check. Set it on a model, or pass strict_text= to encode_a / encode_b / score / encode_unique
     strict_text: bool = False
+    # inference precision: auto, fp32 or bf16 (pairsim.device.resolve_precision); None: $PAIRSIM_PRECISION, else fp32
+    precision: str | None = None
 
     @property
     def tied(self) -> bool:
@@ -95,8 +97,12 @@ class PairScoring:
         return self.tower_a if side == "a" else self.side_b
 
     def _run(self, tower: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """One preprocessed batch through ``tower`` -> ``(b, D)`` float32 on the CPU."""
-        return tower(batch).float().cpu()  # (b, D)
+        """One preprocessed batch through ``tower`` -> ``(b, D)`` float32 on the CPU, in the precision
+        :attr:`precision` asks for (:func:`pairsim.device.inference_precision`)."""
+        from pairsim.device import inference_precision
+
+        with inference_precision(self.precision, self.device):
+            return tower(batch).float().cpu()  # (b, D)
 
     @torch.inference_mode()
     def encode_unique(

@@ -28,6 +28,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pairsim", description="Learn and score the similarity of pairs.")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"),
+                        help="inference precision of encode / score / eval / identify / serve (default fp32, or "
+                             "$PAIRSIM_PRECISION; auto: bf16 where the CPU computes it natively)")  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.add_parser(sub)
@@ -56,6 +59,20 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``pairsim`` console script. Returns the exit code."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = build_parser().parse_args(argv)
+    if args.precision:  # read where models run (pairsim.device.precision_setting); restored after the command
+        previous = os.environ.get("PAIRSIM_PRECISION")
+        os.environ["PAIRSIM_PRECISION"] = args.precision
+        try:
+            return _run(args)
+        finally:
+            if previous is None:
+                os.environ.pop("PAIRSIM_PRECISION", None)
+            else:
+                os.environ["PAIRSIM_PRECISION"] = previous
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings():  # restored after the command (main is also called in-process)
             warnings.showwarning = _show_warning

@@ -7,7 +7,13 @@ just another ``enroll``). Hidden folders and files (names starting with ``.``, s
 :mod:`pairsim.names` (checked before the model loads). ``identify PROBE ... --model DIR --gallery G`` prints
 a TSV row per probe (:mod:`pairsim.cli.tsv`): ``probe``, ``identity``, ``score``, ``known``: the best
 identity and ``true``, or ``unknown`` and ``false`` when even the best score is past the model's threshold
-(no identity can be named ``unknown``).
+(no identity can be named ``unknown``), and ``exact``: ``false`` when the match came from an approximate
+index's shortlist (its score is still the head's own).
+
+``enroll --index KIND`` chooses how the gallery is searched (recorded in the file; default ``auto``: exact,
+then flat FAISS, then an approximate index written beside the gallery as it grows, :mod:`pairsim.search`),
+``--on-disk`` memory-maps its rows (and an ``ivfpq`` index) instead of reading them into memory.
+``identify --index KIND`` searches one way this time, whatever the file records.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pairsim.cli.inputs import read_text, split_lines
 from pairsim.cli.tsv import tsv_line
 from pairsim.errors import DataError
 
+INDEX_CHOICES = ("auto", "exact", "faiss", "hnsw", "ivfpq", "int8", "binary")  # pairsim.search.index.BACKENDS
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".gif", ".tif", ".tiff", ".webp"}
 
 
@@ -34,6 +41,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--gallery", required=True, help="gallery file (.safetensors); created or extended")
     p.add_argument("--device", default="auto")
+    _add_index(p, "how the gallery is searched (recorded in it; default: as recorded, else auto)")
+    p.add_argument("--on-disk", action="store_true", default=None,
+                   help="memory-map the gallery's rows (and an ivfpq index) instead of reading them (recorded)")  # fmt: skip
     add_allow_unverified(p)
     p.set_defaults(run=run_enroll)
     q = sub.add_parser("identify", help="best-matching identity for each probe, or unknown")
@@ -42,8 +52,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--gallery", required=True)
     q.add_argument("--text", action="store_true", help="probes are texts, not file paths")
     q.add_argument("--device", default="auto")
+    _add_index(q, "search this way this time (default: as the gallery records)")
     add_allow_unverified(q)
     q.set_defaults(run=run_identify)
+
+
+def _add_index(p: argparse.ArgumentParser, text: str) -> None:
+    p.add_argument("--index", choices=INDEX_CHOICES, help=text)
 
 
 def _examples(folder: Path, hidden: list[Path]) -> list[str]:
@@ -93,12 +108,11 @@ def read_people(root: Path) -> dict[str, list[str]]:
 
 
 def run_enroll(args: argparse.Namespace) -> int:
-    import torch
-
     from pairsim.cli.model_arg import load_model_arg
     from pairsim.device import pick_device
     from pairsim.gallery import Gallery, check_gallery_target, empty_gallery, load_gallery, save_gallery, writer_lock
     from pairsim.names import check_new_identity
+    from pairsim.search.stored import open_index, search_record
 
     root = Path(args.people)
     people = read_people(root)
@@ -111,14 +125,16 @@ def run_enroll(args: argparse.Namespace) -> int:
         gallery = load_gallery(gallery_path, model, allow_empty=True) if exists else empty_gallery(model)
         for name in people:  # re-enrolling a person replaces them; another spelling of them is refused
             check_new_identity(gallery.names, name, where=f"enroll: a folder in {root}:")
-        keep = [i for i, n in enumerate(gallery.names) if n not in people]
-        names, rows = [gallery.names[i] for i in keep], gallery.embeddings[keep]
-        for name, items in people.items():
-            rows = torch.cat([rows, encoded[name]])
-            names += [name] * len(items)
-        save_gallery(gallery_path, Gallery(names=names, embeddings=rows, fingerprint=gallery.fingerprint))
+        index = open_index(gallery, gallery_path, head=model.head, threshold=model.config.threshold,
+                           backend=args.index)  # fmt: skip
+        for name in people:  # re-enrolling a person replaces them (the approximate index tombstones their rows)
+            index.add(name, encoded[name])
+        on_disk = bool((gallery.search or {}).get("on_disk")) if args.on_disk is None else args.on_disk
+        record, ids = search_record(index, gallery_path, on_disk=on_disk)
+        save_gallery(gallery_path, Gallery(names=index.names, embeddings=index.embeddings,
+                                           fingerprint=gallery.fingerprint, search=record, search_ids=ids))  # fmt: skip
     print(f"enrolled {len(people)} identities ({sum(map(len, people.values()))} examples); gallery {gallery_path} "
-          f"holds {len(set(names))} identities")  # fmt: skip
+          f"holds {len(index.identities)} identities")  # fmt: skip
     return 0
 
 
@@ -130,19 +146,20 @@ def run_identify(args: argparse.Namespace) -> int:
 
     model, _ = load_model_arg(args.model, device=str(pick_device(args.device)), allow_unverified=args.allow_unverified)
     gallery = load_gallery(Path(args.gallery), model)
-    names, rows = gallery.names, gallery.embeddings
     if not args.text:
         missing = [p for p in args.probes if not Path(p).is_file()]
         if missing:
             raise DataError(f"identify: probe file not found: {missing[0]} (use --text for text probes)")
     probes = model.encode_a(args.probes)  # (P, D)
-    from pairsim.search import GalleryIndex  # deploy hook: exact search, FAISS for large galleries
+    from pairsim.search.stored import open_index  # exact, FAISS or the approximate index the gallery records
 
-    matches = GalleryIndex(names, rows, head=model.head, threshold=model.config.threshold).identify(probes)
+    index = open_index(gallery, args.gallery, head=model.head, threshold=model.config.threshold, backend=args.index)
+    matches = index.identify(probes)
     from pairsim.names import NO_MATCH
 
-    sys.stdout.write(tsv_line("probe", "identity", "score", "known"))
+    sys.stdout.write(tsv_line("probe", "identity", "score", "known", "exact"))
     for probe, m in zip(args.probes, matches, strict=True):
         known = m.identity is not None
-        sys.stdout.write(tsv_line(probe, m.identity if known else NO_MATCH, f"{m.score:.6f}", str(known).lower()))
+        who = m.identity if known else NO_MATCH
+        sys.stdout.write(tsv_line(probe, who, f"{m.score:.6f}", str(known).lower(), str(m.exact).lower()))
     return 0

@@ -37,9 +37,12 @@ def run(args: argparse.Namespace) -> int:
             )
         gone = set(stored.values())
         keep = [i for i, n in enumerate(names) if n not in gone]
-        save_gallery(
-            path, Gallery(names=[names[i] for i in keep], embeddings=rows[keep], fingerprint=gallery.fingerprint)
-        )  # same model
+        ids = None if gallery.search_ids is None else gallery.search_ids[keep]  # an approximate index's removed
+        save_gallery(  # ids just vanish (tombstones): the index file stays valid, the next enroll compacts it
+            path,
+            Gallery(names=[names[i] for i in keep], embeddings=rows[keep], fingerprint=gallery.fingerprint,
+                    search=gallery.search, search_ids=ids),
+        )  # fmt: skip
     print(
         f"removed {len(gone)} identities ({len(names) - len(keep)} rows); {path} holds {len(set(names[i] for i in keep))}"
     )

@@ -23,6 +23,7 @@ class ExactSearch:
     """
 
     name = "exact"
+    exact = True  # results equal brute force
 
     def __init__(self, head: Head, *, chunk: int = 65536) -> None:
         self.head = head

@@ -43,6 +43,7 @@ class FaissSearch:
     """
 
     name = "faiss"
+    exact = True  # a flat index, re-scored: results equal brute force
 
     def __init__(self, head: Head, dim: int) -> None:
         faiss = faiss_module()

@@ -5,7 +5,8 @@ Endpoints (JSON in, JSON out; images as multipart file fields):
 * ``GET /``: the demo page; ``GET /info``: modalities, head, threshold, gallery size; ``/docs``: OpenAPI.
 * ``POST /score``: fields ``a`` and ``b`` (texts or image files) -> scores and same / different.
 * ``POST /encode?side=a``: field ``items`` -> embeddings.
-* ``POST /identify``: field ``items`` (probes, side a) -> best identity or ``unknown`` (needs a gallery).
+* ``POST /identify``: field ``items`` (probes, side a) -> best identity or ``unknown`` (needs a gallery), and
+  ``exact``: false when the match came from an approximate index's shortlist.
 * ``POST /enroll``: fields ``identity`` and ``items`` (examples, side b) -> the identity is added (replaced);
   ``DELETE /identities/{name}`` removes one. Writes need the server's token (or writes opened explicitly),
   hold one writer lock and replace the gallery file atomically; the served gallery changes only once the
@@ -228,7 +229,7 @@ def create_app(model: Any, *, gallery: str | Path | None = None, batch_window_ms
 
         matches = await run_in_threadpool(run)
         return {"matches": [{"identity": m.identity or "unknown", "known": m.identity is not None,
-                             "nearest": m.nearest, "score": m.score} for m in matches]}  # fmt: skip
+                             "nearest": m.nearest, "score": m.score, "exact": m.exact} for m in matches]}  # fmt: skip
 
     @app.post(
         "/enroll",

@@ -7,6 +7,11 @@ the file atomically (a new inode), so a change is never missed; a rewrite in pla
 still changes the header hash when any name changes. A deleted file is an empty gallery; a file that cannot
 be read any more is an error (503) until it is fixed, never the identities it held before.
 
+The gallery is searched as its file records (:mod:`pairsim.search.stored`): a gallery saved with an
+approximate index is served from that index (read only after its hash matches the record), and each write
+(enroll, delete) saves the index with the file: deletes tombstone rows, so no deleted identity is ever
+returned, and the index is rebuilt once the deleted outnumber the rows.
+
 Example:
     >>> served = ServedGallery("staff.safetensors", model)  # doctest: +SKIP
     >>> served.current().identify(model.encode_a(["probe"]))  # doctest: +SKIP
@@ -29,6 +34,7 @@ from pairsim.errors import DataError, PairsimError
 from pairsim.gallery import Gallery, load_gallery, save_gallery, writer_lock
 from pairsim.safe_io import kind_of
 from pairsim.search import GalleryIndex
+from pairsim.search.stored import open_index, search_record
 from pairsim.serve.errors import RequestError
 
 T = TypeVar("T")
@@ -90,6 +96,7 @@ class ServedGallery:
         self.fingerprint = model.fingerprint()
         self._lock = threading.Lock()  # guards _index / _stamp between request threads
         self._stamp: Stamp | None = None
+        self._on_disk = False  # as the file records
         self._index = self._empty()
         self._reload(file_stamp(self.path), strict=True)  # a bad file at start is the user's error, raised as is
 
@@ -111,7 +118,9 @@ class ServedGallery:
             if strict:
                 raise
             raise RequestError(503, f"the gallery file changed on disk and cannot be used: {err}") from None
-        self._index, self._stamp = self._index_of(gallery.names, gallery.embeddings), stamp
+        index = open_index(gallery, self.path, head=self.model.head, threshold=self.model.config.threshold)
+        self._on_disk = bool((gallery.search or {}).get("on_disk"))
+        self._index, self._stamp = index, stamp
 
     def current(self) -> GalleryIndex:
         """The gallery as its file holds it now (reloaded if the file changed since it was last read).
@@ -136,10 +145,11 @@ class ServedGallery:
             What ``change`` returned, and the new gallery.
         """
         with writer_lock(self.path):  # other writers (threads, pairsim enroll / unenroll) wait
-            current = self.current()
-            new = self._index_of(list(current.names), current.embeddings)
+            new = self.current().copy()  # an approximate index is shared until the change writes to it
             result = change(new)
-            save_gallery(self.path, Gallery(names=new.names, embeddings=new.embeddings, fingerprint=self.fingerprint))
+            record, ids = search_record(new, self.path, on_disk=self._on_disk)
+            save_gallery(self.path, Gallery(names=new.names, embeddings=new.embeddings, fingerprint=self.fingerprint,
+                                            search=record, search_ids=ids))  # fmt: skip
             with self._lock:
                 try:
                     self._index, self._stamp = new, file_stamp(self.path)

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from pairsim.data.split import Stream, rng
+from pairsim.device import inference_precision
 from pairsim.errors import ConfigError
 from pairsim.towers import Batch, Features, Tower
 from pairsim.train.optim import tower_training
@@ -89,7 +90,8 @@ def encode_batches(
     batch_size: int,
     prepare: Callable[[Sequence[Any], int], Batch] | None = None,
 ) -> torch.Tensor:
-    """``run`` over ``items`` batch by batch, in eval mode on the tower's device; the result kept on the CPU.
+    """``run`` over ``items`` batch by batch, in eval mode on the tower's device, in the inference precision
+    (:func:`pairsim.device.inference_precision`); the result kept on the CPU.
 
     Args:
         tower: The tower (its mode is restored afterwards).
@@ -108,7 +110,8 @@ def encode_batches(
         chunks = []
         for start in range(0, len(items), batch_size):
             batch = prepare(items[start : start + batch_size], start)
-            chunks.append(run({k: v.to(tower.device) for k, v in batch.items()}).float().cpu())  # (b, D)
+            with inference_precision(None, tower.device):  # $PAIRSIM_PRECISION (default fp32), as encode runs
+                chunks.append(run({k: v.to(tower.device) for k, v in batch.items()}).float().cpu())  # (b, D)
     finally:
         tower.train(was_training)
     return torch.cat(chunks)  # (N, D)

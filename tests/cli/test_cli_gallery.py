@@ -40,10 +40,11 @@ def _gallery(path: Path) -> tuple[list[str], torch.Tensor]:
 def _identified(out: str) -> list[tuple[str, str, float]]:
     """The rows of identify's TSV as (probe, identity, score); ``known`` must say whether identity names one."""
     lines = out.splitlines()
-    assert lines[0] == "probe\tidentity\tscore\tknown"
+    assert lines[0] == "probe\tidentity\tscore\tknown\texact"
     rows = [line.split("\t") for line in lines[1:]]
-    assert all(known == ("false" if who == "unknown" else "true") for _, who, _, known in rows)
-    return [(p, who, float(score)) for p, who, score, _ in rows]
+    assert all(known == ("false" if who == "unknown" else "true") for _, who, _, known, _ in rows)
+    assert all(exact == "true" for *_, exact in rows)  # a small gallery is searched exactly
+    return [(p, who, float(score)) for p, who, score, _, _ in rows]
 
 
 def _digest(directory: Path) -> dict[str, str]:
@@ -294,7 +295,7 @@ def test_enroll_refuses_folder_names_the_name_policy_refuses(
     assert not gallery.exists()
 
 
-def test_identify_rows_stay_one_line_of_four_fields_whatever_the_probe_path(
+def test_identify_rows_stay_one_line_of_five_fields_whatever_the_probe_path(
     enrolled: dict[str, Any], model_dir: Path, digit_pngs: list[Any], cli: Callable[..., Any], tmp_path: Path
 ) -> None:
     probes = []
@@ -304,7 +305,7 @@ def test_identify_rows_stay_one_line_of_four_fields_whatever_the_probe_path(
     result = cli("identify", *probes, "--model", model_dir, "--gallery", enrolled["gallery"])
     assert result.code == 0, result.err
     lines = result.out.splitlines()
-    assert len(lines) == 5 and all(len(line.split("\t")) == 4 for line in lines)
+    assert len(lines) == 5 and all(len(line.split("\t")) == 5 for line in lines)
     escaped = [str(tmp_path) + "/" + n for n in ["tab\\there.png", "new\\nline.png", "back\\\\slash.png",
                                                   "esc\\x1b[2J.png"]]  # fmt: skip
     assert [line.split("\t")[0] for line in lines[1:]] == escaped
