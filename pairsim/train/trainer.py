@@ -32,6 +32,7 @@ from pairsim.train.checkpoint import (
     rng_state,
     save_checkpoint,
     set_rng_state,
+    upgrade_state,
 )
 from pairsim.train.distributed import Runtime, setup, teardown
 from pairsim.train.fitters import build_fitters
@@ -145,7 +146,7 @@ class Trainer(Housekeeping):
         )
         self.state: dict[str, Any] = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [],
                                       "best": None, "best_epoch": None, "stale_epochs": 0,
-                                      "train_seconds": 0.0}  # fmt: skip
+                                      "train_seconds": 0.0, "epochs_from": 1}  # fmt: skip
 
     def _checkpoint(self) -> None:
         state = {
@@ -176,11 +177,16 @@ class Trainer(Housekeeping):
             self.step_module.load_state_dict(saved)
             self.optimizer.load_state_dict(ckpt["optimizer"])
             self.scheduler.load_state_dict(ckpt["scheduler"])
-            self.state = ckpt["trainer"]
+            self.state = upgrade_state(ckpt["trainer"])
             set_rng_state(ckpt["rng"])
         except (KeyError, ValueError, TypeError, RuntimeError) as err:
             raise ModelFileError(f"{where} does not fit this run: {' '.join(str(err).split())}") from None
-        log.info("resumed from %s at epoch %d, step %d", self.ckpt_path, self.state["epoch"], self.state["global_step"])
+        log.info(
+            "resumed from %s after step %d (epoch %d)",
+            self.ckpt_path,
+            self.state["global_step"],
+            self.state["epoch"] + 1,
+        )
 
     # -- loop -------------------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -262,7 +268,7 @@ class Trainer(Housekeeping):
                     loss = self.runner(batch)
                 if not torch.isfinite(loss):
                     raise TrainingError(
-                        f"loss is {loss.item()} at step {self.state['global_step']} (epoch {epoch}); stopped (lower "
+                        f"loss is {loss.item()} at step {self.state['global_step']} (epoch {epoch + 1}); stopped (lower "
                         f"train.lr or check the data); {self._kept()}"
                     )
                 self.optimizer.zero_grad(set_to_none=True)
@@ -280,10 +286,10 @@ class Trainer(Housekeeping):
                 step = self.state["global_step"]
                 if step % t.log_every == 0 or step == self.total_steps:
                     self.state["history"].append(
-                        {"step": step, "epoch": epoch, "loss": running, "lr": self.scheduler.get_last_lr()[0]}
+                        {"step": step, "epoch": epoch + 1, "loss": running, "lr": self.scheduler.get_last_lr()[0]}
                     )
                 rows = batch_size_of(batch) * rt.world_size
-                self._update_bar(bar, running, rows, epoch)
+                self._update_bar(bar, running, rows, epoch + 1)
                 if rt.is_main:
                     self._call(self.callbacks.on_step, step=step, epoch=epoch + 1, loss=value,
                                lr=self.scheduler.get_last_lr()[0], rows=rows)  # fmt: skip
@@ -344,16 +350,16 @@ class Trainer(Housekeeping):
         value = metrics[name]
         self.state["history"].append(
             {
-                "epoch": epoch,
+                "epoch": epoch + 1,  # counted from 1 (metrics.json; the step-0 validation has epoch 0)
                 "step": self.state["global_step"],
                 **{f"val_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))},
             }
         )
-        where = f"epoch {epoch}" if end_of_epoch else f"step {self.state['global_step']} (epoch {epoch})"
+        where = f"epoch {epoch + 1}" if end_of_epoch else f"step {self.state['global_step']} (epoch {epoch + 1})"
         log.info("%s: val %s", where, ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
         self._call(self.callbacks.on_validation, epoch=epoch + 1, step=self.state["global_step"], metrics=metrics)
         if improved(name, value, self.state["best"]):
-            self.state.update(best=value, best_epoch=epoch, stale_epochs=0)
+            self.state.update(best=value, best_epoch=epoch + 1, stale_epochs=0)
             self.model.config.threshold = metrics.get("threshold")
             self.model.save_pretrained(self.work / "model", metrics={f"val_{name}": value})
             log.info("new best val %s=%.4f, model saved to %s", name, value, self.work / "model")
@@ -363,7 +369,7 @@ class Trainer(Housekeeping):
         self.state["stale_epochs"] += 1
         patience = self.recipe.train.validation.early_stopping
         if patience and self.state["stale_epochs"] >= patience:
-            log.info("early stopping: no val %s improvement for %d epochs", name, patience)
+            log.info("early stopping after epoch %d: no val %s improvement for %d epochs", epoch + 1, name, patience)
             return True
         return False
 
