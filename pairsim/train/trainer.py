@@ -15,7 +15,6 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
-from transformers import get_scheduler
 
 from pairsim.data import Batches, build_source, load_dataset, side_inputs
 from pairsim.data.require import require_splits
@@ -40,6 +39,7 @@ from pairsim.train.frozen import cache_frozen_sides, check_cache_views
 from pairsim.train.housekeeping import Housekeeping
 from pairsim.train.optim import build_optimizer, freeze_towers, param_groups
 from pairsim.train.run_dir import check_output_dir, prepare_output, promote, setup_logging
+from pairsim.train.schedule import build_scheduler
 from pairsim.train.step import TrainStep, batch_size_of, to_device
 from pairsim.train.threads import use_threads
 
@@ -138,12 +138,8 @@ class Trainer(Housekeeping):
         if r.train.speed.cache_frozen and self.total_steps:
             cache_frozen_sides(self.batches, model, r.train, batch_size=r.eval.batch_size)
         self.optimizer = build_optimizer(param_groups(self.step_module, model, r), r)
-        self.scheduler = get_scheduler(
-            r.train.schedule.decay if r.train.schedule.decay != "constant" else "constant_with_warmup",
-            self.optimizer,
-            num_warmup_steps=int(r.train.schedule.warmup * self.total_steps),
-            num_training_steps=max(1, self.total_steps),
-        )
+        s = r.train.schedule  # the total can be re-planned (a time budget: pairsim/train/budget.py)
+        self.scheduler = build_scheduler(self.optimizer, decay=s.decay, warmup=s.warmup, total=self.total_steps)
         self.state: dict[str, Any] = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [],
                                       "best": None, "best_epoch": None, "stale_epochs": 0,
                                       "train_seconds": 0.0, "epochs_from": 1}  # fmt: skip
