@@ -6,6 +6,7 @@ import logging
 import os
 import random
 import shutil
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +39,7 @@ from pairsim.train.fitters import build_fitters
 from pairsim.train.frozen import cache_frozen_sides, check_cache_views
 from pairsim.train.housekeeping import Housekeeping
 from pairsim.train.optim import build_optimizer, freeze_towers, param_groups
+from pairsim.train.run_callbacks import recipe_callbacks
 from pairsim.train.run_dir import check_output_dir, prepare_output, promote, setup_logging
 from pairsim.train.schedule import build_scheduler
 from pairsim.train.step import TrainStep, batch_size_of, to_device
@@ -67,7 +69,8 @@ class Trainer(Housekeeping):
     Args:
         recipe: The run to do.
         resume: Continue from ``checkpoints/last.pt`` exactly where a killed run stopped.
-        progress: Show a progress bar.
+        progress: Show a progress bar on a terminal; without one (False, or standard error is not a terminal) a
+            log line every 30 s says the step, loss, pairs/s and time left.
         callbacks: Watchers of the run (trackers, pruners, time budgets; :mod:`pairsim.train.callbacks`), called on
             the main process; a hook raising :class:`~pairsim.train.callbacks.StopRun` ends training cleanly.
 
@@ -87,7 +90,9 @@ class Trainer(Housekeeping):
         callbacks: Sequence[Callback] = (),
     ) -> None:
         self.recipe = recipe
-        self.callbacks = CallbackList(callbacks)
+        self.bar_shown = progress and sys.stderr.isatty()  # else log lines every 30 s (pairsim/train/progress_log.py)
+        first, last = recipe_callbacks(recipe, log_lines=not self.bar_shown)  # reporters, time budget
+        self.callbacks = CallbackList([*first, *callbacks, *last])
         self.stop_reason: str | None = None  # set when a callback ends the run (StopRun)
         self.resume = resume
         self.progress = progress
@@ -247,7 +252,7 @@ class Trainer(Housekeeping):
     def _train(self, rt: Runtime) -> None:
         t = self.recipe.train
         autocast = rt.device.type == "cuda" and t.speed.bf16
-        bar = tqdm(total=self.total_steps, initial=self.state["global_step"], disable=not (self.progress and rt.is_main),
+        bar = tqdm(total=self.total_steps, initial=self.state["global_step"], disable=not (self.bar_shown and rt.is_main),
                    unit="step", dynamic_ncols=True)  # fmt: skip
         self._validate_at_start(rt)
         self._start_housekeeping()  # time-based checkpoints count from the first step, not from loading
