@@ -12,7 +12,7 @@ estimated run time fits the budget:
 
 sets it as the trainer's total and the learning-rate schedule's end (pairsim/train/schedule.py), and logs the
 plan in one line. The plan is saved in the checkpoint state: a resumed run keeps it. Should training run slower
-than planned, the run stops (validates, tests, saves) when what is left would pass the budget plus 5%.
+than planned, the run stops (validates, tests, saves) when going on would end past the budget plus 5%.
 
 Example:
     >>> steps_fitting(budget_s=100, elapsed_s=10, start=5, limit=1000, cost=lambda a, b: (b - a) * 1.0)
@@ -139,7 +139,7 @@ class TimeBudget(Callback):
         now = _clock()
         trainer.state["budget_elapsed"] = self.elapsed()
         if trainer.state.get("plan"):
-            self._check(trainer, step)
+            self._check(trainer, step, 0.0 if self._after_val or self._last is None else now - self._last)
         else:
             if self._last is not None and not self._after_val and step > 1:
                 self._step_s.append(now - self._last)
@@ -191,8 +191,8 @@ class TimeBudget(Callback):
         limit = trainer.total_steps
         no_validation = not (trainer.recipe.train.validation.every_epoch or trainer.recipe.train.validation.every)
 
-        def cost(after: int, total: int) -> float:
-            n = events_between(trainer, after, total, minutes=(total - after) * c["step_s"] / 60)
+        def cost(after: int, total: int) -> float:  # planned in step `after`'s hook: its own events are still to come
+            n = events_between(trainer, after - 1, total, minutes=(total - after) * c["step_s"] / 60)
             vals = n["validations"] + (1 if no_validation else 0)  # the last weights are calibrated on val
             return (
                 (total - after) * c["step_s"] + vals * c["val_s"]
@@ -207,7 +207,7 @@ class TimeBudget(Callback):
         trainer.total_steps = total
         set_total(trainer.scheduler, total)
         pairs_s = self._rows / max(1e-9, sum(self._step_s))
-        n = events_between(trainer, step, total, minutes=(total - step) * c["step_s"] / 60)
+        n = events_between(trainer, step - 1, total, minutes=(total - step) * c["step_s"] / 60)
         capped = f"the recipe's {limit} steps fit" if total == limit else f"of the recipe's {limit}"
         log.info(
             "time budget %.1f min: %d steps planned (%s), measured %.3g steps/s (%.1f pairs/s), validation ~%.1f s "
@@ -218,13 +218,17 @@ class TimeBudget(Callback):
         if total == step:
             log.warning("time budget: no room for training past the warm-up; stopping at step %d", step)
 
-    def _check(self, trainer: Any, step: int) -> None:
-        """Stop when what is left after this step (one validation, a checkpoint, the test) would pass the budget."""
-        plan = trainer.state["plan"]
+    def _check(self, trainer: Any, step: int, step_s: float) -> None:
+        """Stop now when going on (a validation due after this step, one more step like the last, then the end: a
+        validation, a checkpoint, the test) would end past the budget plus 5%; stopping ends sooner by the step."""
+        plan, t = trainer.state["plan"], trainer.recipe.train
         if step >= trainer.total_steps:
             return
-        left = plan["val_s"] + plan["ckpt_s"] + plan["test_s"]
-        if self.elapsed() + left > OVERRUN * self.budget_s:
+        due = (t.validation.every_epoch and step % max(1, trainer.steps_per_epoch) == 0) or (
+            t.validation.every and step % t.validation.every == 0
+        )
+        finish = plan["val_s"] + plan["ckpt_s"] + plan["test_s"]
+        if self.elapsed() + due * plan["val_s"] + max(step_s, plan["step_s"]) + finish > OVERRUN * self.budget_s:
             raise StopRun(
                 f"time budget: {self.elapsed() / 60:.1f} of {self.budget_s / 60:.1f} min used at step {step} of "
                 f"{trainer.total_steps} planned (training ran slower than measured)"

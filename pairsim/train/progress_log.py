@@ -65,7 +65,7 @@ class ProgressLog(Callback):
         step_s = spent / self._steps
         left = (trainer.total_steps - step) * step_s
         if self._val_s is not None:
-            n = events_between(trainer, step, trainer.total_steps, minutes=left / 60)
+            n = events_between(trainer, step - 1, trainer.total_steps, minutes=left / 60)  # this step's too
             left += n["validations"] * self._val_s
         running = trainer.state.get("running_loss")
         log.info(

@@ -13,7 +13,8 @@ from pairsim.train.report import build_reporters
 def recipe_callbacks(recipe: Recipe, *, log_lines: bool) -> tuple[list[Callback], list[Callback]]:
     """The recipe's watchers of a run, as (called before the caller's callbacks, called after them).
 
-    The time budget comes last, so a caller's callback (a sweep's pruner) sees a step before a budget stop.
+    The time budget and the log lines come after the caller's callbacks: the budget plans the total the lines show,
+    and a caller's callback (a sweep's pruner) is called first.
 
     Args:
         recipe: The run's recipe.
@@ -29,10 +30,10 @@ def recipe_callbacks(recipe: Recipe, *, log_lines: bool) -> tuple[list[Callback]
         >>> r = Recipe.from_dict({"model": {"tower": {"name": "lstm"}}, "loss": {"name": "contrastive"},
         ...                       "data": {"name": "digits"}}, overrides=["train.time_budget=5"])
         >>> [type(c).__name__ for part in recipe_callbacks(r, log_lines=True) for c in part]
-        ['ProgressLog', 'TimeBudget']
+        ['TimeBudget', 'ProgressLog']
     """
     first: list[Callback] = [*build_reporters(recipe.train.report_to)]
-    if log_lines:
-        first.append(ProgressLog())
     last: list[Callback] = [TimeBudget(recipe.train.time_budget)] if recipe.train.time_budget else []
+    if log_lines:  # after the budget: a line shows the planned total
+        last.append(ProgressLog())
     return first, last
