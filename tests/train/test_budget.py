@@ -16,6 +16,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from pairsim.errors import ConfigError
 from pairsim.recipe import Recipe
 from pairsim.train import budget, progress_log
 from pairsim.train import step as step_module
@@ -181,3 +182,16 @@ def test_log_lines_every_30_seconds_without_a_bar(clock: FakeClock, digits_recip
     assert lines[0].startswith("step 5/12 (epoch 1): loss ") and lines[0].endswith(", 2.3 pairs/s, about 49s left")
     # 3 steps of 16 pairs in 21 s since the validation; 3 steps left at 7 s and the last validation (5 s)
     assert lines[1].startswith("step 9/12 (epoch 2): loss ") and lines[1].endswith(", 2.3 pairs/s, about 26s left")
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("0.05", "time_budget: 0.05 minutes; expected 0 (off) or at least 0.1"),
+        ("-1", "time_budget: expected a number in [0, 43200], got -1.0"),
+    ],
+)
+def test_the_budget_s_range_is_checked(value: str, message: str, digits_recipe: Callable[..., Recipe]) -> None:
+    with pytest.raises(ConfigError) as err:
+        digits_recipe(f"train.time_budget={value}")
+    assert str(err.value).endswith(f"train.{message}")

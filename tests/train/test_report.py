@@ -155,3 +155,9 @@ def test_a_missing_library_names_the_extra(name: str, monkeypatch: pytest.Monkey
         build_reporters([name])
     assert str(err.value) == f"train.report_to: {name} needs the {name} package: pip install 'pairsim[{name}]'"
     assert REPORTERS.get(name).extra == name
+
+
+def test_a_reporter_named_twice_is_refused(digits_recipe: Callable[..., Recipe]) -> None:
+    with pytest.raises(ConfigError) as err:
+        digits_recipe("train.report_to=[tensorboard,mlflow,tensorboard]")
+    assert str(err.value).endswith("train.report_to: tensorboard named more than once")
