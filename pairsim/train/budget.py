@@ -3,16 +3,18 @@ within the budget, with the learning-rate schedule completed.
 
 :class:`TimeBudget` is a callback. It measures the step time over a short warm-up (the first step untimed, then at
 least :data:`WARMUP_STEPS` steps and :data:`WARMUP_SECONDS` seconds of ordinary training steps, which count), the
-cost of a validation (the step-0 validation or one earlier in the warm-up; else one timed validation pass) and of
-a checkpoint (a timed write of the weights and optimiser state to a scratch file). It then plans the largest step
+cost of a validation (the step-0 validation or one earlier in the warm-up; else one timed validation pass), of
+a checkpoint (a timed write of the weights and optimiser state to a scratch file) and of a figure (one drawn to a
+scratch file; the end draws the curves and, with ``eval.plots``, the test's plots). It then plans the largest step
 count, at most what the recipe asks for (``train.epochs`` x steps per epoch, ``train.schedule.max_steps``), whose
 estimated run time fits the budget:
 
     elapsed + steps x step time + validations x validation time + checkpoints x checkpoint time + test <= budget
 
 sets it as the trainer's total and the learning-rate schedule's end (pairsim/train/schedule.py), and logs the
-plan in one line. The plan is saved in the checkpoint state: a resumed run keeps it. Should training run slower
-than planned, the run stops (validates, tests, saves) when going on would end past the budget plus 5%.
+plan in one line (at the end, one more says how long the run took). The plan is saved in the checkpoint state: a
+resumed run keeps it. Should training run slower than planned, the run stops (validates, tests, saves) when going
+on would end past the budget plus 5%.
 
 Example:
     >>> steps_fitting(budget_s=100, elapsed_s=10, start=5, limit=1000, cost=lambda a, b: (b - a) * 1.0)
@@ -37,6 +39,7 @@ _clock = time.monotonic  # the budget's clock (tests replace it)
 WARMUP_STEPS = 5  # timed steps (after the first) before the plan
 WARMUP_SECONDS = 2.0  # and at least this much timed training
 OVERRUN = 1.05  # the safety stop: when what is left would end past budget x this
+FIGURES_PER_EVAL = 4  # figures a test evaluation with eval.plots draws (ROC, score histograms, hardest pairs, ...)
 
 
 def steps_fitting(
@@ -156,6 +159,11 @@ class TimeBudget(Callback):
         trainer.state["budget_elapsed"] = self.elapsed()
         self._after_val, self._last = True, now
 
+    def on_train_end(self, trainer: Any, *, metrics: dict[str, Any]) -> None:
+        plan = trainer.state.get("plan")
+        estimated = f" (planned {plan['estimated_s'] / 60:.2f})" if plan else ""
+        log.info("time budget %.1f min: the run took %.2f min%s", self.budget_s / 60, self.elapsed() / 60, estimated)
+
     # -- the plan -----------------------------------------------------------------------------------------------
     def _costs(self, trainer: Any) -> dict[str, float]:
         """Measured seconds per step, validation, checkpoint and for the test evaluation."""
@@ -170,7 +178,23 @@ class TimeBudget(Callback):
         ckpt_s = self._time_checkpoint(trainer)
         splits = trainer.splits
         ratio = min(10.0, max(1.0, len(splits.test) / max(1, len(splits.val))))
-        return {"step_s": step_s, "val_s": val_s, "ckpt_s": ckpt_s, "test_s": val_s * ratio + ckpt_s}
+        figures = 1 + (FIGURES_PER_EVAL if trainer.recipe.eval.plots else 0)  # curves, then the test's own plots
+        # the end: the best model read back, the test evaluated, the figures drawn
+        test_s = val_s * ratio + ckpt_s + figures * self._time_figure(trainer)
+        return {"step_s": step_s, "val_s": val_s, "ckpt_s": ckpt_s, "test_s": test_s}
+
+    @staticmethod
+    def _time_figure(trainer: Any) -> float:
+        """Seconds to draw and save one figure (the training curves of a two-entry history) to a scratch file."""
+        from pairsim.metrics import plot_curves
+
+        probe = trainer.work / "plots" / ".budget_probe.png"
+        probe.parent.mkdir(parents=True, exist_ok=True)
+        start = _clock()
+        plot_curves([{"step": 1, "epoch": 1, "loss": 1.0}, {"step": 2, "epoch": 1, "loss": 0.5}], probe)
+        seconds = _clock() - start
+        probe.unlink(missing_ok=True)
+        return seconds
 
     @staticmethod
     def _time_checkpoint(trainer: Any) -> float:

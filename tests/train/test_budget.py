@@ -140,13 +140,14 @@ def test_a_resumed_budgeted_run_equals_the_uninterrupted_one(
 
 
 def test_a_real_run_follows_its_plan(digits_recipe: Callable[..., Recipe], monkeypatch: pytest.MonkeyPatch) -> None:
-    """On the real clock: the budget cuts the recipe's 10000 steps, and the schedule ends where the plan says."""
+    """On the real clock: the budget cuts the recipe's 4000 steps, and the schedule ends where the plan says (how far
+    the plan gets past the warm-up depends on the machine's speed and load; not asserted)."""
     monkeypatch.setattr(budget, "OVERRUN", 100.0)  # no safety stop: this checks the plan, not the machine's load
-    recipe = digits_recipe("train.schedule.steps_per_epoch=200", "train.epochs=50", "train.time_budget=0.15")
+    recipe = digits_recipe("train.schedule.steps_per_epoch=200", "train.epochs=50", "train.time_budget=0.25")
     trainer = Trainer(recipe, progress=False)
     metrics = trainer.run()
     plan = trainer.state["plan"]
-    assert 6 <= plan["planned_at"] < metrics["steps"] == plan["total"] < 10000
+    assert 6 <= plan["planned_at"] <= metrics["steps"] == plan["total"] < 4000 == trainer.steps_per_epoch * 50
     assert _lrs(metrics)[-1] == (plan["total"], 0.0)
 
 
