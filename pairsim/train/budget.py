@@ -9,7 +9,8 @@ scratch file; the end draws the curves and, with ``eval.plots``, the test's plot
 count, at most what the recipe asks for (``train.epochs`` x steps per epoch, ``train.schedule.max_steps``), whose
 estimated run time fits the budget:
 
-    elapsed + steps x step time + validations x validation time + checkpoints x checkpoint time + test <= budget
+    elapsed + steps x step time + validations x validation time + checkpoints x checkpoint time + test
+        <= 95% of the budget (room for the estimates' error)
 
 sets it as the trainer's total and the learning-rate schedule's end (pairsim/train/schedule.py), and logs the
 plan in one line (at the end, one more says how long the run took). The plan is saved in the checkpoint state: a
@@ -38,6 +39,7 @@ log = logging.getLogger("pairsim.train")
 _clock = time.monotonic  # the budget's clock (tests replace it)
 WARMUP_STEPS = 5  # timed steps (after the first) before the plan
 WARMUP_SECONDS = 2.0  # and at least this much timed training
+AIM = 0.95  # the plan ends at budget x this: estimates made in a short warm-up leave room for error
 OVERRUN = 1.05  # the safety stop: when what is left would end past budget x this
 FIGURES_PER_EVAL = 4  # figures a test evaluation with eval.plots draws (ROC, score histograms, hardest pairs, ...)
 
@@ -224,7 +226,7 @@ class TimeBudget(Callback):
             )  # fmt: skip
 
         elapsed = self.elapsed()
-        total = steps_fitting(budget_s=self.budget_s, elapsed_s=elapsed, start=step, limit=limit, cost=cost)
+        total = steps_fitting(budget_s=AIM * self.budget_s, elapsed_s=elapsed, start=step, limit=limit, cost=cost)
         plan = {"total": total, "planned_at": step, "budget_s": self.budget_s,
                 "estimated_s": round(elapsed + cost(step, total), 3), **{k: round(v, 6) for k, v in c.items()}}  # fmt: skip
         trainer.state["plan"] = plan

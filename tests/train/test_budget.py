@@ -80,7 +80,7 @@ def test_a_budgeted_run_ends_within_the_budget(clock: FakeClock, digits_recipe: 
 
 
 def test_the_plan_takes_the_most_steps_that_fit(clock: FakeClock, digits_recipe: Callable[..., Recipe]) -> None:
-    """The planned total fits the budget by the plan's own costs, and one more step would not."""
+    """The planned total fits 95% of the budget by the plan's own costs, and one more step would not."""
     recipe = digits_recipe("train.epochs=50", "train.time_budget=1.5")
     trainer = Trainer(recipe, progress=False, callbacks=[Tick(clock)])
     trainer.run()
@@ -91,7 +91,7 @@ def test_the_plan_takes_the_most_steps_that_fit(clock: FakeClock, digits_recipe:
         return (total - plan["planned_at"]) * 1.0 + n["validations"] * 5.0 + plan["test_s"]
 
     spent = plan["estimated_s"] - cost(plan["total"])  # set-up, warm-up and the timed validation
-    assert spent + cost(plan["total"]) <= 90 < spent + cost(plan["total"] + 1)
+    assert spent + cost(plan["total"]) <= 0.95 * 90 < spent + cost(plan["total"] + 1)  # aimed at 95% of the budget
 
 
 def test_a_run_slower_than_measured_stops_within_the_budget(
