@@ -51,6 +51,28 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def check_weights_fit(saved: dict[str, Any], own: dict[str, Any], *, where: str) -> None:
+    """Check a checkpoint's weights have the keys and shapes of the recipe's model (moved here from the trainer).
+
+    Args:
+        saved: The checkpoint's ``step_module`` state dict.
+        own: The model's state dict.
+        where: The checkpoint in messages.
+
+    Raises:
+        ModelFileError: A key only on one side, or of another shape; the message names it.
+    """
+    for key in [*own, *saved]:
+        if key not in saved or key not in own:
+            side = "the recipe's model" if key in own else "the checkpoint"
+            raise ModelFileError(f"{where} does not fit the recipe's model: {key} is only in {side}")
+        if tuple(saved[key].shape) != tuple(own[key].shape):
+            raise ModelFileError(
+                f"{where} does not fit the recipe's model: {key} has shape {tuple(saved[key].shape)} in the "
+                f"checkpoint and {tuple(own[key].shape)} in the model (resume with the recipe of the run)"
+            )
+
+
 def upgrade_state(state: dict[str, Any]) -> dict[str, Any]:
     """The trainer state of a checkpoint in today's meaning: epochs in ``history`` and ``best_epoch`` counted from 1.
 

@@ -28,6 +28,7 @@ from pairsim.recipe import Recipe
 from pairsim.safe_io import atomic_write_text
 from pairsim.train.callbacks import Callback, CallbackList, StopRun
 from pairsim.train.checkpoint import (
+    check_weights_fit,
     load_checkpoint,
     rng_state,
     save_checkpoint,
@@ -90,7 +91,8 @@ class Trainer(Housekeeping):
         callbacks: Sequence[Callback] = (),
     ) -> None:
         self.recipe = recipe
-        self.bar_shown = progress and sys.stderr.isatty()  # else log lines every 30 s (pairsim/train/progress_log.py)
+        # a bar on a terminal or in a notebook (tqdm.auto's widget); else log lines every 30 s (train/progress_log.py)
+        self.bar_shown = progress and (getattr(sys.stderr, "isatty", bool)() or "ipykernel" in sys.modules)
         first, last = recipe_callbacks(recipe, log_lines=not self.bar_shown)  # reporters, time budget
         self.callbacks = CallbackList([*first, *callbacks, *last])
         self.stop_reason: str | None = None  # set when a callback ends the run (StopRun)
@@ -165,16 +167,8 @@ class Trainer(Housekeeping):
         ckpt = load_checkpoint(self.ckpt_path)
         where = f"checkpoint {self.ckpt_path}"
         try:
-            saved, own = ckpt["step_module"], self.step_module.state_dict()
-            for key in [*own, *saved]:
-                if key not in saved or key not in own:
-                    side = "the recipe's model" if key in own else "the checkpoint"
-                    raise ModelFileError(f"{where} does not fit the recipe's model: {key} is only in {side}")
-                if tuple(saved[key].shape) != tuple(own[key].shape):
-                    raise ModelFileError(
-                        f"{where} does not fit the recipe's model: {key} has shape {tuple(saved[key].shape)} in the "
-                        f"checkpoint and {tuple(own[key].shape)} in the model (resume with the recipe of the run)"
-                    )
+            saved = ckpt["step_module"]
+            check_weights_fit(saved, self.step_module.state_dict(), where=where)
             self.step_module.load_state_dict(saved)
             self.optimizer.load_state_dict(ckpt["optimizer"])
             self.scheduler.load_state_dict(ckpt["scheduler"])
