@@ -141,6 +141,11 @@ class TrainConfig:
     seed: int = bounded(0, ge=0, le=MAX_SEED)  # model init, pair sampling and shuffling
     device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
     log_every: int = bounded(10, ge=1, le=MAX_COUNT)  # steps between history entries (the bar updates every step)
+    # run tracking: any of tensorboard, mlflow, wandb (pairsim/train/report); []: nothing is reported
+    report_to: list[str] = dataclasses.field(default_factory=list)
+    # minutes the whole run may take (pairsim/train/budget.py): the step count is planned after a timed warm-up so
+    # the learning-rate schedule ends, and the test evaluation is done, within it; 0: no budget (epochs decide)
+    time_budget: float = bounded(0.0, ge=0, le=60 * 24 * 30)
     # -- groups ------------------------------------------------------------------------------------------------
     schedule: ScheduleConfig = dataclasses.field(default_factory=ScheduleConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
@@ -155,6 +160,11 @@ class TrainConfig:
         from pairsim.device import parse_device
 
         parse_device(self.device, where="device")
+        repeated = sorted({name for name in self.report_to if self.report_to.count(name) > 1})
+        if repeated:
+            raise ConfigError(f"report_to: {', '.join(repeated)} named more than once")
+        if 0 < self.time_budget < 0.1:
+            raise ConfigError(f"time_budget: {self.time_budget:g} minutes; expected 0 (off) or at least 0.1")
 
 
 @dataclasses.dataclass(kw_only=True)

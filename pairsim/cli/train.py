@@ -17,7 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="replace an earlier run in output_dir (only once the new run has finished; until then it is kept)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar: a log line every 30 s instead")
     add_threads(p)
     p.set_defaults(run=run)
 

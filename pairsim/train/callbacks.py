@@ -60,13 +60,23 @@ class CallbackList(Callback):
             cb.on_train_start(trainer)
 
     def on_step(self, trainer: Any, *, step: int, epoch: int, loss: float, lr: float, rows: int) -> None:
-        for cb in self.callbacks:
-            cb.on_step(trainer, step=step, epoch=epoch, loss=loss, lr=lr, rows=rows)
+        _each(self.callbacks, lambda cb: cb.on_step(trainer, step=step, epoch=epoch, loss=loss, lr=lr, rows=rows))
 
     def on_validation(self, trainer: Any, *, epoch: int, step: int, metrics: dict[str, Any]) -> None:
-        for cb in self.callbacks:
-            cb.on_validation(trainer, epoch=epoch, step=step, metrics=metrics)
+        _each(self.callbacks, lambda cb: cb.on_validation(trainer, epoch=epoch, step=step, metrics=metrics))
 
     def on_train_end(self, trainer: Any, *, metrics: dict[str, Any]) -> None:
         for cb in self.callbacks:
             cb.on_train_end(trainer, metrics=metrics)
+
+
+def _each(callbacks: list[Callback], call: Any) -> None:
+    """Call every callback; a :class:`StopRun` is raised after all were called (each still sees the step)."""
+    stop: StopRun | None = None
+    for cb in callbacks:
+        try:
+            call(cb)
+        except StopRun as err:
+            stop = stop or err
+    if stop is not None:
+        raise stop

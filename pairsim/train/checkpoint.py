@@ -51,6 +51,56 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def check_weights_fit(saved: dict[str, Any], own: dict[str, Any], *, where: str) -> None:
+    """Check a checkpoint's weights have the keys and shapes of the recipe's model (moved here from the trainer).
+
+    Args:
+        saved: The checkpoint's ``step_module`` state dict.
+        own: The model's state dict.
+        where: The checkpoint in messages.
+
+    Raises:
+        ModelFileError: A key only on one side, or of another shape; the message names it.
+    """
+    for key in [*own, *saved]:
+        if key not in saved or key not in own:
+            side = "the recipe's model" if key in own else "the checkpoint"
+            raise ModelFileError(f"{where} does not fit the recipe's model: {key} is only in {side}")
+        if tuple(saved[key].shape) != tuple(own[key].shape):
+            raise ModelFileError(
+                f"{where} does not fit the recipe's model: {key} has shape {tuple(saved[key].shape)} in the "
+                f"checkpoint and {tuple(own[key].shape)} in the model (resume with the recipe of the run)"
+            )
+
+
+def upgrade_state(state: dict[str, Any]) -> dict[str, Any]:
+    """The trainer state of a checkpoint in today's meaning: epochs in ``history`` and ``best_epoch`` counted from 1.
+
+    Checkpoints of earlier pairsim versions (no ``epochs_from`` key) numbered epochs from 0; their entries after
+    step 0 and their ``best_epoch`` move up by one, so a resumed run's ``metrics.json`` is numbered one way. The
+    step-0 (untrained) validation keeps epoch 0. ``state["epoch"]`` (epochs completed) is unchanged.
+
+    Args:
+        state: The ``trainer`` part of a checkpoint.
+
+    Returns:
+        The same dict, upgraded in place.
+
+    Example:
+        >>> upgrade_state({"history": [{"step": 0, "epoch": 0}, {"step": 5, "epoch": 0}], "best_epoch": 0})
+        {'history': [{'step': 0, 'epoch': 0}, {'step': 5, 'epoch': 1}], 'best_epoch': 1, 'epochs_from': 1}
+    """
+    if state.get("epochs_from") == 1:
+        return state
+    for entry in state.get("history", []):
+        if isinstance(entry.get("epoch"), int) and entry.get("step") != 0:
+            entry["epoch"] += 1
+    if isinstance(state.get("best_epoch"), int):
+        state["best_epoch"] += 1
+    state["epochs_from"] = 1
+    return state
+
+
 # -- nested state <-> JSON + named tensors ------------------------------------------------------------------------
 def _encode(obj: Any, tensors: dict[str, torch.Tensor], storages: set[int]) -> Any:
     if isinstance(obj, torch.Tensor):

@@ -28,6 +28,7 @@ class Housekeeping:
     work: Path
     model: Any
     state: dict[str, Any]
+    total_steps: int
 
     def _refresh_fitted(self, model: Any) -> None:
         """Refresh the model's closed-form fitted parts for its current weights (the trainer's fitters)."""
@@ -91,6 +92,9 @@ class Housekeeping:
         rate = 0.0
         if len(self._rate) > 1:  # rows of the steps that ended after the first timestamp, over the time between
             rate = sum(r for _, r in list(self._rate)[1:]) / max(1e-9, now - self._rate[0][0])
+        total = getattr(self, "total_steps", None)
+        if total is not None and getattr(bar, "total", total) != total:  # a time budget planned the run's length
+            bar.total = total
         bar.set_postfix(loss=f"{loss:.4f}", pairs_per_s=f"{rate:.1f}", epoch=epoch, refresh=False)
         bar.update(1)
 

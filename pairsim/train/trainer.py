@@ -6,6 +6,7 @@ import logging
 import os
 import random
 import shutil
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +16,6 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
-from transformers import get_scheduler
 
 from pairsim.data import Batches, build_source, load_dataset, side_inputs
 from pairsim.data.require import require_splits
@@ -28,17 +28,21 @@ from pairsim.recipe import Recipe
 from pairsim.safe_io import atomic_write_text
 from pairsim.train.callbacks import Callback, CallbackList, StopRun
 from pairsim.train.checkpoint import (
+    check_weights_fit,
     load_checkpoint,
     rng_state,
     save_checkpoint,
     set_rng_state,
+    upgrade_state,
 )
 from pairsim.train.distributed import Runtime, setup, teardown
 from pairsim.train.fitters import build_fitters
 from pairsim.train.frozen import cache_frozen_sides, check_cache_views
 from pairsim.train.housekeeping import Housekeeping
 from pairsim.train.optim import build_optimizer, freeze_towers, param_groups
+from pairsim.train.run_callbacks import recipe_callbacks
 from pairsim.train.run_dir import check_output_dir, prepare_output, promote, setup_logging
+from pairsim.train.schedule import build_scheduler
 from pairsim.train.step import TrainStep, batch_size_of, to_device
 from pairsim.train.threads import use_threads
 
@@ -66,7 +70,8 @@ class Trainer(Housekeeping):
     Args:
         recipe: The run to do.
         resume: Continue from ``checkpoints/last.pt`` exactly where a killed run stopped.
-        progress: Show a progress bar.
+        progress: Show a progress bar on a terminal; without one (False, or standard error is not a terminal) a
+            log line every 30 s says the step, loss, pairs/s and time left.
         callbacks: Watchers of the run (trackers, pruners, time budgets; :mod:`pairsim.train.callbacks`), called on
             the main process; a hook raising :class:`~pairsim.train.callbacks.StopRun` ends training cleanly.
         model: Train this model instead of building ``recipe.model`` (``pairsim.fit`` with a model object; its
@@ -89,7 +94,10 @@ class Trainer(Housekeeping):
         model: PairModel | None = None,
     ) -> None:
         self.recipe = recipe
-        self.callbacks = CallbackList(callbacks)
+        # a bar on a terminal or in a notebook (tqdm.auto's widget); else log lines every 30 s (train/progress_log.py)
+        self.bar_shown = progress and (getattr(sys.stderr, "isatty", bool)() or "ipykernel" in sys.modules)
+        first, last = recipe_callbacks(recipe, log_lines=not self.bar_shown)  # reporters, time budget
+        self.callbacks = CallbackList([*first, *callbacks, *last])
         self.stop_reason: str | None = None  # set when a callback ends the run (StopRun)
         self.given_model = model
         self.resume = resume
@@ -144,15 +152,11 @@ class Trainer(Housekeeping):
         if r.train.speed.cache_frozen and self.total_steps:
             cache_frozen_sides(self.batches, model, r.train, batch_size=r.eval.batch_size)
         self.optimizer = build_optimizer(param_groups(self.step_module, model, r), r)
-        self.scheduler = get_scheduler(
-            r.train.schedule.decay if r.train.schedule.decay != "constant" else "constant_with_warmup",
-            self.optimizer,
-            num_warmup_steps=int(r.train.schedule.warmup * self.total_steps),
-            num_training_steps=max(1, self.total_steps),
-        )
+        s = r.train.schedule  # the total can be re-planned (a time budget: pairsim/train/budget.py)
+        self.scheduler = build_scheduler(self.optimizer, decay=s.decay, warmup=s.warmup, total=self.total_steps)
         self.state: dict[str, Any] = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [],
                                       "best": None, "best_epoch": None, "stale_epochs": 0,
-                                      "train_seconds": 0.0}  # fmt: skip
+                                      "train_seconds": 0.0, "epochs_from": 1}  # fmt: skip
 
     def _checkpoint(self) -> None:
         state = {
@@ -170,24 +174,21 @@ class Trainer(Housekeeping):
         ckpt = load_checkpoint(self.ckpt_path)
         where = f"checkpoint {self.ckpt_path}"
         try:
-            saved, own = ckpt["step_module"], self.step_module.state_dict()
-            for key in [*own, *saved]:
-                if key not in saved or key not in own:
-                    side = "the recipe's model" if key in own else "the checkpoint"
-                    raise ModelFileError(f"{where} does not fit the recipe's model: {key} is only in {side}")
-                if tuple(saved[key].shape) != tuple(own[key].shape):
-                    raise ModelFileError(
-                        f"{where} does not fit the recipe's model: {key} has shape {tuple(saved[key].shape)} in the "
-                        f"checkpoint and {tuple(own[key].shape)} in the model (resume with the recipe of the run)"
-                    )
+            saved = ckpt["step_module"]
+            check_weights_fit(saved, self.step_module.state_dict(), where=where)
             self.step_module.load_state_dict(saved)
             self.optimizer.load_state_dict(ckpt["optimizer"])
             self.scheduler.load_state_dict(ckpt["scheduler"])
-            self.state = ckpt["trainer"]
+            self.state = upgrade_state(ckpt["trainer"])
             set_rng_state(ckpt["rng"])
         except (KeyError, ValueError, TypeError, RuntimeError) as err:
             raise ModelFileError(f"{where} does not fit this run: {' '.join(str(err).split())}") from None
-        log.info("resumed from %s at epoch %d, step %d", self.ckpt_path, self.state["epoch"], self.state["global_step"])
+        log.info(
+            "resumed from %s after step %d (epoch %d)",
+            self.ckpt_path,
+            self.state["global_step"],
+            self.state["epoch"] + 1,
+        )
 
     # -- loop -------------------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -252,7 +253,7 @@ class Trainer(Housekeeping):
     def _train(self, rt: Runtime) -> None:
         t = self.recipe.train
         autocast = rt.device.type == "cuda" and t.speed.bf16
-        bar = tqdm(total=self.total_steps, initial=self.state["global_step"], disable=not (self.progress and rt.is_main),
+        bar = tqdm(total=self.total_steps, initial=self.state["global_step"], disable=not (self.bar_shown and rt.is_main),
                    unit="step", dynamic_ncols=True)  # fmt: skip
         self._validate_at_start(rt)
         self._start_housekeeping()  # time-based checkpoints count from the first step, not from loading
@@ -269,7 +270,7 @@ class Trainer(Housekeeping):
                     loss = self.runner(batch)
                 if not torch.isfinite(loss):
                     raise TrainingError(
-                        f"loss is {loss.item()} at step {self.state['global_step']} (epoch {epoch}); stopped (lower "
+                        f"loss is {loss.item()} at step {self.state['global_step']} (epoch {epoch + 1}); stopped (lower "
                         f"train.lr or check the data); {self._kept()}"
                     )
                 self.optimizer.zero_grad(set_to_none=True)
@@ -287,10 +288,10 @@ class Trainer(Housekeeping):
                 step = self.state["global_step"]
                 if step % t.log_every == 0 or step == self.total_steps:
                     self.state["history"].append(
-                        {"step": step, "epoch": epoch, "loss": running, "lr": self.scheduler.get_last_lr()[0]}
+                        {"step": step, "epoch": epoch + 1, "loss": running, "lr": self.scheduler.get_last_lr()[0]}
                     )
                 rows = batch_size_of(batch) * rt.world_size
-                self._update_bar(bar, running, rows, epoch)
+                self._update_bar(bar, running, rows, epoch + 1)
                 if rt.is_main:
                     self._call(self.callbacks.on_step, step=step, epoch=epoch + 1, loss=value,
                                lr=self.scheduler.get_last_lr()[0], rows=rows)  # fmt: skip
@@ -351,16 +352,16 @@ class Trainer(Housekeeping):
         value = metrics[name]
         self.state["history"].append(
             {
-                "epoch": epoch,
+                "epoch": epoch + 1,  # counted from 1 (metrics.json; the step-0 validation has epoch 0)
                 "step": self.state["global_step"],
                 **{f"val_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))},
             }
         )
-        where = f"epoch {epoch}" if end_of_epoch else f"step {self.state['global_step']} (epoch {epoch})"
+        where = f"epoch {epoch + 1}" if end_of_epoch else f"step {self.state['global_step']} (epoch {epoch + 1})"
         log.info("%s: val %s", where, ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
         self._call(self.callbacks.on_validation, epoch=epoch + 1, step=self.state["global_step"], metrics=metrics)
         if improved(name, value, self.state["best"]):
-            self.state.update(best=value, best_epoch=epoch, stale_epochs=0)
+            self.state.update(best=value, best_epoch=epoch + 1, stale_epochs=0)
             self.model.config.threshold = metrics.get("threshold")
             self.model.save_pretrained(self.work / "model", metrics={f"val_{name}": value})
             log.info("new best val %s=%.4f, model saved to %s", name, value, self.work / "model")
@@ -370,7 +371,7 @@ class Trainer(Housekeeping):
         self.state["stale_epochs"] += 1
         patience = self.recipe.train.validation.early_stopping
         if patience and self.state["stale_epochs"] >= patience:
-            log.info("early stopping: no val %s improvement for %d epochs", name, patience)
+            log.info("early stopping after epoch %d: no val %s improvement for %d epochs", epoch + 1, name, patience)
             return True
         return False
 

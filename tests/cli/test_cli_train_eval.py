@@ -137,7 +137,7 @@ def test_train_nan_loss_exits_2_naming_the_step(
     assert result.code == 2
     errors = [line for line in result.err.splitlines() if line.startswith("pairsim:")]
     assert errors == [
-        "pairsim: error: loss is nan at step 0 (epoch 0); stopped (lower train.lr or check the data); no checkpoint "
+        "pairsim: error: loss is nan at step 0 (epoch 1); stopped (lower train.lr or check the data); no checkpoint "
         "was written yet, so there is nothing to resume from"
     ]
     assert not (tmp_path / "run" / "checkpoints").exists()

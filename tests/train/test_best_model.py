@@ -90,7 +90,7 @@ def test_without_validation_the_last_weights_are_saved_and_calibrated_on_val(
 def test_early_stopping_keeps_the_best_epoch(
     digits_recipe: Callable[..., Recipe], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Validation ROC-AUC made to fall after epoch 0: with patience 1 the run stops after epoch 1."""
+    """Validation ROC-AUC made to fall after epoch 1: with patience 1 the run stops after epoch 2 (epochs count from 1)."""
     real = trainer_module.evaluate_split
     falling = iter([0.9, 0.8, 0.7, 0.6])
 
@@ -105,12 +105,14 @@ def test_early_stopping_keeps_the_best_epoch(
     metrics = Trainer(recipe, progress=False).run()
 
     assert metrics["steps"] == 12  # 2 of 4 epochs
-    assert (metrics["best_epoch"], metrics["best_val"]) == (0, 0.9)
+    assert (metrics["best_epoch"], metrics["best_val"]) == (1, 0.9)
     assert [h["val_roc_auc"] for h in metrics["history"] if "val_roc_auc" in h] == [0.9, 0.8]
-    epoch0 = next(h for h in metrics["history"] if h.get("epoch") == 0 and "val_threshold" in h)
+    epoch1 = next(h for h in metrics["history"] if h.get("epoch") == 1 and "val_threshold" in h)
     config = json.loads((Path(recipe.output_dir) / "model" / "config.json").read_text())
-    assert config["model"]["threshold"] == epoch0["val_threshold"]  # the epoch-0 model, not the last one
-    assert "early stopping" in (Path(recipe.output_dir) / "train.log").read_text()
+    assert config["model"]["threshold"] == epoch1["val_threshold"]  # the first epoch's model, not the last one
+    log = (Path(recipe.output_dir) / "train.log").read_text()
+    assert "early stopping after epoch 2: no val roc_auc improvement for 1 epochs" in log
+    assert "epoch 1: val " in log and "epoch 2: val " in log and "epoch 0:" not in log
 
 
 def test_a_lower_is_better_metric_picks_the_lowest_epoch(
@@ -128,4 +130,4 @@ def test_a_lower_is_better_metric_picks_the_lowest_epoch(
 
     monkeypatch.setattr(trainer_module, "evaluate_split", evaluate)
     metrics = Trainer(digits_recipe("train.validation.metric=eer"), progress=False).run()
-    assert (metrics["best_epoch"], metrics["best_val"]) == (1, 0.2)
+    assert (metrics["best_epoch"], metrics["best_val"]) == (2, 0.2)

@@ -125,9 +125,9 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
         Trainer(recipe, progress=False).run()
 
     message = str(info.value)
-    assert message.startswith("loss is nan at step 4 (epoch 0)")  # 4 steps done, the 5th gave NaN
+    assert message.startswith("loss is nan at step 4 (epoch 1)")  # 4 steps done, the 5th gave NaN
     assert message == (
-        f"loss is nan at step 4 (epoch 0); stopped (lower train.lr or check the data); the last good checkpoint is "
+        f"loss is nan at step 4 (epoch 1); stopped (lower train.lr or check the data); the last good checkpoint is "
         f"kept at {ckpt} (continue with --resume)"
     )
     assert [step for step, _ in written] == [3]

@@ -151,7 +151,7 @@ def test_images_on_side_a_of_caption_data_end_to_end(
         "output_dir": str(tmp_path / "run"),
     })  # fmt: skip
     metrics = Trainer(recipe, progress=False).run()
-    assert metrics["steps"] == 2 and metrics["best_epoch"] == 0  # validated (retrieval on val) and saved
+    assert metrics["steps"] == 2 and metrics["best_epoch"] == 1  # validated (retrieval on val) and saved
     images, captions = seen[0]
     assert images["pixel_values"].shape == (4, 1, 16, 16) and captions["input_ids"].dtype == torch.long
     assert 0.0 <= metrics["test"]["t2i_recall@1"] <= 1.0 and metrics["test"]["n_images"] > 0

@@ -151,7 +151,7 @@ def test_an_overwriting_run_that_stops_on_nan_keeps_the_earlier_run(
     with pytest.raises(TrainingError) as info:
         Trainer(digits_recipe(output_dir=finished), overwrite=True, progress=False).run()
     assert str(info.value) == (
-        f"loss is nan at step 4 (epoch 0); stopped (lower train.lr or check the data); the earlier run in {finished} "
+        f"loss is nan at step 4 (epoch 1); stopped (lower train.lr or check the data); the earlier run in {finished} "
         "is unchanged (nothing of this run is kept)"
     )
     assert _digest(finished) == before
@@ -197,7 +197,7 @@ def test_nan_at_the_first_step_says_no_checkpoint_is_kept(
     with pytest.raises(TrainingError) as info:
         Trainer(recipe, progress=False).run()
     assert str(info.value) == (
-        "loss is nan at step 0 (epoch 0); stopped (lower train.lr or check the data); no checkpoint was written yet, "
+        "loss is nan at step 0 (epoch 1); stopped (lower train.lr or check the data); no checkpoint was written yet, "
         "so there is nothing to resume from"
     )
     assert not (Path(recipe.output_dir) / "checkpoints").exists()
