@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pairsim.cli.args import add_allow_unverified, add_strict_text, device_name, positive_int
+from pairsim.cli.args import add_allow_unverified, add_strict_text, add_threads, device_name, positive_int
 from pairsim.cli.inputs import output_file
 from pairsim.errors import ConfigError
 
@@ -16,6 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", help="file with one input per line")
     p.add_argument("--model", required=True, help="saved model directory or hub id")
     add_allow_unverified(p)
+    add_threads(p, recipe=False)
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: --model is an ONNX export")
     p.add_argument(
         "--out",
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         device=str(pick_device(args.device, where="--device")),
         allow_unverified=args.allow_unverified,
+        threads=args.threads,
     )
     (model.tower_a if args.side == "a" else model.side_b).check_items(items, where=args.inputs, lines=True)
     embeddings, index = model.encode_unique(

@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pairsim.cli.args import add_allow_unverified
+from pairsim.cli.args import add_allow_unverified, add_threads
 from pairsim.cli.inputs import read_text, split_lines
 from pairsim.cli.tsv import tsv_line
 from pairsim.errors import DataError
@@ -31,6 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gallery", required=True, help="gallery file (.safetensors); created or extended")
     p.add_argument("--device", default="auto")
     add_allow_unverified(p)
+    add_threads(p, recipe=False)
     p.set_defaults(run=run_enroll)
     q = sub.add_parser("identify", help="best-matching identity for each probe, or unknown")
     q.add_argument("probes", nargs="+", help="probe inputs: image paths, or texts with --text")
@@ -39,6 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--text", action="store_true", help="probes are texts, not file paths")
     q.add_argument("--device", default="auto")
     add_allow_unverified(q)
+    add_threads(q, recipe=False)
     q.set_defaults(run=run_identify)
 
 

@@ -202,8 +202,9 @@ def _sides(manifest: dict[str, Any], where: Path) -> dict[str, dict[str, Any]]:
 
 
 def load_model(
-    path: str | Path, *, backend: str = "torch", device: str | None = None, allow_unverified: bool = False
-) -> Any:
+    path: str | Path, *, backend: str = "torch", device: str | None = None, allow_unverified: bool = False,
+    threads: int | None = None,
+) -> Any:  # fmt: skip
     """A scoring model for the command line: a PairModel (``torch``) or an :class:`OnnxPairModel` (``onnx``).
 
     Args:
@@ -211,9 +212,15 @@ def load_model(
         backend: ``torch`` or ``onnx``.
         device: Torch device for the torch backend.
         allow_unverified: Load a model (or export) that records no sha256 of its files (a warning line says so).
+        threads: ``--threads``: onnxruntime's intra-op threads (0: half the cores, 1 to 4; None: its default); the
+            torch backend's count is set around the whole command (:func:`pairsim.cli.args.threads_scope`).
     """
     if backend == "onnx":
-        return OnnxPairModel.load(path, allow_unverified=allow_unverified)
+        if threads == 0:
+            from pairsim.train.threads import default_threads
+
+            threads = default_threads()
+        return OnnxPairModel.load(path, threads=threads, allow_unverified=allow_unverified)
     if backend != "torch":
         raise ConfigError(f"--backend: expected torch or onnx, got {backend!r}")
     from pairsim.model import PairModel
