@@ -84,6 +84,15 @@ def threads_scope(args: argparse.Namespace) -> contextlib.AbstractContextManager
     return use_threads(args.threads)
 
 
+def runtime_threads(args: argparse.Namespace) -> int | None:
+    """The thread count ``--threads`` means for onnxruntime (0: half the cores, 1 to 4), or None without the flag."""
+    if getattr(args, "threads", None) is None:
+        return None
+    from pairsim.train.threads import resolve_threads
+
+    return resolve_threads(args.threads)
+
+
 def threads_override(args: argparse.Namespace) -> list[str]:
     """``["train.speed.threads=N"]`` when ``--threads N`` was given, else ``[]``: the recipe's range check applies."""
     return [] if args.threads is None else [f"train.speed.threads={args.threads}"]

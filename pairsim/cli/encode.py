@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pairsim.cli.args import add_allow_unverified, add_strict_text, add_threads, device_name, positive_int
+from pairsim.cli.args import (
+    add_allow_unverified,
+    add_strict_text,
+    add_threads,
+    device_name,
+    positive_int,
+    runtime_threads,
+)
 from pairsim.cli.inputs import output_file
 from pairsim.errors import ConfigError
 
@@ -72,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         device=str(pick_device(args.device, where="--device")),
         allow_unverified=args.allow_unverified,
-        threads=args.threads,
+        threads=runtime_threads(args),
     )
     (model.tower_a if args.side == "a" else model.side_b).check_items(items, where=args.inputs, lines=True)
     embeddings, index = model.encode_unique(

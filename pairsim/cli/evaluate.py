@@ -122,12 +122,16 @@ def _evaluate(args: argparse.Namespace, recipe: Any) -> int:
 
 
 def _without_train_filters(config: Any) -> Any:
-    """The data config with the training split's filters off (a frozen model never sees that split), with one
-    stderr line naming the filters that were on."""
+    """The data config with the training split's filters off (a frozen model never sees that split), with one line
+    on the data log (stderr, where the filters' own lines go) naming the filters that were on."""
+    import logging
+
     off = [name for name in config.train_filters if getattr(config, name)]
     if off:
-        print(f"pairsim: note: the model is evaluated as it is (not trained on this recipe), so the training "
-              f"split's filters are not applied ({', '.join(f'data.{n}' for n in off)})", file=sys.stderr)  # fmt: skip
+        logging.getLogger("pairsim.data").info(
+            "the model is evaluated as it is (not trained on this recipe), so the training split's filters are not "
+            "applied (%s)", ", ".join(f"data.{n}" for n in off),
+        )  # fmt: skip
     return config.without_train_filters()
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, TextIO
 
-from pairsim.cli.args import add_allow_unverified, add_strict_text, add_threads, device_name, positive_int
+from pairsim.cli.args import (
+    add_allow_unverified,
+    add_strict_text,
+    add_threads,
+    device_name,
+    positive_int,
+    runtime_threads,
+)
 from pairsim.cli.inputs import output_file, text_output
 from pairsim.cli.tsv import tsv_line
 from pairsim.errors import DataError
@@ -102,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         device=str(pick_device(args.device, where="--device")),
         allow_unverified=args.allow_unverified,
-        threads=args.threads,
+        threads=runtime_threads(args),
     )
     items_a = resolve_lines(items_a, args.a, model.tower_a.modality)  # image paths: against the file's folder
     items_b = resolve_lines(items_b, args.b, model.side_b.modality)

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from pairsim.cli.args import add_allow_unverified, add_threads
+from pairsim.cli.args import add_allow_unverified, add_threads, runtime_threads
 
 MB = 1024 * 1024
 
@@ -106,8 +106,11 @@ def run(args: argparse.Namespace) -> int:
     limits = Limits(max_items=args.max_items, max_body_bytes=int(args.max_body_mb * MB),
                     max_upload_bytes=int(args.max_upload_mb * MB), max_pixels=pixels, max_request_pixels=4 * pixels)  # fmt: skip
     model = load_model(
-        args.model, backend=args.backend, device=str(pick_device(args.device)), allow_unverified=args.allow_unverified,
-        threads=args.threads,
+        args.model,
+        backend=args.backend,
+        device=str(pick_device(args.device)),
+        allow_unverified=args.allow_unverified,
+        threads=runtime_threads(args),
     )
     app = create_app(model, gallery=args.gallery, batch_window_ms=args.batch_window_ms,
                      max_batch_items=args.max_batch_items, limits=limits, token=token, open_writes=args.open_writes,

@@ -212,14 +212,10 @@ def load_model(
         backend: ``torch`` or ``onnx``.
         device: Torch device for the torch backend.
         allow_unverified: Load a model (or export) that records no sha256 of its files (a warning line says so).
-        threads: ``--threads``: onnxruntime's intra-op threads (0: half the cores, 1 to 4; None: its default); the
-            torch backend's count is set around the whole command (:func:`pairsim.cli.args.threads_scope`).
+        threads: onnxruntime's intra-op threads (None or 0: its default); the torch backend's count is set around
+            the whole command (:func:`pairsim.cli.args.threads_scope`).
     """
     if backend == "onnx":
-        if threads == 0:
-            from pairsim.train.threads import default_threads
-
-            threads = default_threads()
         return OnnxPairModel.load(path, threads=threads, allow_unverified=allow_unverified)
     if backend != "torch":
         raise ConfigError(f"--backend: expected torch or onnx, got {backend!r}")

@@ -15,6 +15,7 @@ import torch
 import yaml
 
 from pairsim.cli import build_parser, main
+from pairsim.cli.args import runtime_threads
 from pairsim.data import load_dataset
 from pairsim.data.fingerprint import calibration_record
 
@@ -170,12 +171,14 @@ def test_score_with_threads_runs(
 
 
 def test_threads_reaches_onnxruntime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The onnx backend gets ``--threads`` as onnxruntime's intra-op threads (0: the default count of torch's)."""
     from pairsim.export import onnx_runtime
     from pairsim.train.threads import default_threads
 
     seen: list[Any] = []
     monkeypatch.setattr(onnx_runtime.OnnxPairModel, "load", classmethod(lambda cls, path, **kw: seen.append(kw)))
-    onnx_runtime.load_model("x", backend="onnx", threads=2)
-    onnx_runtime.load_model("x", backend="onnx", threads=0)
-    onnx_runtime.load_model("x", backend="onnx")
+    for threads in ("2", "0", None):
+        argv = ["score", "a.txt", "b.txt", "--model", "m", "--backend", "onnx"]
+        args = build_parser().parse_args([*argv, *(["--threads", threads] if threads else [])])
+        onnx_runtime.load_model("x", backend="onnx", threads=runtime_threads(args))
     assert [kw["threads"] for kw in seen] == [2, default_threads(), None]
