@@ -28,11 +28,11 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from pairsim.data.episodes import Episode, EpisodeSampler, FixedEpisodes
+from pairsim.data.episodes import Episode, EpisodePools, EpisodeSampler, FixedEpisodes
 from pairsim.data.samplers import fixed_pairs
 from pairsim.data.split import Stream
 from pairsim.data.types import CaptionImages, LabelledItems, PairTable
-from pairsim.errors import ConfigError
+from pairsim.errors import ConfigError, DataError
 from pairsim.metrics import (
     calibrate_threshold,
     graded_metrics,
@@ -181,6 +181,9 @@ class Evaluation:
     run: Run
     data: tuple[type, ...]
     lower_is_better: frozenset[str] = frozenset()
+    # check(data, config, split): raise a one-line error now if ``run`` would fail on this data (before any fitting
+    # or training); None: nothing to check beyond the data type
+    check: Callable[[Any, Any, str], None] | None = None
 
 
 EVALUATIONS: Registry[Evaluation] = Registry("metric group")
@@ -203,20 +206,47 @@ def _verify(model: PairModel, data: Any, config: Any, split: str, calibrate: boo
     return _verification(model, data, calibrate, config.batch_size)
 
 
-def _oneshot(model: PairModel, data: LabelledItems, config: Any, split: str, calibrate: bool) -> tuple[dict, None]:
-    """N-way one-shot accuracy on ``config.episodes`` random episodes (none when 0)."""
-    if not config.episodes:
-        return {}, None
+def _within_group(data: LabelledItems, config: Any, split: str, *, warn: bool) -> bool:
+    """Whether the split's episodes are drawn within a group: ``eval.within_group`` where some group holds
+    ``n_way`` classes with two items, else across groups (with a warning line when ``warn``)."""
     # within-group episodes need groups coarser than classes (alphabets of characters, not one subject each)
     within = config.within_group and data.groups is not None and len(set(data.groups)) < len(set(data.labels))
     if within and not _group_fits(data, config.n_way):
         # e.g. Omniglot's val split holds ~15% of each background alphabet's characters: no alphabet has 20. Say
         # so, draw across groups, and record it in the metrics instead of failing the run at its first validation.
-        log.warning(
-            "%s: no group has %d classes with 2 items, so its %d-way one-shot episodes are drawn across groups "
-            "(metric oneshot_within_group = 0)", split, config.n_way, config.n_way,
-        )  # fmt: skip
+        if warn:
+            log.warning(
+                "%s: no group has %d classes with 2 items, so its %d-way one-shot episodes are drawn across groups "
+                "(metric oneshot_within_group = 0)", split, config.n_way, config.n_way,
+            )  # fmt: skip
         within = False
+    return within
+
+
+def _check_oneshot(data: LabelledItems, config: Any, split: str) -> None:
+    """``eval.episodes`` N-way episodes must be drawable from the split: one line naming the settings otherwise."""
+    if not config.episodes:
+        return
+    try:
+        EpisodePools(data, config.n_way, 1, 1, _within_group(data, config, split, warn=False))
+    except DataError as err:
+        raise DataError(
+            f"eval.n_way: {config.n_way}-way one-shot episodes (eval.episodes: {config.episodes}) cannot be drawn from "
+            f"the {split} split ({len(data.classes())} classes): {err}; lower eval.n_way or set eval.episodes: 0"
+        ) from None
+
+
+def _check_pairs(data: Any, config: Any, split: str) -> None:
+    """Verification pairs drawn from class-labelled items need two classes of two items."""
+    if isinstance(data, LabelledItems):
+        data.check_pairable(f"eval: verification pairs of the {split} split")
+
+
+def _oneshot(model: PairModel, data: LabelledItems, config: Any, split: str, calibrate: bool) -> tuple[dict, None]:
+    """N-way one-shot accuracy on ``config.episodes`` random episodes (none when 0)."""
+    if not config.episodes:
+        return {}, None
+    within = _within_group(data, config, split, warn=True)
     sampler = EpisodeSampler(
         data, n_way=config.n_way, within_group=within, num_episodes=config.episodes, seed=_split_stream(split)
     )
@@ -237,9 +267,9 @@ def _group_fits(data: LabelledItems, n_way: int) -> bool:
 
 
 EVALUATIONS.register("verification")(
-    Evaluation(_verify, (PairTable, LabelledItems), frozenset({"eer"}))  # type: ignore[arg-type]
+    Evaluation(_verify, (PairTable, LabelledItems), frozenset({"eer"}), check=_check_pairs)  # type: ignore[arg-type]
 )
-EVALUATIONS.register("oneshot")(Evaluation(_oneshot, (LabelledItems,)))  # type: ignore[arg-type]
+EVALUATIONS.register("oneshot")(Evaluation(_oneshot, (LabelledItems,), check=_check_oneshot))  # type: ignore[arg-type]
 EVALUATIONS.register("ranking")(Evaluation(_ranking, (LabelledItems,)))  # type: ignore[arg-type]
 EVALUATIONS.register("episodes")(
     Evaluation(
@@ -254,6 +284,37 @@ EVALUATIONS.register("retrieval")(
         frozenset({"t2i_median_rank", "i2t_median_rank"}),
     )
 )
+
+
+def _groups(data: Any, config: Any) -> tuple[type, list[str]]:
+    """The data's kind and the metric groups to compute on it (``eval.metrics``, or the kind's defaults)."""
+    kind = next((t for t in DEFAULT_METRICS if isinstance(data, t)), None)
+    if kind is None:
+        raise ConfigError(f"cannot evaluate data of type {type(data).__name__}")
+    return kind, list(getattr(config, "metrics", None) or DEFAULT_METRICS[kind])
+
+
+def check_evaluation(data: Any, config: Any, *, split: str) -> None:
+    """Raise the one-line error :func:`evaluate_split` would raise on this split's settings, now: before any fitting,
+    training or encoding (an unknown or unfitting metric group, episodes the split cannot give, pairs it cannot
+    draw).
+
+    Args:
+        data: The split.
+        config: The recipe's :class:`~pairsim.recipe.EvalConfig`.
+        split: Its name ("val", "test"), named in messages.
+
+    Raises:
+        ConfigError: An unknown data type or metric group, or one that does not apply to the data.
+        DataError: The split cannot give what a group draws from it (``eval.n_way`` episodes, verification pairs).
+    """
+    kind, names = _groups(data, config)
+    for name in names:
+        group = EVALUATIONS.get(name)
+        if not isinstance(data, group.data):
+            raise ConfigError(f"eval.metrics: {name!r} does not apply to {kind.__name__} data")
+        if group.check is not None:
+            group.check(data, config, split)
 
 
 def evaluate_split(
@@ -279,12 +340,10 @@ def evaluate_split(
         ConfigError: Unknown data type, an unknown metric group, or one that does not fit the data.
     """
     model.eval()
-    kind = next((t for t in DEFAULT_METRICS if isinstance(data, t)), None)
-    if kind is None:
-        raise ConfigError(f"cannot evaluate data of type {type(data).__name__}")
+    kind, names = _groups(data, config)
     metrics: dict[str, Any] = {}
     scored: Scored | None = None
-    for name in getattr(config, "metrics", None) or DEFAULT_METRICS[kind]:
+    for name in names:
         group = EVALUATIONS.get(name)
         if not isinstance(data, group.data):
             raise ConfigError(f"eval.metrics: {name!r} does not apply to {kind.__name__} data")

@@ -31,6 +31,9 @@ class PairModelConfig:
     tower_b: TowerConfig | None = None  # None: tied (siamese, one set of weights); else the side-b tower
     head: HeadConfig = dataclasses.field(default_factory=lambda: HEADS.get("cosine").Config(name="cosine"))
     threshold: float | None = bounded(None)  # decision threshold in score units, calibrated on validation data
+    # the data the threshold was calibrated on, "<dataset> <split> sha256:<hex>" (pairsim/data/fingerprint.py): pairsim
+    # eval warns when a recipe's validation split differs; None: not recorded (older models, hand-set thresholds)
+    threshold_data: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, where: str = "model") -> PairModelConfig:

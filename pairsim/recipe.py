@@ -117,9 +117,9 @@ class SpeedConfig:
 class FitConfig:
     """``train.fit``: parts fitted in closed form before the first step (pairsim/train/fitters)."""
 
-    # set each tower's projection to a linear map fitted on the training classes' trunk features (labelled items;
-    # pairsim/train/fitters/projection.py): "wccn" whitens the within-class covariance (few classes: faces,
-    # signers); with epochs 0 that map is the model
+    # set each tower's projection to a linear map fitted on the training classes' trunk features (classes from any
+    # layout: class_items in pairsim/data/types.py; pairsim/train/fitters/projection.py): "wccn" whitens the
+    # within-class covariance (few classes: faces, signers); with epochs 0 that map is the model
     projection: Literal["none", "wccn"] = "none"
     shrink: float = bounded(0.5, ge=0, le=1)  # wccn: share of the within-class covariance replaced by its mean
     # augmented views of each training item added to the fit (the tower's augment): variation to discount

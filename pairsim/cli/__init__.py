@@ -13,6 +13,7 @@ import typing
 import warnings
 
 from pairsim.cli import encode, evaluate, export, gallery, mine, push, rerank, score, serve, track, train, unenroll
+from pairsim.cli.args import threads_scope
 from pairsim.errors import PairsimError
 from pairsim.text_check import TextInputWarning
 
@@ -55,10 +56,23 @@ def _show_warning(
 _python_show_warning = warnings.showwarning
 
 
+def late_overrides(parser: argparse.ArgumentParser, args: argparse.Namespace, extra: list[str]) -> None:
+    """``key=value`` overrides given after an option (``pairsim eval MODEL RECIPE --split val key=value``) join the
+    command's overrides, in the order given; any other leftover is argparse's one usage line (exit 2)."""
+    late = [a for a in extra if "=" in a and not a.startswith("-")] if hasattr(args, "overrides") else []
+    rest = [a for a in extra if a not in late]
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if late:
+        args.overrides = [*args.overrides, *late]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``pairsim`` console script. Returns the exit code."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    late_overrides(parser, args, extra)
     if args.precision:  # read where models run (pairsim.device.precision_setting); restored after the command
         previous = os.environ.get("PAIRSIM_PRECISION")
         os.environ["PAIRSIM_PRECISION"] = args.precision
@@ -74,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        with warnings.catch_warnings():  # restored after the command (main is also called in-process)
+        with warnings.catch_warnings(), threads_scope(args):  # both restored after the command (also in-process)
             warnings.showwarning = _show_warning
             warnings.simplefilter("always", TextInputWarning)  # one line per input file, every run
             return int(args.run(args) or 0)

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 from pairsim.errors import ConfigError
 
@@ -38,14 +39,58 @@ def device_name(text: str) -> str:
     return text
 
 
-def add_threads(parser: argparse.ArgumentParser) -> None:
-    """``--threads N``: the same as the override ``train.speed.threads=N`` (see :func:`threads_override`)."""
+MAX_THREADS = 1024  # train.speed.threads' upper bound
+
+
+def thread_count(text: str) -> int:
+    """A thread count for ``--threads``: 0 (half the cores, 1 to 4) up to :data:`MAX_THREADS`."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"expected 0 (half the cores, 1 to 4) to {MAX_THREADS}, got {text!r}")
+    return value
+
+
+def add_threads(parser: argparse.ArgumentParser, *, recipe: bool = True) -> None:
+    """``--threads N``: CPU threads for torch (and onnxruntime) while the command runs a model.
+
+    With a recipe (train, eval) it is the override ``train.speed.threads=N`` (see :func:`threads_override`);
+    other commands run under :func:`threads_scope`.
+
+    Args:
+        parser: The command's parser.
+        recipe: Whether the command reads a recipe (the help says which setting it equals).
+    """
+    default = "default 0: half the cores, 1 to 4" if recipe else "default: PyTorch's own, one per core"
+    same = "same as train.speed.threads=N, " if recipe else "0: half the cores, 1 to 4; "
     parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="CPU threads for torch, same as train.speed.threads=N (default 0: half the cores, 1 to 4)",
+        "--threads", type=thread_count, default=None, help=f"CPU threads for the model ({same}{default})"
     )
+
+
+def threads_scope(args: argparse.Namespace) -> contextlib.AbstractContextManager[object]:
+    """The torch thread count of ``--threads`` for the whole command (nothing changed without the flag).
+
+    Example:
+        >>> with threads_scope(argparse.Namespace(threads=None)):
+        ...     pass
+    """
+    if getattr(args, "threads", None) is None:
+        return contextlib.nullcontext()
+    from pairsim.train.threads import use_threads
+
+    return use_threads(args.threads)
+
+
+def runtime_threads(args: argparse.Namespace) -> int | None:
+    """The thread count ``--threads`` means for onnxruntime (0: half the cores, 1 to 4), or None without the flag."""
+    if getattr(args, "threads", None) is None:
+        return None
+    from pairsim.train.threads import resolve_threads
+
+    return resolve_threads(args.threads)
 
 
 def threads_override(args: argparse.Namespace) -> list[str]:

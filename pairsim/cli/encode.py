@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pairsim.cli.args import add_allow_unverified, add_strict_text, device_name, positive_int
+from pairsim.cli.args import (
+    add_allow_unverified,
+    add_strict_text,
+    add_threads,
+    device_name,
+    positive_int,
+    runtime_threads,
+)
 from pairsim.cli.inputs import output_file
 from pairsim.errors import ConfigError
 
@@ -20,6 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="saved model directory or hub id, or a Hugging Face / sentence-transformers encoder directory or hub id",
     )
     add_allow_unverified(p)
+    add_threads(p, recipe=False)
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: --model is an ONNX export")
     p.add_argument(
         "--out",
@@ -75,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         device=str(pick_device(args.device, where="--device")),
         allow_unverified=args.allow_unverified,
+        threads=runtime_threads(args),
     )
     tower = model.tower_a if args.side == "a" else model.side_b
     if tower.gives != "embeddings":  # a cross-encoder's side is token ids, read only with the other side

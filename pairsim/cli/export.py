@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pairsim.cli.args import add_allow_unverified
+from pairsim.cli.args import add_allow_unverified, add_threads
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder (created, or replaced as a whole)")
     p.add_argument("--quantize", choices=["int8"], help="onnx: int8 dynamic quantization for CPU")
     add_allow_unverified(p)
+    add_threads(p, recipe=False)
     p.set_defaults(run=run)
 
 

@@ -22,7 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pairsim.cli.args import add_allow_unverified
+from pairsim.cli.args import add_allow_unverified, add_threads
 from pairsim.cli.inputs import read_text, split_lines
 from pairsim.cli.tsv import tsv_line
 from pairsim.errors import DataError
@@ -45,6 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--on-disk", action="store_true", default=None,
                    help="memory-map the gallery's rows (and an ivfpq index) instead of reading them (recorded)")  # fmt: skip
     add_allow_unverified(p)
+    add_threads(p, recipe=False)
     p.set_defaults(run=run_enroll)
     q = sub.add_parser("identify", help="best-matching identity for each probe, or unknown")
     q.add_argument("probes", nargs="+", help="probe inputs: image paths, or texts with --text")
@@ -54,6 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--device", default="auto")
     _add_index(q, "search this way this time (default: as the gallery records)")
     add_allow_unverified(q)
+    add_threads(q, recipe=False)
     q.set_defaults(run=run_identify)
 
 

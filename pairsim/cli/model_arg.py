@@ -34,6 +34,7 @@ def load_model_arg(
     allow_unverified: bool = False,
     backend: str = "torch",
     use: str = "scoring",
+    threads: int | None = None,
 ) -> tuple[Any, bool]:
     """The model a command's model argument names, and whether it is an off-the-shelf encoder.
 
@@ -44,6 +45,8 @@ def load_model_arg(
         allow_unverified: Load a pairsim model that records no sha256 of its files (a warning line says so).
         backend: ``torch`` or ``onnx``.
         use: What the command does with an encoder, for its note: ``"scoring"`` or ``"evaluating"``.
+        threads: onnxruntime's intra-op threads (None or 0: its default); the torch backend's count is set around
+            the whole command (:func:`pairsim.cli.args.threads_scope`).
 
     Returns:
         ``(model, is_encoder)``: a :class:`~pairsim.model.PairModel` (or ONNX twin); ``is_encoder`` is True when it
@@ -58,7 +61,7 @@ def load_model_arg(
     if backend == "onnx":
         from pairsim.export.onnx_runtime import OnnxPairModel
 
-        return OnnxPairModel.load(name, allow_unverified=allow_unverified), False
+        return OnnxPairModel.load(name, threads=threads, allow_unverified=allow_unverified), False
     if backend != "torch":
         raise ConfigError(f"--backend: expected torch or onnx, got {backend!r}")
     from pairsim.hub import is_model_dir

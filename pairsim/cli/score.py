@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, TextIO
 
-from pairsim.cli.args import add_allow_unverified, add_strict_text, device_name, positive_int
+from pairsim.cli.args import (
+    add_allow_unverified,
+    add_strict_text,
+    add_threads,
+    device_name,
+    positive_int,
+    runtime_threads,
+)
 from pairsim.cli.inputs import output_file, text_output
 from pairsim.cli.tsv import tsv_line
 from pairsim.errors import DataError
@@ -30,6 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="saved model directory or hub id, or a Hugging Face / sentence-transformers encoder directory or hub id",
     )
     add_allow_unverified(p)
+    add_threads(p, recipe=False)
     p.add_argument("--top-k", type=positive_int, help="rank every line of B for each line of A and keep the K best")
     p.add_argument(
         "--out",
@@ -105,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         device=str(pick_device(args.device, where="--device")),
         allow_unverified=args.allow_unverified,
+        threads=runtime_threads(args),
     )
     items_a = resolve_lines(items_a, args.a, model.tower_a.modality)  # image paths: against the file's folder
     items_b = resolve_lines(items_b, args.b, model.side_b.modality)

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from pairsim.cli.args import add_allow_unverified
+from pairsim.cli.args import add_allow_unverified, add_threads, runtime_threads
 
 MB = 1024 * 1024
 
@@ -41,6 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: MODEL is an ONNX export")
     p.add_argument("--device", default="auto")
     add_allow_unverified(p)
+    add_threads(p, recipe=False)
     p.add_argument(
         "--batch-window-ms", type=float, default=0.0, help="extra wait to merge requests (0: merge what is queued)"
     )
@@ -109,7 +110,11 @@ def run(args: argparse.Namespace) -> int:
     limits = Limits(max_items=args.max_items, max_body_bytes=int(args.max_body_mb * MB),
                     max_upload_bytes=int(args.max_upload_mb * MB), max_pixels=pixels, max_request_pixels=4 * pixels)  # fmt: skip
     model, _ = load_model_arg(
-        args.model, backend=args.backend, device=str(pick_device(args.device)), allow_unverified=args.allow_unverified
+        args.model,
+        backend=args.backend,
+        device=str(pick_device(args.device)),
+        allow_unverified=args.allow_unverified,
+        threads=runtime_threads(args),
     )
     app = create_app(model, gallery=args.gallery, batch_window_ms=args.batch_window_ms,
                      max_batch_items=args.max_batch_items, limits=limits, token=token, open_writes=args.open_writes,

@@ -5,7 +5,8 @@
 * :class:`PairTable`: fixed pairs with a 0/1 label (MRPC, Quora) and optionally a graded score (STS-B).
 * :class:`CaptionImages`: images with several captions each (Flickr8k).
 
-**Label 1 = similar** everywhere.
+**Label 1 = similar** everywhere. Each kind gives the items one tower sees with a class each
+(``class_items(side)``): what the few-class fitters (WCCN, pairsim/train/fitters) learn from, whatever the layout.
 
 Example:
     >>> items = LabelledItems(items=["a", "b", "c", "d"], labels=[0, 0, 1, 1], modality="text")
@@ -19,6 +20,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any, Generic, Literal, TypeVar
 
+from pairsim.data.split import components
 from pairsim.errors import DataError
 
 Modality = Literal["image", "text"]
@@ -65,6 +67,14 @@ class LabelledItems:
             out.setdefault(int(label), []).append(i)
         return dict(sorted(out.items()))
 
+    def class_items(self, side: str | None = None) -> LabelledItems:
+        """The items with their classes: these items themselves (both sides hold the same items).
+
+        Args:
+            side: ``"a"``, ``"b"`` or None (both sides, a tied tower); the same items for each.
+        """
+        return self
+
     def subset(self, indices: Sequence[int]) -> LabelledItems:
         """The items at ``indices``, in that order."""
         return LabelledItems(
@@ -108,6 +118,8 @@ class PairTable:
         modality_b: What side b holds when it differs from side a (caption-image data).
         keys_a: Identity of each side-a item (None: the item itself when it is a text or a path).
         keys_b: Identity of each side-b item.
+        classes_a: Class of each side-a item (a table's class column: the person in a face image), or None.
+        classes_b: Class of each side-b item; given together with ``classes_a``.
     """
 
     a: list[Any]
@@ -118,12 +130,16 @@ class PairTable:
     modality_b: Modality | None = None
     keys_a: list[str] | None = None
     keys_b: list[str] | None = None
+    classes_a: list[str] | None = None
+    classes_b: list[str] | None = None
 
     def __post_init__(self) -> None:
         _check_lengths(
             "PairTable", a=self.a, b=self.b, labels=self.labels, scores=self.scores, keys_a=self.keys_a,
-            keys_b=self.keys_b,
+            keys_b=self.keys_b, classes_a=self.classes_a, classes_b=self.classes_b,
         )  # fmt: skip
+        if (self.classes_a is None) != (self.classes_b is None):
+            raise DataError("PairTable: classes_a and classes_b are given together (a class for each side's item)")
 
     def side_modality(self, side: str) -> Modality:
         """What side ``"a"`` or ``"b"`` holds."""
@@ -145,12 +161,73 @@ class PairTable:
         pick = lambda col: None if col is None else [col[i] for i in indices]  # noqa: E731
         return dataclasses.replace(
             self, a=pick(self.a), b=pick(self.b), labels=pick(self.labels), scores=pick(self.scores),
-            keys_a=pick(self.keys_a), keys_b=pick(self.keys_b),
+            keys_a=pick(self.keys_a), keys_b=pick(self.keys_b), classes_a=pick(self.classes_a),
+            classes_b=pick(self.classes_b),
         )  # fmt: skip
 
     def positives(self) -> PairTable:
         """Only the pairs labelled similar (for in-batch-negative losses)."""
         return self.subset([i for i, y in enumerate(self.labels) if y >= 0.5])
+
+    def class_items(self, side: str | None = None) -> LabelledItems:
+        """The distinct items of one side (or of both) with a class each, for fitters that learn from classes.
+
+        The class of an item is its class column (``classes_a`` / ``classes_b``) where the table has one;
+        otherwise the connected component of the similar pairs (label >= 0.5) it is in: items joined by a chain
+        of similar pairs are one class, and an item in no similar pair is a class of its own. Items are told
+        apart by their keys (:meth:`keys`; a text or a path on both sides is one item), in order of first
+        appearance (side a's rows, then side b's); classes are numbered in order of first appearance.
+
+        Args:
+            side: ``"a"`` or ``"b"`` (the items one tower of an untied model sees), or None for both sides
+                (a tied model's one tower).
+
+        Returns:
+            :class:`LabelledItems` of the side's modality; with class columns, ``groups`` holds the class names.
+
+        Raises:
+            DataError: Both sides asked for but they hold different modalities, or an item given two classes.
+        """
+        sides = ("a", "b") if side is None else (side,)
+        modalities = {self.side_modality(s) for s in sides}
+        if len(modalities) > 1:
+            raise DataError("PairTable: side a holds images and side b texts (or the reverse); one tower's items "
+                            "come from one side")  # fmt: skip
+        keys = {s: [k if isinstance(k, str) else (s, k) for k in self.keys(s)] for s in ("a", "b")}
+        rows = [(s, i) for s in sides for i in range(len(self.labels))]
+        first: dict[Any, tuple[str, int]] = {}
+        for s, i in rows:
+            first.setdefault(keys[s][i], (s, i))
+        if self.classes_a is not None and self.classes_b is not None:
+            named = self._named_classes(keys)
+            names = [named[k] for k in first]
+        else:
+            positive = [i for i, y in enumerate(self.labels) if y >= 0.5]
+            items = list(first)  # each item an edge to itself, so that every item gets its component
+            ids = components([*(keys["a"][i] for i in positive), *items], [*(keys["b"][i] for i in positive), *items])
+            names = [str(c) for c in ids[len(positive) :]]
+        number: dict[str, int] = {}
+        labels = [number.setdefault(n, len(number)) for n in names]
+        columns = {"a": self.a, "b": self.b}
+        return LabelledItems(
+            items=[columns[s][i] for s, i in first.values()],
+            labels=labels,
+            groups=names if self.classes_a is not None else None,
+            modality=modalities.pop(),
+        )
+
+    def _named_classes(self, keys: dict[str, list[Any]]) -> dict[Any, str]:
+        """Item key -> its class from the class columns; DataError naming an item given two classes."""
+        named: dict[Any, str] = {}
+        for s, given in (("a", self.classes_a), ("b", self.classes_b)):
+            assert given is not None
+            for i, (key, name) in enumerate(zip(keys[s], given, strict=True)):
+                if named.setdefault(key, str(name)) != str(name):
+                    raise DataError(
+                        f"PairTable: row {i + 1}: item {key!r} of side {s} has class {name!r} here and "
+                        f"{named[key]!r} in an earlier row; an item has one class"
+                    )
+        return named
 
 
 @dataclasses.dataclass
@@ -191,6 +268,15 @@ class CaptionImages:
         first: Modality = "image" if self.image_side == "a" else "text"
         second: Modality = "text" if self.image_side == "a" else "image"
         return PairTable(a=a, b=b, labels=[1.0] * len(texts), modality=first, modality_b=second, keys_a=ka, keys_b=kb)
+
+    def class_items(self, side: str | None = None) -> LabelledItems:
+        """One side's items with a class each: the image they show (a caption's class is its image; each image is
+        a class of its own). See :meth:`PairTable.class_items` on :meth:`to_pairs`.
+
+        Args:
+            side: ``"a"`` or ``"b"``: the images (``image_side``) or the captions.
+        """
+        return self.to_pairs().class_items(side)
 
     def image_captions(self) -> list[list[int]]:
         """For each image, the indices of its captions (ascending)."""

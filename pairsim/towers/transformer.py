@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from pairsim.config import MAX_DIM, MAX_LENGTH, bounded
@@ -189,6 +190,11 @@ class TransformerTower(TextTower):
         """Encoder + pooling: ``(B, H)``."""
         hidden = self.encoder(**batch).last_hidden_state  # (B, T, H)
         return self.pool(hidden, batch["attention_mask"])  # (B, T, H), (B, T) -> (B, H)
+
+    def fittable_projection(self) -> nn.Module:
+        """The projection after pooling (the identity without ``out_dim``); the ``projection`` fitter sets it, and
+        the tower L2-normalises its output as ever when ``normalize`` (a cosine head sees the same scores)."""
+        return self.proj  # (B, H) -> (B, out_dim)
 
     def forward_rest(self, features: torch.Tensor) -> torch.Tensor:
         out = self.proj(features)  # (B, H) -> (B, out_dim)

@@ -18,9 +18,18 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from pairsim.data import Batches, build_source, load_dataset, side_inputs
+from pairsim.data.fingerprint import calibration_record
 from pairsim.data.require import require_splits
 from pairsim.errors import ModelFileError, PairsimError
-from pairsim.evaluate import HEADLINE, evaluate_split, improved, primary_metric, save_eval_plots, save_graded_plot
+from pairsim.evaluate import (
+    HEADLINE,
+    check_evaluation,
+    evaluate_split,
+    improved,
+    primary_metric,
+    save_eval_plots,
+    save_graded_plot,
+)
 from pairsim.losses import LOSSES
 from pairsim.metrics import plot_curves, write_json
 from pairsim.model import PairModel
@@ -117,6 +126,8 @@ class Trainer(Housekeeping):
         _seed_everything(r.train.seed)
         self.splits = load_dataset(r.data)
         require_splits(self.splits, r.data)  # an empty split is one error naming the setting, before any work
+        for name in ("val", "test"):  # evaluation settings the splits cannot meet: one error now, not after fitting
+            check_evaluation(getattr(self.splits, name), r.eval, split=name)
         if self.given_model is not None:  # pairsim.fit with a model object: trained as it is
             model = self.given_model
         else:
@@ -127,6 +138,11 @@ class Trainer(Housekeeping):
         self.loss = LOSSES.get(r.loss.name)(r.loss, head=model.head).to(rt.device)
         if r.train.speed.cache_frozen:  # views with nothing to store are one error now, not a silent no-op
             check_cache_views(model, r.train)
+        self.batches = Batches(  # rows the split cannot give: one error now, before any fitting
+            self.splits.train, self.loss.consumes, (model.tower_a, model.side_b), r.sampler,
+            batch_size=r.train.batch_size, seed=r.train.seed, rank=rt.rank, world_size=rt.world_size,
+            num_workers=r.train.speed.num_workers, pin_memory=rt.device.type == "cuda",
+        )  # fmt: skip
         self.fitters = build_fitters(model, r)  # parts fitted in closed form (pairsim/train/fitters)
         for fitter in self.fitters:  # what cannot be fitted is one error now, before any fitting or training
             fitter.check(model, self.splits.train)
@@ -138,11 +154,6 @@ class Trainer(Housekeeping):
             self.runner = DistributedDataParallel(
                 self.step_module, device_ids=[rt.device.index] if rt.device.type == "cuda" else None
             )
-        self.batches = Batches(
-            self.splits.train, self.loss.consumes, (model.tower_a, model.side_b), r.sampler,
-            batch_size=r.train.batch_size, seed=r.train.seed, rank=rt.rank, world_size=rt.world_size,
-            num_workers=r.train.speed.num_workers, pin_memory=rt.device.type == "cuda",
-        )  # fmt: skip
         per_epoch = self.batches.steps_per_epoch
         s = r.train.schedule
         self.steps_per_epoch = min(per_epoch, s.steps_per_epoch) if s.steps_per_epoch else per_epoch
@@ -363,6 +374,7 @@ class Trainer(Housekeeping):
         if improved(name, value, self.state["best"]):
             self.state.update(best=value, best_epoch=epoch + 1, stale_epochs=0)
             self.model.config.threshold = metrics.get("threshold")
+            self.model.config.threshold_data = self._calibrated_on()
             self.model.save_pretrained(self.work / "model", metrics={f"val_{name}": value})
             log.info("new best val %s=%.4f, model saved to %s", name, value, self.work / "model")
             return False
@@ -374,6 +386,12 @@ class Trainer(Housekeeping):
             log.info("early stopping after epoch %d: no val %s improvement for %d epochs", epoch + 1, name, patience)
             return True
         return False
+
+    def _calibrated_on(self) -> str:
+        """What the saved model records of the validation split its threshold comes from (pairsim/data/fingerprint)."""
+        if not hasattr(self, "_val_record"):
+            self._val_record = calibration_record(self.recipe.data.name, "val", self.splits.val)
+        return self._val_record
 
     def _refresh_fitted(self, model: PairModel) -> None:
         """Fit the closed-form parts again for the model's current weights (each fitter's ``refresh``)."""
@@ -416,6 +434,7 @@ class Trainer(Housekeeping):
         else:  # no validation ran: keep the last weights, calibrated on val
             model = self.model
             model.config.threshold = self._val_metrics(model).get("threshold")
+            model.config.threshold_data = self._calibrated_on()
             model.save_pretrained(model_dir)
         test, details = evaluate_split(
             model,

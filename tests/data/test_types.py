@@ -64,3 +64,29 @@ def test_splits_must_hold_one_kind() -> None:
     assert Splits(items, items, items).kind is LabelledItems
     with pytest.raises(DataError, match="must be of one kind"):
         Splits(items, table, items)
+
+
+def test_a_pair_tables_classes_are_the_groups_its_similar_pairs_join() -> None:
+    table = PairTable(a=["x", "y", "p", "q"], b=["y", "z", "x", "r"], labels=[1.0, 1.0, 0.0, 1.0], modality="image")
+    both = table.class_items(None)
+    assert (both.items, both.labels) == (["x", "y", "p", "q", "z", "r"], [0, 0, 1, 2, 0, 2])
+    side_b = table.class_items("b")
+    assert (side_b.items, side_b.labels) == (["y", "z", "x", "r"], [0, 0, 0, 1])
+
+
+def test_a_pair_tables_class_columns_name_the_classes_and_an_item_has_one() -> None:
+    table = PairTable(a=["x", "y"], b=["y", "z"], labels=[0.0, 0.0], classes_a=["ann", "bob"], classes_b=["bob", "ann"])
+    items = table.class_items(None)
+    assert (items.items, items.labels, items.groups) == (["x", "y", "z"], [0, 1, 0], ["ann", "bob", "ann"])
+    clash = PairTable(a=["x", "y"], b=["y", "x"], labels=[0.0, 0.0], classes_a=["ann", "bob"], classes_b=["bob", "cy"])
+    with pytest.raises(DataError, match=r"row 2: item 'x' of side b has class 'cy' here and 'ann'.*one class"):
+        clash.class_items(None)
+    with pytest.raises(DataError, match="given together"):
+        PairTable(a=["x"], b=["y"], labels=[1.0], classes_a=["ann"])
+
+
+def test_two_modalities_cannot_be_one_towers_items() -> None:
+    table = PairTable(a=["i.png"], b=["a dog"], labels=[1.0], modality="image", modality_b="text")
+    with pytest.raises(DataError, match="one tower's items come from one side"):
+        table.class_items(None)
+    assert table.class_items("b").modality == "text"

@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from pairsim.data.sources.base import load_dataset
-from pairsim.data.types import PairTable
 from pairsim.errors import ConfigError, DataError
 from pairsim.model import PairModel
 from pairsim.recipe import Recipe
@@ -126,11 +125,11 @@ def test_a_tower_without_a_fittable_projection_is_one_config_error(
     assert not (Path(recipe.output_dir) / "model").exists()
 
 
-def test_pair_data_is_one_config_error(digits_recipe: Callable[..., Recipe]) -> None:
+def test_data_without_classes_is_one_config_error(digits_recipe: Callable[..., Recipe]) -> None:
+    """Every layout gives classes (tests/train/test_fit_layouts.py); anything else is named in one error."""
     model = PairModel.from_config(digits_recipe(*TIMM).model)
-    pairs = PairTable(a=["x", "y"], b=["y", "x"], labels=[1.0, 0.0], modality="image")
-    with pytest.raises(ConfigError, match=r"wccn learns from classes; expected labelled items .* got PairTable"):
-        fit_projections(model, pairs, method="wccn", shrink=0.5, batch_size=8)
+    with pytest.raises(ConfigError, match=r"wccn learns from classes; expected labelled items, a pair table .* got list"):
+        fit_projections(model, ["x", "y"], method="wccn", shrink=0.5, batch_size=8)
 
 
 def test_augmented_views_teach_the_map_to_discount_the_augmentation(digits_recipe: Callable[..., Recipe]) -> None:

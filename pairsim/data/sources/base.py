@@ -46,10 +46,23 @@ class DatasetConfig(ComponentConfig):
     """Base of every dataset's config; ``name`` picks the registered dataset."""
 
     registry: ClassVar[Any] = DATASETS
+    # the boolean settings that filter the training split only (drop_test_overlap): off when a frozen model is
+    # evaluated (pairsim eval of an encoder or --untrained), which never sees that split
+    train_filters: ClassVar[tuple[str, ...]] = ()
     seed: int = bounded(0, ge=0, le=MAX_SEED)  # seed of the train/val/test split (same seed, same split)
     # largest share of a split a filter (drop_test_overlap, drop_empty) may remove before loading stops
     # (past 0.2 it is logged as a warning); 1: never stop
     max_filtered: float = bounded(0.5, ge=0, le=1)
+
+    def without_train_filters(self) -> DatasetConfig:
+        """A copy with every setting of :attr:`train_filters` off (the data a frozen model is evaluated on).
+
+        Example:
+            >>> from pairsim.data.sources.mrpc import Mrpc
+            >>> Mrpc.Config().without_train_filters().drop_test_overlap
+            False
+        """
+        return dataclasses.replace(self, **{name: False for name in self.train_filters})
 
 
 @dataclasses.dataclass(kw_only=True)

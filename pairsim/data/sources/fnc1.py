@@ -28,6 +28,7 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 from pairsim.config import MAX_COUNT, bounded
 from pairsim.data.download import fetch
@@ -190,6 +191,7 @@ class Fnc1(Source["Fnc1.Config"]):
             0.1, ge=0, lt=1
         )  # share of the training bodies held out, with all their pairs, for val
         drop_test_overlap: bool = True  # drop training pairs whose headline or body text occurs in the test set
+        train_filters: ClassVar[tuple[str, ...]] = ("drop_test_overlap",)  # only the training split
         limit: int | None = bounded(
             None, ge=1, le=MAX_COUNT
         )  # read only the first this many pairs of each stances file (quick runs)

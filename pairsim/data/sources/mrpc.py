@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import ClassVar
 
 from pairsim.config import bounded
 from pairsim.data.download import fetch
@@ -47,6 +48,7 @@ class Mrpc(Source["Mrpc.Config"]):
         # share of training pairs held out for val (whole groups of linked sentences)
         val_fraction: float = bounded(0.1, ge=0, lt=1)
         drop_test_overlap: bool = True  # drop training pairs with a sentence that also occurs in the test file
+        train_filters: ClassVar[tuple[str, ...]] = ("drop_test_overlap",)  # only the training split
         limit: int | None = bounded(None, ge=1)  # read only the first this many pairs of each file (quick runs)
 
     folder = "mrpc"

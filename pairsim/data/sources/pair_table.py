@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pairsim.config import bounded
 from pairsim.data.sources.base import DATASETS, DatasetConfig, Source
@@ -103,6 +103,9 @@ def table_rows(table: Any, cfg: PairTableSource.Config, path: Path) -> list[Pair
         names["label"] = column_name(cfg.label, found, path, "label")
     if cfg.score is not None:
         names["score"] = column_name(cfg.score, found, path, "score")
+    for field in ("class_a", "class_b"):
+        if getattr(cfg, field) is not None:
+            names[field] = column_name(getattr(cfg, field), found, path, field)
     if cfg.label is None and (cfg.score is None or cfg.binarize_at is None):
         raise DataError(f"{path}: no label: set data.label to a 0/1 column, or label: null with score: <column> "
                         "and binarize_at: <threshold>")  # fmt: skip
@@ -128,10 +131,18 @@ def table_rows(table: Any, cfg: PairTableSource.Config, path: Path) -> list[Pair
             label = float(score >= cfg.binarize_at)  # type: ignore[operator]
         a = resolve_path(a, path.parent) if cfg.modality == "image" else str(a)
         b = resolve_path(b, path.parent) if side_b == "image" else str(b)
-        rows.append(PairRow(key_a=a, key_b=b, a=a, b=b, label=label, score=score))
+        classes = [_class(columns[f][i], names[f], path, i) if f in columns else None for f in ("class_a", "class_b")]
+        rows.append(PairRow(key_a=a, key_b=b, a=a, b=b, label=label, score=score, class_a=classes[0],
+                            class_b=classes[1]))  # fmt: skip
     check_filter(where=f"pair_table {path}", setting="drop_empty", split="table", before=len(table),
                  after=len(rows), max_share=cfg.max_filtered)  # fmt: skip
     return rows
+
+
+def _class(value: Any, column: str, path: Path, i: int) -> str:
+    if value is None or not str(value).strip():
+        raise DataError(f"{path}: row {i + 1}: column {column!r} (a class column) is empty; every item needs a class")
+    return str(value).strip()
 
 
 def _number(value: Any, column: str, path: Path, i: int) -> float:
@@ -169,6 +180,10 @@ class PairTableSource(Source["PairTableSource.Config"]):
             None, ge=0, le=MAX_COLUMNS
         )  # column of a graded score, kept for correlation metrics
         binarize_at: float | None = bounded(None)  # with label None: label = score >= binarize_at
+        # columns naming the class of each side's item (the person in a face image), for the few-class fitters
+        # (train.fit.projection: wccn); None: an item's class is its connected component of similar pairs
+        class_a: str | int | None = bounded(None, ge=0, le=MAX_COLUMNS)
+        class_b: str | int | None = bounded(None, ge=0, le=MAX_COLUMNS)  # set together with class_a
         # what the item columns hold: texts, or image paths (relative ones resolve against the table's folder)
         modality: Literal["text", "image"] = "text"
         modality_b: Literal["text", "image"] | None = None  # what column_b holds when it differs from column_a
@@ -176,9 +191,12 @@ class PairTableSource(Source["PairTableSource.Config"]):
         test_fraction: float = bounded(0.1, ge=0, lt=1)  # share of pairs carved for test when test_path is None
         drop_empty: bool = True  # skip rows with an empty item, else raise
         drop_test_overlap: bool = True  # drop train pairs sharing an item with the val/test tables
+        train_filters: ClassVar[tuple[str, ...]] = ("drop_test_overlap",)  # only the training split
         cache_dir: str | None = None  # datasets cache folder (None: the datasets default)
 
         def check(self) -> None:
+            if (self.class_a is None) != (self.class_b is None):
+                raise ConfigError("data: set class_a and class_b together (the class column of each side)")
             for old, new in (("text_a", "column_a"), ("text_b", "column_b")):
                 default = {"column_a": "sentence1", "column_b": "sentence2"}[new]
                 if getattr(self, old) is not None and getattr(self, new) != default:

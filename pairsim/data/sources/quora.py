@@ -21,7 +21,7 @@ import csv
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pairsim.config import bounded
 from pairsim.data.download import extract, fetch
@@ -80,6 +80,7 @@ class Quora(Source["Quora.Config"]):
         val_fraction: float = bounded(0.1, ge=0, lt=1)  # share of (train) pairs carved for val, by question groups
         test_fraction: float = bounded(0.1, ge=0, lt=1)  # share of pairs carved for test (public layout only)
         drop_test_overlap: bool = True  # GLUE layout: drop train pairs sharing a question with dev.tsv
+        train_filters: ClassVar[tuple[str, ...]] = ("drop_test_overlap",)  # only the training split
         limit: int | None = bounded(None, ge=1)  # read only the first this many pairs of each file (quick runs)
 
     folder = "quora"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import ClassVar
 
 from pairsim.config import bounded
 from pairsim.data.download import extract, fetch
@@ -51,6 +52,7 @@ class Stsb(Source["Stsb.Config"]):
         # label = 1 (similar) when score >= this; ~24% of training pairs at 4.0
         binarize_at: float = bounded(4.0)  # 0-5, checked when loading (DataError)
         drop_test_overlap: bool = True  # drop train pairs with a sentence that also occurs in dev or test
+        train_filters: ClassVar[tuple[str, ...]] = ("drop_test_overlap",)  # only the training split
         limit: int | None = bounded(None, ge=1)  # read only the first this many pairs of each file (quick runs)
 
     folder = "stsbenchmark"

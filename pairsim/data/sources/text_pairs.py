@@ -31,6 +31,8 @@ class PairRow:
     b: str
     label: float  # 1.0 = similar
     score: float | None = None  # graded similarity (STS-B 0-5)
+    class_a: str | None = None  # class of item a (a table's class column), for fitters that learn from classes
+    class_b: str | None = None  # class of item b
 
 
 def read_tsv(path: Path, *, fields: int, where: str, limit: int | None = None) -> list[list[str]]:
@@ -77,6 +79,8 @@ def to_table(rows: Sequence[PairRow]) -> PairTable:
         b=[r.b for r in rows],
         labels=[r.label for r in rows],
         scores=None if any(s is None for s in scores) else [float(s) for s in scores],  # type: ignore[arg-type]
+        classes_a=None if any(r.class_a is None for r in rows) else [str(r.class_a) for r in rows],
+        classes_b=None if any(r.class_b is None for r in rows) else [str(r.class_b) for r in rows],
         modality="text",
     )
 

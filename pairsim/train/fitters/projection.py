@@ -9,6 +9,13 @@ count for little and the rest count fully; then cosine. :func:`wccn` computes th
 into the tower's projection before the first step (:func:`fit_projections`). With ``train.epochs: 0`` the
 fitted map is the model; with more epochs training starts from it.
 
+The classes come from the training split whatever its layout, through its ``class_items(side)``
+(:mod:`pairsim.data.types`): labelled items (an ``image_folder``'s sub-folders, a named dataset's classes) as they
+are; a ``pair_table``'s class columns (``data.class_a`` / ``class_b``) where given, otherwise the connected
+components of its similar pairs (images joined by a chain of similar pairs are one class); caption-image data's
+images (a caption's class is its image). A tied tower sees both sides' items, each tower of an untied model its
+own side's.
+
 Example:
     >>> feats, labels = torch.randn(40, 6), torch.arange(40) % 4
     >>> weight, bias = wccn(feats, labels, shrink=0.5, out_dim=6)
@@ -95,7 +102,7 @@ def _projection(tower: Tower) -> nn.Linear:
     if proj is None:
         raise ConfigError(
             f"train.fit.projection: the {tower.config.name} tower cannot be fitted in closed form; expected a tower "
-            "whose trunk features go through one linear projection (timm, torchvision)"
+            "whose trunk features go through one linear projection (timm, torchvision, transformer with out_dim)"
         )
     if not isinstance(proj, nn.Linear) or proj.out_features > proj.in_features:
         size = proj.in_features if isinstance(proj, nn.Linear) else tower.out_dim  # no projection: out = features
@@ -109,11 +116,46 @@ def _projection(tower: Tower) -> nn.Linear:
 def _check_split(split: Any, method: str) -> None:
     if method != "wccn":
         raise ConfigError(f"train.fit.projection: unknown method {method!r}; expected one of: none, wccn")
-    if not isinstance(split, LabelledItems):
+    if not hasattr(split, "class_items"):
         raise ConfigError(
-            f"train.fit.projection: {method} learns from classes; expected labelled items (data such as "
-            f"att_faces, omniglot), got {type(split).__name__}"
+            f"train.fit.projection: {method} learns from classes; expected labelled items, a pair table or "
+            f"caption-image data, got {type(split).__name__}"
         )
+
+
+def check_classes(labels: torch.Tensor, *, views: int, shrink: float, features: int, side: str = "a") -> None:
+    """Raise a DataError now, before any encoding, unless :func:`wccn` can fit these classes.
+
+    Args:
+        labels: ``(N,)`` class of each training item the tower sees.
+        views: Augmented views added per item (each counts as an item of its class).
+        shrink: ``train.fit.shrink``.
+        features: The tower's trunk feature size ``F``.
+        side: The tower's side, named in the message.
+    """
+    classes, counts = torch.unique(labels, return_counts=True) if len(labels) else (labels, labels)
+    most = int(counts.max()) * (1 + views) if len(counts) else 0
+    if len(classes) < 2 or most < 2:
+        raise DataError(
+            f"train.fit.projection: the training items of side {side} need at least two classes and a class with "
+            f"two items (counting train.fit.views), got {len(classes)} classes of at most {most} items; a pair "
+            "table's classes are its class columns (data.class_a / class_b) or the groups its similar pairs join"
+        )
+    items = len(labels) * (1 + views)
+    if shrink == 0 and items - len(classes) < features:
+        raise DataError(
+            f"train.fit.shrink: 0 needs more items than classes plus features ({items} items of {len(classes)} "
+            f"classes for {features} features leave the within-class scatter singular); expected a shrink above 0"
+        )
+
+
+def _side_items(model: PairModel, split: Any) -> list[tuple[str, Tower, LabelledItems]]:
+    """``(side, tower, its training items with classes)`` for each tower: the one seam between the data and the
+    fit (:meth:`~pairsim.data.types.PairTable.class_items`): a tied tower sees both sides' items, an untied one
+    its own side's."""
+    if model.tower_b is None:
+        return [("a", model.tower_a, split.class_items(None))]
+    return [("a", model.tower_a, split.class_items("a")), ("b", model.tower_b, split.class_items("b"))]
 
 
 @torch.no_grad()
@@ -124,7 +166,8 @@ def fit_projections(
 
     Args:
         model: The model as built (pretrained weights loaded), on its training device.
-        split: The training split: :class:`~pairsim.data.types.LabelledItems` (classes are what the map learns).
+        split: The training split: labelled items, a pair table or caption-image data; each tower's items and
+            their classes come from its ``class_items`` (classes are what the map learns).
         method: ``"wccn"`` (:func:`wccn`).
         shrink: See :func:`wccn`.
         views: Augmented views of each item added to the fit (the tower's ``augment``), with the item's class: the
@@ -137,20 +180,18 @@ def fit_projections(
         The fitted sides (``["a"]`` for a tied model, ``["a", "b"]`` for two towers).
     """
     _check_split(split, method)
-    labels = torch.as_tensor(split.labels)  # (N,)
     done = []
-    for side, tower in (("a", model.tower_a), ("b", model.tower_b)):
-        if tower is None:
-            continue
+    for side, tower, data in _side_items(model, split):
+        labels = torch.as_tensor(data.labels)  # (N,)
         proj = _projection(tower)
         if views and not tower.augments:
             raise ConfigError(
                 f"train.fit.views: {views} augmented views need the {tower.config.name} tower's augment.enabled: true"
             )
         start = time.perf_counter()
-        table, index = encode_part(tower, split.items, TRUNK, batch_size=batch_size)  # (U, F), (N,)
+        table, index = encode_part(tower, data.items, TRUNK, batch_size=batch_size)  # (U, F), (N,)
         feats = [table[index]]  # [(N, F)]
-        feats += [augmented_view(tower, split.items, tower.forward_trunk, view=v, seed=seed, batch_size=batch_size)
+        feats += [augmented_view(tower, data.items, tower.forward_trunk, view=v, seed=seed, batch_size=batch_size)
                   for v in range(views)]  # fmt: skip
         weight, bias = wccn(torch.cat(feats), labels.repeat(1 + views), shrink=shrink, out_dim=proj.out_features)
         proj.weight.copy_(weight)
@@ -175,9 +216,15 @@ class ProjectionFitter(Fitter):
         return recipe.train.fit.projection != "none"
 
     def check(self, model: PairModel, train: Any) -> None:
-        _check_split(train, self.recipe.train.fit.projection)
-        for tower in model.distinct_towers:
-            _projection(tower)
+        fit = self.recipe.train.fit
+        _check_split(train, fit.projection)
+        for side, tower, data in _side_items(model, train):
+            proj = _projection(tower)
+            if fit.views and not tower.augments:
+                raise ConfigError(f"train.fit.views: {fit.views} augmented views need the {tower.config.name} "
+                                  "tower's augment.enabled: true")  # fmt: skip
+            check_classes(torch.as_tensor(data.labels), views=fit.views, shrink=fit.shrink,
+                          features=proj.in_features, side=side)  # fmt: skip
 
     def fit(self, model: PairModel, train: Any) -> None:
         t = self.recipe.train
