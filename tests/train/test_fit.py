@@ -128,7 +128,9 @@ def test_a_tower_without_a_fittable_projection_is_one_config_error(
 def test_data_without_classes_is_one_config_error(digits_recipe: Callable[..., Recipe]) -> None:
     """Every layout gives classes (tests/train/test_fit_layouts.py); anything else is named in one error."""
     model = PairModel.from_config(digits_recipe(*TIMM).model)
-    with pytest.raises(ConfigError, match=r"wccn learns from classes; expected labelled items, a pair table .* got list"):
+    with pytest.raises(
+        ConfigError, match=r"wccn learns from classes; expected labelled items, a pair table .* got list"
+    ):
         fit_projections(model, ["x", "y"], method="wccn", shrink=0.5, batch_size=8)
 
 
