@@ -172,6 +172,7 @@ def test_score_with_threads_runs(
 
 def test_threads_reaches_onnxruntime(monkeypatch: pytest.MonkeyPatch) -> None:
     """The onnx backend gets ``--threads`` as onnxruntime's intra-op threads (0: the default count of torch's)."""
+    from pairsim.cli.model_arg import load_model_arg
     from pairsim.export import onnx_runtime
     from pairsim.train.threads import default_threads
 
@@ -180,5 +181,5 @@ def test_threads_reaches_onnxruntime(monkeypatch: pytest.MonkeyPatch) -> None:
     for threads in ("2", "0", None):
         argv = ["score", "a.txt", "b.txt", "--model", "m", "--backend", "onnx"]
         args = build_parser().parse_args([*argv, *(["--threads", threads] if threads else [])])
-        onnx_runtime.load_model("x", backend="onnx", threads=runtime_threads(args))
+        load_model_arg("x", backend="onnx", threads=runtime_threads(args))
     assert [kw["threads"] for kw in seen] == [2, default_threads(), None]
