@@ -12,11 +12,11 @@ import sys
 import typing
 import warnings
 
-from pairsim.cli import encode, evaluate, export, gallery, push, score, serve, train, unenroll
+from pairsim.cli import encode, evaluate, export, gallery, push, score, serve, sweep, train, unenroll
 from pairsim.errors import PairsimError
 from pairsim.text_check import TextInputWarning
 
-COMMANDS = (train, evaluate, score, encode, gallery, unenroll, export, push, serve)
+COMMANDS = (train, evaluate, score, encode, gallery, unenroll, export, push, serve, sweep)
 
 
 class _Parser(argparse.ArgumentParser):

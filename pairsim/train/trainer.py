@@ -69,6 +69,8 @@ class Trainer(Housekeeping):
         progress: Show a progress bar.
         callbacks: Watchers of the run (trackers, pruners, time budgets; :mod:`pairsim.train.callbacks`), called on
             the main process; a hook raising :class:`~pairsim.train.callbacks.StopRun` ends training cleanly.
+        test: Evaluate the best model on the test split at the end (False: ``metrics["test"]`` is None, as in a
+            sweep's trials, chosen on validation only).
 
     Example:
         >>> recipe = Recipe.load("recipes/digits_pairs.yaml", ["train.epochs=1"])  # doctest: +SKIP
@@ -84,8 +86,10 @@ class Trainer(Housekeeping):
         overwrite: bool = False,
         progress: bool = True,
         callbacks: Sequence[Callback] = (),
+        test: bool = True,
     ) -> None:
         self.recipe = recipe
+        self.test = test  # False: no test evaluation (a sweep's trials; only the chosen one meets the test split)
         self.callbacks = CallbackList(callbacks)
         self.stop_reason: str | None = None  # set when a callback ends the run (StopRun)
         self.resume = resume
@@ -409,14 +413,17 @@ class Trainer(Housekeeping):
             model = self.model
             model.config.threshold = self._val_metrics(model).get("threshold")
             model.save_pretrained(model_dir)
-        test, details = evaluate_split(
-            model,
-            self.splits.test,
-            self.recipe.eval,
-            split="test",
-            calibrate=False,
-            source=build_source(self.recipe.data),
-        )
+        if not self.test:  # a sweep's trial: chosen on validation; only the winner meets the test split
+            test, details = None, None
+        else:
+            test, details = evaluate_split(
+                model,
+                self.splits.test,
+                self.recipe.eval,
+                split="test",
+                calibrate=False,
+                source=build_source(self.recipe.data),
+            )
         metrics = {"best_epoch": self.state["best_epoch"], "best_val": self.state["best"], "test": test,
                    "history": self.state["history"], "steps": self.state["global_step"]}  # fmt: skip
         write_json(metrics, self.work / "metrics.json")
@@ -428,10 +435,11 @@ class Trainer(Housekeeping):
                 self.state["history"], plots / "curves.png",
                 val_keys=[f"val_{k}" for k in HEADLINE if f"val_{k}" in logged],
             )  # fmt: skip
-        if self.recipe.eval.plots:
+        if self.recipe.eval.plots and test is not None:
             save_eval_plots(model, details, plots, prefix="test")
             save_graded_plot(model, details, plots, prefix="test")
-        log.info("test: %s", ", ".join(f"{k}={v:.4f}" for k, v in test.items() if isinstance(v, float)))
+        if test is not None:
+            log.info("test: %s", ", ".join(f"{k}={v:.4f}" for k, v in test.items() if isinstance(v, float)))
         self._settle_checkpoint()
         log.info(
             "done: model in %s, metrics in %s, plots in %s",

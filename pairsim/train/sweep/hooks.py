@@ -1,0 +1,66 @@
+"""The trainer callbacks a sweep gives each trial: Optuna's pruner at every validation, and a deadline.
+
+Example:
+    >>> deadline = Deadline(seconds=0.0)
+    >>> deadline.on_train_start(None)
+    >>> deadline.on_step(None, step=1, epoch=1, loss=0.5, lr=1e-3, rows=16)
+    Traceback (most recent call last):
+    ...
+    pairsim.train.callbacks.StopRun: the trial's time (0.0 min) is spent
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pairsim.evaluate import primary_metric
+from pairsim.train.callbacks import Callback, StopRun
+
+
+class PruneOnValidation(Callback):
+    """Reports each validation's metric to an Optuna trial and ends the run when its pruner says so.
+
+    The step reported is the validation's ordinal (1, 2, ...; the untrained step-0 validation is not reported), so
+    trials with other batch sizes or epoch lengths are compared at the same point of their schedule.
+
+    Args:
+        trial: The Optuna trial (``report`` / ``should_prune``).
+        metric: The recipe's ``train.validation.metric`` (``auto``: as the trainer picks it).
+    """
+
+    def __init__(self, trial: Any, metric: str) -> None:
+        self.trial = trial
+        self.metric = metric
+        self.reported = 0
+        self.pruned = False
+
+    def on_validation(self, trainer: Any, *, epoch: int, step: int, metrics: dict[str, Any]) -> None:
+        if step == 0:  # the untrained model: every trial's same starting point, nothing to compare
+            return
+        value = metrics[primary_metric(metrics, self.metric)]
+        self.reported += 1
+        self.trial.report(float(value), self.reported)
+        if self.trial.should_prune():
+            self.pruned = True
+            raise StopRun(f"pruned by the sweep at validation {self.reported} (val {value:.4f})")
+
+
+class Deadline(Callback):
+    """Ends a run when its share of the sweep's budget is spent (after the current step; it then validates and
+    saves as an early-stopped run does).
+
+    Args:
+        seconds: Wall time from the start of training.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.start = time.monotonic()
+
+    def on_train_start(self, trainer: Any) -> None:
+        self.start = time.monotonic()
+
+    def on_step(self, trainer: Any, *, step: int, epoch: int, loss: float, lr: float, rows: int) -> None:
+        if time.monotonic() - self.start >= self.seconds:
+            raise StopRun(f"the trial's time ({self.seconds / 60:.1f} min) is spent")
