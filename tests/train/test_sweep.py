@@ -217,3 +217,13 @@ def test_deadline_ends_a_run_after_its_first_step(tmp_path: Path, digits_recipe:
     metrics = Trainer(digits_recipe(), progress=False, callbacks=[Steps(), Deadline(seconds=0.0)], test=False).run()
     assert metrics["steps"] == 1 and Steps.seen == 1 and metrics["test"] is None
     assert metrics["best_val"] is not None  # the epoch's end validation still ran and picked the model
+
+
+@pytest.mark.parametrize("recipe", sorted((REPO / "recipes").glob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_sweep_sections_load_every_variant(recipe: Path) -> None:
+    config = Recipe.load(recipe).sweep
+    if config is None:
+        pytest.skip("no sweep section")
+    space = SearchSpace.parse(config.space)
+    space.check(lambda extra: Recipe.load(recipe, ["sweep=null", *extra]))
+    assert space.grid_size() >= 2

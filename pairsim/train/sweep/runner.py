@@ -107,7 +107,10 @@ def run_sweep(
         ConfigError: Bad input (unknown key, empty choices, budget spelling), before any training.
         SweepError: The output directory holds something else, or no trial completed.
     """
-    import optuna
+    try:
+        import optuna
+    except ImportError:
+        raise ConfigError("pairsim sweep needs Optuna: pip install 'pairsim[sweep]'") from None
 
     path = Path(recipe_path)
     base = Recipe.load(path, list(overrides))

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -26,6 +27,7 @@ import yaml
 from pairsim.errors import ConfigError, shown
 
 _UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+MAX_COMBINATIONS = 256  # up to this many combinations of the swept values, each is checked before a sweep
 
 
 def parse_budget(text: str, *, where: str = "--budget") -> float:
@@ -155,13 +157,15 @@ class SearchSpace:
         return [f"{p.key}={p.suggest(trial)}" for p in self.params]
 
     def check(self, load: Callable[[list[str]], Any]) -> None:
-        """Load the recipe with every choice (or both ends of every range) of every key, before any training.
+        """Load the recipe with every value of every key (both ends of a range), before any training; where the
+        combinations are few (at most :data:`MAX_COMBINATIONS`) every combination, so that keys that only work
+        together (``train.fit.views`` needs ``train.fit.projection``) fail now and not half-way through a sweep.
 
         Args:
             load: ``load(overrides)`` reads the recipe with those overrides; raises ConfigError for a bad one.
 
         Raises:
-            ConfigError: An unknown key, or a value the recipe refuses (type, range, name), naming the swept key.
+            ConfigError: An unknown key, or a value (or combination) the recipe refuses, naming the swept values.
         """
         for p in self.params:
             for text in p.edge_texts():
@@ -169,6 +173,13 @@ class SearchSpace:
                     load([f"{p.key}={text}"])
                 except ConfigError as err:
                     raise ConfigError(f"sweep key {p.key}={text}: {err}") from None
+        if math.prod(len(p.edge_texts()) for p in self.params) > MAX_COMBINATIONS:
+            return
+        for combination in itertools.product(*([f"{p.key}={t}" for t in p.edge_texts()] for p in self.params)):
+            try:
+                load(list(combination))
+            except ConfigError as err:
+                raise ConfigError(f"sweep variant {' '.join(combination)}: {err}") from None
 
 
 def _value(text: str) -> Any:
