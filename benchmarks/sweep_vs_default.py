@@ -63,9 +63,8 @@ def main() -> None:
         run = _run(
             ["train", recipe, f"output_dir={out / 'default'}", "--no-progress", "--overwrite"], out / "default.log"
         )
-        run["test"] = (
-            json.loads((out / "default" / "metrics.json").read_text())["test"][metric] if run["rc"] == 0 else None
-        )
+        test = json.loads((out / "default" / "metrics.json").read_text())["test"] if run["rc"] == 0 else {}
+        run.update(test=test.get(metric), test_all=test)
         result["default"] = run
         print(
             f"| {recipe} default | test {metric} {run['test']} | {run['minutes']} min | 1 run | {run['load_start']} |"
@@ -79,6 +78,8 @@ def main() -> None:
         summary = json.loads((sweep_dir / "sweep.json").read_text())
         winner = summary["winner"]
         run.update(test=winner["test"][metric]["mean"], chosen=winner["params"], val=winner["val_mean"],
+                   val_metric=summary["metric"], test_all={k: v["mean"] for k, v in winner["test"].items()},
+                   spent_minutes=summary["spent_minutes"],
                    trials=[(r["trial"], r["params"], r["val_mean"], round(r["minutes"], 2), r["state"])
                            for r in summary["trials"]])  # fmt: skip
     result["sweep"] = run

@@ -5,6 +5,7 @@ choices are ordinary sweep keys."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -198,7 +199,7 @@ def test_no_trial_starts_that_the_budget_left_cannot_hold(tmp_path: Path) -> Non
         study.add_trial(optuna.trial.create_trial(value=0.5, user_attrs={"seconds": seconds}))
     space = SearchSpace.parse({"train.lr": {"low": 1e-4, "high": 1e-2}})
     plan = runner._Plan(DIGITS, [], space, tmp_path, [0], "auto", 600.0, 8, 0, False)
-    clock = runner._Clock(study)
+    clock = runner._Clock(study, start=time.monotonic())
     clock.before = 600.0 - 130.0  # 130 s left, a trial takes 120 s on average: one more fits
     assert runner._next_fits(study, plan, clock, grid=False)
     clock.before = 600.0 - 110.0  # 110 s left: none

@@ -2,7 +2,6 @@
 
 Example:
     >>> deadline = Deadline(seconds=0.0)
-    >>> deadline.on_train_start(None)
     >>> deadline.on_step(None, step=1, epoch=1, loss=0.5, lr=1e-3, rows=16)
     Traceback (most recent call last):
     ...
@@ -51,16 +50,14 @@ class Deadline(Callback):
     saves as an early-stopped run does).
 
     Args:
-        seconds: Wall time from the start of training.
+        seconds: Wall time allowed, counted from when the callback is made (the trial's start: loading the data and
+            building the model count too).
     """
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self.start = time.monotonic()
-
-    def on_train_start(self, trainer: Any) -> None:
-        self.start = time.monotonic()
+        self.until = time.monotonic() + seconds
 
     def on_step(self, trainer: Any, *, step: int, epoch: int, loss: float, lr: float, rows: int) -> None:
-        if time.monotonic() - self.start >= self.seconds:
+        if time.monotonic() >= self.until:
             raise StopRun(f"the trial's time ({self.seconds / 60:.1f} min) is spent")

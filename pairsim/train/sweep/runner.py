@@ -5,10 +5,11 @@ the ordinary :class:`~pairsim.train.trainer.Trainer` with the trial's overrides;
 study lives in ``OUTPUT_DIR/sweep.journal`` (Optuna's journal file storage: an append-only local file, no server),
 so ``--resume`` keeps every finished trial and runs again a trial that was killed half-way.
 
-The budget: before each trial the time left is compared with the mean time of the trials so far, and no trial is
-started that would not fit; each trial gets the time left divided by the trials still planned (``--trials``, the
-grid's size, or 8) as its deadline (and as ``train.time_budget`` where the recipe has that key), so the sweep ends
-within its budget plus about 10% (the last validation and saving after a deadline, and the winner's test).
+The budget counts from the command's start; 5% of it is kept for the chosen trial's test evaluation. Before each
+trial the time left is compared with the mean time of the trials so far, and no trial is started that would not
+fit; each trial gets the time left divided by the trials still planned (``--trials``, the grid's size, or 8) as its
+deadline, counted from its start (and as ``train.time_budget`` where the recipe has that key), so the sweep ends
+within its budget plus about 10% (the last validation and saving after a deadline).
 
 Seeds: where validation is small (fewer than 200 pairs or items, or fewer than 10 classes) one run's validation
 value says little, so each trial trains with 3 seeds (``train.seed``, +1, +2) and is judged on their mean; the
@@ -40,6 +41,7 @@ DEFAULT_PLANNED = 8  # trials the budget is shared among when neither --trials n
 SMALL_VAL = 200  # fewer validation pairs / items than this: several seeds per trial
 FEW_CLASSES = 10  # fewer validation classes than this: several seeds per trial
 AUTO_SEEDS = 3
+TEST_RESERVE = 0.05  # share of the budget kept for the chosen trial's test evaluation (no trial spends it)
 JOURNAL = "sweep.journal"
 
 
@@ -107,6 +109,7 @@ def run_sweep(
         ConfigError: Bad input (unknown key, empty choices, budget spelling), before any training.
         SweepError: The output directory holds something else, or no trial completed.
     """
+    started = time.monotonic()  # the budget counts from here: checks and data loading are part of it
     try:
         import optuna
     except ImportError:
@@ -158,11 +161,12 @@ def run_sweep(
         )
     study.set_user_attr("space", signature)
     _requeue_killed(study, out)
-    plan = _Plan(path, fixed, space, out, [base.train.seed + i for i in range(k)], metric, budget_s,
+    trial_budget = budget_s * (1 - TEST_RESERVE)
+    plan = _Plan(path, fixed, space, out, [base.train.seed + i for i in range(k)], metric, trial_budget,
                  cap or space.grid_size() or DEFAULT_PLANNED, cap, progress, base.to_dict()["data"])  # fmt: skip
     meta = {"recipe": str(path), "output_dir": str(out), "overrides": list(overrides), "budget_minutes": budget_s / 60, "seeds": k,
             "seed_rule": rule, "sampler": type(sampler).__name__, "pruner": type(pruner).__name__}  # fmt: skip
-    _loop(study, plan, grid, meta)
+    _loop(study, plan, grid, meta, started)
     return _finish(study, plan, meta, splits)
 
 
@@ -207,8 +211,8 @@ def _spent(study: Any) -> float:
 class _Clock:
     """The sweep's time: what earlier sessions of it spent (``--resume``) plus this session's."""
 
-    def __init__(self, study: Any) -> None:
-        self.start, self.before = time.monotonic(), _spent(study)
+    def __init__(self, study: Any, start: float) -> None:
+        self.start, self.before = start, _spent(study)
 
     def spent(self) -> float:
         return self.before + time.monotonic() - self.start
@@ -241,11 +245,11 @@ def _next_fits(study: Any, plan: _Plan, clock: _Clock, grid: bool) -> bool:
     return True
 
 
-def _loop(study: Any, plan: _Plan, grid: bool, meta: dict[str, Any]) -> None:
+def _loop(study: Any, plan: _Plan, grid: bool, meta: dict[str, Any], started: float) -> None:
     """Optuna's optimize loop; after each trial the table is written and the budget decides whether to go on."""
     from pairsim.train.trainer import TrainingError
 
-    clock = _Clock(study)
+    clock = _Clock(study, started)
 
     def after(study: Any, trial: Any) -> None:
         study.set_user_attr("spent_seconds", clock.spent())
