@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from pairsim.metrics._figure import _save
 
@@ -48,6 +49,7 @@ def plot_sweep(
     if best:
         left.plot([best[0]["trial"]], [best[0]["val_mean"]], marker="*", markersize=16, color="tab:red",
                   linestyle="none", label="chosen")  # fmt: skip
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.set_xlabel("trial")
     left.set_ylabel(f"val {metric} (mean ± sd over seeds)")
     left.set_title("validation per trial")
