@@ -28,6 +28,8 @@ TASKS: dict[str, tuple[str, str, list[str], list[str]]] = {
     # MiniLM fine-tuning takes 4 s a step on a loaded 2-core CPU: trials are capped at 60 steps so that several fit
     "stsb": ("recipes/stsb_minilm.yaml", "spearman", ["train.schedule.max_steps=60", "eval.plots=false"],
              ["train.lr=0.00002,0.00005,0.0001"]),
+    "mrpc": ("recipes/mrpc_minilm.yaml", "accuracy", ["train.schedule.max_steps=40", "eval.plots=false"],
+             ["train.lr=0.00002,0.00005,0.0001"]),
 }  # fmt: skip
 
 

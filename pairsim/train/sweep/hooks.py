@@ -47,17 +47,26 @@ class PruneOnValidation(Callback):
 
 class Deadline(Callback):
     """Ends a run when its share of the sweep's budget is spent (after the current step; it then validates and
-    saves as an early-stopped run does).
+    saves as an early-stopped run does), leaving time for that last validation.
 
     Args:
         seconds: Wall time allowed, counted from when the callback is made (the trial's start: loading the data and
             building the model count too).
+        validation_s: Expected time of one validation (the last one runs after the stop); replaced by the run's own
+            validations as they are timed.
     """
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, validation_s: float = 0.0) -> None:
         self.seconds = seconds
         self.until = time.monotonic() + seconds
+        self.validation_s = validation_s
+        self.last_step = time.monotonic()
 
     def on_step(self, trainer: Any, *, step: int, epoch: int, loss: float, lr: float, rows: int) -> None:
-        if time.monotonic() >= self.until:
+        self.last_step = time.monotonic()
+        if self.last_step + self.validation_s >= self.until:
             raise StopRun(f"the trial's time ({self.seconds / 60:.1f} min) is spent")
+
+    def on_validation(self, trainer: Any, *, epoch: int, step: int, metrics: dict[str, Any]) -> None:
+        if step > 0:  # a validation follows a step: the time since it is the validation's
+            self.validation_s = time.monotonic() - self.last_step

@@ -84,6 +84,7 @@ class _Plan:
     cap: int
     progress: bool
     data: dict[str, Any] = dataclasses.field(default_factory=dict)  # the recipe's data section (its splits: loaded)
+    validation_s: float = 0.0  # the longest validation timed so far (a deadline leaves time for one)
 
 
 def run_sweep(
@@ -127,7 +128,9 @@ def run_sweep(
         if value is not None and not 0 <= value <= (16 if name == "--seeds" else 10_000):
             raise ConfigError(f"{name}: expected 0 (auto) or a positive count, got {value}")
     space = SearchSpace.parse(config.space, tries)
-    fixed = [*overrides, "sweep=null"]
+    # trials skip the untrained step-0 validation (the same for every trial, and not worth its time; an override
+    # can turn it back on)
+    fixed = ["train.validation.at_start=false", *overrides, "sweep=null"]
     space.check(lambda extra: Recipe.load(path, [*fixed, *extra]))  # every value of every key, before training
     if config.sampler == "grid" and not space.all_choices():
         raise ConfigError("sweep.sampler: grid needs a list of choices for every key (a range has none)")
@@ -281,7 +284,8 @@ def _run_trial(trial: Any, study: Any, plan: _Plan, clock: _Clock) -> float:
     per_seed = share / len(plan.seeds)
     _say(f"trial {name}: {' '.join(params)} ({len(plan.seeds)} seed(s), at most {share / 60:.1f} min)")
     values, pruned, tick, metric = [], False, time.monotonic(), plan.metric
-    has_budget = "time_budget" in {f.name for f in dataclasses.fields(TrainConfig)}
+    # train.time_budget (at least 0.1 minutes) where the recipe has it: each run plans its schedule to end in time
+    budgeted = "time_budget" in {f.name for f in dataclasses.fields(TrainConfig)} and per_seed >= 6
 
     def record(note: str = "") -> float | None:
         seconds = time.monotonic() - tick
@@ -293,11 +297,13 @@ def _run_trial(trial: Any, study: Any, plan: _Plan, clock: _Clock) -> float:
 
     for i, (seed, run) in enumerate(zip(plan.seeds, runs, strict=True)):
         extra = [*params, f"train.seed={seed}", f"output_dir={run}"]
-        if has_budget:  # the run plans its schedule to end at its share (pairsim train's time budget)
+        if budgeted:
             extra.append(f"train.time_budget={per_seed / 60:.4f}")
         recipe = Recipe.load(plan.path, [*plan.overrides, *extra])
         prune = PruneOnValidation(trial, plan.metric) if i == 0 else None
-        hooks = [Deadline(per_seed), *([prune] if prune else [])]
+        # with train.time_budget the run plans itself; the deadline is then only a safety net
+        deadline = Deadline(per_seed * 1.1, 0.0) if budgeted else Deadline(per_seed, plan.validation_s)
+        hooks = [deadline, *([prune] if prune else [])]
         try:
             metrics = Trainer(recipe, overwrite=True, progress=plan.progress, callbacks=hooks, test=False).run()
         except TrainingError as err:  # a diverging variant (NaN loss) is a failed trial, not a failed sweep
@@ -307,6 +313,7 @@ def _run_trial(trial: Any, study: Any, plan: _Plan, clock: _Clock) -> float:
         except KeyboardInterrupt:  # Optuna marks it failed; --resume runs it again
             record("interrupted; --resume runs it again")
             raise
+        plan.validation_s = max(plan.validation_s, deadline.validation_s)
         value, metric = _val_value(metrics, run, recipe)
         values.append(value)
         if prune and prune.pruned:
