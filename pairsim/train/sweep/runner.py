@@ -62,7 +62,8 @@ def seeds_for(val: Any) -> tuple[int, str]:
         return AUTO_SEEDS, f"val has {len(set(labels))} classes (< {FEW_CLASSES})"
     if len(val) < SMALL_VAL:
         return AUTO_SEEDS, f"val has {len(val)} rows (< {SMALL_VAL})"
-    return 1, f"val has {len(val)} rows" + (f", {len(set(labels))} classes" if labels is not None else "")
+    classes = type(val).__name__ == "LabelledItems" and labels is not None
+    return 1, f"val has {len(val)} rows" + (f", {len(set(labels))} classes" if classes else "")
 
 
 def _say(message: str) -> None:
@@ -169,8 +170,8 @@ def run_sweep(
                  cap or space.grid_size() or DEFAULT_PLANNED, cap, progress, base.to_dict()["data"])  # fmt: skip
     meta = {"recipe": str(path), "output_dir": str(out), "overrides": list(overrides), "budget_minutes": budget_s / 60, "seeds": k,
             "seed_rule": rule, "sampler": type(sampler).__name__, "pruner": type(pruner).__name__}  # fmt: skip
-    _loop(study, plan, grid, meta, started)
-    return _finish(study, plan, meta, splits)
+    clock = _loop(study, plan, grid, meta, started)
+    return _finish(study, plan, meta, splits, clock)
 
 
 def _check_output(out: Path, resume: bool) -> None:
@@ -248,7 +249,7 @@ def _next_fits(study: Any, plan: _Plan, clock: _Clock, grid: bool) -> bool:
     return True
 
 
-def _loop(study: Any, plan: _Plan, grid: bool, meta: dict[str, Any], started: float) -> None:
+def _loop(study: Any, plan: _Plan, grid: bool, meta: dict[str, Any], started: float) -> _Clock:
     """Optuna's optimize loop; after each trial the table is written and the budget decides whether to go on."""
     from pairsim.train.trainer import TrainingError
 
@@ -262,6 +263,7 @@ def _loop(study: Any, plan: _Plan, grid: bool, meta: dict[str, Any], started: fl
 
     if _next_fits(study, plan, clock, grid):
         study.optimize(lambda trial: _run_trial(trial, study, plan, clock), callbacks=[after], catch=(TrainingError,))
+    return clock
 
 
 def _run_trial(trial: Any, study: Any, plan: _Plan, clock: _Clock) -> float:
@@ -371,7 +373,7 @@ def _write(study: Any, plan: _Plan, meta: dict[str, Any], winner: dict[str, Any]
     return summary
 
 
-def _finish(study: Any, plan: _Plan, meta: dict[str, Any], splits: Any) -> dict[str, Any]:
+def _finish(study: Any, plan: _Plan, meta: dict[str, Any], splits: Any, clock: _Clock) -> dict[str, Any]:
     """Choose the best completed trial on validation, evaluate its runs (and only them) on test, write the table."""
     complete = [r for r in _rows(study, plan) if r["state"] == "complete" and r["val_mean"] is not None]
     if not complete:
@@ -383,6 +385,7 @@ def _finish(study: Any, plan: _Plan, meta: dict[str, Any], splits: Any) -> dict[
     test = {k: dict(zip(("mean", "sd"), spread([t[k] for t in tests]), strict=True))
             for k, v in tests[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}  # fmt: skip
     winner = {**best, "test": test, "test_runs": tests}
+    study.set_user_attr("spent_seconds", clock.spent())  # the test evaluation counts too
     summary = _write(study, plan, meta, winner=winner)
     _say(f"chosen: trial {best['trial']:03d}; table in {plan.out / 'sweep.md'}, figure in {plan.out / 'sweep.png'}")
     return summary
