@@ -204,7 +204,10 @@ def test_no_trial_starts_that_the_budget_left_cannot_hold(tmp_path: Path) -> Non
     assert runner._next_fits(study, plan, clock, grid=False)
     clock.before = 600.0 - 110.0  # 110 s left: none
     assert not runner._next_fits(study, plan, clock, grid=False)
-    plan.cap, clock.before = 2, 0.0  # --trials 2 reached
+    plan.validation_s, plan.test_ratio = 10.0, 4.0  # 130 s left, but the winner's test takes about 40 s of it
+    clock.before = 600.0 - 130.0
+    assert not runner._next_fits(study, plan, clock, grid=False)
+    plan.validation_s, plan.cap, clock.before = 0.0, 2, 0.0  # --trials 2 reached
     assert not runner._next_fits(study, plan, clock, grid=False)
 
 

@@ -5,7 +5,8 @@ the ordinary :class:`~pairsim.train.trainer.Trainer` with the trial's overrides;
 study lives in ``OUTPUT_DIR/sweep.journal`` (Optuna's journal file storage: an append-only local file, no server),
 so ``--resume`` keeps every finished trial and runs again a trial that was killed half-way.
 
-The budget counts from the command's start; 5% of it is kept for the chosen trial's test evaluation. Before each
+The budget counts from the command's start; 5% of it, and the expected time of the chosen trial's test evaluation
+(the longest validation timed so far x test rows / val rows), are kept for that evaluation. Before each
 trial the time left is compared with the mean time of the trials so far, and no trial is started that would not
 fit; each trial gets the time left divided by the trials still planned (``--trials``, the grid's size, or 8) as its
 deadline, counted from its start (and as ``train.time_budget`` where the recipe has that key), so the sweep ends
@@ -41,7 +42,9 @@ DEFAULT_PLANNED = 8  # trials the budget is shared among when neither --trials n
 SMALL_VAL = 200  # fewer validation pairs / items than this: several seeds per trial
 FEW_CLASSES = 10  # fewer validation classes than this: several seeds per trial
 AUTO_SEEDS = 3
-TEST_RESERVE = 0.05  # share of the budget kept for the chosen trial's test evaluation (no trial spends it)
+# share of the budget kept for the chosen trial's test evaluation, beyond the longest validation timed so far times
+# the test split's size over the validation split's (no trial spends either)
+TEST_RESERVE = 0.05
 JOURNAL = "sweep.journal"
 
 
@@ -86,6 +89,11 @@ class _Plan:
     progress: bool
     data: dict[str, Any] = dataclasses.field(default_factory=dict)  # the recipe's data section (its splits: loaded)
     validation_s: float = 0.0  # the longest validation timed so far (a deadline leaves time for one)
+    test_ratio: float = 1.0  # test rows / val rows: the winner's test takes about this many validations
+
+    def left(self, spent: float) -> float:
+        """Seconds trials may still use: the budget less what is spent and the winner's expected test time."""
+        return self.budget_s - spent - self.validation_s * self.test_ratio
 
 
 def run_sweep(
@@ -167,7 +175,8 @@ def run_sweep(
     _requeue_killed(study, out)
     trial_budget = budget_s * (1 - TEST_RESERVE)
     plan = _Plan(path, fixed, space, out, [base.train.seed + i for i in range(k)], metric, trial_budget,
-                 cap or space.grid_size() or DEFAULT_PLANNED, cap, progress, base.to_dict()["data"])  # fmt: skip
+                 cap or space.grid_size() or DEFAULT_PLANNED, cap, progress, base.to_dict()["data"],
+                 test_ratio=max(1.0, len(splits.test) / max(1, len(splits.val))))  # fmt: skip
     meta = {"recipe": str(path), "output_dir": str(out), "overrides": list(overrides), "budget_minutes": budget_s / 60, "seeds": k,
             "seed_rule": rule, "sampler": type(sampler).__name__, "pruner": type(pruner).__name__}  # fmt: skip
     clock = _loop(study, plan, grid, meta, started)
@@ -234,7 +243,7 @@ def _next_fits(study: Any, plan: _Plan, clock: _Clock, grid: bool) -> bool:
 
     done = _done(study)
     waiting = bool(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
-    left = plan.budget_s - clock.spent()
+    left = plan.left(clock.spent())
     seconds = [t.user_attrs["seconds"] for t in done if "seconds" in t.user_attrs]
     estimate = sum(seconds) / len(seconds) if seconds else 0.0
     if plan.cap and len(done) >= plan.cap:
@@ -278,7 +287,7 @@ def _run_trial(trial: Any, study: Any, plan: _Plan, clock: _Clock) -> float:
     from pairsim.train.sweep.hooks import Deadline, PruneOnValidation
     from pairsim.train.trainer import Trainer, TrainingError
 
-    share = (plan.budget_s - clock.spent()) / max(1, plan.planned - len(_done(study)))
+    share = plan.left(clock.spent()) / max(1, plan.planned - len(_done(study)))
     params = plan.space.suggest(trial)
     name = f"{trial.number:03d}"
     runs = [plan.out / "trials" / (name if i == 0 else f"{name}_seed{s}") for i, s in enumerate(plan.seeds)]
