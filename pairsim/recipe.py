@@ -181,6 +181,23 @@ class EvalConfig:
     plots: bool = True  # ROC curve, score histograms and hardest pairs as PNG
 
 
+@dataclasses.dataclass(kw_only=True)
+class SweepConfig:
+    """``sweep``: what ``pairsim sweep`` tries (pairsim/train/sweep); ``pairsim train`` ignores it.
+
+    ``space`` maps a dotted recipe key to a list of choices (YAML values, as ``key=value`` overrides take them) or to
+    a range ``{low, high, log}`` (an integer range when both ends are integers).
+    """
+
+    space: dict[str, Any] = dataclasses.field(default_factory=dict)  # dotted key -> [choices] or {low, high, log}
+    budget: str = ""  # total wall time when --budget is not given, e.g. "60m", "1.5h", "900s"
+    trials: int = bounded(0, ge=0, le=10_000)  # at most this many trials; 0: as many as the budget allows
+    # training seeds per trial; 0: auto (3 where validation is small: < 200 pairs / items or < 10 classes, else 1)
+    seeds: int = bounded(0, ge=0, le=16)
+    sampler: Literal["auto", "grid", "tpe", "random"] = "auto"  # auto: grid when every key has choices, else tpe
+    pruner: Literal["median", "halving", "none"] = "median"  # stops weak trials at a validation (Optuna's pruners)
+
+
 # Old key -> its place now, for recipes, ``key=value`` overrides and the recipe.yaml of earlier runs (--resume):
 # the one table of renamed keys. A run reading any of them says so in one log line (Recipe.renamed_note).
 RENAMED: dict[str, str] = {
@@ -286,6 +303,7 @@ class Recipe:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
     output_dir: str = "runs/pairsim"  # where the model, metrics, plots, log and checkpoints go
+    sweep: SweepConfig | None = None  # what `pairsim sweep` tries (ignored by `pairsim train`)
     renamed: ClassVar[list[str]] = []  # the old keys (RENAMED) it was read with; set by from_dict
 
     @classmethod

@@ -5,7 +5,8 @@ change being where ``../shared/data`` lives (and a datasets cache folder under t
   ``recipes/mrpc_minilm.yaml`` on ``data: {name: mrpc}``;
 * the AT&T faces as an image-pair CSV (built here from the pairs the ``att_faces`` recipe evaluates, with
   ``impostor`` labels and paths relative to the CSV) score exactly as the recipe's own evaluation of them;
-* the graded, image-folder and caption blocks load; every ``pair_table`` field is in the field table.
+* the graded, image-folder and caption blocks load; every ``pair_table`` field is in the field table;
+* the "first hour" commands parse as ``pairsim`` commands, and their sweep keys load into the recipe they name.
 """
 
 from __future__ import annotations
@@ -128,3 +129,24 @@ def test_image_folder_and_caption_blocks_load() -> None:
     assert sum(len(c) for c in classes) == 40 and not (classes[0] & classes[1] or classes[0] & classes[2])
     captions = load_dataset(copy.deepcopy(doc_block("captions", data_dir)["data"]))
     assert all(len(t) > 0 for _, t in captions.items())
+
+
+def test_first_hour_commands_parse_and_their_sweep_keys_load() -> None:
+    import shlex
+
+    from pairsim.cli import build_parser
+    from pairsim.train.sweep.space import SearchSpace
+
+    match = re.search(r"<!-- own-data: first-hour -->\n```bash\n(.*?)```", DOC.read_text(), re.S)
+    assert match, "docs/own_data.md has no first-hour block"
+    commands = [shlex.split(line, comments=True) for line in match.group(1).splitlines()]
+    commands = [c for c in commands if c and c[0] == "pairsim"]
+    assert [c[1] for c in commands] == ["eval", "eval", "train", "sweep"]
+    for argv in commands:
+        args = build_parser().parse_args(argv[1:])
+        if args.command == "sweep":
+            assert args.budget == "30m" and len(args.tries) == 2
+            space = SearchSpace.parse({}, args.tries)
+            fixed = list(args.overrides)
+            space.check(lambda extra, fixed=fixed: Recipe.load(REPO / "recipes" / "mrpc_minilm.yaml", [*fixed, *extra]))
+            assert space.grid_size() == 6

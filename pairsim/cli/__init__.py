@@ -12,12 +12,26 @@ import sys
 import typing
 import warnings
 
-from pairsim.cli import encode, evaluate, export, gallery, mine, push, rerank, score, serve, track, train, unenroll
+from pairsim.cli import (
+    encode,
+    evaluate,
+    export,
+    gallery,
+    mine,
+    push,
+    rerank,
+    score,
+    serve,
+    sweep,
+    track,
+    train,
+    unenroll,
+)
 from pairsim.cli.args import threads_scope
 from pairsim.errors import PairsimError
 from pairsim.text_check import TextInputWarning
 
-COMMANDS = (train, evaluate, score, encode, gallery, unenroll, export, push, serve, rerank, mine, track)
+COMMANDS = (train, evaluate, score, encode, gallery, unenroll, export, push, serve, rerank, mine, track, sweep)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -85,6 +85,8 @@ class Trainer(Housekeeping):
             the main process; a hook raising :class:`~pairsim.train.callbacks.StopRun` ends training cleanly.
         model: Train this model instead of building ``recipe.model`` (``pairsim.fit`` with a model object; its
             config is ``recipe.model``). After :meth:`run`, ``final_model`` is the model the test metrics are of.
+        test: Evaluate the best model on the test split at the end (False: ``metrics["test"]`` is None, as in a
+            sweep's trials, chosen on validation only).
 
     Example:
         >>> recipe = Recipe.load("recipes/digits_pairs.yaml", ["train.epochs=1"])  # doctest: +SKIP
@@ -101,8 +103,10 @@ class Trainer(Housekeeping):
         progress: bool = True,
         callbacks: Sequence[Callback] = (),
         model: PairModel | None = None,
+        test: bool = True,
     ) -> None:
         self.recipe = recipe
+        self.test = test  # False: no test evaluation (a sweep's trials; only the chosen one meets the test split)
         # a bar on a terminal or in a notebook (tqdm.auto's widget); else log lines every 30 s (train/progress_log.py)
         self.bar_shown = progress and (getattr(sys.stderr, "isatty", bool)() or "ipykernel" in sys.modules)
         first, last = recipe_callbacks(recipe, log_lines=not self.bar_shown)  # reporters, time budget
@@ -436,14 +440,17 @@ class Trainer(Housekeeping):
             model.config.threshold = self._val_metrics(model).get("threshold")
             model.config.threshold_data = self._calibrated_on()
             model.save_pretrained(model_dir)
-        test, details = evaluate_split(
-            model,
-            self.splits.test,
-            self.recipe.eval,
-            split="test",
-            calibrate=False,
-            source=build_source(self.recipe.data),
-        )
+        if not self.test:  # a sweep's trial: chosen on validation; only the winner meets the test split
+            test, details = None, None
+        else:
+            test, details = evaluate_split(
+                model,
+                self.splits.test,
+                self.recipe.eval,
+                split="test",
+                calibrate=False,
+                source=build_source(self.recipe.data),
+            )
         self.final_model = model
         metrics = {"best_epoch": self.state["best_epoch"], "best_val": self.state["best"], "test": test,
                    "history": self.state["history"], "steps": self.state["global_step"]}  # fmt: skip
@@ -456,10 +463,11 @@ class Trainer(Housekeeping):
                 self.state["history"], plots / "curves.png",
                 val_keys=[f"val_{k}" for k in HEADLINE if f"val_{k}" in logged],
             )  # fmt: skip
-        if self.recipe.eval.plots:
+        if self.recipe.eval.plots and test is not None:
             save_eval_plots(model, details, plots, prefix="test")
             save_graded_plot(model, details, plots, prefix="test")
-        log.info("test: %s", ", ".join(f"{k}={v:.4f}" for k, v in test.items() if isinstance(v, float)))
+        if test is not None:
+            log.info("test: %s", ", ".join(f"{k}={v:.4f}" for k, v in test.items() if isinstance(v, float)))
         self._settle_checkpoint()
         log.info(
             "done: model in %s, metrics in %s, plots in %s",
