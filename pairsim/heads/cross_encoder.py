@@ -44,7 +44,7 @@ class CrossEncoderConfig(HeadConfig):
     backbone_config: dict[str, Any] | None = None  # the encoder's config, filled at build and saved inline
     # the tokenizer's pair layout, filled at build: [prefix, middle, suffix] special-token ids around a and b
     # (BERT: [[CLS], [SEP], [SEP]]), the padding id and whether text b takes token type 1
-    template: list[list[int]] | None = None
+    template: list[list[int]] | None = bounded(None, ge=0)  # token ids before, between and after the two texts
     pad_id: int = bounded(0, ge=0)
     type_b: bool = True
 

@@ -39,8 +39,9 @@ class PixelTransform:
 
     def __init__(self, *, size: Sequence[int], mean: Sequence[float], std: Sequence[float]) -> None:
         self.size = (int(size[0]), int(size[1]))
-        self.mean = torch.tensor(list(mean), dtype=torch.float32).view(-1, 1, 1)  # (C, 1, 1)
-        self.std = torch.tensor(list(std), dtype=torch.float32).view(-1, 1, 1)  # (C, 1, 1)
+        # on the CPU whatever device a tower is built under (the ONNX runtime builds towers on the meta device)
+        self.mean = torch.tensor(list(mean), dtype=torch.float32, device="cpu").view(-1, 1, 1)  # (C, 1, 1)
+        self.std = torch.tensor(list(std), dtype=torch.float32, device="cpu").view(-1, 1, 1)  # (C, 1, 1)
         self.native = _native_uint8_resize()
 
     def __call__(self, image: Image.Image) -> torch.Tensor:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import planted
 from PIL import Image
+from planted_pattern import planted
 
 from pairsim.cli import main
 from pairsim.track.sequences import read_annotated, read_frames

@@ -79,7 +79,7 @@ def test_logistic_loss_matches_its_definition() -> None:
 
 
 def test_training_pairs_put_the_target_where_the_label_says(tiny_siamfc: SiamFC) -> None:
-    from conftest import planted
+    from planted_pattern import planted
 
     frames, boxes = planted(frames=10)
 
@@ -106,7 +106,7 @@ def test_training_pairs_put_the_target_where_the_label_says(tiny_siamfc: SiamFC)
 
 
 def test_a_few_steps_lower_the_loss(tiny_siamfc: SiamFC, tmp_path: Path) -> None:
-    from conftest import planted
+    from planted_pattern import planted
 
     frames, boxes = planted(frames=30)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import planted
+from planted_pattern import planted
 
 from pairsim.track.baselines import BASELINES, baseline
 from pairsim.track.geometry import iou
