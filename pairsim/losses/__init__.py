@@ -1,7 +1,17 @@
-"""Losses, by registered name: ``contrastive``, ``triplet``, ``bce``, ``infonce``, ``ranking``, ``cosent``,
-``prototypical``. Label 1 = similar."""
+"""Losses, by registered name: ``contrastive``, ``triplet``, ``bce``, ``infonce``, ``cached_infonce``, ``ranking``,
+``cosent``, ``prototypical``, ``matryoshka`` (a wrapper over embedding sizes). Label 1 = similar."""
 
-from pairsim.losses import bce, contrastive, cosent, infonce, prototypical, ranking, triplet  # noqa: F401
+from pairsim.losses import (  # noqa: F401
+    bce,
+    cached_infonce,
+    contrastive,
+    cosent,
+    infonce,
+    matryoshka,
+    prototypical,
+    ranking,
+    triplet,
+)
 from pairsim.losses.base import LOSSES, Loss, LossConfig
 
 __all__ = ["LOSSES", "Loss", "LossConfig"]

@@ -114,6 +114,7 @@ class Trainer(Housekeeping):
             batch_size=r.train.batch_size, seed=r.train.seed, rank=rt.rank, world_size=rt.world_size,
             num_workers=r.train.speed.num_workers, pin_memory=rt.device.type == "cuda",
         )  # fmt: skip
+        self.loss.prepare(self.batches.side_inputs())  # e.g. a guide model embeds every item once (infonce)
         per_epoch = self.batches.steps_per_epoch
         s = r.train.schedule
         self.steps_per_epoch = min(per_epoch, s.steps_per_epoch) if s.steps_per_epoch else per_epoch
