@@ -9,6 +9,7 @@ from pairsim.data.sources import (  # noqa: F401  (imported to register)
     image_folder,
     mnist,
     mrpc,
+    negatives_table,
     omniglot,
     pair_table,
     quora,
