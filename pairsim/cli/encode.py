@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pairsim.cli.args import add_allow_unverified, add_strict_text, device_name, positive_int
+from pairsim.cli.args import (
+    add_allow_unverified,
+    add_strict_text,
+    add_truncate_dim,
+    apply_truncate_dim,
+    device_name,
+    positive_int,
+)
 from pairsim.cli.inputs import output_file
 from pairsim.errors import ConfigError
 
@@ -28,6 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=positive_int, default=64, help="inputs per encoding batch")
     p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda, ...")
     add_strict_text(p)
+    add_truncate_dim(p)
     p.set_defaults(run=run)
 
 
@@ -72,10 +80,11 @@ def run(args: argparse.Namespace) -> int:
         device=str(pick_device(args.device, where="--device")),
         allow_unverified=args.allow_unverified,
     )
+    apply_truncate_dim(model, args)
     (model.tower_a if args.side == "a" else model.side_b).check_items(items, where=args.inputs, lines=True)
     embeddings, index = model.encode_unique(
         items, side=args.side, batch_size=args.batch_size, where=args.inputs, lines=True, strict_text=args.strict_text
     )  # (U, D), (N,)
     save_embeddings(embeddings[index], out)
-    print(f"{len(items)} embeddings of size {model.tower_a.out_dim} written to {out}")
+    print(f"{len(items)} embeddings of size {model.embedding_dim} written to {out}")
     return 0

@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pairsim.cli.args import add_allow_unverified
+from pairsim.cli.args import add_allow_unverified, add_truncate_dim, apply_truncate_dim
 from pairsim.cli.inputs import read_text, split_lines
 from pairsim.cli.tsv import tsv_line
 from pairsim.errors import DataError
@@ -31,6 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gallery", required=True, help="gallery file (.safetensors); created or extended")
     p.add_argument("--device", default="auto")
     add_allow_unverified(p)
+    add_truncate_dim(p)
     p.set_defaults(run=run_enroll)
     q = sub.add_parser("identify", help="best-matching identity for each probe, or unknown")
     q.add_argument("probes", nargs="+", help="probe inputs: image paths, or texts with --text")
@@ -39,6 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--text", action="store_true", help="probes are texts, not file paths")
     q.add_argument("--device", default="auto")
     add_allow_unverified(q)
+    add_truncate_dim(q)
     q.set_defaults(run=run_identify)
 
 
@@ -103,6 +105,7 @@ def run_enroll(args: argparse.Namespace) -> int:
     model = PairModel.from_pretrained(
         args.model, device=str(pick_device(args.device)), allow_unverified=args.allow_unverified
     )
+    apply_truncate_dim(model, args)
     encoded = {name: model.encode_b(items) for name, items in people.items()}  # side b; probes are side a
     with writer_lock(gallery_path):  # one writer (enroll, unenroll, serve) at a time: no update is lost
         exists = gallery_path.exists()
@@ -129,6 +132,7 @@ def run_identify(args: argparse.Namespace) -> int:
     model = PairModel.from_pretrained(
         args.model, device=str(pick_device(args.device)), allow_unverified=args.allow_unverified
     )
+    apply_truncate_dim(model, args)
     gallery = load_gallery(Path(args.gallery), model)
     names, rows = gallery.names, gallery.embeddings
     if not args.text:
