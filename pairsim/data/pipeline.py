@@ -72,7 +72,7 @@ def side_inputs(split: Any) -> tuple[list[Any], list[Any] | None]:
         images, texts = list(split.images), list(split.captions)
         return (images, texts) if split.image_side == "a" else (texts, images)
     if isinstance(split, PairTable):
-        return list(split.a), list(split.b)
+        return list(split.a), list(split.side_b_items())  # explicit negatives are side-b inputs too
     return list(split.items), None
 
 
