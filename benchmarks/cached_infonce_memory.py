@@ -3,7 +3,7 @@
 Each (loss, batch size) runs in a fresh subprocess: build a transformer tower (a small random BERT with MiniLM's
 tokenizer by default, or MiniLM itself with ``--model``), tokenize ``batch`` STS-B sentence pairs plus one
 explicit negative each (``negatives: 1``), then run one forward + backward through pairsim's ``TrainStep`` while
-a thread samples the process's resident set size every millisecond. Reported per run: the peak RSS, the RSS just
+a thread samples the process's resident set size every 5 milliseconds. Reported per run: the peak RSS, the RSS just
 before the step, and their difference (the step's working memory); the figures of interest are the ratios
 ``peak(1024) / peak(64)`` for each loss (target for cached_infonce: <= 1.3).
 
@@ -86,7 +86,7 @@ def one_step(loss_name: str, batch: int, model_dir: str, max_length: int, mini: 
     def sample() -> None:
         while not done.is_set():
             peak[0] = max(peak[0], _rss())
-            time.sleep(0.001)
+            time.sleep(0.005)
 
     watcher = threading.Thread(target=sample, daemon=True)
     watcher.start()
