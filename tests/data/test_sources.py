@@ -54,6 +54,12 @@ def small_config(name: str, data_dir: Path) -> dict[str, Any]:
             "val_fraction": 0.15,
             "test_fraction": 0.15,
         },
+        "negatives_table": {  # a mined table: anchor, positive, negative_1, negative_2, key (10 keys x 2 rows)
+            "name": "negatives_table",
+            "path": str(Path(__file__).resolve().parents[1] / "fixtures" / "negatives" / "mined.csv"),
+            "val_fraction": 0.2,
+            "test_fraction": 0.2,
+        },
         "captions": {
             "name": "captions",
             "path": str(data_dir / "flickr8k" / "images"),
@@ -94,7 +100,7 @@ def test_every_dataset_has_a_small_config_and_named_ones_a_data_card(name: str, 
 @pytest.mark.parametrize("name", DATASETS.names())
 def test_loads_nonempty_splits_without_leaks(name: str, data_env: Path, tmp_path: Path) -> None:
     config = small_config(name, data_env)
-    if name == "pair_table":
+    if name in ("pair_table", "negatives_table"):
         config["cache_dir"] = str(tmp_path / "hf")
     splits = load_dataset(config)
     assert isinstance(splits, Splits)
@@ -115,7 +121,7 @@ def test_loads_nonempty_splits_without_leaks(name: str, data_env: Path, tmp_path
 )
 def test_the_seed_changes_a_random_split(name: str, data_env: Path, tmp_path: Path) -> None:
     config = small_config(name, data_env)
-    if name == "pair_table":
+    if name in ("pair_table", "negatives_table"):
         config["cache_dir"] = str(tmp_path / "hf")
     first = load_dataset({**config, "seed": 0})
     other = load_dataset({**config, "seed": 1})
