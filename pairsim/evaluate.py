@@ -4,7 +4,9 @@
   a fixed seed): accuracy, F1, ROC-AUC, average precision, EER at the model's threshold and, for graded data,
   Spearman / Pearson;
 * ``oneshot``: class-labelled items (Omniglot, faces, digits): N-way one-shot accuracy on random episodes;
-* ``retrieval``: caption-image data (Flickr8k), images on either side: Recall@1/5/10 both ways, median rank;
+* ``retrieval``: caption-image data (Flickr8k), images on either side: Recall@1/5/10 both ways, median rank,
+  MRR@10, nDCG@10 and MAP@R both ways; a pair table read as queries (side a) against a corpus (side b and its
+  explicit negatives), relevant = the similar pairs: Recall@1/5/10, MRR@10, nDCG@10, MAP@R;
 * ``ranking``: items labelled by rank within groups (RankIQA's distortion levels per image): Spearman of a
   ranker's score (tower output, ``out_dim: 1``) with the negated rank, pooled and per group;
 * ``episodes``: a fixed list of episodes (Omniglot's 20 official runs): one-shot accuracy on exactly those;
@@ -42,6 +44,7 @@ from pairsim.metrics import (
     plot_hardest_text_pairs,
     plot_roc,
     plot_score_histograms,
+    query_corpus_metrics,
     ranking_metrics,
     retrieval_metrics,
     verification_metrics,
@@ -133,7 +136,51 @@ def _retrieval(model: PairModel, data: CaptionImages, batch_size: int) -> dict[s
     image = encode_image(data.images, batch_size=batch_size)  # (I, D)
     with torch.inference_mode():
         sim = model.head.matrix(text.to(model.device), image.to(model.device)).float().cpu()  # (C, I)
-    return retrieval_metrics(sim.numpy(), data.caption_image, higher_is_similar=model.head.higher_is_similar)
+    up = model.head.higher_is_similar
+    metrics = retrieval_metrics(sim.numpy(), data.caption_image, higher_is_similar=up)
+    t2i = query_corpus_metrics(sim.numpy(), [[i] for i in data.caption_image], higher_is_similar=up)
+    i2t = query_corpus_metrics(sim.numpy().T, data.image_captions(), higher_is_similar=up)
+    for direction, values in (("t2i", t2i), ("i2t", i2t)):
+        metrics.update({f"{direction}_{k}": values[k] for k in ("mrr@10", "ndcg@10", "map@r")})
+    return metrics
+
+
+def query_corpus(table: PairTable) -> tuple[list[Any], list[Any], list[list[int]]]:
+    """A pair table as retrieval data: distinct side-a items are the queries, distinct side-b items (and every
+    row's explicit negatives) the corpus, and a query's relevant items the b sides of its similar (label 1) rows.
+
+    Example:
+        >>> t = PairTable(a=["q", "q", "r"], b=["x", "y", "x"], labels=[1.0, 0.0, 0.0], negatives=None)
+        >>> query_corpus(t)
+        (['q', 'r'], ['x', 'y'], [[0], []])
+    """
+    ka, kb = table.keys("a"), table.keys("b")
+    queries: dict[Any, int] = {}
+    corpus: dict[Any, int] = {}
+    query_items, corpus_items = [], []
+    for item, key in zip(table.a, ka, strict=True):
+        if key not in queries:
+            queries[key] = len(queries)
+            query_items.append(item)
+    for item, key in [*zip(table.b, kb, strict=True), *((n, n) for row in table.negatives or [] for n in row)]:
+        if key not in corpus:
+            corpus[key] = len(corpus)
+            corpus_items.append(item)
+    relevant: list[set[int]] = [set() for _ in query_items]
+    for key_a, key_b, label in zip(ka, kb, table.labels, strict=True):
+        if label >= 0.5:
+            relevant[queries[key_a]].add(corpus[key_b])
+    return query_items, corpus_items, [sorted(r) for r in relevant]
+
+
+def _query_corpus_retrieval(model: PairModel, data: PairTable, batch_size: int) -> dict[str, Any]:
+    """Recall@1/5/10, MRR@10, nDCG@10 and MAP@R of side a's items ranking side b's (see :func:`query_corpus`)."""
+    queries, corpus, relevant = query_corpus(data)
+    q = model.encode_a(queries, batch_size=batch_size)  # (Q, D)
+    c = model.encode_b(corpus, batch_size=batch_size)  # (N, D)
+    with torch.inference_mode():
+        sim = model.head.matrix(q.to(model.device), c.to(model.device)).float().cpu()  # (Q, N)
+    return query_corpus_metrics(sim.numpy(), relevant, higher_is_similar=model.head.higher_is_similar)
 
 
 @torch.inference_mode()
@@ -279,8 +326,13 @@ EVALUATIONS.register("episodes")(
 )
 EVALUATIONS.register("retrieval")(
     Evaluation(
-        lambda model, data, config, split, calibrate: (_retrieval(model, data, config.batch_size), None),
-        (CaptionImages,),
+        lambda model, data, config, split, calibrate: (
+            (_retrieval if isinstance(data, CaptionImages) else _query_corpus_retrieval)(
+                model, data, config.batch_size
+            ),
+            None,
+        ),
+        (CaptionImages, PairTable),
         frozenset({"t2i_median_rank", "i2t_median_rank"}),
     )
 )

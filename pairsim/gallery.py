@@ -74,7 +74,7 @@ class Gallery:
 
 def empty_gallery(model: PairModel) -> Gallery:
     """A gallery with no one in it yet, for ``model``."""
-    return Gallery(names=[], embeddings=torch.empty(0, model.tower_a.out_dim), fingerprint=model.fingerprint())
+    return Gallery(names=[], embeddings=torch.empty(0, model.embedding_dim), fingerprint=model.fingerprint())
 
 
 def save_gallery(path: str | Path, gallery: Gallery) -> None:
@@ -272,7 +272,7 @@ def load_gallery(path: str | Path, model: PairModel, *, allow_empty: bool = Fals
     """
     path = Path(path)
     gallery = read_gallery(path, allow_empty=allow_empty)
-    size = model.tower_a.out_dim
+    size = model.embedding_dim
     if gallery.embeddings.shape[1] != size:
         raise _fail(path, f"embeddings of size {gallery.embeddings.shape[1]}, but the model gives size {size}")
     if gallery.fingerprint != model.fingerprint():

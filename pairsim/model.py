@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pairsim.config import bounded, from_dict, to_dict
+from pairsim.config import MAX_DIM, bounded, from_dict, to_dict
 from pairsim.errors import ConfigError
 from pairsim.heads import HEADS, Head, HeadConfig
 from pairsim.scoring import PairScoring
@@ -34,6 +34,9 @@ class PairModelConfig:
     # the data the threshold was calibrated on, "<dataset> <split> sha256:<hex>" (pairsim/data/fingerprint.py): pairsim
     # eval warns when a recipe's validation split differs; None: not recorded (older models, hand-set thresholds)
     threshold_data: str | None = None
+    # keep only the leading dimensions of every embedding at inference (encode, score, galleries, export); rows
+    # are L2-renormalised for a cosine head. None: all. A matryoshka-trained model keeps its quality at its sizes.
+    truncate_dim: int | None = bounded(None, ge=1, le=MAX_DIM)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, where: str = "model") -> PairModelConfig:
@@ -75,6 +78,39 @@ def _checked_config(data: dict[str, Any], *, where: str) -> PairModelConfig:
 
 def _build_tower(config: TowerConfig) -> Tower:
     return TOWERS.get(config.name)(config)
+
+
+def check_truncate_dim(dim: int | None, out_dim: int, head: Head, *, where: str) -> None:
+    """Raise ConfigError unless ``dim`` (None: no truncation) fits the towers and the head.
+
+    Args:
+        dim: The number of leading dimensions kept.
+        out_dim: The towers' embedding size.
+        head: The model's head: one holding state sized to the embeddings (weighted_l1's weights, a cosine
+            cohort) cannot score shorter embeddings.
+        where: The setting's name in the message.
+    """
+    if dim is None:
+        return
+    if not 1 <= dim <= out_dim:
+        raise ConfigError(f"{where}: expected a size in 1..{out_dim} (the embedding size), got {dim}")
+    sized = [k for k, v in head.state_dict().items() if v.ndim and v.shape[-1] == out_dim and dim < out_dim]
+    if sized:
+        raise ConfigError(f"{where}: head {head.config.name!r} holds {out_dim}-wide state ({sized[0]}); it cannot "
+                          "score truncated embeddings")  # fmt: skip
+
+
+def truncate(embeddings: torch.Tensor, dim: int | None, *, renormalise: bool) -> torch.Tensor:
+    """The first ``dim`` dimensions of ``embeddings (N, D)`` (None: all), L2-renormalised when asked.
+
+    Example:
+        >>> truncate(torch.tensor([[3.0, 4.0, 12.0]]), 2, renormalise=True)
+        tensor([[0.6000, 0.8000]])
+    """
+    if dim is None:
+        return embeddings
+    out = embeddings[..., :dim]  # (N, dim)
+    return torch.nn.functional.normalize(out, dim=-1) if renormalise else out
 
 
 class PairModel(PairScoring, nn.Module):
@@ -127,6 +163,7 @@ class PairModel(PairScoring, nn.Module):
         self.head: Head = HEADS.get(head.name)(head)
         self.head.bind(self.tower_a.out_dim, tied=self.tower_b is None)
         self.head.check_threshold(config.threshold, where=f"{where}.threshold")  # within the head's score range
+        check_truncate_dim(config.truncate_dim, self.tower_a.out_dim, self.head, where=f"{where}.truncate_dim")
         # the resolved config: the towers' own (a transformer's backbone config, an LSTM's vocabulary size)
         self.config = dataclasses.replace(
             config,
@@ -237,6 +274,8 @@ class PairModel(PairScoring, nn.Module):
 
         digest = hashlib.sha256()
         towers = {"tower": to_dict(self.config.tower), "tower_b": self.config.tower_b and to_dict(self.config.tower_b)}
+        if self.config.truncate_dim is not None:  # shorter embeddings are other embeddings (unset: as before)
+            towers["truncate_dim"] = self.config.truncate_dim
         digest.update(json.dumps(towers, sort_keys=True, default=str).encode())
         for key, tensor in sorted(self.state_dict().items()):
             if not key.startswith(("tower_a.", "tower_b.")):
@@ -309,12 +348,26 @@ class PairModel(PairScoring, nn.Module):
 
     # -- batches (already preprocessed) ----------------------------------------------------------------------
     def embed_a(self, batch: Batch) -> torch.Tensor:
-        """Preprocessed batch of side a -> ``(B, D)`` embeddings."""
-        return self.tower_a(batch)
+        """Preprocessed batch of side a -> ``(B, D)`` embeddings (the first ``truncate_dim`` when set)."""
+        return self.truncated(self.tower_a(batch))
 
     def embed_b(self, batch: Batch) -> torch.Tensor:
-        """Preprocessed batch of side b -> ``(B, D)`` embeddings."""
-        return self.side_b(batch)
+        """Preprocessed batch of side b -> ``(B, D)`` embeddings (the first ``truncate_dim`` when set)."""
+        return self.truncated(self.side_b(batch))
+
+    def truncated(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """Embeddings as they leave the model: the first ``config.truncate_dim`` dimensions, renormalised for a
+        cosine head (see :func:`truncate`); unchanged without ``truncate_dim``."""
+        return truncate(embeddings, self.config.truncate_dim, renormalise=self.head.faiss_normalize)
+
+    def set_truncate_dim(self, dim: int | None) -> None:
+        """Keep only the first ``dim`` dimensions of every embedding from now on (None: all); saved with the model.
+
+        Raises:
+            ConfigError: ``dim`` exceeds the embedding size, or the head holds state of the full size.
+        """
+        check_truncate_dim(dim, self.tower_a.out_dim, self.head, where="truncate_dim")
+        self.config.truncate_dim = dim
 
     def forward(self, batch_a: Batch, batch_b: Batch) -> torch.Tensor:
         """Preprocessed batches -> ``(B,)`` scores."""
@@ -326,7 +379,7 @@ class PairModel(PairScoring, nn.Module):
 
         batch = {k: v.to(self.device) for k, v in batch.items()}
         with inference_precision(self.precision, self.device):  # fp32 unless bf16 is asked for (or auto finds it)
-            return tower(batch).float().cpu()  # (b, D)
+            return self.truncated(tower(batch)).float().cpu()  # (b, D) or (b, truncate_dim)
 
     def encode_unique(self, items: Sequence[Any], **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """As :meth:`PairScoring.encode_unique`, in eval mode (dropout off), the training mode restored after."""

@@ -96,6 +96,11 @@ class PairScoring:
         """The tower that encodes ``side`` ("a" or "b")."""
         return self.tower_a if side == "a" else self.side_b
 
+    @property
+    def embedding_dim(self) -> int:
+        """The size of the embeddings the model gives: the config's ``truncate_dim`` when set, else the towers'."""
+        return getattr(self.config, "truncate_dim", None) or self.tower_a.out_dim
+
     def _run(self, tower: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """One preprocessed batch through ``tower`` -> ``(b, D)`` float32 on the CPU, in the precision
         :attr:`precision` asks for (:func:`pairsim.device.inference_precision`)."""
@@ -150,7 +155,7 @@ class PairScoring:
         order = list(range(len(first)))
         if tower.modality == "text":  # length-sorted batches pad less
             order.sort(key=lambda r: len(str(items[first[r]])), reverse=True)
-        out = torch.empty(len(first), tower.out_dim)  # (U, D)
+        out = torch.empty(len(first), self.embedding_dim)  # (U, D)
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             embedded = self._run(tower, tower.preprocess([items[first[r]] for r in chunk]))  # (b, D)

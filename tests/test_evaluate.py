@@ -247,9 +247,12 @@ def test_retrieval_encodes_each_side_with_its_own_tower(
         (model.encode_b, model.encode_a) if image_side == "a" else (model.encode_a, model.encode_b)
     )
     sim = model.head.matrix(text_side(data.captions), image_side_encode(data.images))  # (C, I)
-    from pairsim.metrics import retrieval_metrics
+    from pairsim.metrics import query_corpus_metrics, retrieval_metrics
 
-    assert metrics == retrieval_metrics(sim.detach().numpy(), data.caption_image, higher_is_similar=True)
+    expected = retrieval_metrics(sim.detach().numpy(), data.caption_image, higher_is_similar=True)
+    assert {k: metrics[k] for k in expected} == expected
+    t2i = query_corpus_metrics(sim.detach().numpy(), [[i] for i in data.caption_image], higher_is_similar=True)
+    assert metrics["t2i_mrr@10"] == t2i["mrr@10"] and metrics["t2i_map@r"] == t2i["map@r"]  # and MRR / MAP@R
 
 
 def test_perfect_retrieval(image_model: PairModel) -> None:

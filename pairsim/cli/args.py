@@ -120,3 +120,32 @@ def add_strict_text(parser: argparse.ArgumentParser) -> None:
         help="stop with an error on empty texts and texts with no word the model knows (default: one warning "
         "line counting them; their scores mean nothing)",
     )
+
+
+def add_truncate_dim(parser: argparse.ArgumentParser) -> None:
+    """``--truncate-dim D``: keep the first D dimensions of every embedding (a model trained with the
+    ``matryoshka`` loss keeps its quality at its trained sizes)."""
+    parser.add_argument(
+        "--truncate-dim",
+        type=positive_int,
+        metavar="D",
+        help="keep the first D dimensions of every embedding (renormalised for a cosine head); default: the "
+        "model's own truncate_dim, else all",
+    )
+
+
+def apply_truncate_dim(model: object, args: argparse.Namespace) -> None:
+    """Set ``--truncate-dim`` on a loaded model (nothing when not given).
+
+    Raises:
+        ConfigError: The model is an ONNX export (its graphs were made at one size), or the size does not fit.
+    """
+    dim = getattr(args, "truncate_dim", None)
+    if dim is None:
+        return
+    setter = getattr(model, "set_truncate_dim", None)
+    if setter is None:
+        raise ConfigError(
+            "--truncate-dim: an ONNX export gives the size it was exported at; export with --truncate-dim"
+        )
+    setter(dim)

@@ -9,6 +9,8 @@ from pairsim.cli.args import (
     add_allow_unverified,
     add_strict_text,
     add_threads,
+    add_truncate_dim,
+    apply_truncate_dim,
     device_name,
     positive_int,
     runtime_threads,
@@ -40,6 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=positive_int, default=64, help="inputs per encoding batch")
     p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda, ...")
     add_strict_text(p)
+    add_truncate_dim(p)
     p.set_defaults(run=run)
 
 
@@ -85,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         allow_unverified=args.allow_unverified,
         threads=runtime_threads(args),
     )
+    apply_truncate_dim(model, args)
     tower = model.tower_a if args.side == "a" else model.side_b
     if tower.gives != "embeddings":  # a cross-encoder's side is token ids, read only with the other side
         raise ConfigError(f"{args.model}: a cross-encoder reads both texts together and gives no embeddings; use "
@@ -94,5 +98,5 @@ def run(args: argparse.Namespace) -> int:
         items, side=args.side, batch_size=args.batch_size, where=args.inputs, lines=True, strict_text=args.strict_text
     )  # (U, D), (N,)
     save_embeddings(embeddings[index], out)
-    print(f"{len(items)} embeddings of size {model.tower_a.out_dim} written to {out}")
+    print(f"{len(items)} embeddings of size {model.embedding_dim} written to {out}")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pairsim.cli.args import add_allow_unverified, add_threads
+from pairsim.cli.args import add_allow_unverified, add_threads, add_truncate_dim, apply_truncate_dim
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quantize", choices=["int8"], help="onnx: int8 dynamic quantization for CPU")
     add_allow_unverified(p)
     add_threads(p, recipe=False)
+    add_truncate_dim(p)
     p.set_defaults(run=run)
 
 
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if args.quantize and args.fmt != "onnx":
         raise ConfigError("--quantize applies to --format onnx only")
     model, _ = load_model_arg(args.model, device="cpu", allow_unverified=args.allow_unverified)
+    apply_truncate_dim(model, args)
     if args.fmt == "onnx":
         from pairsim.export.onnx import export_onnx
 

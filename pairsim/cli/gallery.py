@@ -22,7 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pairsim.cli.args import add_allow_unverified, add_threads
+from pairsim.cli.args import add_allow_unverified, add_threads, add_truncate_dim, apply_truncate_dim
 from pairsim.cli.inputs import read_text, split_lines
 from pairsim.cli.tsv import tsv_line
 from pairsim.errors import DataError
@@ -46,6 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="memory-map the gallery's rows (and an ivfpq index) instead of reading them (recorded)")  # fmt: skip
     add_allow_unverified(p)
     add_threads(p, recipe=False)
+    add_truncate_dim(p)
     p.set_defaults(run=run_enroll)
     q = sub.add_parser("identify", help="best-matching identity for each probe, or unknown")
     q.add_argument("probes", nargs="+", help="probe inputs: image paths, or texts with --text")
@@ -56,6 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _add_index(q, "search this way this time (default: as the gallery records)")
     add_allow_unverified(q)
     add_threads(q, recipe=False)
+    add_truncate_dim(q)
     q.set_defaults(run=run_identify)
 
 
@@ -121,6 +123,7 @@ def run_enroll(args: argparse.Namespace) -> int:
     gallery_path = Path(args.gallery)
     check_gallery_target(gallery_path)
     model, _ = load_model_arg(args.model, device=str(pick_device(args.device)), allow_unverified=args.allow_unverified)
+    apply_truncate_dim(model, args)
     encoded = {name: model.encode_b(items) for name, items in people.items()}  # side b; probes are side a
     with writer_lock(gallery_path):  # one writer (enroll, unenroll, serve) at a time: no update is lost
         exists = gallery_path.exists()
@@ -147,6 +150,7 @@ def run_identify(args: argparse.Namespace) -> int:
     from pairsim.gallery import load_gallery
 
     model, _ = load_model_arg(args.model, device=str(pick_device(args.device)), allow_unverified=args.allow_unverified)
+    apply_truncate_dim(model, args)
     gallery = load_gallery(Path(args.gallery), model)
     if not args.text:
         missing = [p for p in args.probes if not Path(p).is_file()]

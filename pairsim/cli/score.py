@@ -9,6 +9,8 @@ from pairsim.cli.args import (
     add_allow_unverified,
     add_strict_text,
     add_threads,
+    add_truncate_dim,
+    apply_truncate_dim,
     device_name,
     positive_int,
     runtime_threads,
@@ -47,6 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=positive_int, default=64, help="inputs per encoding batch")
     p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda, ...")
     add_strict_text(p)
+    add_truncate_dim(p)
     p.set_defaults(run=run)
 
 
@@ -115,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         allow_unverified=args.allow_unverified,
         threads=runtime_threads(args),
     )
+    apply_truncate_dim(model, args)
     items_a = resolve_lines(items_a, args.a, model.tower_a.modality)  # image paths: against the file's folder
     items_b = resolve_lines(items_b, args.b, model.side_b.modality)
     model.tower_a.check_items(items_a, where=args.a, lines=True)

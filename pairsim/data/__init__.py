@@ -3,14 +3,14 @@
 * :mod:`pairsim.data.types`: :class:`LabelledItems`, :class:`PairTable`, :class:`CaptionImages`, :class:`Splits`.
 * :mod:`pairsim.data.sources`: the :data:`DATASETS` registry and :func:`load_dataset`.
 * :mod:`pairsim.data.samplers`: the :data:`SAMPLERS` registry (pairs, ranked_pairs, triplets, pk, aligned,
-  episodes).
+  hard_negatives, episodes).
 * :mod:`pairsim.data.pipeline`: :class:`Batches`, the one dataset/collator from a split to a loss's rows.
 * :mod:`pairsim.data.episodes`, :mod:`pairsim.data.retrieval`: evaluation episodes and retrieval sets.
 
 **Label 1 = similar** everywhere.
 """
 
-from pairsim.data import ranked_pairs  # noqa: F401  (registers the ranked_pairs sampler)
+from pairsim.data import hard_negatives, ranked_pairs  # noqa: F401  (register the hard_negatives, ranked_pairs samplers)
 from pairsim.data.episodes import Episode, EpisodeSampler
 from pairsim.data.pipeline import Batches, side_inputs
 from pairsim.data.retrieval import RetrievalSet, retrieval_set

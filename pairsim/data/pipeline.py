@@ -63,7 +63,7 @@ def side_items(split: LabelledItems | PairTable) -> dict[str, tuple[Sequence[Any
     """``{side: (items, modality)}``: what a row index of each side points into."""
     if isinstance(split, LabelledItems):
         return {"a": (split.items, split.modality), "b": (split.items, split.modality)}
-    return {"a": (split.a, split.side_modality("a")), "b": (split.b, split.side_modality("b"))}
+    return {"a": (split.a, split.side_modality("a")), "b": (split.side_b_items(), split.side_modality("b"))}
 
 
 def side_inputs(split: Any) -> tuple[list[Any], list[Any] | None]:
@@ -72,7 +72,7 @@ def side_inputs(split: Any) -> tuple[list[Any], list[Any] | None]:
         images, texts = list(split.images), list(split.captions)
         return (images, texts) if split.image_side == "a" else (texts, images)
     if isinstance(split, PairTable):
-        return list(split.a), list(split.b)
+        return list(split.a), list(split.side_b_items())  # explicit negatives are side-b inputs too
     return list(split.items), None
 
 
@@ -144,7 +144,7 @@ class Batches(Dataset[tuple[Any, ...]]):
         self.slot_sides = tuple(consumes.sides)
         self.consumes, self.seed, self.train, self.rank, self.world_size = consumes, seed, train, rank, world_size
         where = f"{'train' if train else 'eval'} {type(split).__name__}"
-        self.draw = Draw(config, batch_size, train, consumes.target, world_size, where)
+        self.draw = Draw(config, batch_size, train, consumes.target, world_size, where, tuple(consumes.sides))
         self.num_workers, self.pin_memory = num_workers, pin_memory
         if num_workers > 0:  # workers copy the towers each epoch: fill text towers' token caches once, here
             for side in sorted(set(consumes.sides)):
@@ -207,8 +207,8 @@ class Batches(Dataset[tuple[Any, ...]]):
                 ]
             out.append(tower.collate(tower.featurize(picked, train=self.train, rng=gens)))
         if self.consumes.target != "none" and rows.target is not None:
-            dtype = torch.long if self.consumes.target in ("class", "episode") else torch.float32
-            out.append(torch.as_tensor(rows.target, dtype=dtype))  # (B,) or (B, 2)
+            dtype = torch.long if self.consumes.target in ("class", "episode", "keys") else torch.float32
+            out.append(torch.as_tensor(rows.target, dtype=dtype))  # (B,), (B, 2) or keys (B, S, 2)
         return tuple(out)
 
     def epoch(self, epoch: int, *, start: int = 0, limit: int | None = None) -> Iterator[tuple[Any, ...]]:

@@ -33,7 +33,7 @@ from pairsim.data.types import LabelledItems, PairTable
 from pairsim.errors import ConfigError, DataError
 from pairsim.registry import Registry
 
-Target = Literal["none", "binary", "graded", "class", "episode"]
+Target = Literal["none", "binary", "graded", "class", "episode", "keys"]
 SAMPLERS: Registry[Any] = Registry("sampler")
 
 
@@ -42,7 +42,9 @@ class Consumes:
     """What a loss consumes: the side of each slot of a row, the target, and the sampler used by default.
 
     ``target``: "binary" 0/1 float (1 = similar), "graded" float (a table's score where it has one, else the
-    label), "class" long class ids, "episode" long ``(way, is_query)`` per row, "none" no target.
+    label), "class" long class ids, "episode" long ``(way, is_query)`` per row, "keys" long ``(B, S, 2)``: per
+    slot the id of its item's key (two items with one key id are the same thing) and the item's index in its
+    side (``hard_negatives`` sampler), "none" no target.
     """
 
     sides: tuple[str, ...]
@@ -75,6 +77,7 @@ class Draw:
         target: The target type the loss wants.
         world_size: Number of processes (each global batch is cut into this many equal slices).
         where: Name of the split in messages.
+        sides: The side of each slot of the loss's rows (a sampler with a variable row shape reads it).
     """
 
     options: Any
@@ -83,6 +86,7 @@ class Draw:
     target: Target = "binary"
     world_size: int = 1
     where: str = "train"
+    sides: tuple[str, ...] = ("a", "b")
 
 
 def register(

@@ -103,6 +103,24 @@ class LabelledItems:
             raise DataError(f"{where}: only one class; negative pairs need at least two classes")
 
 
+class _Concat(Sequence[Any]):
+    """Two sequences read as one, without copying the first."""
+
+    def __init__(self, first: Sequence[Any], second: Sequence[Any]) -> None:
+        self.first, self.second = first, second
+
+    def __len__(self) -> int:
+        return len(self.first) + len(self.second)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        return self.first[i] if i < len(self.first) else self.second[i - len(self.first)]
+
+
 @dataclasses.dataclass
 class PairTable:
     """Fixed pairs ``(a[i], b[i])`` with a 0/1 label and optionally a graded score; each side has its own
@@ -120,6 +138,8 @@ class PairTable:
         keys_b: Identity of each side-b item.
         classes_a: Class of each side-a item (a table's class column: the person in a face image), or None.
         classes_b: Class of each side-b item; given together with ``classes_a``.
+        negatives: Explicit (hard) negatives of side b for each row, the same number per row (a mined table's
+            ``negative_1 .. negative_n`` columns), or None. Rows with negatives are all similar pairs.
     """
 
     a: list[Any]
@@ -132,14 +152,17 @@ class PairTable:
     keys_b: list[str] | None = None
     classes_a: list[str] | None = None
     classes_b: list[str] | None = None
+    negatives: list[list[Any]] | None = None
 
     def __post_init__(self) -> None:
         _check_lengths(
             "PairTable", a=self.a, b=self.b, labels=self.labels, scores=self.scores, keys_a=self.keys_a,
-            keys_b=self.keys_b, classes_a=self.classes_a, classes_b=self.classes_b,
+            keys_b=self.keys_b, classes_a=self.classes_a, classes_b=self.classes_b, negatives=self.negatives,
         )  # fmt: skip
         if (self.classes_a is None) != (self.classes_b is None):
             raise DataError("PairTable: classes_a and classes_b are given together (a class for each side's item)")
+        if self.negatives is not None and len({len(row) for row in self.negatives}) > 1:
+            raise DataError("PairTable: every row needs the same number of negatives")
 
     def side_modality(self, side: str) -> Modality:
         """What side ``"a"`` or ``"b"`` holds."""
@@ -156,13 +179,25 @@ class PairTable:
     def __len__(self) -> int:
         return len(self.labels)
 
+    @property
+    def n_negatives(self) -> int:
+        """Explicit negatives per row (0 without a ``negatives`` column)."""
+        return len(self.negatives[0]) if self.negatives else 0
+
+    def side_b_items(self) -> Sequence[Any]:
+        """Side b's items followed by every row's negatives: row ``r``'s ``k``-th negative is item
+        ``len(b) + r * n_negatives + k`` (what the ``hard_negatives`` sampler's indices point into)."""
+        if not self.negatives:
+            return self.b
+        return _Concat(self.b, [x for row in self.negatives for x in row])
+
     def subset(self, indices: Sequence[int]) -> PairTable:
         """The pairs at ``indices``, in that order."""
         pick = lambda col: None if col is None else [col[i] for i in indices]  # noqa: E731
         return dataclasses.replace(
             self, a=pick(self.a), b=pick(self.b), labels=pick(self.labels), scores=pick(self.scores),
             keys_a=pick(self.keys_a), keys_b=pick(self.keys_b), classes_a=pick(self.classes_a),
-            classes_b=pick(self.classes_b),
+            classes_b=pick(self.classes_b), negatives=pick(self.negatives),
         )  # fmt: skip
 
     def positives(self) -> PairTable:

@@ -75,7 +75,22 @@ def _dynamic_axes(tower: Tower, batch: dict[str, torch.Tensor]) -> dict[str, dic
     return axes
 
 
-def export_tower(tower: Tower, path: Path, *, opset: int = OPSET) -> list[str]:
+class Truncated(torch.nn.Module):
+    """A tower graph whose output keeps the first ``dim`` dimensions, L2-renormalised when asked (``truncate_dim``)."""
+
+    def __init__(self, graph: torch.nn.Module, dim: int, renormalise: bool) -> None:
+        super().__init__()
+        self.graph, self.dim, self.renormalise = graph, dim, renormalise
+        self.input_names = getattr(graph, "input_names", None)
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        out = self.graph(*inputs)[..., : self.dim]  # (B, dim)
+        return torch.nn.functional.normalize(out, dim=-1) if self.renormalise else out
+
+
+def export_tower(
+    tower: Tower, path: Path, *, opset: int = OPSET, truncate_dim: int | None = None, renormalise: bool = False
+) -> list[str]:
     """Export one tower to ``path``; returns the graph's input names (keys of ``tower.preprocess``'s batch).
 
     Raises:
@@ -89,6 +104,8 @@ def export_tower(tower: Tower, path: Path, *, opset: int = OPSET) -> list[str]:
     graph = tower.onnx_graph()  # None: the tower's forward traces as written
     names = list(getattr(graph, "input_names", None) or batch)
     module = graph if graph is not None else TowerGraph(tower, names)
+    if truncate_dim is not None:  # the graph gives what encode gives: the model's truncate_dim
+        module = Truncated(module, truncate_dim, renormalise)
     module = module.cpu().eval()
     try:
         with warnings.catch_warnings():
@@ -190,13 +207,14 @@ def export_onnx(model: PairModel, out: str | Path, *, quantize: Literal["int8"] 
                 sides["b"] = sides["a"]
                 continue
             file = f"tower_{side}.onnx"
-            names = export_tower(tower, tmp / file)
+            names = export_tower(tower, tmp / file, truncate_dim=model.config.truncate_dim,
+                                 renormalise=model.head.faiss_normalize)  # fmt: skip
             if quantize:
                 quantize_int8(tmp / file)
             (tmp / f"tower_{side}").mkdir()
             tower.save_assets(tmp / f"tower_{side}")
             sides[side] = {"file": file, "assets": f"tower_{side}", "inputs": names, "modality": tower.modality,
-                           "out_dim": tower.out_dim}  # fmt: skip
+                           "out_dim": model.embedding_dim}  # fmt: skip
         head_graph = None
         if model.head.onnx_graph() is not None:  # a cross-encoder: the transformer reading both texts
             head_graph = {"file": HEAD_GRAPH, "inputs": export_head_graph(model, tmp / HEAD_GRAPH)}

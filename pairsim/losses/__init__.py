@@ -1,13 +1,16 @@
-"""Losses, by registered name: ``contrastive``, ``triplet``, ``bce``, ``infonce``, ``ranking``, ``cosent``,
-``prototypical``, ``mse``, ``listwise``, ``margin_mse``. Label 1 = similar."""
+"""Losses, by registered name: ``contrastive``, ``triplet``, ``bce``, ``infonce``, ``cached_infonce``, ``ranking``,
+``cosent``, ``prototypical``, ``mse``, ``listwise``, ``margin_mse``, ``matryoshka`` (a wrapper over embedding
+sizes). Label 1 = similar."""
 
 from pairsim.losses import (  # noqa: F401
     bce,
+    cached_infonce,
     contrastive,
     cosent,
     infonce,
     listwise,
     margin_mse,
+    matryoshka,
     mse,
     prototypical,
     ranking,

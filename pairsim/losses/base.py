@@ -12,14 +12,22 @@ slot, then the target if there is one, e.g.:
 * ``Consumes(("a", "b", "b"), sampler="triplets")``: ``forward(anchor, positive, negative)``;
 * ``Consumes(("a",), "class", sampler="pk")``: ``forward(embeddings, class_labels)``;
 * ``Consumes(("a", "b"), sampler="aligned")``: ``forward(a, b)``, ``a[i]`` matches ``b[i]`` only;
-* ``Consumes(("a",), "episode", sampler="episodes")``: ``forward(embeddings, (way, is_query))``.
+* ``Consumes(("a",), "episode", sampler="episodes")``: ``forward(embeddings, (way, is_query))``;
+* ``Consumes(("a", "b", "b", "b"), "keys", sampler="hard_negatives")``: ``forward(anchor, positive, neg_1,
+  neg_2, keys)`` with ``keys: (B, S, 2)`` each slot's key id and item index.
+
+The training step calls :meth:`Loss.step` with the tower function and the batch; a loss that must run the towers
+itself (GradCache's two passes, :mod:`pairsim.losses.grad_cache`) overrides it. Before training the trainer
+calls :meth:`Loss.prepare` with the items of each side (a guide model embeds them there once).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
+import torch
 from torch import nn
 
 from pairsim.config import ComponentConfig
@@ -68,3 +76,20 @@ class Loss(nn.Module):
     def _require(self, ok: bool, why: str) -> None:
         if not ok:
             raise ConfigError(f"loss {self.config.name!r} cannot be used with head {self.head.config.name!r}: {why}")
+
+    def step(self, embed: Callable[[str, Any], torch.Tensor], batch: tuple[Any, ...]) -> torch.Tensor:
+        """The loss of one batch: each slot's inputs through ``embed(side, inputs) -> (B, D)``, then the target.
+
+        Args:
+            embed: The tower of a side applied to a slot's preprocessed batch.
+            batch: One batch of :class:`~pairsim.data.pipeline.Batches`: a batch per slot, then the target.
+
+        Returns:
+            The scalar loss.
+        """
+        sides = self.consumes.sides
+        return self(*[embed(s, x) for s, x in zip(sides, batch[: len(sides)], strict=True)], *batch[len(sides) :])
+
+    def prepare(self, side_inputs: dict[str, Sequence[Any]]) -> None:
+        """Called once before training with ``{side: items}`` (what a slot's item indices point into); nothing
+        by default."""

@@ -7,7 +7,8 @@ coefficients, never percentages.
 
 * :mod:`~pairsim.metrics.verification`: thresholds, decisions, accuracy / F1 / ROC AUC / AP / EER;
 * :mod:`~pairsim.metrics.oneshot`: N-way one-shot episode accuracy with a 95% confidence interval;
-* :mod:`~pairsim.metrics.retrieval`: caption-image Recall@K and median rank, both directions;
+* :mod:`~pairsim.metrics.retrieval`: caption-image Recall@K and median rank, both directions; query-corpus
+  Recall@K, MRR@10, nDCG@10 and MAP@R;
 * :mod:`~pairsim.metrics.graded`: Spearman and Pearson correlation with graded gold similarity;
 * :mod:`~pairsim.metrics.ranking`: Spearman of one score per item with rank labels (quality ranking, RankIQA);
 * :mod:`~pairsim.metrics.table`: a printable table, and atomic JSON output;
@@ -25,7 +26,7 @@ from pairsim.metrics.oneshot import episode_accuracies, episode_accuracy, onesho
 from pairsim.metrics.plots import hardest_pair_indices, plot_hardest_pairs, plot_roc, plot_score_histograms
 from pairsim.metrics.plots_text import plot_graded_scatter, plot_hardest_text_pairs
 from pairsim.metrics.ranking import ranking_metrics
-from pairsim.metrics.retrieval import retrieval_metrics
+from pairsim.metrics.retrieval import query_corpus_metrics, retrieval_metrics
 from pairsim.metrics.table import format_table, write_json
 from pairsim.metrics.verification import calibrate_threshold, decide, equal_error_rate, verification_metrics
 
@@ -45,6 +46,7 @@ __all__ = [
     "plot_hardest_text_pairs",
     "plot_roc",
     "plot_score_histograms",
+    "query_corpus_metrics",
     "ranking_metrics",
     "retrieval_metrics",
     "verification_metrics",

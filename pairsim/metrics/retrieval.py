@@ -1,4 +1,5 @@
-"""Cross-modal retrieval (image-caption matching, as on Flickr30k / COCO): Recall@K and median rank.
+"""Cross-modal retrieval (image-caption matching, as on Flickr30k / COCO): Recall@K and median rank; and
+query-corpus ranking metrics (:func:`query_corpus_metrics`: Recall@K, MRR@10, nDCG@10, MAP@R).
 
 The input is a ``(n_captions, n_images)`` score matrix where caption ``i`` describes image
 ``caption_image[i]``; an image usually has several captions (5 on Flickr30k and COCO).
@@ -127,4 +128,88 @@ def retrieval_metrics(
         metrics[f"i2t_recall@{k}"] = float(np.mean(i2t <= k))
     metrics["i2t_median_rank"] = float(np.median(i2t))
     metrics.update(n_captions=n_captions, n_images=n_images, n_query_images=int(i2t.size))
+    return metrics
+
+
+def _sorted_hits(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:
+    """Per query (row), the relevance of the corpus items in ranked order: by score, ties by ascending index."""
+    order = np.argsort(-scores, axis=1, kind="stable")  # (q, N)
+    return np.take_along_axis(relevant, order, axis=1)  # (q, N) bool
+
+
+def query_corpus_metrics(
+    sim: Any, relevant: Sequence[Sequence[int]], *, higher_is_similar: bool, ks: Sequence[int] = (1, 5, 10),
+    cutoff: int = 10,
+) -> dict[str, float | int]:  # fmt: skip
+    """Ranking metrics of queries against a corpus: Recall@K, MRR@cutoff, nDCG@cutoff (binary relevance) and
+    MAP@R, averaged over the queries that have at least one relevant item (as sentence-transformers'
+    InformationRetrievalEvaluator does; MAP@R as in Musgrave et al. 2020, "A metric learning reality check").
+
+    Each query ranks the whole corpus by score, ties broken by ascending corpus index.
+
+    * ``recall@k``: the share of a query's relevant items found in its top k;
+    * ``mrr@c``: 1 / the rank of the first relevant item when it is within the top c, else 0;
+    * ``ndcg@c``: ``sum_{i<=c} rel_i / log2(i + 1)`` over its best possible value;
+    * ``map@r``: with R relevant items, ``(1 / R) * sum_{i<=R} P@i * rel_i`` (precision at each relevant item
+      in the top R).
+
+    Args:
+        sim: ``(n_queries, n_corpus)`` scores.
+        relevant: For each query, the corpus indices relevant to it (may be empty: the query is skipped).
+        higher_is_similar: True for similarity scores, False for distances.
+        ks: The K of each Recall@K.
+        cutoff: The rank cut-off of MRR and nDCG (10).
+
+    Returns:
+        ``recall@k`` per k, ``mrr@c``, ``ndcg@c``, ``map@r`` (fractions in [0, 1]), ``n_queries`` (those with a
+        relevant item) and ``n_corpus``.
+
+    Raises:
+        DataError: ``sim`` is not a finite 2-D matrix, ``relevant`` does not give one list per query of indices
+            in range, no query has a relevant item, or bad ``ks``.
+
+    Example:
+        >>> m = query_corpus_metrics([[0.9, 0.5, 0.1], [0.2, 0.3, 0.8]], [[1], [0, 2]], higher_is_similar=True)
+        >>> m["mrr@10"], m["recall@1"], round(m["map@r"], 4)  # query 0: rank 2; query 1: ranks 1 and 3
+        (0.75, 0.25, 0.25)
+    """
+    scores = to_numpy(sim)
+    if scores.ndim != 2 or scores.size == 0:
+        raise DataError(f"sim must be a (n_queries, n_corpus) matrix, got shape {tuple(scores.shape)}")
+    scores = oriented(scores.astype(np.float64), higher_is_similar)
+    if not np.all(np.isfinite(scores)):
+        raise DataError("sim contains NaN or infinite values")
+    n_queries, n_corpus = scores.shape
+    if len(relevant) != n_queries:
+        raise DataError(f"relevant has {len(relevant)} lists but sim has {n_queries} query rows")
+    ks = _check_ks(ks)
+    cutoff = _check_ks((cutoff,))[0]
+    keep = [q for q in range(n_queries) if len(relevant[q])]
+    if not keep:
+        raise DataError("no query has a relevant corpus item")
+    sums = {f"recall@{k}": 0.0 for k in ks} | {f"mrr@{cutoff}": 0.0, f"ndcg@{cutoff}": 0.0, "map@r": 0.0}
+    discount = 1.0 / np.log2(np.arange(2, n_corpus + 2))  # (N,) 1 / log2(rank + 1)
+    for start in range(0, len(keep), _CHUNK):
+        rows = keep[start : start + _CHUNK]
+        rel = np.zeros((len(rows), n_corpus), dtype=bool)  # (q, N)
+        for i, q in enumerate(rows):
+            ix = np.asarray(list(relevant[q]), dtype=np.int64)
+            if ix.min() < 0 or ix.max() >= n_corpus:
+                raise DataError(f"relevant[{q}] holds an index outside [0, {n_corpus - 1}]")
+            rel[i, ix] = True
+        hits = _sorted_hits(scores[rows], rel)  # (q, N)
+        r = rel.sum(axis=1)  # (q,) relevant items per query
+        found = np.cumsum(hits, axis=1)  # (q, N) relevant items in the top i
+        for k in ks:
+            sums[f"recall@{k}"] += float((found[:, min(k, n_corpus) - 1] / r).sum())
+        top = hits[:, :cutoff]  # (q, c)
+        first = np.where(top.any(axis=1), top.argmax(axis=1) + 1, np.inf)  # (q,) rank of the first hit
+        sums[f"mrr@{cutoff}"] += float((1.0 / first).sum())
+        ideal = np.cumsum(discount[:cutoff])[np.minimum(r, cutoff) - 1]  # (q,)
+        sums[f"ndcg@{cutoff}"] += float(((top * discount[: top.shape[1]]).sum(axis=1) / ideal).sum())
+        precision = found / np.arange(1, n_corpus + 1)  # (q, N) P@i
+        within_r = np.arange(n_corpus)[None, :] < r[:, None]  # (q, N) the top R ranks
+        sums["map@r"] += float(((precision * hits * within_r).sum(axis=1) / r).sum())
+    metrics: dict[str, float | int] = {name: value / len(keep) for name, value in sums.items()}
+    metrics.update(n_queries=len(keep), n_corpus=n_corpus)
     return metrics

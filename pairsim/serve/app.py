@@ -182,7 +182,7 @@ def create_app(model: Any, *, gallery: str | Path | None = None, batch_window_ms
         return {
             "side_a": service.modality("a"), "side_b": service.modality("b"), "tied": model.tied,
             "head": model.config.head.name, "higher_is_similar": model.head.higher_is_similar,
-            "threshold": model.config.threshold, "embedding_size": model.tower_a.out_dim,
+            "threshold": model.config.threshold, "embedding_size": model.embedding_dim,
             "gallery": gallery, "writes": policy.writes,
         }  # fmt: skip
 

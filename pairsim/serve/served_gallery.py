@@ -101,7 +101,7 @@ class ServedGallery:
         self._reload(file_stamp(self.path), strict=True)  # a bad file at start is the user's error, raised as is
 
     def _empty(self) -> GalleryIndex:
-        dim = self.model.tower_a.out_dim
+        dim = self.model.embedding_dim
         return self._index_of([], torch.empty(0, dim))  # (0, D)
 
     def _index_of(self, names: list[str], embeddings: torch.Tensor) -> GalleryIndex:

@@ -64,8 +64,7 @@ class TrainStep(nn.Module):
         return tower(batch)  # (B, D)
 
     def forward(self, batch: tuple[Any, ...]) -> torch.Tensor:
-        sides, n = self.loss.consumes.sides, len(self.loss.consumes.sides)
-        return self.loss(*[self.embed(s, x) for s, x in zip(sides, batch[:n], strict=True)], *batch[n:])
+        return self.loss.step(self.embed, batch)
 
 
 def batch_size_of(batch: tuple[Any, ...]) -> int:

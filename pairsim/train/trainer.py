@@ -147,6 +147,7 @@ class Trainer(Housekeeping):
             batch_size=r.train.batch_size, seed=r.train.seed, rank=rt.rank, world_size=rt.world_size,
             num_workers=r.train.speed.num_workers, pin_memory=rt.device.type == "cuda",
         )  # fmt: skip
+        self.loss.prepare(self.batches.side_inputs())  # e.g. a guide model embeds every item once (infonce)
         self.fitters = build_fitters(model, r)  # parts fitted in closed form (pairsim/train/fitters)
         for fitter in self.fitters:  # what cannot be fitted is one error now, before any fitting or training
             fitter.check(model, self.splits.train)

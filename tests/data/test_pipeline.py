@@ -256,7 +256,9 @@ def test_wrong_rows_and_modalities_are_config_errors(
         Batches(faces.train, ALIGNED, (image_tower,) * 2)
     with pytest.raises(ConfigError, match="tower_a is a image tower but side a of the data holds text items"):
         Batches(mrpc.val, PAIRS, (image_tower, text_tower))
-    with pytest.raises(ConfigError, match="unknown sampler 'quads'; valid samplers: aligned, episodes, pairs"):
+    with pytest.raises(
+        ConfigError, match="unknown sampler 'quads'; valid samplers: aligned, episodes, hard_negatives, pairs"
+    ):
         Batches(mrpc.val, Consumes(("a", "b"), sampler="quads"), (text_tower,) * 2)
     with pytest.raises(ConfigError, match=r"sampler 'pairs' makes rows of sides \('a', 'b'\) but the loss consumes"):
         Batches(mrpc.val, TRIPLETS, (text_tower,) * 2, PairsConfig())

@@ -19,7 +19,11 @@ from pairsim.errors import ConfigError, DataError
 REPO = Path(__file__).resolve().parents[2]
 QUORA_FIXTURE = REPO / "tests" / "fixtures" / "quora"
 OMNIGLOT_SLICE = {"background_alphabets": ["Arcadian", "Armenian"], "evaluation_alphabets": ["Angelic"]}
-HF_CACHED = ("pair_table", "hf_dataset")  # read through the datasets library: a cache folder under tmp_path
+HF_CACHED = (
+    "pair_table",
+    "hf_dataset",
+    "negatives_table",
+)  # read through the datasets library: a cache folder under tmp_path
 
 
 def _quora_rows() -> list[dict[str, str]]:
@@ -82,6 +86,12 @@ def small_config(name: str, data_dir: Path) -> dict[str, Any]:
             "path": str(QUORA_FIXTURE / "quora_duplicate_questions.tsv"),
             "val_fraction": 0.15,
             "test_fraction": 0.15,
+        },
+        "negatives_table": {  # a mined table: anchor, positive, negative_1, negative_2, key (10 keys x 2 rows)
+            "name": "negatives_table",
+            "path": str(Path(__file__).resolve().parents[1] / "fixtures" / "negatives" / "mined.csv"),
+            "val_fraction": 0.2,
+            "test_fraction": 0.2,
         },
         "captions": {
             "name": "captions",

@@ -39,8 +39,11 @@ def _separated(name: str) -> tuple[tuple, tuple]:
     if name == "triplet":  # mined from two tight, far apart classes; swapped: classes mixed up
         x = T([[0.0, 0.0], [0.0, 0.1], [5.0, 0.0], [5.0, 0.1]])
         return (x, T([0, 0, 1, 1])), (x, T([0, 1, 0, 1]))
-    if name == "infonce":  # orthogonal rows matched with themselves; swapped: matched with the next row
+    if name in ("infonce", "cached_infonce"):  # orthogonal rows matched with themselves; swapped: the next row
         x = torch.eye(4)
+        return (x, x), (x, x.roll(1, 0))
+    if name == "matryoshka":  # as infonce, with rows whose first 2 dimensions also point 4 different ways
+        x = T([[1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0], [-1.0, 0.0, -1.0, 0.0], [0.0, -1.0, 0.0, -1.0]])
         return (x, x), (x, x.roll(1, 0))
     if name == "cosent":  # the more similar pair (target 5) scores higher; swapped: ordered the wrong way
         a, b = T([[1.0, 0.0], [1.0, 0.0]]), T([[1.0, 0.0], [0.0, 1.0]])  # cosines 1 and 0
@@ -67,6 +70,8 @@ LOSS_CASES: dict[str, dict[str, Any]] = {
     "contrastive": {"head": ("euclidean", {}), "config": {"margin": 2.0}, "dim": 4},
     "cosent": {"head": ("euclidean", {}), "config": {}, "dim": 4},
     "infonce": {"head": ("cosine", {}), "config": {}, "dim": 4},
+    "cached_infonce": {"head": ("cosine", {}), "config": {"mini_batch_size": 2}, "dim": 4},
+    "matryoshka": {"head": ("cosine", {}), "config": {"dims": [4, 2]}, "dim": 4},
     "listwise": {"head": ("cosine", {}), "config": {}, "dim": 4},
     "margin_mse": {"head": ("cosine", {}), "config": {}, "dim": 4},
     "mse": {"head": ("cosine", {}), "config": {}, "dim": 4},
@@ -362,6 +367,8 @@ def test_what_each_loss_consumes() -> None:
         "ranking": (("a", "b"), "binary", "ranked_pairs"),  # pairs of one group with different ranks
         "cosent": (("a", "b"), "graded", "pairs"),
         "infonce": (("a", "b"), "none", "aligned"),
+        "cached_infonce": (("a", "b"), "none", "aligned"),
+        "matryoshka": (("a", "b"), "none", "aligned"),  # the wrapped loss's rows (infonce here)
         "triplet": (("a",), "class", "pk"),
         "prototypical": (("a",), "episode", "episodes"),
     }

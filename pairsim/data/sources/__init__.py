@@ -11,6 +11,7 @@ from pairsim.data.sources import (  # noqa: F401  (imported to register)
     in_memory,
     mnist,
     mrpc,
+    negatives_table,
     omniglot,
     pair_table,
     quora,
