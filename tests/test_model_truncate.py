@@ -64,12 +64,12 @@ def test_onnx_export_gives_the_truncated_embeddings(
 ) -> None:
     pytest.importorskip("onnxruntime")
     from pairsim.export.onnx import export_onnx
-    from pairsim.export.onnx_runtime import load_model
+    from pairsim.export.onnx_runtime import OnnxPairModel
 
     model = make_model("lstm", head="cosine")
     model.set_truncate_dim(3)
     out = export_onnx(model, tmp_path / "onnx")
-    onnx = load_model(str(out), backend="onnx")
+    onnx = OnnxPairModel.load(out)
     assert onnx.embedding_dim == 3
     torch.testing.assert_close(onnx.encode_a(texts), model.encode_a(texts), atol=1e-5, rtol=1e-4)
 
