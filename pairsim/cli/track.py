@@ -22,35 +22,37 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=positive_int, default=None, help="track this many frames at most")
     p.add_argument("--start", type=int, default=0, help="first frame to read (default 0)")
     add_allow_unverified(p)
-    add_threads(p)
+    add_threads(p, recipe=False)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import sys
+    from pathlib import Path
 
+    from pairsim.errors import DataError
     from pairsim.safe_io import atomic_write_text, check_file_target
     from pairsim.track.model import SiamFC
     from pairsim.track.sequences import parse_box, read_frames
     from pairsim.track.tracker import Tracker
-    from pairsim.track.video import boxes_text, write_video
-    from pairsim.train.threads import use_threads
+    from pairsim.track.video import VIDEO_SUFFIXES, boxes_text, write_video
 
-    box = parse_box(args.init, where="--init")
+    box = parse_box(args.init, where="--init")  # every input and output is checked before any work
+    if args.start < 0:
+        raise DataError(f"--start: expected a frame number >= 0, got {args.start}")
     if args.out != "-":
-        check_file_target(args.out, what="--out")  # refused before any work
+        check_file_target(args.out, what="--out")
     if args.video:
+        if Path(args.video).suffix.lower() not in VIDEO_SUFFIXES:
+            raise DataError(f"--video {args.video}: expected a .gif, .mp4 or .avi name")
         check_file_target(args.video, what="--video")
-    with use_threads(args.threads or 0):
-        model = SiamFC.from_pretrained(args.model, allow_unverified=args.allow_unverified)
-        frames = read_frames(args.source, limit=args.frames, start=args.start)
-        h, w = frames[0].shape[:2]
-        x, y, bw, bh = box
-        if x >= w or y >= h or x + bw <= 0 or y + bh <= 0:
-            from pairsim.errors import DataError
-
-            raise DataError(f"--init {args.init}: the box lies outside the first frame ({w}x{h})")
-        boxes = list(Tracker(model).track(frames, box))
+    model = SiamFC.from_pretrained(args.model, allow_unverified=args.allow_unverified)  # --threads: threads_scope
+    frames = read_frames(args.source, limit=args.frames, start=args.start)
+    h, w = frames[0].shape[:2]
+    x, y, bw, bh = box
+    if x >= w or y >= h or x + bw <= 0 or y + bh <= 0:
+        raise DataError(f"--init {args.init}: the box lies outside the first frame ({w}x{h})")
+    boxes = list(Tracker(model).track(frames, box))
     text = boxes_text(boxes)
     if args.out == "-":
         sys.stdout.write(text)

@@ -67,6 +67,17 @@ def test_bad_init_is_one_line(tmp_path: Path, saved_siamfc: Path, capsys: pytest
     assert message in err and len(err.strip().splitlines()) == 1
 
 
+def test_bad_outputs_are_refused_before_any_work(tmp_path: Path, saved_siamfc: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    folder, _ = _frame_folder(tmp_path, n=2)
+    base = ["track", str(folder), "--model", str(tmp_path / "no-model"), "--init", "1,1,5,5"]
+    assert main([*base, "--video", str(tmp_path / "out.png")]) == 2  # checked before the (missing) model loads
+    assert "expected a .gif, .mp4 or .avi name" in capsys.readouterr().err
+    assert main([*base, "--start", "-1"]) == 2
+    assert "--start: expected a frame number >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "out.png").exists()
+
+
 def test_missing_source_and_wrong_model_are_one_line(tmp_path: Path, saved_siamfc: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     assert main(["track", str(tmp_path / "none.avi"), "--model", str(saved_siamfc), "--init", "1,1,5,5"]) == 2
