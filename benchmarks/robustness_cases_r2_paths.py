@@ -210,7 +210,7 @@ def _(ctx: Context, d: Path) -> Trial:
 
     def one_row_each(out: str, value: Any) -> str | None:
         rows = [line.split("\t") for line in out.splitlines()]
-        if [len(r) for r in rows] != [4, 4, 4]:
+        if [len(r) for r in rows] != [5, 5, 5]:  # probe, identity, score, known, exact
             return f"rows of {[len(r) for r in rows]} fields"
         return None if rows[1][0].endswith("tab\\there.png") and rows[2][0].endswith("new\\nline.png") else str(rows)
 

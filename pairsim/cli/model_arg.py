@@ -82,8 +82,23 @@ def load_model_arg(
 
 
 def is_encoder_dir(path: Path) -> bool:
-    """Whether ``path`` is a Hugging Face / sentence-transformers directory (asked after pairsim's own format)."""
-    return path.is_dir() and ((path / "config.json").is_file() or (path / "modules.json").is_file())
+    """Whether ``path`` is a Hugging Face / sentence-transformers directory (asked after pairsim's own format): a
+    ``modules.json``, or a ``config.json`` holding a JSON object with a ``model_type``. A ``config.json`` that is not
+    such an object (a damaged pairsim model, say) is left to pairsim's loader, whose message names what is wrong."""
+    if not path.is_dir():
+        return False
+    if (path / "modules.json").is_file():
+        return True
+    config = path / "config.json"
+    if not config.is_file():
+        return False
+    from pairsim.jsonio import read_json_bounded
+
+    try:
+        data = read_json_bounded(config)
+    except Exception:  # unreadable JSON: pairsim's loader says so in one line
+        return False
+    return isinstance(data, dict) and "model_type" in data
 
 
 def encoder_model(name: str, path: Path | None, *, device: str | None = None, use: str = "scoring") -> Any:
