@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from pairsim.heads import Head
+from pairsim.manifest import sha256_file
 from pairsim.safe_io import atomic_write
 from pairsim.search.ann import AnnConfig, AnnSearch, faiss_module
 
@@ -53,19 +54,11 @@ def write_index(search: AnnSearch, path: Path) -> dict[str, Any]:
             faiss.write_index_binary(search.index, str(tmp))
         else:
             faiss.write_index(search.index, str(tmp))
-        digest["sha256"] = _hash(tmp)
+        digest["sha256"] = sha256_file(tmp)
 
     atomic_write(path, write, what="gallery index")
     return {"file": path.name, "sha256": digest["sha256"], "ntotal": int(search.index.ntotal),
             "config": search.config.to_dict()}  # fmt: skip
-
-
-def _hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_index(

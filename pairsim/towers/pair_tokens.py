@@ -24,10 +24,9 @@ from typing import Any, ClassVar
 import torch
 
 from pairsim.config import MAX_LENGTH, bounded
-from pairsim.errors import ModelFileError
 from pairsim.towers.base import TOWERS, Batch, Features, TextTower, TowerConfig
+from pairsim.towers.tokenizer_files import TOKENIZER_DIR, load_tokenizer
 
-TOKENIZER_DIR = "tokenizer"
 PAD = -1  # the id of an empty place in a row (no tokenizer gives negative ids)
 
 
@@ -71,18 +70,7 @@ class PairTokensTower(TextTower):
         self._require_tokenizer().save_pretrained(directory / TOKENIZER_DIR)
 
     def load_assets(self, directory: Path) -> None:
-        from transformers import AutoTokenizer
-
-        from pairsim.manifest import reject_remote_code
-
-        path = directory / TOKENIZER_DIR
-        if not (path / "tokenizer_config.json").is_file():
-            raise ModelFileError(f"tokenizer files missing: {path / 'tokenizer_config.json'} not found")
-        reject_remote_code(path)
-        try:  # only the files in the directory, no code from it
-            self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False, local_files_only=True)
-        except (OSError, ValueError, TypeError, KeyError) as err:
-            raise ModelFileError(f"cannot read the tokenizer in {path}: {' '.join(str(err).split())}") from None
+        self.tokenizer = load_tokenizer(directory)
 
     def _require_tokenizer(self) -> Any:
         if self.tokenizer is None:

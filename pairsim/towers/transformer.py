@@ -18,9 +18,9 @@ from pairsim.errors import ConfigError, ModelFileError
 from pairsim.jsonio import read_json_bounded
 from pairsim.towers.base import TOWERS, Batch, Features, TextTower, TowerConfig
 from pairsim.towers.token_pooling import token_pooling
+from pairsim.towers.tokenizer_files import TOKENIZER_DIR, load_tokenizer
 from pairsim.towers.weights import projection
 
-TOKENIZER_DIR = "tokenizer"
 _DROP_KEYS = ("_name_or_path", "transformers_version")
 
 
@@ -139,16 +139,8 @@ class TransformerTower(TextTower):
         self._require_tokenizer().save_pretrained(directory / TOKENIZER_DIR)
 
     def load_assets(self, directory: Path) -> None:
-        from pairsim.manifest import reject_remote_code
-
+        tokenizer = load_tokenizer(directory)
         path = directory / TOKENIZER_DIR
-        if not (path / "tokenizer_config.json").is_file():
-            raise ModelFileError(f"tokenizer files missing: {path / 'tokenizer_config.json'} not found")
-        reject_remote_code(path)
-        try:  # only the files in the directory, no code from it
-            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False, local_files_only=True)
-        except (OSError, ValueError, TypeError, KeyError) as err:
-            raise ModelFileError(f"cannot read the tokenizer in {path}: {' '.join(str(err).split())}") from None
         rows = self.encoder.config.vocab_size
         if len(tokenizer) > rows:
             raise ModelFileError(
