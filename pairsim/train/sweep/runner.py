@@ -207,8 +207,10 @@ def _requeue_killed(study: Any, out: Path) -> None:
         interrupted = trial.user_attrs.get("note", "").startswith("interrupted")
         if (trial.state == TrialState.FAIL and not interrupted) or trial.number in requeued:
             continue
-        for run in trial.user_attrs.get("run_dirs", []):
-            shutil.rmtree(run, ignore_errors=True)
+        trials = (out / "trials").resolve()
+        for run in map(Path, trial.user_attrs.get("run_dirs", [])):  # read from the journal: only our own trials/
+            if run.parent.resolve() == trials and not run.is_symlink():
+                shutil.rmtree(run, ignore_errors=True)
         if trial.state == TrialState.RUNNING:
             study.tell(trial.number, state=TrialState.FAIL)
         requeued.append(trial.number)
