@@ -62,7 +62,7 @@ class Tracker:
         self.factors = s.scale_step ** (np.arange(s.scales) - (s.scales - 1) / 2)  # (S,)
         self.up = model.response_size * s.upsample
         self.window = hann_window(self.up)  # (U, U)
-        self.resize = bicubic_matrix(model.response_size, self.up)  # (U, R)
+        self.resize = torch.from_numpy(bicubic_matrix(model.response_size, self.up))  # (U, R) float64
         self.features = RUNTIMES.get(backend)(model.backbone, threads)
 
     @torch.inference_mode()
@@ -87,8 +87,8 @@ class Tracker:
         c, s = self.model.config, self.settings
         sides = self.side_x * self.factors  # (S,) frame pixels of each scale's search crop
         crops = np.stack([crop(frame, *self.center, side, c.search_size, self.fill) for side in sides])  # (S, X, X, 3)
-        response = self.model.response(self.kernel, self.features(crops))[:, 0].numpy()  # (S, R, R)
-        up = self.resize @ response.astype(np.float64) @ self.resize.T  # (S, U, U): bicubic upsampling
+        response = self.model.response(self.kernel, self.features(crops))[:, 0].double()  # (S, R, R)
+        up = (self.resize @ response @ self.resize.T).numpy()  # (S, U, U): bicubic upsampling
         peaks = up.reshape(len(sides), -1).max(1)  # (S,)
         peaks[np.arange(len(sides)) != (len(sides) - 1) // 2] *= s.scale_penalty
         best = int(peaks.argmax())
