@@ -1,10 +1,11 @@
-"""``pairsim track VIDEO_OR_FRAME_FOLDER --model DIR --init x,y,w,h [--out boxes.txt] [--video out.gif]``."""
+"""``pairsim track VIDEO_OR_FRAME_FOLDER --model DIR --init x,y,w,h [--out boxes.txt] [--video out.gif]
+[--backend torch|onnx]``."""
 
 from __future__ import annotations
 
 import argparse
 
-from pairsim.cli.args import add_allow_unverified, add_threads, positive_int
+from pairsim.cli.args import add_allow_unverified, add_threads, positive_int, runtime_threads
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--video", default=None, help="also write the frames with the boxes drawn (.gif, .mp4 or .avi)")
     p.add_argument("--frames", type=positive_int, default=None, help="track this many frames at most")
     p.add_argument("--start", type=int, default=0, help="first frame to read (default 0)")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                   help="how the tower runs: torch, or onnx (onnxruntime, faster on a CPU; pairsim[onnx])")  # fmt: skip
     add_allow_unverified(p)
     add_threads(p, recipe=False)
     p.set_defaults(run=run)
@@ -52,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     x, y, bw, bh = box
     if x >= w or y >= h or x + bw <= 0 or y + bh <= 0:
         raise DataError(f"--init {args.init}: the box lies outside the first frame ({w}x{h})")
-    boxes = list(Tracker(model).track(frames, box))
+    tracker = Tracker(model, backend=args.backend, threads=runtime_threads(args))
+    boxes = list(tracker.track(frames, box))
     text = boxes_text(boxes)
     if args.out == "-":
         sys.stdout.write(text)

@@ -10,6 +10,7 @@ target's new position.
   reads OTB / GOT-10k folders and videos.
 - :mod:`pairsim.track.train`: training pairs, the balanced logistic loss over the response map, the loop.
 - :mod:`pairsim.track.tracker`: the tracker (scale pyramid, cosine window, damped size updates).
+- :mod:`pairsim.track.runtime`: how the tracker runs its tower (the folded eval network in PyTorch or onnxruntime).
 - :mod:`pairsim.track.otb`: the OTB protocol (success AUC, precision at 20 px) and the forward-backward error.
 - :mod:`pairsim.track.baselines`: OpenCV's template matching, CSRT and KCF behind the same interface.
 """
