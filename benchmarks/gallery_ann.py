@@ -266,8 +266,9 @@ def run_chunked(
     print(f"{n} rows {'reused' if reused else 'generated'} in {time.perf_counter() - t0:.0f} s", flush=True)
     PEAK.reset()
     t0 = time.perf_counter()
-    truth, timing = exact_chunked(rows_np, probes_np, k, args.exact_timed, BUILD_THREADS)
-    single = timing["single_ms"]
+    earlier = exact_row_from(args.exact_from, n)
+    truth, timing = exact_chunked(rows_np, probes_np, k, 0 if earlier else args.exact_timed, BUILD_THREADS)
+    single = timing["single_ms"] or [float("nan")]
     out = [{"rows": n, "data": "clustered", "kind": "exact", "mode": "flat scan of in-memory 1M-row blocks, 1 thread",
             "build_s": 0.0, "recall_at_10": 1.0, "p50_ms": round(pct(single, 50), 3), "p99_ms": round(pct(single, 99), 3),
             "mean_ms": round(statistics.fmean(single), 3), "timed_probes": len(single),
@@ -275,6 +276,9 @@ def run_chunked(
             "read_s": round(timing["read_s"], 1), "wall_s": round(time.perf_counter() - t0, 1),
             "index_mib": round(rows_np.nbytes / 2**20, 1), "rows_file_reused": reused,
             "peak_anon_mib": round(PEAK.peak, 1), "load": round(os.getloadavg()[0], 2)}]  # fmt: skip
+    if earlier:  # the single-probe timing of an earlier run on the same rows and probes (a prefix of its probes)
+        out[0] |= {key: earlier[key] for key in ("p50_ms", "p99_ms", "mean_ms", "timed_probes")}
+        out[0] |= {"timing_from": f"{args.exact_from} ({earlier['date']}, load {earlier['load']})"}
     print(json.dumps(out[0]), flush=True)
     save(out)
     rows, probes = torch.from_numpy(rows_np), torch.from_numpy(probes_np)  # rows: memory-mapped
@@ -303,6 +307,15 @@ def run_chunked(
         print(json.dumps(row), flush=True)
         out.append(row)
     return out
+
+
+def exact_row_from(path: str | None, n: int) -> dict[str, Any] | None:
+    """The exact row of ``n`` rows in an earlier ``--json`` file (with that run's date), or None."""
+    if not path:
+        return None
+    data = json.loads(Path(path).read_text())
+    rows = [r for r in data["rows"] if r["rows"] == n and r["kind"] == "exact"]
+    return {**rows[0], "date": data["env"]["date"]} if rows else None
 
 
 def write_results(path: str | None, env: dict[str, Any], results: list[dict[str, Any]]) -> None:
@@ -341,6 +354,7 @@ def main() -> int:
     p.add_argument("--nlist", type=int, default=0, help="ivfpq lists (0: pairsim's default, sqrt(rows))")
     p.add_argument("--train-rows", type=int, default=100_000, help="ivfpq training sample")
     p.add_argument("--exact-timed", type=int, default=30, help="--chunked: probes timed alone by the exact scan")
+    p.add_argument("--exact-from", help="--chunked: take the exact single-probe timing from this earlier --json")
     p.add_argument("--on-disk", action="store_true", help="--chunked: also search ivfpq reopened memory-mapped")
     p.add_argument("--hnsw-sq8-budget", type=float, default=0, help="--chunked: build seconds for HNSW32,SQ8 (0: no)")
     args = p.parse_args()
