@@ -36,6 +36,7 @@ from pairsim.heads import Head
 
 ANN_KINDS = ("hnsw", "ivfpq", "int8", "binary")
 ANN_METRICS = ("METRIC_INNER_PRODUCT", "METRIC_L2")  # what every ANN kind supports (L1 heads stay flat)
+ADD_CHUNK = 65_536  # rows prepared and added to FAISS at a time (bounded memory for memory-mapped galleries)
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -221,7 +222,14 @@ class AnnSearch:
         return new
 
     def add(self, embeddings: torch.Tensor) -> None:
-        """Append rows (the gallery appends them in the same order): new FAISS ids map to the new rows."""
+        """Append rows (the gallery appends them in the same order): new FAISS ids map to the new rows.
+
+        A new index is first trained on a sample of all of ``embeddings`` (its size also sets IVF's ``nlist``);
+        the rows then go in chunks of :data:`ADD_CHUNK`, so memory-mapped rows are read a chunk at a time.
+
+        Args:
+            embeddings: ``(n, D)`` rows (may be memory-mapped).
+        """
         n = embeddings.shape[0]
         if n == 0:
             return
@@ -230,7 +238,8 @@ class AnnSearch:
         self._writable()
         self.file_record = None
         first_row = int((self.row_of_id >= 0).sum())
-        self.index.add(self._prepare(embeddings))
+        for start in range(0, n, ADD_CHUNK):
+            self.index.add(self._prepare(embeddings[start : start + ADD_CHUNK]))  # (chunk, D) prepared copy
         self.row_of_id = np.concatenate([self.row_of_id, np.arange(first_row, first_row + n, dtype=np.int64)])
 
     def remove(self, rows: torch.Tensor) -> None:
@@ -252,8 +261,7 @@ class AnnSearch:
         self.file_record = None
         self.index.reset()  # IVF / PQ / int8 keep their training
         self.row_of_id = np.empty(0, np.int64)
-        for start in range(0, embeddings.shape[0], 65536):
-            self.add(embeddings[start : start + 65536])
+        self.add(embeddings)
         return True
 
     def copy(self) -> AnnSearch:

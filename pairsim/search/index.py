@@ -135,8 +135,7 @@ class GalleryIndex:
                 self._search.add(self.embeddings)
             elif wanted in ANN_KINDS:
                 self._search = AnnSearch(self.head, self.embeddings.shape[1], self.ann or AnnConfig(kind=wanted))
-                for start in range(0, len(self), 65536):
-                    self._search.add(self.embeddings[start : start + 65536])
+                self._search.add(self.embeddings)  # trained on a sample of all rows, added in chunks
             else:
                 self._search = ExactSearch(self.head)
         return self._search
@@ -160,8 +159,7 @@ class GalleryIndex:
             if not (isinstance(self._search, AnnSearch) and self._search.name == kind):
                 self.ann = self.ann if self.ann is not None and self.ann.kind == kind else AnnConfig(kind=kind)
                 search = AnnSearch(self.head, self.embeddings.shape[1], self.ann)
-                for start in range(0, len(self), 65536):
-                    search.add(self.embeddings[start : start + 65536])
+                search.add(self.embeddings)
                 self._search = search
         search = self.searcher() if self._wanted() in ANN_KINDS else None
         return search if isinstance(search, AnnSearch) else None

@@ -14,6 +14,7 @@ from pairsim.errors import ConfigError
 from pairsim.gallery import Gallery, read_gallery, save_gallery
 from pairsim.heads import HEADS
 from pairsim.search import GalleryIndex
+from pairsim.search import ann as ann_module
 from pairsim.search.ann import ANN_KINDS, AnnConfig
 from pairsim.search.index import auto_kind
 from pairsim.search.index_file import index_path
@@ -64,6 +65,20 @@ def test_ann_results_rescored_equal_exact_where_the_shortlist_holds_them(kind: s
     assert all(
         m.exact is False and m.nearest == names[int(p)] for m, p in zip(ann.identify(probes), planted, strict=True)
     )
+
+
+def test_ivfpq_trains_on_a_sample_of_all_rows_and_adds_them_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ann_module, "ADD_CHUNK", 500)  # 4,000 rows: 8 chunks; the first holds persons 0-4 only
+    names, rows = clustered(people=40, per=100, d=16)
+    probes, planted = planted_probes(rows)
+    ann = GalleryIndex(names, rows, head=head(), backend="ivfpq", ann=AnnConfig(kind="ivfpq", nprobe=8))
+    index = ann.searcher().index
+    assert index.nlist == 63 and index.ntotal == 4000  # sqrt(4,000 rows), not sqrt of the first chunk's 500
+    centroids = torch.from_numpy(index.quantizer.reconstruct_n(0, index.nlist))  # (63, 16) coarse centroids
+    unit = torch.nn.functional.normalize(rows, dim=1).reshape(40, 100, 16).mean(1)  # (40, 16) each person's centre
+    nearest = torch.nn.functional.cosine_similarity(unit[:, None], centroids[None], dim=-1).max(1).values  # (40,)
+    assert (nearest > 0.8).sum() >= 36  # the coarse lists cover every part of the gallery, not the first chunk's
+    assert torch.equal(ann.search(probes, k=1)[1][:, 0], planted)  # FAISS ids map to rows across the chunks
 
 
 @pytest.mark.parametrize("kind", ["int8", "binary"])
