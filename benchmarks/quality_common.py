@@ -46,6 +46,7 @@ def run(recipe: str, overrides: list[str]) -> dict[str, Any]:
     metrics = Trainer(r, progress=False, overwrite=True).run()  # a rerun replaces its earlier run
     seconds = time.perf_counter() - t0
     return {"test": metrics["test"], "steps": metrics["steps"], "best_epoch": metrics["best_epoch"],
+            "best_val": metrics.get("best_val"),
             "seconds": round(seconds, 1), "command": command(recipe, overrides), "seed": r.train.seed,
             "load_start": start_load, "load_end": load()}  # fmt: skip
 

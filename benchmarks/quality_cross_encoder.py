@@ -27,6 +27,7 @@ from quality_common import REPO, run, show
 
 TEACHER = "recipes/stsb_cross_encoder.yaml"
 STUDENT = "recipes/stsb_distilled.yaml"
+RESULTS = REPO / "benchmarks" / "results" / "cross_encoder.json"
 
 
 def _summary(out: Path) -> dict[str, Any]:
@@ -39,10 +40,13 @@ def _summary(out: Path) -> dict[str, Any]:
                 "mean": round(statistics.mean(values), 2),
                 "std": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0,
                 "values": [round(v, 2) for v in values],
-                "runs": [{k: r[k] for k in ("seed", "seconds", "steps", "command", "load_start", "load_end",
-                                            "epochs", "max_steps", "extra")} for r in runs if r["part"] == part],
+                "best_val": [r.get("best_val") for r in runs if r["part"] == part],
+                "runs": [{k: r.get(k) for k in ("seed", "seconds", "steps", "best_epoch", "command", "load_start",
+                                                "load_end", "epochs", "max_steps", "extra", "model")}
+                         for r in runs if r["part"] == part],
             }  # fmt: skip
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    RESULTS.write_text(json.dumps(summary, indent=2) + "\n")  # the committed copy (runs/ is not committed)
     return summary
 
 
@@ -91,6 +95,7 @@ def main() -> None:
         overrides = [*common, f"train.seed={seed}", f"output_dir={out}/{args.part}_s{seed}"]
         result = run(TEACHER if args.part == "teacher" else STUDENT, overrides)
         result.update(part=args.part, epochs=args.epochs, max_steps=args.max_steps, extra=extra)
+        result["model"] = str(out / f"{args.part}_s{seed}" / "model")  # the saved model (a student's teacher)
         show(f"{args.part} seed {seed}", result, ["spearman"], scale=100)
         with (out / "runs.jsonl").open("a") as f:
             f.write(json.dumps(result) + "\n")

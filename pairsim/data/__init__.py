@@ -10,7 +10,7 @@
 **Label 1 = similar** everywhere.
 """
 
-from pairsim.data import hard_negatives, ranked_pairs  # noqa: F401  (register the hard_negatives, ranked_pairs samplers)
+from pairsim.data import hard_negatives, margins, ranked_pairs  # noqa: F401  (register those samplers)
 from pairsim.data.episodes import Episode, EpisodeSampler
 from pairsim.data.pipeline import Batches, side_inputs
 from pairsim.data.retrieval import RetrievalSet, retrieval_set

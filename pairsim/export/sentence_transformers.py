@@ -4,6 +4,13 @@ The directory is written with sentence-transformers' own modules (``Transformer`
 optional ``Dense`` for the projection -> optional ``Normalize``) and their ``save``, so whichever
 sentence-transformers version is installed writes the layout it reads back:
 ``SentenceTransformer(directory).encode(texts)`` gives the pair model's side-a embeddings.
+
+A model's ``truncate_dim`` travels as sentence-transformers' own ``truncate_dim`` (written to
+``config_sentence_transformers.json``, read back by ``SentenceTransformer(directory)``; every dimension is kept,
+so ``st.truncate_dim = None`` gives the full size again). sentence-transformers cuts after the model's modules,
+``Normalize`` included, so for a cosine head its vectors are the pair model's before renormalising: the same
+cosine scores, and ``encode(..., normalize_embeddings=True)`` gives the pair model's vectors; for other heads
+they are the same as-is.
 """
 
 from __future__ import annotations
@@ -57,7 +64,7 @@ def export_sentence_transformers(model: PairModel, directory: str | Path) -> Pat
         directory: Output folder: new, empty, or an earlier sentence-transformers export (replaced whole).
 
     Returns:
-        The directory.
+        The directory (with ``truncate_dim`` in its ``config_sentence_transformers.json`` when the model has one).
 
     Raises:
         ConfigError: The model is untied or its tower is not a transformer.
@@ -90,7 +97,13 @@ def export_sentence_transformers(model: PairModel, directory: str | Path) -> Pat
         if cfg.normalize:
             modules.append(Normalize())
         similarity = model.head.st_similarity
-        st = SentenceTransformer(modules=modules, device="cpu", similarity_fn_name=similarity, trust_remote_code=False)
+        st = SentenceTransformer(
+            modules=modules,
+            device="cpu",
+            similarity_fn_name=similarity,
+            trust_remote_code=False,
+            truncate_dim=model.config.truncate_dim,  # None: full size, as before
+        )
         out = Path(tmp) / "st"
         st.save(str(out), create_model_card=True)
         swap_dir(out, target)

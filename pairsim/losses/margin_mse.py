@@ -23,7 +23,9 @@ class MarginMSELoss(Loss):
 
     Rows are (query, positive, negative) with the teacher's margin as the target
     (:func:`pairsim.train.distill.teacher_margins` computes it); the student's margin comes from the head in its
-    own direction (:meth:`Head.margin`), so a distance head learns the same order.
+    own direction (:meth:`Head.margin`), so a distance head learns the same order. In a recipe the default
+    ``margins`` sampler reads them from a ``negatives_table`` with ``margin: <column>``
+    (:func:`pairsim.train.distill.write_margins` writes such a table from a mined one and a teacher).
 
     Example:
         >>> from pairsim.heads import HEADS
@@ -35,7 +37,7 @@ class MarginMSELoss(Loss):
 
     Config = MarginMSEConfig
     reads = "scores"
-    consumes = Consumes(("a", "b", "b"), "graded", sampler="triplets")
+    consumes = Consumes(("a", "b", "b"), "graded", sampler="margins")
 
     def forward(self, q: torch.Tensor, p: torch.Tensor, n: torch.Tensor, margins: torch.Tensor) -> torch.Tensor:
         """Args: ``q, p, n``: ``(B, D)``; ``margins``: ``(B,)`` the teacher's ``t(q, p) - t(q, n)``."""

@@ -5,7 +5,8 @@ texts themselves, each text with its nearest neighbours by BM25 (:func:`bm25_pai
 (:func:`knn_pairs`), and the teacher labels them all (:func:`teacher_scores`). :func:`build_silver` writes the
 result as ``pair_table`` files (``train.csv``: the teacher's scores; ``val.csv`` / ``test.csv``: the gold
 scores, untouched), which ``recipes/stsb_distilled.yaml`` trains on with the ``mse`` loss; :func:`teacher_margins`
-gives the targets of ``margin_mse`` on (query, positive, negative) rows.
+gives the targets of ``margin_mse`` on (query, positive, negative) rows, and :func:`write_margins` writes a mined
+table (``pairsim mine``) with them, which a recipe reads as ``negatives_table`` with ``margin: margin``.
 
 Example:
     >>> # build_silver("runs/stsb_cross_encoder/model", {"name": "stsb"}, "runs/stsb_silver", augment="bm25")
@@ -118,6 +119,64 @@ def teacher_margins(
     pos = teacher_scores(teacher, queries, positives, batch_size=batch_size)  # (N,)
     neg = teacher_scores(teacher, queries, negatives, batch_size=batch_size)  # (N,)
     return torch.as_tensor(teacher.head.margin(pos, neg))
+
+
+def write_margins(
+    teacher: Any,
+    table: str | Path | dict[str, Any],
+    out: str | Path,
+    *,
+    batch_size: int = 64,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Write ``out`` (CSV): one row per (anchor, positive, negative) of a mined table, with the teacher's margin.
+
+    Columns ``anchor, positive, negative_1, margin`` (and ``key`` when the table has one): each negative of a row
+    becomes a row of its own, ``margin = t(anchor, positive) - t(anchor, negative)`` in the teacher's direction.
+    Train on it with ``data: {name: negatives_table, path: OUT, margin: margin}`` and ``loss: {name: margin_mse}``.
+
+    Args:
+        teacher: A saved model directory or a loaded model with ``score`` (a cross-encoder).
+        table: A mined table (``anchor, positive, negative_1 .. negative_n[, key]``: what ``pairsim mine``
+            writes), or a ``negatives_table`` config for other column names.
+        out: The CSV file to write (replaced whole, or left as it was on an error).
+        batch_size: Pairs per teacher batch.
+        threads: Torch CPU threads while scoring (None: as set).
+
+    Returns:
+        Counts, the seconds scoring took, and the file.
+
+    Example:
+        >>> # write_margins("runs/ce/model", "runs/mined.csv", "runs/margins.csv")
+    """
+    from pairsim.data.sources.negatives_table import NegativesTableSource
+    from pairsim.safe_io import atomic_open
+
+    if threads:
+        torch.set_num_threads(threads)
+    if isinstance(teacher, (str, Path)):
+        from pairsim.model import PairModel
+
+        teacher = PairModel.from_pretrained(teacher)
+    config = {"path": str(table)} if isinstance(table, (str, Path)) else dict(table)
+    source = NegativesTableSource(NegativesTableSource.Config(**{**config, "name": "negatives_table"}))
+    rows = source.read(source.config.path)
+    n = len(rows.negatives[0])
+    anchors = [a for a in rows.anchors for _ in range(n)]
+    positives = [p for p in rows.positives for _ in range(n)]
+    negatives = [x for row in rows.negatives for x in row]
+    start = time.perf_counter()
+    margins = teacher_margins(teacher, anchors, positives, negatives, batch_size=batch_size).tolist()
+    seconds = time.perf_counter() - start
+    keys = None if rows.keys is None else [k for k in rows.keys for _ in range(n)]
+    path = Path(out)
+    with atomic_open(path, what="margin table") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["anchor", "positive", "negative_1", "margin"] + (["key"] if keys else []))
+        for i, m in enumerate(margins):
+            writer.writerow([anchors[i], positives[i], negatives[i], f"{m:.6f}"] + ([keys[i]] if keys else []))
+    return {"rows": len(rows.anchors), "negatives_per_row": n, "triplets": len(margins),
+            "label_seconds": round(seconds, 1), "file": str(path)}  # fmt: skip
 
 
 def _write(path: Path, a: Sequence[str], b: Sequence[str], scores: Sequence[float]) -> None:

@@ -65,3 +65,37 @@ def test_cli_export_sentence_transformers(make_model, texts: list[str], tmp_path
     assert code == 0
     st = SentenceTransformer(str(tmp_path / "st"), device="cpu", local_files_only=True, trust_remote_code=False)
     assert torch.allclose(st.encode(texts, convert_to_tensor=True).cpu(), model.encode_a(texts), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("head", ["cosine", "euclidean"])
+def test_cli_export_carries_truncate_dim(make_model, texts: list[str], tmp_path: Path, head: str) -> None:
+    """``export --truncate-dim 3`` writes sentence-transformers' own truncate_dim: the folder loads at size 3 and
+    gives ``pairsim encode --truncate-dim 3``'s vectors (cosine head: once renormalised, as ST's
+    ``normalize_embeddings`` does; the scores are the same either way)."""
+    from safetensors.torch import load_file
+    from sentence_transformers import SentenceTransformer
+
+    model = make_model("transformer", head=head)  # tiny BERT, out_dim 8
+    saved = model.save_pretrained(tmp_path / "model")
+    code = main(["export", str(saved), "--format", "sentence-transformers", "--out", str(tmp_path / "st"),
+                 "--truncate-dim", "3"])  # fmt: skip
+    assert code == 0
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    emb = tmp_path / "emb.safetensors"
+    assert main(["encode", str(inputs), "--model", str(saved), "--out", str(emb), "--truncate-dim", "3"]) == 0
+    ours = load_file(emb)["embeddings"]  # (4, 3)
+
+    st = SentenceTransformer(str(tmp_path / "st"), device="cpu", local_files_only=True, trust_remote_code=False)
+    assert st.truncate_dim == 3 and st.get_embedding_dimension() == 3
+    plain = st.encode(texts, convert_to_tensor=True).cpu()  # (4, 3)
+    assert plain.shape == ours.shape == (len(texts), 3)
+    if head == "cosine":  # the prefix of the unit vector: pairsim's row up to its length
+        normalised = st.encode(texts, convert_to_tensor=True, normalize_embeddings=True).cpu()  # (4, 3)
+        torch.testing.assert_close(normalised, ours, atol=1e-6, rtol=0)
+        torch.testing.assert_close(st.similarity(plain, plain), ours @ ours.T, atol=1e-5, rtol=0)
+        assert not torch.allclose(plain.norm(dim=1), torch.ones(len(texts)))  # a cut, not a renormalised, vector
+    else:
+        torch.testing.assert_close(plain, ours, atol=1e-6, rtol=0)
+    with st.truncate_embeddings(None):  # the export keeps every dimension: the full size is still there
+        assert st.encode(texts, convert_to_tensor=True).shape == (len(texts), 8)

@@ -11,7 +11,7 @@ import torch
 
 from pairsim import HEADS
 from pairsim.errors import ConfigError
-from pairsim.train.distill import bm25_pairs, bm25_scores, build_silver, teacher_margins
+from pairsim.train.distill import bm25_pairs, bm25_scores, build_silver, teacher_margins, write_margins
 
 DOCS = ["the cat sat on the mat", "a dog sat on a log", "the cat ate", "birds fly south in winter"]
 
@@ -77,3 +77,34 @@ def test_build_silver_refuses_bad_settings(tmp_path: Path) -> None:
         build_silver(Teacher(), {"name": "stsb"}, tmp_path, augment="random")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="per_text"):
         build_silver(Teacher(), {"name": "stsb"}, tmp_path, per_text=0)
+
+
+def test_write_margins_gives_each_negative_a_row_with_the_teachers_margin(tmp_path: Path) -> None:
+    """A mined table with two negatives per row becomes one (anchor, positive, negative_1, margin) row per
+    negative, which the negatives_table source reads back with margin: margin."""
+    from pairsim.data.sources.base import load_dataset
+
+    mined = tmp_path / "mined.csv"
+    mined.write_text(
+        "anchor,positive,negative_1,negative_2,key\n"
+        "the cat sat on the mat,the cat sat on a mat,a dog sat,birds fly,k1\n"
+        "a dog sat on a log,the dog sat on the log,the cat ate,a cat,k2\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "margins.csv"
+    info = write_margins(Teacher(), {"path": str(mined), "cache_dir": str(tmp_path / "cache")}, out)
+    assert info["rows"] == 2 and info["triplets"] == 4
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["anchor"], r["negative_1"], r["key"]) for r in rows] == [
+        ("the cat sat on the mat", "a dog sat", "k1"), ("the cat sat on the mat", "birds fly", "k1"),
+        ("a dog sat on a log", "the cat ate", "k2"), ("a dog sat on a log", "a cat", "k2"),
+    ]  # fmt: skip
+    teacher = Teacher()
+    for r in rows:  # t(q, p) - t(q, n): the words shared with the positive minus those shared with the negative
+        pos, neg = (float(teacher.score([r["anchor"]], [r[c]])[0]) for c in ("positive", "negative_1"))
+        assert float(r["margin"]) == pytest.approx(pos - neg, abs=1e-6)
+    assert float(rows[0]["margin"]) == pytest.approx(0.5 - 0.1)  # 5 shared words with the positive, 1 ("sat")
+    splits = load_dataset({"name": "negatives_table", "path": str(out), "val_path": str(out), "test_path": str(out),
+                           "margin": "margin", "cache_dir": str(tmp_path / "cache")})  # fmt: skip
+    assert splits.train.scores == [float(r["margin"]) for r in rows]

@@ -4,7 +4,9 @@ This is the layout ``pairsim mine`` writes (sentence-transformers' ``mine_hard_n
 CSV, TSV, JSON lines or parquet. The training split is a :class:`~pairsim.data.types.PairTable` of similar pairs
 whose ``negatives`` hold each row's negative columns (the ``hard_negatives`` sampler and ``infonce`` with
 ``negatives: n`` read them); rows sharing a ``key`` (when the table has that column) are one thing, never each
-other's negatives. Validation and test splits (carved from the table by key, or given as files) are pair tables
+other's negatives. With ``margin: <column>`` (a teacher's ``t(q, p) - t(q, negative_1)`` per row, what
+:func:`pairsim.train.distill.write_margins` writes) the training split's ``scores`` hold the margins, which the
+``margins`` sampler gives ``margin_mse`` as its target. Validation and test splits (carved from the table by key, or given as files) are pair tables
 a verification metric can read: each row's (anchor, positive) labelled 1 and (anchor, negative_1) labelled 0.
 
 Example:
@@ -14,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -28,22 +31,26 @@ from pairsim.errors import DataError
 
 @dataclasses.dataclass(frozen=True)
 class NegativeRows:
-    """The rows of one table: anchors, positives, ``(N, n)`` negatives and a key per row."""
+    """The rows of one table: anchors, positives, ``(N, n)`` negatives, a key and a teacher's margin per row."""
 
     anchors: list[Any]
     positives: list[Any]
     negatives: list[list[Any]]
     keys: list[str] | None
+    margins: list[float] | None = None
 
     def take(self, rows: list[int]) -> NegativeRows:
         pick = lambda col: [col[i] for i in rows]  # noqa: E731
         return NegativeRows(pick(self.anchors), pick(self.positives), pick(self.negatives),
-                            None if self.keys is None else pick(self.keys))  # fmt: skip
+                            None if self.keys is None else pick(self.keys),
+                            None if self.margins is None else pick(self.margins))  # fmt: skip
 
     def training(self, modality: str) -> PairTable:
-        """Similar pairs with their negatives (keys on both sides when the table has a key column)."""
+        """Similar pairs with their negatives (keys on both sides when the table has a key column) and, when the
+        table has them, the margins as ``scores``."""
         return PairTable(a=self.anchors, b=self.positives, labels=[1.0] * len(self.anchors), modality=modality,  # type: ignore[arg-type]
-                         keys_a=self.keys, keys_b=self.keys, negatives=self.negatives)  # fmt: skip
+                         keys_a=self.keys, keys_b=self.keys, negatives=self.negatives,
+                         scores=self.margins)  # fmt: skip
 
     def evaluation(self, modality: str) -> PairTable:
         """(anchor, positive) = 1 and (anchor, negative_1) = 0 for each row."""
@@ -64,6 +71,24 @@ def negative_columns(found: list[str], prefix: str, count: int, path: Path) -> l
     return columns[:count] if count else columns
 
 
+def _margins(column: Any, path: Path) -> list[float]:
+    """A margin column as finite floats.
+
+    Raises:
+        DataError: A value is empty or not a finite number (the message names the file and the row).
+    """
+    out = []
+    for i, value in enumerate(column):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if not math.isfinite(number):
+            raise DataError(f"{path}: row {i + 1}: margin {value!r} is not a finite number")
+        out.append(number)
+    return out
+
+
 @DATASETS.register("negatives_table")
 class NegativesTableSource(Source["NegativesTableSource.Config"]):
     """Anchors, positives and mined negatives from a table file (the layout ``pairsim mine`` writes)."""
@@ -80,6 +105,7 @@ class NegativesTableSource(Source["NegativesTableSource.Config"]):
         negative_prefix: str = "negative_"  # negatives are the columns <prefix>1, <prefix>2, ...
         negatives: int = bounded(0, ge=0, le=1024)  # read the first n negative columns; 0: all of them
         key: str | None = "key"  # rows sharing this column's value are one thing; used when the table has it
+        margin: str | None = None  # a teacher's t(q, p) - t(q, negative_1) per row (margin_mse's target); None: none
         modality: Literal["text", "image"] = "text"  # what the columns hold (image paths resolve from the table)
         val_fraction: float = bounded(0.1, ge=0, lt=1)  # share of rows (whole keys) carved for val
         test_fraction: float = bounded(0.1, ge=0, lt=1)  # share of rows (whole keys) carved for test
@@ -112,7 +138,8 @@ class NegativesTableSource(Source["NegativesTableSource.Config"]):
         if not rows:
             raise DataError(f"{p}: the table has no rows")
         keys = [str(k) for k in table[cfg.key]] if cfg.key is not None and cfg.key in found else None
-        return NegativeRows([r[0] for r in rows], [r[1] for r in rows], [r[2:] for r in rows], keys)
+        margins = None if cfg.margin is None else _margins(table[column_name(cfg.margin, found, p, "margin")], p)
+        return NegativeRows([r[0] for r in rows], [r[1] for r in rows], [r[2:] for r in rows], keys, margins)
 
     def load(self) -> Splits[PairTable]:
         cfg = self.config
