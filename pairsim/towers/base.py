@@ -239,6 +239,21 @@ class TextTower(Tower):
             self._tokens.update(zip(missing, self.tokenize(missing), strict=True))
         return [self._tokens[t] for t in texts]
 
+    def token_lengths(self, items: Sequence[Any]) -> list[int]:
+        """The number of tokens of each text (its longest token sequence feature), tokenised once and cached
+        like :meth:`featurize`; length-grouped batches (:mod:`pairsim.data.length_groups`) sort by it.
+
+        Example:
+            >>> from pairsim.towers.lstm import LSTMTower, LSTMConfig
+            >>> tower = LSTMTower(LSTMConfig(name="lstm", embed_dim=4, hidden_dim=4))
+            >>> tower.adapt(["a cat sat"])
+            >>> tower.token_lengths(["a cat sat", "a cat"])
+            [3, 2]
+        """
+        return [
+            max((len(v) for v in f.values() if isinstance(v, (list, tuple))), default=0) for f in self.featurize(items)
+        ]
+
     def preprocess(self, items: Sequence[Any]) -> Batch:
         """Raw texts -> a batch, without caching (scoring many texts once should not keep them all)."""
         return self.collate(self.tokenize([str(t) for t in items]))
