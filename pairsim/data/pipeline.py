@@ -17,6 +17,9 @@ Design (issue 9):
   tensor. The batch is ``(*slot_batches, target)`` (no target: just the slot batches).
 * **The training step is one line** (:class:`pairsim.train.step.TrainStep`): embed each slot with its side's
   tower, call the loss.
+* **Length-grouped batches** (``group_by_length`` in the sampler's options, text towers): :class:`Batches` hands
+  the sampler each side's token lengths (``Draw.lengths``, the side tokenised once); see
+  :mod:`pairsim.data.length_groups`.
 * **Reproducible, resumable, distributed.** Batches of epoch ``e`` come from ``rng(seed, e, Stream.X)``; a
   resumed run skips the first ``start`` batches without loading them; with ``world_size`` processes each
   global batch is cut into equal slices, one per rank, so a distributed step sees exactly one process's batch.
