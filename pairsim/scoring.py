@@ -151,14 +151,27 @@ class PairScoring:
         tower.check_items(items, where=where, lines=lines)
         first, rows = tower.distinct(items)  # (U,) first index of each distinct input, (N,) row of each input
         strict = self.strict_text if strict_text is None else strict_text
-        report_texts(tower, items, where=where, lines=lines, strict=strict, first=first, rows=rows.tolist())
         order = list(range(len(first)))
-        if tower.modality == "text":  # length-sorted batches pad less
+        features = None
+        if tower.modality == "text" and hasattr(tower, "token_lengths"):
+            # one tokenizer pass serves the text check, the length order and every batch (padded to its longest)
+            texts = [str(items[i]) for i in first]
+            features = tower.tokenize(texts)
+            lengths = tower.token_lengths(texts, features=features)
+            order.sort(key=lambda r: lengths[r], reverse=True)  # token-length-sorted batches pad least
+        elif tower.modality == "text":  # a tower without token ids: sort by characters
             order.sort(key=lambda r: len(str(items[first[r]])), reverse=True)
+        report_texts(
+            tower, items, where=where, lines=lines, strict=strict, first=first, rows=rows.tolist(), features=features
+        )
         out = torch.empty(len(first), self.embedding_dim)  # (U, D)
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            embedded = self._run(tower, tower.preprocess([items[first[r]] for r in chunk]))  # (b, D)
+            if features is not None:
+                batch = tower.collate([features[r] for r in chunk])
+            else:
+                batch = tower.preprocess([items[first[r]] for r in chunk])
+            embedded = self._run(tower, batch)  # (b, D)
             check_finite(embedded, what=f"side-{side} input", names=lambda j: _input_name(items, first[chunk[j]]))  # noqa: B023
             out[chunk] = embedded
             if progress:

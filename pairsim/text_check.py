@@ -75,6 +75,7 @@ def report_texts(
     strict: bool = False,
     first: Sequence[int] | None = None,
     rows: Sequence[int] | None = None,
+    features: Sequence[Any] | None = None,
 ) -> None:
     """Warn (or, with ``strict``, raise) once about the texts among ``items`` that ``tower`` cannot read.
 
@@ -85,6 +86,7 @@ def report_texts(
         lines: Number them as lines of a file.
         strict: Raise instead of warning.
         first, rows: From :meth:`~pairsim.towers.Tower.distinct`: each distinct text is checked once.
+        features: The tower's ``tokenize`` output for the distinct texts, when the caller has it (saves a pass).
 
     Raises:
         DataError: With ``strict``, when any text is empty or has no known word.
@@ -93,7 +95,8 @@ def report_texts(
         return
     if first is None or rows is None:
         first, rows = range(len(items)), range(len(items))
-    distinct = tower.text_kinds([str(items[i]) for i in first])
+    texts = [str(items[i]) for i in first]
+    distinct = tower.text_kinds(texts) if features is None else tower.text_kinds(texts, features=features)
     message = describe_texts([distinct[r] for r in rows], where=where, lines=lines)
     if message is None:
         return

@@ -95,22 +95,29 @@ def test_untied_text_image_model_trains_one_step(
 
 # -- encoding raw inputs ----------------------------------------------------------------------------------------
 def _count_preprocessed(model: PairModel, monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], list[int]]:
-    """Spy on the tower's preprocess and featurize; returns the batch sizes each saw (text towers' preprocess
-    tokenises directly, without featurize's training-time token cache)."""
+    """Spy on how the tower makes encoding batches (preprocess, or collate of token ids tokenised once for all
+    texts) and on featurize; returns the batch sizes each saw (encoding tokenises directly, without
+    featurize's training-time token cache)."""
     tower = model.tower_a
     preprocessed: list[int] = []
     featurized: list[int] = []
-    preprocess, featurize = tower.preprocess, tower.featurize
+    preprocess, featurize, collate = tower.preprocess, tower.featurize, tower.collate
 
     def spy_preprocess(items):
         preprocessed.append(len(items))
         return preprocess(items)
+
+    def spy_collate(features):
+        preprocessed.append(len(features))
+        return collate(features)
 
     def spy_featurize(items, **kwargs):
         featurized.append(len(items))
         return featurize(items, **kwargs)
 
     monkeypatch.setattr(tower, "preprocess", spy_preprocess)
+    if tower.modality == "text":  # (other towers' preprocess calls collate itself)
+        monkeypatch.setattr(tower, "collate", spy_collate)
     monkeypatch.setattr(tower, "featurize", spy_featurize)
     return preprocessed, featurized
 

@@ -28,14 +28,14 @@ import dataclasses
 
 import numpy as np
 
-from pairsim.data.samplers import AlignedConfig, Draw, Rows, SamplerConfig, aligned, register
+from pairsim.data.samplers import AlignedConfig, Draw, GroupedSamplerConfig, Rows, aligned, register
 from pairsim.data.split import Stream
 from pairsim.data.types import PairTable
 from pairsim.errors import ConfigError, DataError
 
 
 @dataclasses.dataclass(kw_only=True)
-class HardNegativesConfig(SamplerConfig):
+class HardNegativesConfig(GroupedSamplerConfig):
     name: str = "hard_negatives"
     drop_last: bool = True  # training: drop batches smaller than the batch size (in-batch negatives want full ones)
 
@@ -63,7 +63,9 @@ def _key_ids(split: PairTable) -> np.ndarray:
     return np.asarray([[ids.setdefault(x, len(ids)) for x in row] for row in names], dtype=np.int64)
 
 
-@register("hard_negatives", HardNegativesConfig, sides=None, targets=("keys",), stream=Stream.ALIGNED)
+@register(
+    "hard_negatives", HardNegativesConfig, sides=None, targets=("keys",), stream=Stream.ALIGNED, distinct_keys=True
+)
 def hard_negatives(split: PairTable, gen: np.random.Generator, epoch: int, draw: Draw) -> list[Rows]:
     """Aligned batches of ``(anchor, positive, negative_1 .. negative_n)`` rows with a ``keys`` target; ``n``
     is the number of side-b slots after the positive in the loss's rows (the table's first ``n`` negatives)."""
@@ -78,7 +80,11 @@ def hard_negatives(split: PairTable, gen: np.random.Generator, epoch: int, draw:
             f"{draw.where}: the loss wants {n} negatives per row but the data has {split.n_negatives} "
             "(negative_1 .. negative_n columns)"
         )
-    inner = dataclasses.replace(draw, options=AlignedConfig(drop_last=draw.options.drop_last))
+    opt = draw.options  # batches by anchor and positive length when grouped (negatives are not counted)
+    inner = dataclasses.replace(
+        draw,
+        options=AlignedConfig(drop_last=opt.drop_last, group_by_length=opt.group_by_length, megabatch=opt.megabatch),
+    )
     batches = aligned(split, gen, epoch, inner)
     key_ids = _key_ids(split)  # (N, 1 + n_table)
     width = split.n_negatives

@@ -17,6 +17,9 @@ Design (issue 9):
   tensor. The batch is ``(*slot_batches, target)`` (no target: just the slot batches).
 * **The training step is one line** (:class:`pairsim.train.step.TrainStep`): embed each slot with its side's
   tower, call the loss.
+* **Length-grouped batches** (``group_by_length`` in the sampler's options, text towers): :class:`Batches` hands
+  the sampler each side's token lengths (``Draw.lengths``, the side tokenised once); see
+  :mod:`pairsim.data.length_groups`.
 * **Reproducible, resumable, distributed.** Batches of epoch ``e`` come from ``rng(seed, e, Stream.X)``; a
   resumed run skips the first ``start`` batches without loading them; with ``world_size`` processes each
   global batch is cut into equal slices, one per rank, so a distributed step sees exactly one process's batch.
@@ -40,10 +43,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from pairsim.config import from_dict
+from pairsim.data.length_groups import Lengths
 from pairsim.data.samplers import SAMPLERS, Consumes, Draw, Rows, SamplerConfig
 from pairsim.data.split import Stream, rng
 from pairsim.data.types import CaptionImages, LabelledItems, PairTable
@@ -145,6 +150,8 @@ class Batches(Dataset[tuple[Any, ...]]):
         self.consumes, self.seed, self.train, self.rank, self.world_size = consumes, seed, train, rank, world_size
         where = f"{'train' if train else 'eval'} {type(split).__name__}"
         self.draw = Draw(config, batch_size, train, consumes.target, world_size, where, tuple(consumes.sides))
+        if train and getattr(config, "group_by_length", False):
+            self.draw.lengths = self._length_lookup(config.name, towers)
         self.num_workers, self.pin_memory = num_workers, pin_memory
         if num_workers > 0:  # workers copy the towers each epoch: fill text towers' token caches once, here
             for side in sorted(set(consumes.sides)):
@@ -162,6 +169,35 @@ class Batches(Dataset[tuple[Any, ...]]):
         if consumes.target != "none" and self.rows(0)[0].target is None:
             raise ConfigError(f"sampler {config.name!r} gives no targets but the loss needs {consumes.target} targets")
         self.steps_per_epoch = len(self.rows(0))
+
+    def _length_lookup(self, name: str, towers: tuple[Any, Any]) -> Lengths:
+        """``lengths(side, items)`` for length-grouped batches: each side's token lengths, tokenised once.
+
+        Raises:
+            ConfigError: A tower is not a text tower, or the loss uses in-batch negatives (its default sampler
+                keeps keys apart) and this sampler does not.
+        """
+        default = SAMPLERS.get(self.consumes.sampler)
+        if getattr(default, "distinct_keys", False) and not getattr(self.fn, "distinct_keys", False):
+            raise ConfigError(
+                f"sampler.group_by_length: the loss uses in-batch negatives (no key twice in a batch) and sampler "
+                f"{name!r} does not keep keys apart; use sampler {self.consumes.sampler!r} with group_by_length"
+            )
+        items = side_items(self.split)
+        for side in dict.fromkeys(self.slot_sides):
+            if not hasattr(towers[side == "b"], "token_lengths"):
+                raise ConfigError(
+                    f"sampler.group_by_length: needs text towers, but side {side} has a "
+                    f"{getattr(towers[side == 'b'], 'modality', 'non-text')} tower"
+                )
+        table: dict[str, np.ndarray] = {}
+
+        def lengths(side: str, index: np.ndarray) -> np.ndarray:
+            if side not in table:  # every item of the side at once: one tokenizer pass, cached by the tower
+                table[side] = np.asarray(towers[side == "b"].token_lengths(items[side][0]), dtype=np.int64)
+            return table[side][index]  # (N,)
+
+        return lengths
 
     def side_inputs(self) -> dict[str, Sequence[Any]]:
         """``{side: items}`` of each side the loss consumes (what a row index of that side points into)."""

@@ -24,14 +24,14 @@ from typing import Any, Literal
 import numpy as np
 
 from pairsim.config import MAX_COUNT, bounded
-from pairsim.data.samplers import ClassIndex, Draw, Rows, SamplerConfig, chunk, register
+from pairsim.data.samplers import ClassIndex, Draw, GroupedSamplerConfig, Rows, chunk, register
 from pairsim.data.split import Stream
 from pairsim.data.types import LabelledItems
 from pairsim.errors import DataError
 
 
 @dataclasses.dataclass(kw_only=True)
-class RankedPairsConfig(SamplerConfig):
+class RankedPairsConfig(GroupedSamplerConfig):
     name: str = "ranked_pairs"
     per_epoch: int = bounded(0, ge=0, le=MAX_COUNT)  # labelled items: pairs drawn per epoch; 0: one per item
     # which label ranks highest: "lowest" (a rank, a distortion level: 0 = best) or "highest" (a quality score)

@@ -28,6 +28,7 @@ import numpy as np
 
 from pairsim.config import MAX_BATCH, MAX_COUNT, ComponentConfig, bounded
 from pairsim.data.episodes import EpisodePools, rotated
+from pairsim.data.length_groups import Lengths, grouped_batches, row_lengths, shuffled_batches, sorted_megabatches
 from pairsim.data.split import Stream, rng
 from pairsim.data.types import LabelledItems, PairTable
 from pairsim.errors import ConfigError, DataError
@@ -66,6 +67,15 @@ class SamplerConfig(ComponentConfig):
     registry: ClassVar[Any] = SAMPLERS
 
 
+@dataclasses.dataclass(kw_only=True)
+class GroupedSamplerConfig(SamplerConfig):
+    """Options of the samplers that can form length-grouped training batches (text towers on every slot):
+    ``pairs``, ``triplets``, ``ranked_pairs``, ``aligned``, ``hard_negatives`` (see :mod:`.length_groups`)."""
+
+    group_by_length: bool = False  # training batches of similar token length: text towers pad less
+    megabatch: int = bounded(50, ge=1, le=MAX_COUNT)  # group_by_length: batches drawn at random and sorted together
+
+
 @dataclasses.dataclass
 class Draw:
     """What a sampler is asked for besides the split.
@@ -78,6 +88,8 @@ class Draw:
         world_size: Number of processes (each global batch is cut into this many equal slices).
         where: Name of the split in messages.
         sides: The side of each slot of the loss's rows (a sampler with a variable row shape reads it).
+        lengths: ``lengths(side, items)`` -> token length of each item of a side (set by
+            :class:`~pairsim.data.pipeline.Batches` when the options ask for ``group_by_length``).
     """
 
     options: Any
@@ -87,11 +99,18 @@ class Draw:
     world_size: int = 1
     where: str = "train"
     sides: tuple[str, ...] = ("a", "b")
+    lengths: Lengths | None = None
+
+    @property
+    def grouped(self) -> bool:
+        """Training batches grouped by length (the options ask for it and the lengths are known)."""
+        return self.train and self.lengths is not None and bool(getattr(self.options, "group_by_length", False))
 
 
 def register(
     name: str, config: type[SamplerConfig], *, sides: tuple[str, ...] | None = None,
     targets: tuple[str, ...] | None = None, view: Callable[..., Any] | None = None, stream: int = Stream.SHUFFLE,
+    distinct_keys: bool = False,
 ) -> Callable[[Callable[..., list[Rows]]], Callable[..., list[Rows]]]:  # fmt: skip
     """Register ``fn(split, rng, epoch, draw) -> list[Rows]`` as sampler ``name``.
 
@@ -103,17 +122,26 @@ def register(
         view: Optional ``view(split, options) -> split`` that replaces the split before sampling and item
             lookup (e.g. rotated copies of each class as new classes).
         stream: Its random stream id (:class:`~pairsim.data.split.Stream`).
+        distinct_keys: Its training batches never hold one key twice (what losses with in-batch negatives
+            need; a loss whose default sampler promises it refuses length grouping by a sampler that does not).
     """
 
     def add(fn: Callable[..., list[Rows]]) -> Callable[..., list[Rows]]:
         fn.Config, fn.sides, fn.targets, fn.view, fn.stream = config, sides, targets, view, int(stream)  # type: ignore[attr-defined]
+        fn.distinct_keys = distinct_keys  # type: ignore[attr-defined]
         return SAMPLERS.register(name)(fn)
 
     return add
 
 
 def chunk(index: np.ndarray, target: np.ndarray | None, draw: Draw, gen: np.random.Generator) -> list[Rows]:
-    """Rows -> batches of ``draw.batch_size``: shuffled and a short last batch dropped when training."""
+    """Rows -> batches of ``draw.batch_size``: shuffled and a short last batch dropped when training; grouped
+    by length when ``draw.grouped`` (:func:`~pairsim.data.length_groups.grouped_batches`)."""
+    if draw.grouped:
+        assert draw.lengths is not None
+        lengths = row_lengths(index, draw.sides, draw.lengths)  # (N,)
+        batches = grouped_batches(lengths, batch_size=draw.batch_size, megabatch=draw.options.megabatch, gen=gen)
+        return [Rows(index[o], None if target is None else target[o]) for o in batches]
     n = len(index)
     order = gen.permutation(n) if draw.train else np.arange(n)
     out = [order[i : i + draw.batch_size] for i in range(0, n, draw.batch_size)]
@@ -199,7 +227,7 @@ def mismatch(keys: list[Any], rows: np.ndarray, gen: np.random.Generator) -> np.
 
 
 @dataclasses.dataclass(kw_only=True)
-class PairsConfig(SamplerConfig):
+class PairsConfig(GroupedSamplerConfig):
     name: str = "pairs"
     per_epoch: int = bounded(0, ge=0, le=MAX_COUNT)  # labelled items: pairs drawn per epoch; 0: one per item
     # share of similar pairs drawn (labelled items, all-positive tables)
@@ -231,7 +259,7 @@ def pairs(split: Any, gen: np.random.Generator, epoch: int, draw: Draw) -> list[
 
 
 @dataclasses.dataclass(kw_only=True)
-class TripletsConfig(SamplerConfig):
+class TripletsConfig(GroupedSamplerConfig):
     name: str = "triplets"
     per_epoch: int = bounded(0, ge=0, le=MAX_COUNT)  # triplets drawn per epoch; 0: one per item
 
@@ -282,12 +310,12 @@ def pk(split: LabelledItems, gen: np.random.Generator, epoch: int, draw: Draw) -
 
 
 @dataclasses.dataclass(kw_only=True)
-class AlignedConfig(SamplerConfig):
+class AlignedConfig(GroupedSamplerConfig):
     name: str = "aligned"
     drop_last: bool = True  # training: drop batches smaller than the batch size (in-batch negatives want full ones)
 
 
-@register("aligned", AlignedConfig, sides=("a", "b"), targets=(), stream=Stream.ALIGNED)
+@register("aligned", AlignedConfig, sides=("a", "b"), targets=(), stream=Stream.ALIGNED, distinct_keys=True)
 def aligned(split: PairTable, gen: np.random.Generator, epoch: int, draw: Draw) -> list[Rows]:
     """Batches of similar pairs where row i of side a matches row i of side b and no key (an image id, a
     repeated sentence) appears twice in a batch on either side, so every other row is a true negative.
@@ -312,6 +340,13 @@ def aligned(split: PairTable, gen: np.random.Generator, epoch: int, draw: Draw) 
         for j in gen.permutation(len(groups)) if draw.train else range(len(groups)):
             if rnd < len(groups[j]):
                 sequence.append(groups[j][rnd])
+    lengths = None
+    if draw.grouped:  # sort runs of `megabatch` batches by length; the builder below still keeps keys apart
+        assert draw.lengths is not None
+        table_rows = np.asarray(sequence)
+        lengths = np.zeros(len(split), dtype=np.int64)  # (N,) per table row
+        lengths[table_rows] = row_lengths(np.stack([table_rows, table_rows], axis=1), ("a", "b"), draw.lengths)
+        sequence = sorted_megabatches(table_rows, lengths, size * draw.options.megabatch).tolist()
     queue, out = deque(sequence), []
     while queue:
         batch, seen, deferred = [], set(), []
@@ -328,6 +363,8 @@ def aligned(split: PairTable, gen: np.random.Generator, epoch: int, draw: Draw) 
         out.append(batch)
     if draw.train and draw.options.drop_last:
         out = [b for b in out if len(b) == size]
+    if lengths is not None:
+        out = [b.tolist() for b in shuffled_batches([np.asarray(b) for b in out], lengths, gen)]
     return [Rows(np.stack([np.asarray(b), np.asarray(b)], axis=1), None) for b in out]
 
 

@@ -196,7 +196,7 @@ class TextTower(Tower):
         """Texts -> per-text features (token ids), uncached."""
         raise NotImplementedError
 
-    def text_kinds(self, texts: Sequence[str]) -> list[TextKind]:
+    def text_kinds(self, texts: Sequence[str], *, features: Sequence[Features] | None = None) -> list[TextKind]:
         """Which texts carry nothing this tower can read: ``"empty"`` (empty or whitespace only), ``"unknown"``
         (no token the tower's vocabulary knows, within its length limit), else None.
 
@@ -205,6 +205,8 @@ class TextTower(Tower):
 
         Args:
             texts: Raw texts.
+            features: Their :meth:`tokenize` output, when the caller has it: towers that can tell unknown
+                texts from token ids (:meth:`unknown_tokens`) then skip a tokenizer pass.
 
         Returns:
             One kind (or None) per text.
@@ -218,7 +220,10 @@ class TextTower(Tower):
         """
         kinds: list[TextKind] = ["empty" if not t.strip() else None for t in texts]
         filled = [i for i, kind in enumerate(kinds) if kind is None]
-        for i, unknown in zip(filled, self.unknown_texts([texts[i] for i in filled]), strict=True):
+        known = None if features is None else self.unknown_tokens([features[i] for i in filled])
+        if known is None:
+            known = self.unknown_texts([texts[i] for i in filled])
+        for i, unknown in zip(filled, known, strict=True):
             kinds[i] = "unknown" if unknown else None
         return kinds
 
@@ -226,6 +231,10 @@ class TextTower(Tower):
         """For non-blank texts: True where every token the tower reads maps to its unknown token (or a special
         one). The base knows no vocabulary and says False; towers with one override it."""
         return [False] * len(texts)
+
+    def unknown_tokens(self, features: Sequence[Features]) -> list[bool] | None:
+        """As :meth:`unknown_texts`, from :meth:`tokenize` output; None where the tower cannot tell from it."""
+        return None
 
     def featurize(
         self, items: Sequence[Any], *, train: bool = False, rng: Sequence[np.random.Generator] | None = None
@@ -238,6 +247,25 @@ class TextTower(Tower):
         if missing:
             self._tokens.update(zip(missing, self.tokenize(missing), strict=True))
         return [self._tokens[t] for t in texts]
+
+    def token_lengths(self, items: Sequence[Any], *, features: Sequence[Features] | None = None) -> list[int]:
+        """The number of tokens of each text (its longest token sequence feature), tokenised once and cached
+        like :meth:`featurize`; length-grouped batches (:mod:`pairsim.data.length_groups`) and length-sorted
+        encoding sort by it.
+
+        Args:
+            items: Raw texts.
+            features: Their :meth:`tokenize` output already at hand (then ``items`` is not tokenised again).
+
+        Example:
+            >>> from pairsim.towers.lstm import LSTMTower, LSTMConfig
+            >>> tower = LSTMTower(LSTMConfig(name="lstm", embed_dim=4, hidden_dim=4))
+            >>> tower.adapt(["a cat sat"])
+            >>> tower.token_lengths(["a cat sat", "a cat"])
+            [3, 2]
+        """
+        feats = self.featurize(items) if features is None else features
+        return [max((len(v) for v in f.values() if isinstance(v, (list, tuple))), default=0) for f in feats]
 
     def preprocess(self, items: Sequence[Any]) -> Batch:
         """Raw texts -> a batch, without caching (scoring many texts once should not keep them all)."""

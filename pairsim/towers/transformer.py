@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -165,8 +166,31 @@ class TransformerTower(TextTower):
         ids = tok(texts, truncation=True, max_length=self.config.max_length)["input_ids"]
         return [all(i in special for i in row) for row in ids]
 
+    def unknown_tokens(self, features: Sequence[Features]) -> list[bool]:
+        """As :meth:`unknown_texts`, from :meth:`tokenize` output (no second tokenizer pass)."""
+        special = set(self._require_tokenizer().all_special_ids)
+        return [all(i in special for i in f["input_ids"]) for f in features]
+
     def collate(self, features: Sequence[Features]) -> Batch:
-        return dict(self._require_tokenizer().pad(list(features), return_tensors="pt"))
+        """Per-text token ids -> ``(B, T)`` tensors padded to the batch's longest text, as the tokenizer pads
+        (its pad token, pad token type and padding side), without its per-call Python overhead."""
+        tok = self._require_tokenizer()
+        if not features or tok.pad_token_id is None:
+            return dict(tok.pad(list(features), return_tensors="pt"))  # the tokenizer's own error / empty batch
+        width = max(len(f["input_ids"]) for f in features)
+        fill = {"input_ids": tok.pad_token_id, "token_type_ids": tok.pad_token_type_id}
+        left = tok.padding_side == "left"
+        out = {}
+        for key in features[0]:
+            rows = np.full((len(features), width), fill.get(key, 0), dtype=np.int64)  # (B, T)
+            for i, f in enumerate(features):
+                values = f[key]
+                if left:
+                    rows[i, width - len(values) :] = values
+                else:
+                    rows[i, : len(values)] = values
+            out[key] = torch.from_numpy(rows)  # (B, T)
+        return out
 
     def preprocess(self, items: Sequence[Any]) -> Batch:
         # one tokenizer call (tokenise + pad) is faster than featurize + collate for a ready batch

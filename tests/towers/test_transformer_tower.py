@@ -122,3 +122,26 @@ def test_minilm_matches_sentence_transformers(minilm_path: Path) -> None:
     torch.testing.assert_close(ours, reference.cpu(), atol=1e-5, rtol=0)
     cos = F.cosine_similarity(ours[0:1], ours[1:])  # the paraphrase is closer than the unrelated sentence
     assert cos[0] > cos[1] + 0.2
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_collate_pads_as_the_tokenizer_does(tiny_bert_dir: Path, side: str) -> None:
+    """The hand-written padding (batch max, pad id, pad type, padding side) equals ``tokenizer.pad``."""
+    t = tiny(tiny_bert_dir)
+    t.tokenizer.padding_side = side
+    features = t.tokenize([*SENTENCES, "a", "one two three four five six seven eight nine ten"])
+    ours = t.collate(features)
+    theirs = t.tokenizer.pad(features, return_tensors="pt")
+    assert ours.keys() == theirs.keys() and set(ours) >= {"input_ids", "attention_mask"}
+    for key in ours:
+        assert torch.equal(ours[key], theirs[key]), key
+    assert ours["input_ids"].shape[1] == max(len(f["input_ids"]) for f in features)  # the batch's longest only
+    assert torch.equal(t.collate(t.tokenize(SENTENCES))["input_ids"], t.preprocess(SENTENCES)["input_ids"])
+
+
+def test_unknown_tokens_agree_with_unknown_texts(tiny_bert_dir: Path) -> None:
+    t = tiny(tiny_bert_dir)
+    texts = ["a cat", "\u2603\u2603", "the dog \u2603", "[UNK]"]
+    assert t.unknown_tokens(t.tokenize(texts)) == t.unknown_texts(texts)
+    assert t.text_kinds(texts, features=t.tokenize(texts)) == t.text_kinds(texts)
+    assert any(t.unknown_texts(texts)) and not all(t.unknown_texts(texts))

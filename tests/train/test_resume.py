@@ -114,3 +114,38 @@ def test_resume_without_a_checkpoint_is_an_error(digits_recipe: Callable[..., Re
     recipe = digits_recipe()
     with pytest.raises(ModelFileError, match=r"no checkpoint to resume from at .*checkpoints/last\.pt"):
         Trainer(recipe, resume=True, progress=False).run()
+
+
+def test_length_grouped_text_batches_resume_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sampler.group_by_length``: the grouped batches are a function of the seed and epoch only, so a run
+    killed mid-epoch resumes into the uninterrupted run's weights bit for bit."""
+    quora = Path(__file__).resolve().parents[1] / "fixtures" / "quora"
+
+    def recipe(out: Path) -> Recipe:
+        return Recipe.from_dict({
+            "model": {"tower": {"name": "lstm", "embed_dim": 8, "hidden_dim": 8, "max_length": 30},
+                      "head": {"name": "cosine"}},
+            "loss": {"name": "contrastive"},
+            "sampler": {"name": "pairs", "group_by_length": True, "megabatch": 2},
+            "data": {"name": "quora", "path": str(quora), "layout": "public", "val_fraction": 0.25, "test_fraction": 0.25},
+            "train": {"epochs": 2, "batch_size": 4, "lr": 0.01, "seed": 0, "device": "cpu",
+                      "checkpoint": {"every": 2}, "speed": {"num_workers": 0}, "validation": {"at_start": False}},
+            "eval": {"batch_size": 64, "plots": False},
+            "output_dir": str(out),
+        })  # fmt: skip
+
+    ref = tmp_path / "ref"
+    Trainer(recipe(ref), progress=False).run()
+    out = tmp_path / "run"
+    with monkeypatch.context() as m:
+        _kill_at_forward(m, 4)  # after the checkpoint of step 2, mid-epoch
+        with pytest.raises(KeyboardInterrupt):
+            Trainer(recipe(out), progress=False).run()
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["trainer"]["global_step"] == 2
+    Trainer(recipe(out), resume=True, progress=False).run()
+    last, ref_last = (load_checkpoint(d / "checkpoints" / "last.pt") for d in (out, ref))
+    _assert_same_tensors(last["step_module"], ref_last["step_module"])
+    assert (
+        json.loads((out / "metrics.json").read_text())["history"]
+        == json.loads((ref / "metrics.json").read_text())["history"]
+    )
