@@ -2,6 +2,9 @@
 ``SentenceTransformer.encode`` on the same MiniLM in the same run, an image tower (timm EfficientNet-Lite0)
 the same way, and int8's effect on STS-B Spearman (test split, frozen MiniLM).
 
+The ONNX rows are the default export (transformer graphs fused into onnxruntime's kernels); the ``--no-optimize``
+rows are the same exports with standard ONNX operators only, so the fusion's effect is measured in the same run.
+
 All sides use the same number of CPU threads (``--threads``, else torch's default) and run alternately
 (A B C D, D C B A, ...); best and median runs are kept, as in ``speed.py``.
 """
@@ -48,7 +51,9 @@ def bench_onnx(args: argparse.Namespace, texts: list[str], splits: Any, load: Ca
     export_onnx(model, work / "fp32")
     export_s = time.perf_counter() - t0
     export_onnx(model, work / "int8", quantize="int8")
+    export_onnx(model, work / "int8-plain", quantize="int8", optimize=False)
     fp32, int8 = OnnxPairModel.load(work / "fp32", threads=threads), OnnxPairModel.load(work / "int8", threads=threads)
+    int8_plain = OnnxPairModel.load(work / "int8-plain", threads=threads)
     bs = args.batch_sizes[0]
     diff = float((fp32.encode_a(texts[:128]) - model.encode_a(texts[:128])).abs().max())
     runs = {
@@ -56,12 +61,15 @@ def bench_onnx(args: argparse.Namespace, texts: list[str], splits: Any, load: Ca
         "sentence-transformers": lambda: st.encode(texts, batch_size=bs, show_progress_bar=False),
         "onnx fp32": lambda: fp32.encode_a(texts, batch_size=bs),
         "onnx int8": lambda: int8.encode_a(texts, batch_size=bs),
+        "onnx int8 --no-optimize": lambda: int8_plain.encode_a(texts, batch_size=bs),
     }
     text_rates = alternate(runs, args.repeats, len(texts))
     out: dict[str, Any] = {
         "threads": threads, "batch_size": bs, "texts": len(texts), "repeats": args.repeats, "export_fp32_s": export_s,
         "max_abs_diff_onnx_fp32_vs_pytorch": diff, "text_per_s": text_rates, "load_text": load(),
     }  # fmt: skip
+    st_rate = text_rates["sentence-transformers"]
+    out["onnx_int8_vs_sentence_transformers"] = {k: text_rates["onnx int8"][k] / st_rate[k] for k in st_rate}
     print(f"onnx text: {text_rates} ({load()})", flush=True)
     if LITE0.is_file():
         image = PairModel.from_config(
@@ -94,7 +102,12 @@ def bench_onnx(args: argparse.Namespace, texts: list[str], splits: Any, load: Ca
 
         test = splits.test
         gold = list(test.scores) if getattr(test, "scores", None) is not None else list(test.labels)
-        for name, m in (("pytorch", model), ("onnx fp32", fp32), ("onnx int8", int8)):
+        for name, m in (
+            ("pytorch", model),
+            ("onnx fp32", fp32),
+            ("onnx int8", int8),
+            ("onnx int8 --no-optimize", int8_plain),
+        ):
             s = m.score(list(test.a), list(test.b), batch_size=bs)
             out.setdefault("stsb_test_spearman", {})[name] = 100 * float(spearmanr(s.numpy(), gold).statistic)
         print(f"STS-B test Spearman x100: {out['stsb_test_spearman']} ({len(gold)} pairs)", flush=True)

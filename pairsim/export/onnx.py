@@ -10,13 +10,14 @@
     out/head.onnx           a cross-encoder's transformer (the head's own network), joint input -> logits
 
 Graphs include pooling, projection and normalisation and have a dynamic batch axis (and a dynamic sequence
-axis for text). :mod:`pairsim.export.onnx_runtime` runs them with onnxruntime.
+axis for text). :mod:`pairsim.export.onnx_runtime` runs them with onnxruntime. With ``optimize`` (the default), a
+tower that declares :meth:`~pairsim.towers.Tower.onnx_fusion` (transformers) gets onnxruntime's fused kernels
+(:mod:`pairsim.export.onnx_optimize`); ``quantize="int8"`` then quantizes its matrix products.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -89,9 +90,19 @@ class Truncated(torch.nn.Module):
 
 
 def export_tower(
-    tower: Tower, path: Path, *, opset: int = OPSET, truncate_dim: int | None = None, renormalise: bool = False
+    tower: Tower,
+    path: Path,
+    *,
+    opset: int = OPSET,
+    truncate_dim: int | None = None,
+    renormalise: bool = False,
+    optimize: bool = False,
 ) -> list[str]:
     """Export one tower to ``path``; returns the graph's input names (keys of ``tower.preprocess``'s batch).
+
+    ``optimize``: fuse the graph with onnxruntime's transformer optimizer where the tower declares it
+    (:meth:`~pairsim.towers.Tower.onnx_fusion`), keeping the fused graph only if it gives the same output on the
+    tracing sample (:func:`pairsim.export.onnx_optimize.fuse`).
 
     Raises:
         ConfigError: The tower's kind cannot be exported.
@@ -108,7 +119,7 @@ def export_tower(
         module = Truncated(module, truncate_dim, renormalise)
     module = module.cpu().eval()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), tower.onnx_tracing():
             warnings.simplefilter("ignore")  # tracer warnings about Python control flow on fixed config values
             torch.onnx.export(
                 module,
@@ -123,6 +134,11 @@ def export_tower(
     finally:
         tower.train(was_training)
         tower.to(device)
+    fusion = tower.onnx_fusion() if optimize else None
+    if fusion is not None:
+        from pairsim.export.onnx_optimize import fuse
+
+        fuse(path, fusion, {k: batch[k].numpy() for k in names})
     return names
 
 
@@ -167,22 +183,18 @@ def head_spec(model: PairModel) -> dict[str, Any]:
     }
 
 
-def quantize_int8(path: Path) -> None:
-    """Replace the graph at ``path`` by its int8 dynamic quantization (weights int8, activations at run time)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    tmp = path.with_name(f"{path.stem}.int8.onnx")
-    quantize_dynamic(str(path), str(tmp), weight_type=QuantType.QInt8)
-    os.replace(tmp, path)
-
-
-def export_onnx(model: PairModel, out: str | Path, *, quantize: Literal["int8"] | None = None) -> Path:
+def export_onnx(
+    model: PairModel, out: str | Path, *, quantize: Literal["int8"] | None = None, optimize: bool = True
+) -> Path:
     """Export every distinct tower of ``model`` plus the head's description to the folder ``out``.
 
     Args:
         model: The pair model (tied: one graph; untied: two).
         out: Output folder: new, empty, or an earlier ONNX export (replaced whole once everything is written).
-        quantize: ``"int8"`` for onnxruntime dynamic int8 quantization (CPU), or None for float32.
+        quantize: ``"int8"`` for onnxruntime dynamic int8 quantization of the matrix products (CPU; convolutions
+            stay float32, :func:`pairsim.export.onnx_optimize.quantize_int8`), or None for float32.
+        optimize: Fuse transformer towers' graphs into onnxruntime's kernels (attention, LayerNorm, GELU) before
+            any quantization; False: standard ONNX operators only, for runtimes other than onnxruntime.
 
     Returns:
         The folder.
@@ -196,6 +208,8 @@ def export_onnx(model: PairModel, out: str | Path, *, quantize: Literal["int8"] 
     """
     if quantize not in (None, "int8"):
         raise ConfigError(f"--quantize: expected int8, got {quantize!r}")
+    if quantize:
+        from pairsim.export.onnx_optimize import quantize_int8
     for tower in model.distinct_towers:
         check_exportable(tower)
     target = Path(out).expanduser()
@@ -208,7 +222,7 @@ def export_onnx(model: PairModel, out: str | Path, *, quantize: Literal["int8"] 
                 continue
             file = f"tower_{side}.onnx"
             names = export_tower(tower, tmp / file, truncate_dim=model.config.truncate_dim,
-                                 renormalise=model.head.faiss_normalize)  # fmt: skip
+                                 renormalise=model.head.faiss_normalize, optimize=optimize)  # fmt: skip
             if quantize:
                 quantize_int8(tmp / file)
             (tmp / f"tower_{side}").mkdir()
@@ -227,6 +241,7 @@ def export_onnx(model: PairModel, out: str | Path, *, quantize: Literal["int8"] 
             "model": to_dict(model.config),
             "tied": model.tied,
             "quantize": quantize,
+            "optimize": optimize,
             "sides": sides,
             "head_graph": head_graph,
             "fingerprint": model.fingerprint(),  # the source model's, so its galleries work with this export

@@ -19,8 +19,9 @@ in and out of a saved model directory.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -109,6 +110,18 @@ class Tower(nn.Module):
     def onnx_graph(self) -> nn.Module | None:
         """A module computing :meth:`forward` that ONNX exporters can trace, with ``input_names`` (the batch keys
         it takes, in order); None: :meth:`forward` traces as written."""
+        return None
+
+    @contextlib.contextmanager
+    def onnx_tracing(self) -> Iterator[None]:
+        """While the ONNX exporter traces the tower, compute :meth:`forward` in the form graph optimizers recognise
+        (the same function; the transformer tower uses its encoder's plain "eager" attention); restored after."""
+        yield
+
+    def onnx_fusion(self) -> dict[str, Any] | None:
+        """What onnxruntime's transformer optimizer needs to fuse this tower's exported graph (``model_type``,
+        ``num_heads``, ``hidden_size``; :func:`pairsim.export.onnx_optimize.fuse`); None: no fusion (onnxruntime's
+        own session optimizations suffice, e.g. conv + BatchNorm folding)."""
         return None
 
     def forward_trunk(self, batch: Batch) -> torch.Tensor:

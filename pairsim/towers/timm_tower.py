@@ -72,6 +72,7 @@ class TimmTower(ImageTower):
 
     Config = TimmConfig
     trunk = "backbone"
+    channels_last = True
 
     def __init__(self, config: TimmConfig) -> None:
         super().__init__(config)

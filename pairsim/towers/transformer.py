@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -206,6 +207,29 @@ class TransformerTower(TextTower):
         """Encoder + pooling: ``(B, H)``."""
         hidden = self.encoder(**batch).last_hidden_state  # (B, T, H)
         return self.pool(hidden, batch["attention_mask"])  # (B, T, H), (B, T) -> (B, H)
+
+    @contextlib.contextmanager
+    def onnx_tracing(self) -> Iterator[None]:
+        """Trace the encoder with "eager" attention (softmax(QK^T)V written out): the same function as the default
+        SDPA attention, in the pattern onnxruntime fuses into one Attention kernel (SDPA's traced mask is not)."""
+        before = getattr(self.encoder.config, "_attn_implementation", None)
+        if before in (None, "eager") or not hasattr(self.encoder, "set_attn_implementation"):
+            yield
+            return
+        self.encoder.set_attn_implementation("eager")
+        try:
+            yield
+        finally:
+            self.encoder.set_attn_implementation(before)
+
+    def onnx_fusion(self) -> dict[str, Any] | None:
+        """onnxruntime's BERT fusions (attention, embeddings + LayerNorm, residual + LayerNorm, bias + GELU); the
+        exporter keeps the fused graph only if it gives the same embeddings, so other encoders stay unfused."""
+        config = self.encoder.config
+        heads, hidden = getattr(config, "num_attention_heads", None), getattr(config, "hidden_size", None)
+        if not isinstance(heads, int) or not isinstance(hidden, int):
+            return None
+        return {"model_type": "bert", "num_heads": heads, "hidden_size": hidden}
 
     def fittable_projection(self) -> nn.Module:
         """The projection after pooling (the identity without ``out_dim``); the ``projection`` fitter sets it, and

@@ -294,3 +294,24 @@ def test_mirror_average_needs_images_and_no_flip_augmentation(tower_config: Call
     with pytest.raises(ConfigError, match=r"augment.hflip: a mirror_average tower encodes every image with its mirror"):
         build(tower_config("timm", mirror_average=True, augment=flips))
     build(tower_config("timm", augment=flips))  # either alone is fine
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_timm_inference_in_channels_last_gives_the_same_features(
+    tower_config: Callable[..., dict[str, Any]], mirror: bool
+) -> None:
+    tower = build(tower_config("timm", mirror_average=mirror)).eval()
+    assert tower.channels_last
+    pixels = torch.randn(3, 3, 64, 64)  # (B, C, H, W), contiguous
+    seen: list[bool] = []
+    hook = tower.backbone.conv_stem.register_forward_pre_hook(  # the first convolution
+        lambda _m, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last))
+    )
+    with torch.no_grad():
+        reference = tower.encode_pixels(pixels)  # (B, F): the contiguous path, called directly
+        fast = tower.forward_trunk({"pixel_values": pixels})  # (B, F)
+    trained = tower.forward_trunk({"pixel_values": pixels})  # with autograd: the input is left as it is
+    hook.remove()
+    assert seen == [False, True, False]
+    assert torch.allclose(fast, reference, atol=1e-5, rtol=1e-4)
+    assert torch.allclose(trained, reference, atol=1e-5, rtol=1e-4)
