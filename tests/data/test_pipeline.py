@@ -257,7 +257,7 @@ def test_wrong_rows_and_modalities_are_config_errors(
     with pytest.raises(ConfigError, match="tower_a is a image tower but side a of the data holds text items"):
         Batches(mrpc.val, PAIRS, (image_tower, text_tower))
     with pytest.raises(
-        ConfigError, match="unknown sampler 'quads'; valid samplers: aligned, episodes, hard_negatives, pairs"
+        ConfigError, match="unknown sampler 'quads'; valid samplers: aligned, episodes, hard_negatives, margins, pairs"
     ):
         Batches(mrpc.val, Consumes(("a", "b"), sampler="quads"), (text_tower,) * 2)
     with pytest.raises(ConfigError, match=r"sampler 'pairs' makes rows of sides \('a', 'b'\) but the loss consumes"):
