@@ -136,3 +136,26 @@ def text_tower() -> FakeTextTower:
 @pytest.fixture
 def image_tower() -> FakeImageTower:
     return FakeImageTower()
+
+
+class CharTower:
+    """A bag-of-characters text tower (26 letter counts) with a seeded linear map: enough to run the pipeline and a loss."""
+
+    modality = "text"
+
+    def __init__(self) -> None:
+        torch.manual_seed(0)
+        self.linear = torch.nn.Linear(26, 8)
+
+    def featurize(self, items: list[str], train: bool = False, rng: object = None) -> list[torch.Tensor]:
+        return [torch.bincount(torch.tensor([ord(c) - 97 for c in t if c.isalpha()]), minlength=26).float()
+                for t in items]  # fmt: skip
+
+    def collate(self, feats: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {"x": torch.stack(feats)}  # (B, 26)
+
+
+@pytest.fixture
+def char_tower() -> CharTower:
+    """A fresh :class:`CharTower`."""
+    return CharTower()

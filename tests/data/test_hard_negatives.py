@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -92,26 +93,10 @@ def test_sampler_rows_point_at_each_rows_negatives_and_carry_keys() -> None:
         hard_negatives(table, np.random.default_rng(0), 0, Draw(HardNegativesConfig(), 3, sides=("a", *"bbbb")))
 
 
-class CharTower:
-    """A bag-of-characters text tower (26 letter counts), enough to run the pipeline and the loss."""
-
-    modality = "text"
-
-    def __init__(self) -> None:
-        self.linear = torch.nn.Linear(26, 8)
-
-    def featurize(self, items: list[str], train: bool = False, rng: object = None) -> list[torch.Tensor]:
-        return [torch.bincount(torch.tensor([ord(c) - 97 for c in t if c.isalpha()]), minlength=26).float()
-                for t in items]  # fmt: skip
-
-    def collate(self, feats: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {"x": torch.stack(feats)}
-
-
-def test_batches_feed_infonce_with_negatives_and_masking() -> None:
+def test_batches_feed_infonce_with_negatives_and_masking(char_tower: Any) -> None:
     head = HEADS.get("cosine")(HEADS.get("cosine").Config(name="cosine"))
     loss = LOSSES.get("infonce")(LOSSES.get("infonce").Config(name="infonce", negatives=2), head=head)
-    tower = CharTower()
+    tower = char_tower
     feed = Batches(_table(), loss.consumes, (tower, tower), batch_size=3, seed=1)
     a, p, n1, n2, keys = feed[0]
     assert a["x"].shape == (3, 26) and keys.shape == (3, 4, 2) and keys.dtype == torch.long

@@ -83,28 +83,11 @@ def test_sampler_refuses_a_table_without_margins() -> None:
         margins(object(), np.random.default_rng(0), 0, Draw(MarginsConfig(), 1, target="graded"))  # type: ignore[arg-type]
 
 
-class CharTower:
-    """A bag-of-characters text tower (26 letter counts) with a linear map."""
-
-    modality = "text"
-
-    def __init__(self) -> None:
-        torch.manual_seed(0)
-        self.linear = torch.nn.Linear(26, 8)
-
-    def featurize(self, items: list[str], train: bool = False, rng: object = None) -> list[torch.Tensor]:
-        return [torch.bincount(torch.tensor([ord(c) - 97 for c in t if c.isalpha()]), minlength=26).float()
-                for t in items]  # fmt: skip
-
-    def collate(self, feats: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {"x": torch.stack(feats)}
-
-
-def test_one_batch_of_margin_mse_equals_the_hand_computation() -> None:
+def test_one_batch_of_margin_mse_equals_the_hand_computation(char_tower: Any) -> None:
     head = HEADS.get("cosine")(HEADS.get("cosine").Config(name="cosine"))
     loss = LOSSES.get("margin_mse")(LOSSES.get("margin_mse").Config(name="margin_mse"), head=head)
     assert loss.consumes.sampler == "margins"  # the loss's default sampler: no sampler section needed
-    tower = CharTower()
+    tower = char_tower
     feed = Batches(_table(), loss.consumes, (tower, tower), batch_size=3, seed=1)
     q, p, n, target = feed[0]
     rows = feed.rows(0)[0].index[:, 0]

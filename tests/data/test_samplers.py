@@ -266,7 +266,8 @@ def test_episode_options_are_checked() -> None:
     with pytest.raises(ConfigError, match=r"samples_per_class: expected an integer in \[2, 1048576\], got 1"):
         from_dict(SamplerConfig, {"name": "pk", "samples_per_class": 1})
     with pytest.raises(
-        ConfigError, match="unknown sampler 'quads'; valid samplers: aligned, episodes, hard_negatives, margins, pairs, pk"
+        ConfigError,
+        match="unknown sampler 'quads'; valid samplers: aligned, episodes, hard_negatives, margins, pairs, pk",
     ):
         from_dict(SamplerConfig, {"name": "quads"})
     with pytest.raises(DataError, match="within_group needs items with groups"):
