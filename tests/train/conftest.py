@@ -8,13 +8,17 @@ each epoch, mid-epoch and end-of-epoch checkpoints, test evaluation.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from pairsim.recipe import Recipe
+from pairsim.train.step import TrainStep
 
 REPO = Path(__file__).resolve().parents[2]
 DIGITS = REPO / "recipes" / "digits_pairs.yaml"
@@ -78,3 +82,26 @@ def reference_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
     out = tmp_path_factory.mktemp("digits-reference")
     metrics = Trainer(tiny_digits(out), progress=False).run()
     return out, metrics
+
+
+@contextlib.contextmanager
+def _killed_at_step(n: int) -> Iterator[None]:
+    real, calls = TrainStep.forward, {"n": 0}
+
+    def forward(self: TrainStep, batch: Any) -> torch.Tensor:
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise KeyboardInterrupt
+        return real(self, batch)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(TrainStep, "forward", forward)
+        with pytest.raises(KeyboardInterrupt):
+            yield
+
+
+@pytest.fixture
+def killed_at_step() -> Callable[[int], AbstractContextManager[None]]:
+    """``with killed_at_step(n): Trainer(...).run()``: the ``n``-th training forward (1-based, i.e. optimiser
+    step ``n``) raises KeyboardInterrupt, as a kill would stop the run there; the block expects it."""
+    return _killed_at_step

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,6 @@ from safetensors.torch import load_file
 from pairsim.errors import ConfigError
 from pairsim.recipe import Recipe
 from pairsim.train import budget, progress_log
-from pairsim.train import step as step_module
 from pairsim.train import trainer as trainer_module
 from pairsim.train.budget import events_between, steps_fitting
 from pairsim.train.callbacks import Callback
@@ -111,25 +111,18 @@ def test_the_recipe_s_own_length_is_kept_when_it_fits(clock: FakeClock, digits_r
 
 
 def test_a_resumed_budgeted_run_equals_the_uninterrupted_one(
-    clock: FakeClock, digits_recipe: Callable[..., Recipe], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    clock: FakeClock,
+    digits_recipe: Callable[..., Recipe],
+    tmp_path: Path,
+    killed_at_step: Callable[[int], AbstractContextManager[None]],
 ) -> None:
     overrides = ("train.epochs=50", "train.time_budget=1")
     ref = Trainer(digits_recipe(*overrides, output_dir=tmp_path / "ref"), progress=False, callbacks=[Tick(clock)]).run()
 
     clock.now = 0.0
     recipe = digits_recipe(*overrides)
-    real, calls = step_module.TrainStep.forward, {"n": 0}
-
-    def forward(self: Any, batch: Any) -> torch.Tensor:
-        calls["n"] += 1
-        if calls["n"] == 10:  # after the plan (step 6) and the checkpoint at step 9
-            raise KeyboardInterrupt
-        return real(self, batch)
-
-    with monkeypatch.context() as m:
-        m.setattr(step_module.TrainStep, "forward", forward)
-        with pytest.raises(KeyboardInterrupt):
-            Trainer(recipe, progress=False, callbacks=[Tick(clock)]).run()
+    with killed_at_step(10):  # after the plan (step 6) and the checkpoint at step 9
+        Trainer(recipe, progress=False, callbacks=[Tick(clock)]).run()
     out = Path(recipe.output_dir)
     assert load_checkpoint(out / "checkpoints" / "last.pt")["trainer"]["plan"]["total"] == ref["steps"]
     metrics = Trainer(digits_recipe(*overrides), resume=True, progress=False, callbacks=[Tick(clock)]).run()

@@ -5,13 +5,11 @@ into the same numbering."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from pairsim.recipe import Recipe
-from pairsim.train import step as step_module
 from pairsim.train.checkpoint import load_checkpoint, save_checkpoint, upgrade_state
 from pairsim.train.trainer import Trainer
 
@@ -37,24 +35,14 @@ def test_upgrade_state_renumbers_an_old_checkpoint_once() -> None:
 def test_an_old_checkpoint_resumes_numbered_from_one(
     reference_run: tuple[Path, dict[str, Any]],
     digits_recipe: Callable[..., Recipe],
-    monkeypatch: pytest.MonkeyPatch,
+    killed_at_step: Callable[[int], AbstractContextManager[None]],
 ) -> None:
     """Killed after epoch 1's checkpoint, the checkpoint rewritten as an earlier pairsim wrote it (epochs from 0):
     the resumed run's metrics equal the uninterrupted run's, numbered from 1."""
     _, ref = reference_run
     recipe = digits_recipe()
-    real, calls = step_module.TrainStep.forward, {"n": 0}
-
-    def forward(self: Any, batch: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 7:
-            raise KeyboardInterrupt
-        return real(self, batch)
-
-    with monkeypatch.context() as m:
-        m.setattr(step_module.TrainStep, "forward", forward)
-        with pytest.raises(KeyboardInterrupt):
-            Trainer(recipe, progress=False).run()
+    with killed_at_step(7):
+        Trainer(recipe, progress=False).run()
     path = Path(recipe.output_dir) / "checkpoints" / "last.pt"
     ckpt = load_checkpoint(path)
     state = ckpt["trainer"]

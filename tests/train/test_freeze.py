@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,6 @@ from pairsim.errors import ConfigError
 from pairsim.model import PairModel
 from pairsim.recipe import Recipe
 from pairsim.train.checkpoint import load_checkpoint
-from pairsim.train.step import TrainStep
 from pairsim.train.trainer import Trainer
 
 
@@ -100,7 +100,10 @@ def test_parts_of_a_tower_get_their_own_rate(digits_recipe: Callable[..., Recipe
 
 
 def test_whole_tower_frozen_and_resume(
-    digits_recipe: Callable[..., Recipe], untied_overrides: list[str], tmp_path: Path
+    digits_recipe: Callable[..., Recipe],
+    untied_overrides: list[str],
+    tmp_path: Path,
+    killed_at_step: Callable[[int], AbstractContextManager[None]],
 ) -> None:
     """``freeze: true`` on side a; the run saves, reloads (the training settings are not in the saved model) and
     resumes like any other."""
@@ -118,18 +121,8 @@ def test_whole_tower_frozen_and_resume(
     assert not hasattr(loaded.config.tower, "freeze")
 
     # killed at the first step of epoch 1 (after the end-of-epoch checkpoint), then --resume: the same weights
-    real, calls = TrainStep.forward, []
-
-    def forward(self: TrainStep, batch: Any) -> torch.Tensor:
-        calls.append(1)
-        if len(calls) == 7:
-            raise KeyboardInterrupt
-        return real(self, batch)
-
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(TrainStep, "forward", forward)
-        with pytest.raises(KeyboardInterrupt):
-            Trainer(digits_recipe(*overrides, output_dir=tmp_path / "two"), progress=False).run()
+    with killed_at_step(7):
+        Trainer(digits_recipe(*overrides, output_dir=tmp_path / "two"), progress=False).run()
     Trainer(digits_recipe(*overrides, output_dir=tmp_path / "two"), resume=True, progress=False).run()
     last = load_checkpoint(tmp_path / "two" / "checkpoints" / "last.pt")["step_module"]
     assert [k for k in last if not torch.equal(last[k], ref_last[k])] == []

@@ -4,14 +4,13 @@ was written with the old flat names (an earlier pairsim) resumes from its checkp
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-import pytest
 import torch
 
 from pairsim.recipe import RENAMED, Recipe
-from pairsim.train import step as step_module
 from pairsim.train.checkpoint import load_checkpoint
 from pairsim.train.trainer import Trainer
 from pairsim.yaml_core import dump_yaml, load_yaml
@@ -70,7 +69,7 @@ def test_a_run_with_new_keys_says_nothing_of_old_ones(reference_run: tuple[Path,
 def test_resume_of_a_run_whose_recipe_yaml_has_old_keys(
     reference_run: tuple[Path, dict[str, Any]],
     digits_recipe: Callable[..., Recipe],
-    monkeypatch: pytest.MonkeyPatch,
+    killed_at_step: Callable[[int], AbstractContextManager[None]],
 ) -> None:
     """Killed after the mid-epoch checkpoint; recipe.yaml rewritten in the old layout; ``pairsim train
     run/recipe.yaml --resume`` ends with the uninterrupted run's weights."""
@@ -78,18 +77,8 @@ def test_resume_of_a_run_whose_recipe_yaml_has_old_keys(
 
     recipe = digits_recipe()
     out = Path(recipe.output_dir)
-    real, calls = step_module.TrainStep.forward, []
-
-    def forward(self: Any, batch: Any) -> torch.Tensor:
-        calls.append(1)
-        if len(calls) == 4:  # after the checkpoint at step 3
-            raise KeyboardInterrupt
-        return real(self, batch)
-
-    with monkeypatch.context() as m:
-        m.setattr(step_module.TrainStep, "forward", forward)
-        with pytest.raises(KeyboardInterrupt):
-            Trainer(recipe, progress=False).run()
+    with killed_at_step(4):  # after the checkpoint at step 3
+        Trainer(recipe, progress=False).run()
     old = _old_layout(load_yaml((out / "recipe.yaml").read_text()))
     assert "checkpoint_every" in old["train"] and "steps_per_epoch" in old["train"] and "speed" not in old["train"]
     (out / "recipe.yaml").write_text(dump_yaml(old))

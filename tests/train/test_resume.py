@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +23,6 @@ from pairsim.recipe import Recipe
 from pairsim.train import step as step_module
 from pairsim.train.checkpoint import load_checkpoint
 from pairsim.train.trainer import Trainer
-
-
-def _kill_at_forward(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
-    """Make the ``n``-th training forward (1-based, i.e. optimiser step ``n``) raise KeyboardInterrupt."""
-    real = step_module.TrainStep.forward
-    calls = {"n": 0}
-
-    def forward(self: Any, batch: Any) -> torch.Tensor:
-        calls["n"] += 1
-        if calls["n"] == n:
-            raise KeyboardInterrupt
-        return real(self, batch)
-
-    monkeypatch.setattr(step_module.TrainStep, "forward", forward)
 
 
 def _assert_same_tensors(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
@@ -56,16 +43,14 @@ def test_killed_and_resumed_run_equals_uninterrupted_run(
     resumed_from: dict[str, int],
     reference_run: tuple[Path, dict[str, Any]],
     digits_recipe: Callable[..., Recipe],
-    monkeypatch: pytest.MonkeyPatch,
+    killed_at_step: Callable[[int], AbstractContextManager[None]],
 ) -> None:
     ref_dir, ref_metrics = reference_run
     recipe = digits_recipe()
     out = Path(recipe.output_dir)
 
-    with monkeypatch.context() as m:
-        _kill_at_forward(m, kill_at)
-        with pytest.raises(KeyboardInterrupt):
-            Trainer(recipe, progress=False).run()
+    with killed_at_step(kill_at):
+        Trainer(recipe, progress=False).run()
     assert not (out / "metrics.json").exists()
     state = load_checkpoint(out / "checkpoints" / "last.pt")["trainer"]
     assert {k: state[k] for k in resumed_from} == resumed_from
@@ -116,7 +101,9 @@ def test_resume_without_a_checkpoint_is_an_error(digits_recipe: Callable[..., Re
         Trainer(recipe, resume=True, progress=False).run()
 
 
-def test_length_grouped_text_batches_resume_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_length_grouped_text_batches_resume_exactly(
+    tmp_path: Path, killed_at_step: Callable[[int], AbstractContextManager[None]]
+) -> None:
     """``sampler.group_by_length``: the grouped batches are a function of the seed and epoch only, so a run
     killed mid-epoch resumes into the uninterrupted run's weights bit for bit."""
     quora = Path(__file__).resolve().parents[1] / "fixtures" / "quora"
@@ -137,10 +124,8 @@ def test_length_grouped_text_batches_resume_exactly(tmp_path: Path, monkeypatch:
     ref = tmp_path / "ref"
     Trainer(recipe(ref), progress=False).run()
     out = tmp_path / "run"
-    with monkeypatch.context() as m:
-        _kill_at_forward(m, 4)  # after the checkpoint of step 2, mid-epoch
-        with pytest.raises(KeyboardInterrupt):
-            Trainer(recipe(out), progress=False).run()
+    with killed_at_step(4):  # after the checkpoint of step 2, mid-epoch
+        Trainer(recipe(out), progress=False).run()
     assert load_checkpoint(out / "checkpoints" / "last.pt")["trainer"]["global_step"] == 2
     Trainer(recipe(out), resume=True, progress=False).run()
     last, ref_last = (load_checkpoint(d / "checkpoints" / "last.pt") for d in (out, ref))
