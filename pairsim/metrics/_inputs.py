@@ -67,6 +67,33 @@ def as_scores(scores: Any, name: str = "scores") -> np.ndarray:
     return array
 
 
+def as_score_matrix(sim: Any, higher_is_similar: bool, axes: str) -> np.ndarray:
+    """Return a score matrix as finite ``float64``, turned so that higher means more similar.
+
+    Args:
+        sim: One score per (row, column) pair, e.g. captions x images or queries x corpus.
+        higher_is_similar: The head's direction (see :func:`oriented`).
+        axes: The rows and columns named for an error message, e.g. ``"n_queries, n_corpus"``.
+
+    Returns:
+        The oriented matrix.
+
+    Raises:
+        DataError: It is not a non-empty 2-D matrix, or holds NaN or infinity.
+
+    Example:
+        >>> as_score_matrix([[0.5, 2.0]], False, "n_queries, n_corpus").tolist()
+        [[-0.5, -2.0]]
+    """
+    scores = to_numpy(sim)
+    if scores.ndim != 2 or scores.size == 0:
+        raise DataError(f"sim must be a ({axes}) matrix, got shape {tuple(scores.shape)}")
+    scores = oriented(scores.astype(np.float64), higher_is_similar)
+    if not np.all(np.isfinite(scores)):
+        raise DataError("sim contains NaN or infinite values")
+    return scores
+
+
 def as_labels(labels: Any, n: int, *, both_classes: bool) -> np.ndarray:
     """Return ``labels`` as a 1-D int array of 0/1 (1 = similar) with ``n`` entries.
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from pairsim.errors import DataError
-from pairsim.metrics._inputs import oriented, to_numpy
+from pairsim.metrics._inputs import as_score_matrix, to_numpy
 
 _CHUNK = 1024  # rows compared at a time, so a COCO-sized matrix needs no (n, n) temporaries
 
@@ -98,12 +98,7 @@ def retrieval_metrics(
         >>> m["t2i_recall@1"], m["t2i_median_rank"]
         (0.0, 2.0)
     """
-    scores = to_numpy(sim)
-    if scores.ndim != 2 or scores.size == 0:
-        raise DataError(f"sim must be a (n_captions, n_images) matrix, got shape {tuple(scores.shape)}")
-    scores = oriented(scores.astype(np.float64), higher_is_similar)
-    if not np.all(np.isfinite(scores)):
-        raise DataError("sim contains NaN or infinite values")
+    scores = as_score_matrix(sim, higher_is_similar, "n_captions, n_images")
     n_captions, n_images = scores.shape
     targets = to_numpy(caption_image)
     if targets.shape != (n_captions,):
@@ -173,12 +168,7 @@ def query_corpus_metrics(
         >>> m["mrr@10"], m["recall@1"], round(m["map@r"], 4)  # query 0: rank 2; query 1: ranks 1 and 3
         (0.75, 0.25, 0.25)
     """
-    scores = to_numpy(sim)
-    if scores.ndim != 2 or scores.size == 0:
-        raise DataError(f"sim must be a (n_queries, n_corpus) matrix, got shape {tuple(scores.shape)}")
-    scores = oriented(scores.astype(np.float64), higher_is_similar)
-    if not np.all(np.isfinite(scores)):
-        raise DataError("sim contains NaN or infinite values")
+    scores = as_score_matrix(sim, higher_is_similar, "n_queries, n_corpus")
     n_queries, n_corpus = scores.shape
     if len(relevant) != n_queries:
         raise DataError(f"relevant has {len(relevant)} lists but sim has {n_queries} query rows")
