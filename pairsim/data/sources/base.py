@@ -53,6 +53,9 @@ class DatasetConfig(ComponentConfig):
     # largest share of a split a filter (drop_test_overlap, drop_empty) may remove before loading stops
     # (past 0.2 it is logged as a warning); 1: never stop
     max_filtered: float = bounded(0.5, ge=0, le=1)
+    # a mined table (``pairsim mine``: anchor, positive, negative_1 .. n) joined to the training split: its similar
+    # pairs that have a row, with that row's negatives (val / test unchanged; pairsim.data.train_negatives)
+    train_negatives: str | None = None
 
     def without_train_filters(self) -> DatasetConfig:
         """A copy with every setting of :attr:`train_filters` off (the data a frozen model is evaluated on).
@@ -149,13 +152,19 @@ def load_dataset(config: DatasetConfig | dict[str, Any]) -> Splits[Any]:
         config: A dataset config, or plain data (``{"name": "omniglot", ...}``) parsed strictly.
 
     Returns:
-        The dataset's train/val/test :class:`~pairsim.data.types.Splits`.
+        The dataset's train/val/test :class:`~pairsim.data.types.Splits` (the training split joined to the
+        config's ``train_negatives`` table when it names one).
     """
     import pairsim.data.sources  # noqa: F401  (registers every source)
 
     if isinstance(config, dict):
         config = from_dict(DatasetConfig, config, where="dataset")
-    return DATASETS.get(config.name)(config).load()
+    splits = DATASETS.get(config.name)(config).load()
+    if config.train_negatives is not None:
+        from pairsim.data.train_negatives import join_negatives
+
+        splits = Splits(join_negatives(splits.train, config.train_negatives), splits.val, splits.test)
+    return splits
 
 
 def build_source(config: DatasetConfig | dict[str, Any]) -> Source[Any]:
