@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pairsim.data.table_file import read_table
 from pairsim.data.types import CaptionImages, PairTable
 from pairsim.errors import DataError
 from pairsim.images import resolve_path
@@ -119,8 +120,6 @@ def join_negatives(train: Any, path: str) -> PairTable:
     Raises:
         DataError: The split has no pairs (labelled items), the file cannot be read, or nothing joins.
     """
-    from pairsim.data.sources.pair_table import read_table
-
     where = f"data.train_negatives {path}"
     if isinstance(train, CaptionImages):
         train = train.to_pairs()

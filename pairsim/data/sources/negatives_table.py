@@ -23,8 +23,9 @@ from typing import Any, Literal
 
 from pairsim.config import bounded
 from pairsim.data.sources.base import DATASETS, DatasetConfig, Source
-from pairsim.data.sources.pair_table import column_name, read_table, resolve_path
+from pairsim.data.sources.pair_table import column_name, resolve_path
 from pairsim.data.split import fraction_counts, rng
+from pairsim.data.table_file import read_table
 from pairsim.data.types import PairTable, Splits
 from pairsim.errors import DataError
 

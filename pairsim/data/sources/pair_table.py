@@ -22,48 +22,13 @@ from pairsim.config import bounded
 from pairsim.data.sources.base import DATASETS, DatasetConfig, Source
 from pairsim.data.sources.text_pairs import PairRow, make_splits
 from pairsim.data.split import check_filter
+from pairsim.data.table_file import read_table
 from pairsim.data.types import PairTable, Splits
 from pairsim.errors import ConfigError, DataError
 from pairsim.images import resolve_path
 
 log = logging.getLogger("pairsim.data")
 MAX_COLUMNS = 100_000  # column numbers are 0-based positions below this
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
-
-
-def read_table(path: Path, fmt: str, cache_dir: str | None, *, header: bool = True) -> Any:
-    """Load a file as a ``datasets.Dataset`` (cached as Arrow under ``cache_dir`` or the datasets cache).
-
-    Raises:
-        DataError: The file is missing or cannot be parsed; the message names it.
-    """
-    import datasets
-
-    if not path.is_file():
-        raise DataError(f"pair table not found: {path}")
-    if fmt == "auto":
-        fmt = FORMATS.get(path.suffix.lower(), "")
-        if not fmt:
-            raise DataError(f"{path}: cannot tell the format from the suffix; set format: csv, tsv, json or parquet")
-    builder, kwargs = {
-        "csv": ("csv", {}),
-        "tsv": ("csv", {"sep": "\t", "quoting": 3}),  # 3 = csv.QUOTE_NONE: tab files carry raw quotes
-        "json": ("json", {}),
-        "parquet": ("parquet", {}),
-    }[fmt]
-    if not header:
-        if builder != "csv":
-            raise DataError(f"{path}: header: false needs a csv or tsv table ({fmt} files name their columns)")
-        kwargs = {**kwargs, "header": None}  # columns are then named "0", "1", ...
-    quiet = datasets.utils.logging.is_progress_bar_enabled()
-    datasets.utils.logging.disable_progress_bar()  # its "Generating train split" bar is wrong for val/test files
-    try:
-        return datasets.load_dataset(builder, data_files=str(path), split="train", cache_dir=cache_dir, **kwargs)
-    except Exception as err:  # datasets raises many types (pyarrow, pandas, its own)
-        raise DataError(f"cannot read {path} as {fmt}: {type(err).__name__}: {err}") from None
-    finally:
-        if quiet:
-            datasets.utils.logging.enable_progress_bar()
 
 
 def column_name(column: str | int, found: list[str], path: Path, field: str) -> str:
