@@ -58,7 +58,21 @@ KEYS: dict[str, tuple[str, str]] = {
         "> both baselines",
     ),
     "rankiqa_heldout_baseline_spearman": ("RankIQA held-out distortion, the stronger no-training baseline", "baseline"),
+    # issue 25: modern training (filled by `python benchmarks/quality_summary.py --collect` from results/*.json)
+    "stsb_cross_encoder_spearman": ("STS-B test Spearman, MiniLM cross-encoder, mean over seeds", ">= 0.880"),
+    "stsb_distilled_spearman": ("STS-B test Spearman, MiniLM bi-encoder distilled from it, mean", ">= 0.875"),
+    "mrpc_cosent_test_acc": ("MRPC test accuracy, MiniLM + CoSENT, mean over seeds", ">= 0.80"),
+    "mrpc_cosent_test_f1": ("MRPC test F1, MiniLM + CoSENT, mean over seeds", ">= 0.86"),
+    "mrpc_mined_test_acc": ("MRPC test accuracy, infonce on mined negatives, mean over seeds", ">= 0.80"),
+    "mrpc_mined_test_f1": ("MRPC test F1, infonce on mined negatives, mean over seeds", ">= 0.86"),
+    "flickr8k_mined_t2i_r1": ("Flickr8k t2i R@1, key masking + mined negatives, mean over seeds", ">= 0.45"),
+    "matryoshka_stsb_share_128": ("Matryoshka STS-B test Spearman at 128 of 384 dims, share of 384", ">= 0.98"),
+    "cached_infonce_peak_ratio": ("cached infonce peak memory, batch 1,024 over batch 64", "<= 1.3"),
 }
+# --collect: task name -> its committed result file (the task names task_figures reads)
+RESULT_FILES = {"cross_encoder": "cross_encoder.json", "mrpc_cosent": "mrpc_cosent.json",
+                "mined_mrpc": "mined_mrpc.json", "mined_flickr": "mined_flickr.json",
+                "matryoshka": "quality_matryoshka.json", "cached_infonce": "cached_infonce_memory.json"}  # fmt: skip
 
 
 def task_figures(name: str, result: dict[str, Any]) -> dict[str, tuple[float, dict[str, Any]]]:
@@ -121,6 +135,34 @@ def task_figures(name: str, result: dict[str, Any]) -> dict[str, tuple[float, di
         put("rankiqa_heldout_spearman", result["trained"], "heldout_distortion_rank_spearman")
         put("rankiqa_heldout_baseline_spearman", result[result["heldout_baseline"]], "heldout_distortion_rank_spearman")
     # omniglot_koch: the CPU-reduced Koch run is not the issue's protocol, so it fills no key
+    elif name in RESULT_FILES:
+        got.update(issue25_figures(name, result))
+    return got
+
+
+def issue25_figures(name: str, result: dict[str, Any]) -> dict[str, tuple[float, dict[str, Any]]]:
+    """The issue-25 keys of one committed result file (see :data:`RESULT_FILES`), each with its summary row."""
+    got: dict[str, tuple[float, dict[str, Any]]] = {}
+    if name == "cross_encoder":
+        for part, key in (("teacher", "stsb_cross_encoder_spearman"), ("student", "stsb_distilled_spearman")):
+            if cell := result.get(f"{part}_spearman"):
+                got[key] = (cell["mean"] / 100, merged(cell["runs"], "seeds"))
+    elif name in ("mrpc_cosent", "mined_mrpc", "mined_flickr"):
+        summary = result.get("summary") or result.get("test") or {}
+        keys = {"mrpc_cosent": [("mrpc_cosent_test_acc", "accuracy"), ("mrpc_cosent_test_f1", "f1")],
+                "mined_mrpc": [("mrpc_mined_test_acc", "accuracy"), ("mrpc_mined_test_f1", "f1")],
+                "mined_flickr": [("flickr8k_mined_t2i_r1", "t2i_recall@1")]}[name]  # fmt: skip
+        for key, metric in keys:
+            if metric in summary and result.get("runs"):
+                got[key] = (float(summary[metric]["mean"]), merged(result["runs"], "seeds"))
+    elif name == "matryoshka" and (cell := result.get("test_spearman_x100", {}).get("matryoshka_mean", {}).get("128")):
+        row = {"command": result["command"], "seconds": result["wall_seconds"], "seed": result["seeds"],
+               "load_start": result.get("load_average_start"), "load_end": result.get("load_average_end")}  # fmt: skip
+        got["matryoshka_stsb_share_128"] = (float(cell["share_of_full"]), row)
+    elif name == "cached_infonce" and (ratio := result.get("ratio_1024_over_64", {}).get("cached_infonce")):
+        row = {"command": result["command"], "seconds": result["wall_seconds"], "seed": result.get("seed"),
+               "load_start": result.get("load_average"), "load_end": result.get("load_average")}  # fmt: skip
+        got["cached_infonce_peak_ratio"] = (float(ratio["peak_rss"]), row)
     return got
 
 
@@ -175,3 +217,27 @@ def write_results(summary: dict[str, Any], path: Path = RESULTS) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     path.write_text(text)
+
+
+def collect(results: Path = SUMMARY.parent) -> dict[str, Any]:
+    """Fold every committed result file of :data:`RESULT_FILES` into ``summary.json`` and RESULTS.md's table.
+
+    Example:
+        >>> # python benchmarks/quality_summary.py --collect
+    """
+    summary = json.loads(SUMMARY.read_text()) if SUMMARY.is_file() else {}
+    for name, file in RESULT_FILES.items():
+        if (results / file).is_file():
+            result = json.loads((results / file).read_text())
+            summary = update(name, result, date=str(result.get("date", "?")))
+    write_results(summary)
+    return summary
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="fold committed result files into summary.json and RESULTS.md")
+    parser.add_argument("--collect", action="store_true", required=True)
+    parser.parse_args()
+    collect()

@@ -85,3 +85,25 @@ def test_minutes_to_target_is_the_first_snapshot_at_or_above_it() -> None:
     points = [{"train_minutes": m, "official_accuracy": a} for m, a in [(2.0, 0.85), (4.0, 0.92), (6.0, 0.91)]]
     assert minutes_to(points, 0.92) == 4.0
     assert minutes_to(points, 0.95) is None
+
+
+def test_issue25_result_files_fill_their_keys_with_the_mean_over_seeds(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    runs = [_run({"accuracy": acc, "f1": f1}, f"pairsim train mrpc seed {i}") for i, (acc, f1) in
+            enumerate([(0.79, 0.85), (0.81, 0.87)])]  # fmt: skip
+    update("mrpc_cosent", {"summary": {"accuracy": {"mean": 0.80}, "f1": {"mean": 0.86}}, "runs": runs},
+           date="d", path=path)  # fmt: skip
+    teacher = {"mean": 81.81, "runs": [{**_run({}, "pairsim train ce"), "seed": 0}]}
+    summary = update("cross_encoder", {"teacher_spearman": teacher}, date="d", path=path)
+    assert (summary["mrpc_cosent_test_acc"], summary["mrpc_cosent_test_f1"]) == (0.80, 0.86)
+    assert summary["stsb_cross_encoder_spearman"] == 0.8181 and summary["stsb_distilled_spearman"] is None
+    assert summary["rows"]["mrpc_cosent_test_acc"]["command"] == "pairsim train mrpc seed 0  # and 1 more seeds"
+    assert summary["rows"]["mrpc_cosent_test_acc"]["wall_s"] == 240.0
+    matryoshka = {"command": "quality_matryoshka.py", "wall_seconds": 60.0, "seeds": [0, 1, 2],
+                  "test_spearman_x100": {"matryoshka_mean": {"128": {"share_of_full": 0.991}}}}  # fmt: skip
+    summary = update("matryoshka", matryoshka, date="d", path=path)
+    assert summary["matryoshka_stsb_share_128"] == 0.991 and summary["rows"]["matryoshka_stsb_share_128"]["seeds"] == [
+        0,
+        1,
+        2,
+    ]
