@@ -88,13 +88,21 @@ def main() -> None:
     p.add_argument("--set", nargs="*", default=[], help="extra recipe overrides (key=value)")
     p.add_argument("--out-root", default="runs/mined")
     p.add_argument("--json", type=Path)
+    p.add_argument(
+        "--reuse", action="store_true", help="train on OUT/TASK/mined.csv of an earlier run (its mining.json)"
+    )
     args = p.parse_args()
     task = TASKS[args.task]
     started, load_start = time.time(), load()
     root = Path(args.out_root) / args.task
     root.mkdir(parents=True, exist_ok=True)
     table = (root / "mined.csv").resolve()
-    mining = mine(args.task, task.recipe, args, table)
+    stats = root / "mining.json"  # the counts of the table beside it, for --reuse
+    if args.reuse and table.is_file() and stats.is_file():
+        mining = {**json.loads(stats.read_text()), "reused": True}
+    else:
+        mining = mine(args.task, task.recipe, args, table)
+        stats.write_text(json.dumps(mining, indent=2) + "\n")
     print(f"mined: {mining}", flush=True)
     runs: list[dict[str, Any]] = []
     for seed in args.seeds:

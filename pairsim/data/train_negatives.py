@@ -40,10 +40,10 @@ def _norm(item: Any, modality: str, folder: Path) -> str:
     return os.path.normpath(resolve_path(item, folder)) if modality == "image" else str(item)
 
 
-def join_rows(
+def match_rows(
     train: PairTable, rows: Sequence[Mapping[str, Any]], *, folder: Path, where: str
-) -> tuple[PairTable, dict[str, int]]:
-    """The similar pairs of ``train`` that have a row in ``rows``, each with that row's negatives.
+) -> tuple[list[int], list[list[Any]], dict[str, int]]:
+    """Which similar pairs of ``train`` have a row in ``rows``, and that row's negatives.
 
     Args:
         train: The training split as pairs.
@@ -53,8 +53,9 @@ def join_rows(
         where: The table's name, for messages.
 
     Returns:
-        ``(table, counts)``: the joined pairs (labels 1, keys and classes kept) and how many training pairs were
-        ``joined``, had no row (``unmatched``) or were ``dissimilar`` (label < 0.5: never an anchor-positive).
+        ``(kept, negatives, counts)``: the indices of the joined pairs in ``train``, each one's negatives, and how
+        many training pairs were ``joined``, had no row (``unmatched``) or were ``dissimilar`` (label < 0.5:
+        never an anchor-positive).
 
     Raises:
         DataError: A row lacks a column, the rows have different numbers of negatives, or no training pair has
@@ -100,6 +101,25 @@ def join_rows(
             f"{example[1][:80]!r})"
         )
     counts["joined"] = len(keep)
+    return keep, negatives_of, counts
+
+
+def join_rows(
+    train: PairTable, rows: Sequence[Mapping[str, Any]], *, folder: Path, where: str
+) -> tuple[PairTable, dict[str, int]]:
+    """The similar pairs of ``train`` that have a row in ``rows``, each with that row's negatives.
+
+    Args:
+        train: The training split as pairs.
+        rows: The mined rows (see :func:`match_rows`).
+        folder: Where relative image paths of the rows resolve from.
+        where: The table's name, for messages.
+
+    Returns:
+        ``(table, counts)``: the joined pairs (labels 1, keys and classes kept) and the counts of
+        :func:`match_rows`.
+    """
+    keep, negatives_of, counts = match_rows(train, rows, folder=folder, where=where)
     joined = train.subset(keep)
     return PairTable(a=joined.a, b=joined.b, labels=[1.0] * len(keep), modality=joined.modality,
                      modality_b=joined.modality_b, keys_a=joined.keys_a, keys_b=joined.keys_b,
@@ -107,32 +127,49 @@ def join_rows(
                      negatives=negatives_of), counts  # fmt: skip
 
 
-def join_negatives(train: Any, path: str) -> PairTable:
+def join_captions(
+    data: CaptionImages, rows: Sequence[Mapping[str, Any]], *, folder: Path, where: str
+) -> tuple[CaptionImages, dict[str, int]]:
+    """Caption-image data cut to the captions whose (caption, image) pair has a row, each with its negatives.
+
+    Every image stays, so the split is still caption-image data of the same kind as validation and test.
+
+    Returns:
+        ``(data, counts)``: the joined captions (``negatives`` set) and the counts of :func:`match_rows`.
+    """
+    keep, negatives_of, counts = match_rows(data.to_pairs(), rows, folder=folder, where=where)
+    return CaptionImages(images=data.images, image_ids=data.image_ids, captions=[data.captions[c] for c in keep],
+                         caption_image=[data.caption_image[c] for c in keep], image_side=data.image_side,
+                         negatives=negatives_of), counts  # fmt: skip
+
+
+def join_negatives(train: Any, path: str) -> PairTable | CaptionImages:
     """Read a mined table (``.csv``, ``.tsv``, ``.jsonl``/``.json``, ``.parquet``) and join it to ``train``.
 
     Args:
-        train: The training split (a :class:`PairTable`, or :class:`CaptionImages` read as caption-image pairs).
+        train: The training split: a :class:`PairTable`, or :class:`CaptionImages` (matched as caption-image
+            pairs; the result stays caption-image data, as validation and test are).
         path: The mined table.
 
     Returns:
-        The joined pairs (see :func:`join_rows`); the counts are logged.
+        The joined split (see :func:`join_rows`, :func:`join_captions`); the counts are logged.
 
     Raises:
         DataError: The split has no pairs (labelled items), the file cannot be read, or nothing joins.
     """
     where = f"data.train_negatives {path}"
-    if isinstance(train, CaptionImages):
-        train = train.to_pairs()
-    if not isinstance(train, PairTable):
+    if not isinstance(train, (PairTable, CaptionImages)):
         raise DataError(f"{where}: needs a dataset of pairs (text pairs, caption-image pairs, a pair table); "
                         f"this dataset's training split is {type(train).__name__}")  # fmt: skip
     p = Path(path).expanduser()
-    table = read_table(p, "auto", None)
-    rows = table.to_list()
-    joined, counts = join_rows(train, rows, folder=p.parent, where=where)
+    rows = read_table(p, "auto", None).to_list()
+    if isinstance(train, CaptionImages):
+        joined, counts = join_captions(train, rows, folder=p.parent, where=where)
+    else:
+        joined, counts = join_rows(train, rows, folder=p.parent, where=where)
     log.info(
         "data.train_negatives: %d of %d training pairs have %d mined negatives each from %s (%d similar pairs "
         "without a row and %d dissimilar pairs left out)",
-        counts["joined"], len(train), joined.n_negatives, p, counts["unmatched"], counts["dissimilar"],
+        counts["joined"], len(train), len((joined.negatives or [[]])[0]), p, counts["unmatched"], counts["dissimilar"],
     )  # fmt: skip
     return joined

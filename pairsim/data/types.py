@@ -275,6 +275,8 @@ class CaptionImages:
         captions: All captions.
         caption_image: For each caption, the index of its image in ``images``.
         image_side: The side that holds the images when the data is used as pairs ("b": captions on side a).
+        negatives: Explicit (hard) negatives of each caption's pair, items of side b (images when
+            ``image_side`` is "b"), the same number per caption (``data.train_negatives``), or None.
     """
 
     images: list[Any]
@@ -282,10 +284,12 @@ class CaptionImages:
     captions: list[str]
     caption_image: list[int]
     image_side: Literal["a", "b"] = "b"
+    negatives: list[list[Any]] | None = None
 
     def __post_init__(self) -> None:
         _check_lengths("CaptionImages images", images=self.images, image_ids=self.image_ids)
-        _check_lengths("CaptionImages captions", captions=self.captions, caption_image=self.caption_image)
+        _check_lengths("CaptionImages captions", captions=self.captions, caption_image=self.caption_image,
+                       negatives=self.negatives)  # fmt: skip
         bad = [j for j in self.caption_image if not 0 <= j < len(self.images)]
         if bad:
             raise DataError(f"CaptionImages: caption_image {bad[0]} is out of range for {len(self.images)} images")
@@ -302,7 +306,8 @@ class CaptionImages:
         ka, kb = (ids, None) if self.image_side == "a" else (None, ids)
         first: Modality = "image" if self.image_side == "a" else "text"
         second: Modality = "text" if self.image_side == "a" else "image"
-        return PairTable(a=a, b=b, labels=[1.0] * len(texts), modality=first, modality_b=second, keys_a=ka, keys_b=kb)
+        return PairTable(a=a, b=b, labels=[1.0] * len(texts), modality=first, modality_b=second, keys_a=ka, keys_b=kb,
+                         negatives=self.negatives)  # fmt: skip
 
     def class_items(self, side: str | None = None) -> LabelledItems:
         """One side's items with a class each: the image they show (a caption's class is its image; each image is
@@ -330,6 +335,7 @@ class CaptionImages:
             captions=[self.captions[c] for c in keep],
             caption_image=[new_index[self.caption_image[c]] for c in keep],
             image_side=self.image_side,
+            negatives=None if self.negatives is None else [self.negatives[c] for c in keep],
         )
 
 

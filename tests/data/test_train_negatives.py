@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from pairsim.data.pipeline import as_table
 from pairsim.data.sources.base import load_dataset
 from pairsim.data.train_negatives import join_negatives, join_rows
-from pairsim.data.types import CaptionImages, PairTable
+from pairsim.data.types import CaptionImages, PairTable, Splits
 from pairsim.errors import DataError
 
 TRAIN = [  # sentence1, sentence2, label
@@ -60,10 +61,15 @@ def test_image_paths_resolve_against_the_table_and_keys_stay_the_datasets(tmp_pa
         ["anchor", "positive", "negative_1"],
         [("a dog", "imgs/0.jpg", "imgs/1.jpg"), ("two dogs", str(folder / "0.jpg"), "imgs/2.jpg")],
     )
-    train = join_negatives(data, str(mined))
+    joined = join_negatives(data, str(mined))
+    assert isinstance(joined, CaptionImages) and joined.images == images  # still caption data: every image kept
+    assert joined.captions == ["a dog", "two dogs"] and joined.negatives == [[images[1]], [images[2]]]
+    Splits(joined, data, data)  # validation and test stay the dataset's caption-image data (retrieval metrics)
+    train = as_table(joined)  # what the samplers read
     assert train.a == ["a dog", "two dogs"] and train.b == [images[0], images[0]]
-    assert train.negatives == [[images[1]], [images[2]]]
+    assert train.negatives == [[images[1]], [images[2]]] and train.side_b_items()[2:] == [images[1], images[2]]
     assert train.keys_b == ["i0", "i0"] and train.side_modality("b") == "image"
+    assert joined.subset_images([0]).negatives == [[images[1]], [images[2]]]  # both captions show image 0
 
 
 def test_a_table_that_matches_nothing_is_one_error_showing_both_sides(tmp_path: Path) -> None:
