@@ -140,6 +140,11 @@ def task_figures(name: str, result: dict[str, Any]) -> dict[str, tuple[float, di
     return got
 
 
+def _load_text(averages: list[float] | None) -> str:
+    """A raw ``os.getloadavg()`` triple written as the other rows write it (``load 1.00 0.50 0.25``)."""
+    return "?" if not averages else "load " + " ".join(f"{x:.2f}" for x in averages)
+
+
 def issue25_figures(name: str, result: dict[str, Any]) -> dict[str, tuple[float, dict[str, Any]]]:
     """The issue-25 keys of one committed result file (see :data:`RESULT_FILES`), each with its summary row."""
     got: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -157,11 +162,13 @@ def issue25_figures(name: str, result: dict[str, Any]) -> dict[str, tuple[float,
                 got[key] = (float(summary[metric]["mean"]), merged(result["runs"], "seeds"))
     elif name == "matryoshka" and (cell := result.get("test_spearman_x100", {}).get("matryoshka_mean", {}).get("128")):
         row = {"command": result["command"], "seconds": result["wall_seconds"], "seed": result["seeds"],
-               "load_start": result.get("load_average_start"), "load_end": result.get("load_average_end")}  # fmt: skip
+               "load_start": _load_text(result.get("load_average_start")),
+               "load_end": _load_text(result.get("load_average_end"))}  # fmt: skip
         got["matryoshka_stsb_share_128"] = (float(cell["share_of_full"]), row)
     elif name == "cached_infonce" and (ratio := result.get("ratio_1024_over_64", {}).get("cached_infonce")):
+        # the benchmark writes one load average, taken at its end
         row = {"command": result["command"], "seconds": result["wall_seconds"], "seed": result.get("seed"),
-               "load_start": result.get("load_average"), "load_end": result.get("load_average")}  # fmt: skip
+               "load_start": "?", "load_end": _load_text(result.get("load_average"))}  # fmt: skip
         got["cached_infonce_peak_ratio"] = (float(ratio["peak_rss"]), row)
     return got
 

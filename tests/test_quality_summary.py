@@ -100,10 +100,9 @@ def test_issue25_result_files_fill_their_keys_with_the_mean_over_seeds(tmp_path:
     assert summary["rows"]["mrpc_cosent_test_acc"]["command"] == "pairsim train mrpc seed 0  # and 1 more seeds"
     assert summary["rows"]["mrpc_cosent_test_acc"]["wall_s"] == 240.0
     matryoshka = {"command": "quality_matryoshka.py", "wall_seconds": 60.0, "seeds": [0, 1, 2],
+                  "load_average_start": [1.0, 0.5, 0.25], "load_average_end": [2.0, 1.5, 1.25],
                   "test_spearman_x100": {"matryoshka_mean": {"128": {"share_of_full": 0.991}}}}  # fmt: skip
     summary = update("matryoshka", matryoshka, date="d", path=path)
-    assert summary["matryoshka_stsb_share_128"] == 0.991 and summary["rows"]["matryoshka_stsb_share_128"]["seeds"] == [
-        0,
-        1,
-        2,
-    ]
+    row = summary["rows"]["matryoshka_stsb_share_128"]
+    assert summary["matryoshka_stsb_share_128"] == 0.991 and row["seeds"] == [0, 1, 2]
+    assert row["load"] == "load 1.00 0.50 0.25 -> load 2.00 1.50 1.25"
