@@ -162,7 +162,12 @@ def join_negatives(train: Any, path: str) -> PairTable | CaptionImages:
         raise DataError(f"{where}: needs a dataset of pairs (text pairs, caption-image pairs, a pair table); "
                         f"this dataset's training split is {type(train).__name__}")  # fmt: skip
     p = Path(path).expanduser()
-    rows = read_table(p, "auto", None).to_list()
+    try:
+        rows = read_table(p, "auto", None).to_list()
+    except DataError as err:  # the shared reader speaks of a "pair table": say which setting named the file
+        raise DataError(
+            f"data.train_negatives: {err} (expected a mined table: anchor, positive, negative_1 ..)"
+        ) from None
     if isinstance(train, CaptionImages):
         joined, counts = join_captions(train, rows, folder=p.parent, where=where)
     else:

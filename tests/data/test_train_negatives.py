@@ -103,3 +103,10 @@ def test_a_run_trains_infonce_on_the_joined_negatives(tmp_path: Path) -> None:
     metrics = trainer.run()
     assert trainer.splits.train.n_negatives == 2 and metrics["steps"] == 2  # 2 joined rows, batch 2, 2 epochs
     assert metrics["test"]["n_pairs"] == 3
+
+
+def test_a_missing_table_names_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(
+        DataError, match=r"^data\.train_negatives: pair table not found: .*nope\.csv \(expected a mined"
+    ):
+        load_dataset(_config(tmp_path, train_negatives=str(tmp_path / "nope.csv")))
